@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every check CI runs: gofmt, go vet, the unit
+# tests (default OpenBLAS build and the pure-Go build of the kernels), the CLI
+# end to end on a tiny model, and the real-window test of the desktop app
+# under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH=$PATH:/usr/local/go/bin
+export CI=${CI:-1}
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -timeout 20m ./...
+echo "== go test -tags purego (kernels)"
+go test -tags purego -timeout 10m ./engine/ops/...
+if [ -x scripts/e2e.sh ]; then
+  echo "== end to end (CLI)"
+  ./scripts/e2e.sh
+fi
+if [ -x scripts/window-test.sh ]; then
+  echo "== real window (Xvfb)"
+  ./scripts/window-test.sh
+fi
+echo "all checks passed"
