@@ -1,15 +1,49 @@
 // Package ops holds the numeric kernels of the engine: the matrix-multiply
-// backend (OpenBLAS through gonum/netlib, or gonum's pure-Go BLAS with
-// -tags purego) and frozen weights stored in float32 or bfloat16.
+// backend and frozen weights stored in float32 or bfloat16.
 //
 // Shapes are row-major. A Linear weight has PyTorch's layout [out, in] and
 // computes y = x·Wᵀ.
+//
+// # Backends
+//
+// The default build (cgo) runs Gemm and the float32 products on OpenBLAS
+// through gonum.org/v1/netlib, and the bfloat16 kernels in C with AVX2/FMA
+// (chosen at run time, with a scalar fallback). With -tags purego every
+// product runs on gonum's pure-Go BLAS and Go loops, behind the same API.
+//
+// # Who owns the cores
+//
+// The engine runs one heavy operation at a time, and that operation owns all
+// cores while it runs:
+//   - Inside a BLAS call (sgemm, sgemv) OpenBLAS runs its own threads
+//     (SetBLASThreads; by default one per core) while Go code waits.
+//   - Between BLAS calls, Parallel and the bfloat16 kernels split work over
+//     a persistent pool of Threads() goroutines (GOMAXPROCS), the caller
+//     doing the first chunk. The pool starts once, so a call does not spawn
+//     goroutines or allocate: the decode loop stays allocation-free.
+//
+// Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
+// bandwidth: they stream the weight once per call, split by output rows over
+// the pool, converting bfloat16 on the fly, so a bfloat16 weight (half the
+// bytes) is about twice as fast as float32. Larger products (prefill,
+// training) convert blocks of bfloat16 rows into a reused float32 scratch
+// buffer and hand them to sgemm, so they run near sgemm speed.
 package ops
 
 import (
-	"runtime"
+	"fmt"
 	"sync"
+
+	"gonum.org/v1/gonum/blas"
 )
+
+// GEMVMaxN is the largest number of input rows n for which MulT and Mul use
+// the streaming matrix-vector kernels; above it they go through sgemm.
+const GEMVMaxN = 8
+
+// scratchElems bounds the float32 scratch block a bfloat16 weight is
+// widened into before sgemm (4 MiB: it stays in the last-level cache).
+const scratchElems = 1 << 20
 
 // Weight is a frozen matrix of Rows×Cols stored either as float32 (F32) or
 // as bfloat16 bit patterns (BF16); exactly one of the two is non-nil.
@@ -19,39 +53,194 @@ type Weight struct {
 	BF16       []uint16
 }
 
+// check panics unless the weight's storage matches its shape and the
+// operand of n rows of in values and the result of n rows of out values fit.
+func (w *Weight) check(op string, res []float32, out int, arg []float32, in, n int) {
+	size := w.Rows * w.Cols
+	switch {
+	case w.Rows < 0 || w.Cols < 0 || n < 0:
+		panic(fmt.Sprintf("ops: %s: negative size %dx%d, n=%d", op, w.Rows, w.Cols, n))
+	case (w.F32 == nil) == (w.BF16 == nil) && size > 0:
+		panic(fmt.Sprintf("ops: %s: weight %dx%d needs exactly one of F32, BF16", op, w.Rows, w.Cols))
+	case w.F32 != nil && len(w.F32) != size, w.BF16 != nil && len(w.BF16) != size:
+		panic(fmt.Sprintf("ops: %s: weight storage has %d values, want %dx%d", op, max(len(w.F32), len(w.BF16)), w.Rows, w.Cols))
+	case len(arg) < n*in:
+		panic(fmt.Sprintf("ops: %s: input has %d values, want %dx%d", op, len(arg), n, in))
+	case len(res) < n*out:
+		panic(fmt.Sprintf("ops: %s: output has %d values, want %dx%d", op, len(res), n, out))
+	}
+}
+
 // MulT computes y[n, Rows] = x[n, Cols]·Wᵀ, adding to y when accumulate is set.
 func (w *Weight) MulT(y, x []float32, n int, accumulate bool) {
-	for i := 0; i < n; i++ {
-		for o := 0; o < w.Rows; o++ {
-			var s float32
-			for c := 0; c < w.Cols; c++ {
-				s += x[i*w.Cols+c] * w.At(o, c)
-			}
-			if accumulate {
-				y[i*w.Rows+o] += s
-			} else {
-				y[i*w.Rows+o] = s
-			}
+	w.check("MulT", y, w.Rows, x, w.Cols, n)
+	switch {
+	case n == 0 || w.Rows == 0:
+	case w.Cols == 0:
+		if !accumulate {
+			clear(y[:n*w.Rows])
 		}
+	case n <= GEMVMaxN:
+		w.gemv(y, x, n, accumulate)
+	case w.F32 != nil:
+		blas32.Sgemm(blas.NoTrans, blas.Trans, n, w.Rows, w.Cols, 1, x, w.Cols, w.F32, w.Cols, beta(accumulate), y, w.Rows)
+	default:
+		w.blocked(y, x, n, accumulate, true)
 	}
 }
 
 // Mul computes dx[n, Cols] = dy[n, Rows]·W, adding to dx when accumulate is
 // set. It is the input gradient of MulT.
 func (w *Weight) Mul(dx, dy []float32, n int, accumulate bool) {
-	for i := 0; i < n; i++ {
-		for c := 0; c < w.Cols; c++ {
-			var s float32
-			for o := 0; o < w.Rows; o++ {
-				s += dy[i*w.Rows+o] * w.At(o, c)
-			}
-			if accumulate {
-				dx[i*w.Cols+c] += s
-			} else {
-				dx[i*w.Cols+c] = s
-			}
+	w.check("Mul", dx, w.Cols, dy, w.Rows, n)
+	switch {
+	case n == 0 || w.Cols == 0:
+	case w.Rows == 0:
+		if !accumulate {
+			clear(dx[:n*w.Cols])
+		}
+	case w.F32 != nil && n == 1:
+		// Exact lengths: gonum's pure-Go Sgemv clears all of y when beta = 0.
+		blas32.Sgemv(blas.Trans, w.Rows, w.Cols, 1, w.F32, w.Cols, dy[:w.Rows], 1, beta(accumulate), dx[:w.Cols], 1)
+	case w.F32 != nil:
+		blas32.Sgemm(blas.NoTrans, blas.NoTrans, n, w.Cols, w.Rows, 1, dy, w.Rows, w.F32, w.Cols, beta(accumulate), dx, w.Cols)
+	case n <= GEMVMaxN:
+		w.axpy(dx, dy, n, accumulate)
+	default:
+		w.blocked(dx, dy, n, accumulate, false)
+	}
+}
+
+func beta(accumulate bool) float32 {
+	if accumulate {
+		return 1
+	}
+	return 0
+}
+
+// tasks are the kernels' work descriptions, reused under pool.mu so that a
+// call does not allocate.
+var tasks struct {
+	gemv gemvTask
+	axpy axpyTask
+	conv convTask
+}
+
+// gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN.
+type gemvTask struct {
+	w    *Weight
+	y, x []float32
+	n    int
+	acc  bool
+}
+
+func (t *gemvTask) run(lo, hi int) {
+	w := t.w
+	if w.BF16 != nil {
+		gemvBF16(w.BF16, w.Cols, lo, hi, t.x, t.n, t.y, w.Rows, t.acc)
+	} else {
+		gemvF32(w.F32, w.Cols, lo, hi, t.x, t.n, t.y, w.Rows, t.acc)
+	}
+}
+
+// gemv streams the weight once, split by output rows over the pool.
+func (w *Weight) gemv(y, x []float32, n int, acc bool) {
+	if !acquirePool() {
+		t := gemvTask{w, y, x, n, acc}
+		t.run(0, w.Rows)
+		return
+	}
+	tasks.gemv = gemvTask{w, y, x, n, acc}
+	runLocked(&tasks.gemv, w.Rows, 8)
+	tasks.gemv = gemvTask{}
+	pool.mu.Unlock()
+}
+
+// axpyTask computes output columns [lo, hi) of Mul for bfloat16 weights.
+type axpyTask struct {
+	w      *Weight
+	dx, dy []float32
+	n      int
+	acc    bool
+}
+
+func (t *axpyTask) run(lo, hi int) {
+	axpyBF16(t.w.BF16, t.w.Rows, t.w.Cols, lo, hi, t.dy, t.n, t.dx, t.acc)
+}
+
+// axpy streams a bfloat16 weight once for Mul with n ≤ GEMVMaxN, split by
+// columns so that each thread owns its part of dx.
+func (w *Weight) axpy(dx, dy []float32, n int, acc bool) {
+	if !acquirePool() {
+		t := axpyTask{w, dx, dy, n, acc}
+		t.run(0, w.Cols)
+		return
+	}
+	tasks.axpy = axpyTask{w, dx, dy, n, acc}
+	runLocked(&tasks.axpy, w.Cols, 32)
+	tasks.axpy = axpyTask{}
+	pool.mu.Unlock()
+}
+
+// convTask widens src[lo:hi] into dst[lo:hi].
+type convTask struct {
+	dst []float32
+	src []uint16
+}
+
+func (t *convTask) run(lo, hi int) { bf16ToF32(t.dst[lo:hi], t.src[lo:hi]) }
+
+// WidenBF16 converts the bfloat16 values src to float32 in dst, splitting
+// long inputs over the pool. It panics if the lengths differ.
+func WidenBF16(dst []float32, src []uint16) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("ops: WidenBF16: len(dst) = %d, len(src) = %d", len(dst), len(src)))
+	}
+	if len(src) < 1<<14 || !acquirePool() {
+		bf16ToF32(dst, src)
+		return
+	}
+	tasks.conv = convTask{dst, src}
+	runLocked(&tasks.conv, len(src), 64)
+	tasks.conv = convTask{}
+	pool.mu.Unlock()
+}
+
+// RoundBF16 rounds the float32 values src to bfloat16 in dst (see
+// F32ToBF16). It panics if the lengths differ.
+func RoundBF16(dst []uint16, src []float32) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("ops: RoundBF16: len(dst) = %d, len(src) = %d", len(dst), len(src)))
+	}
+	for i, f := range src {
+		dst[i] = F32ToBF16(f)
+	}
+}
+
+// scratch holds float32 blocks that bfloat16 rows are widened into.
+var scratch = sync.Pool{New: func() any { s := make([]float32, scratchElems); return &s }}
+
+// blocked runs a bfloat16 product with many input rows through sgemm, one
+// block of weight rows at a time widened into scratch: MulT (y = x·Wᵀ, each
+// block fills a strip of y's columns) when transB is set, Mul (dx = dy·W,
+// each block adds the contribution of a strip of dy's columns) otherwise.
+func (w *Weight) blocked(out, in []float32, n int, acc, transB bool) {
+	buf := scratch.Get().(*[]float32)
+	step := max(1, scratchElems/w.Cols)
+	if step*w.Cols > len(*buf) {
+		*buf = make([]float32, step*w.Cols)
+	}
+	for r0 := 0; r0 < w.Rows; r0 += step {
+		r1 := min(r0+step, w.Rows)
+		block := (*buf)[:(r1-r0)*w.Cols]
+		WidenBF16(block, w.BF16[r0*w.Cols:r1*w.Cols])
+		if transB {
+			blas32.Sgemm(blas.NoTrans, blas.Trans, n, r1-r0, w.Cols, 1, in, w.Cols, block, w.Cols, beta(acc), out[r0:], w.Rows)
+		} else {
+			blas32.Sgemm(blas.NoTrans, blas.NoTrans, n, w.Cols, r1-r0, 1, in[r0:], w.Rows, block, w.Cols, beta(acc || r0 > 0), out, w.Cols)
 		}
 	}
+	scratch.Put(buf)
 }
 
 // At returns element (r, c) as float32.
@@ -64,9 +253,11 @@ func (w *Weight) At(r, c int) float32 {
 
 // Row copies row r into dst (len Cols), e.g. an embedding lookup.
 func (w *Weight) Row(r int, dst []float32) {
-	for c := 0; c < w.Cols; c++ {
-		dst[c] = w.At(r, c)
+	if w.F32 != nil {
+		copy(dst[:w.Cols], w.F32[r*w.Cols:(r+1)*w.Cols])
+		return
 	}
+	bf16ToF32(dst[:w.Cols], w.BF16[r*w.Cols:(r+1)*w.Cols])
 }
 
 // Bytes is the storage size of the weight.
@@ -77,10 +268,12 @@ func (w *Weight) Bytes() int64 {
 	return int64(len(w.BF16)) * 2
 }
 
-// BF16ToF32 widens a bfloat16 bit pattern.
+// BF16ToF32 widens a bfloat16 bit pattern: the float32 whose upper 16 bits
+// are b and lower 16 bits are zero.
 func BF16ToF32(b uint16) float32 { return float32frombits(uint32(b) << 16) }
 
-// F32ToBF16 rounds to the nearest bfloat16, ties to even (NaN stays NaN).
+// F32ToBF16 rounds to the nearest bfloat16, ties to even. NaN stays NaN (made
+// quiet, sign kept), finite values beyond the largest bfloat16 round to ±Inf.
 func F32ToBF16(f float32) uint16 {
 	u := float32bits(f)
 	if u&0x7fffffff > 0x7f800000 {
@@ -92,55 +285,14 @@ func F32ToBF16(f float32) uint16 {
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, op(X) = Xᵀ when the flag is set; op(A) is m×k, op(B) is k×n.
+// Leading dimensions are row strides; bad sizes panic as in gonum's blas.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if transB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				s += av * bv
-			}
-			if beta == 0 {
-				c[i*ldc+j] = alpha * s
-			} else {
-				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
-			}
-		}
-	}
+	blas32.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// Threads is the number of goroutines elementwise kernels split work into.
-func Threads() int { return runtime.GOMAXPROCS(0) }
-
-// Parallel runs fn over [0, n) split into contiguous chunks, one per thread,
-// and waits for all of them.
-func Parallel(n int, fn func(lo, hi int)) {
-	t := Threads()
-	if t > n {
-		t = n
+func trans(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
 	}
-	if t <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < t; i++ {
-		lo, hi := i*n/t, (i+1)*n/t
-		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
-	}
-	wg.Wait()
+	return blas.NoTrans
 }
-
-// Backend names the matrix-multiply implementation in use.
-func Backend() string { return "naive" }

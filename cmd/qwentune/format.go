@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"qwentune/model/hub"
+)
+
+// groupDigits writes n with thousands separators, as PEFT prints counts.
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// humanBytes formats a byte count with a binary unit.
+func humanBytes(n int64) string {
+	f := float64(n)
+	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB"} {
+		if math.Abs(f) < 1024 || u == "TiB" {
+			if u == "B" {
+				return fmt.Sprintf("%d B", n)
+			}
+			return fmt.Sprintf("%.1f %s", f, u)
+		}
+		f /= 1024
+	}
+	return ""
+}
+
+// fmtETA formats seconds as h:mm:ss, or "?" when unknown.
+func fmtETA(sec float64) string {
+	if sec < 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {
+		return "?"
+	}
+	d := time.Duration(sec) * time.Second
+	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+}
+
+// progressBar draws a one-line bar on a terminal and stays silent otherwise.
+type progressBar struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	drawn bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	return &progressBar{w: w, tty: isTerminal(w)}
+}
+
+func (p *progressBar) update(done, total float64, label string) {
+	if !p.tty || (time.Since(p.last) < 100*time.Millisecond && done < total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	frac := 0.0
+	if total > 0 {
+		frac = math.Min(1, done/total)
+	}
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %3.0f%% %s", strings.Repeat("█", n), strings.Repeat("·", width-n), frac*100, label)
+	p.drawn = true
+}
+
+func (p *progressBar) finish() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// downloadProgress draws Hub download progress on bar.
+func downloadProgress(bar *progressBar) func(hub.Progress) {
+	return func(p hub.Progress) {
+		bar.update(float64(p.Done), float64(p.Total), fmt.Sprintf("downloading %s %s/%s %s/s ETA %s", p.File,
+			humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Speed)), fmtETA(p.ETA.Seconds())))
+	}
+}

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"qwentune/engine/config"
+	"qwentune/engine/generate"
+	"qwentune/engine/nn"
+	"qwentune/model/tokenizer"
+)
+
+// Sampling is the decoding settings of one request.
+type Sampling struct {
+	MaxNewTokens      int
+	Temperature       float64
+	TopP              float64
+	TopK              int
+	RepetitionPenalty float64
+	Seed              int64
+}
+
+// ChatSampling takes the chat section of config.yml.
+func ChatSampling(c config.ChatConfig) Sampling {
+	return Sampling{MaxNewTokens: c.MaxNewTokens, Temperature: c.Temperature, TopP: c.TopP, TopK: c.TopK,
+		RepetitionPenalty: c.RepetitionPenalty, Seed: int64(c.Seed)}
+}
+
+// Completion is the result of one generation.
+type Completion struct {
+	PromptIDs []int
+	IDs       []int  // generated ids, without the stop token
+	Text      string // decoded generated text, special tokens left out
+	Stopped   string // "eos", "length" or "cancelled"
+}
+
+// Generate continues the token ids prompt with adapter a (nil for the base
+// model), calling onText with each newly decodable piece of text.
+func (s *Session) Generate(ctx context.Context, a *nn.Adapter, prompt []int, smp Sampling, stop []int, onText func(string)) (Completion, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range prompt {
+		if id < 0 || id >= s.Config.VocabSize {
+			return Completion{}, fmt.Errorf("token id %d is outside the model's vocabulary (0..%d)", id, s.Config.VocabSize-1)
+		}
+	}
+	if len(prompt)+smp.MaxNewTokens > s.Config.MaxPositionEmbeddings {
+		return Completion{}, fmt.Errorf("prompt of %d tokens plus %d new tokens exceeds the model's context of %d",
+			len(prompt), smp.MaxNewTokens, s.Config.MaxPositionEmbeddings)
+	}
+	s.Model.SetAdapter(a)
+	defer s.Model.SetAdapter(nil)
+	dec := s.Tokenizer.NewStreamDecoder()
+	isStop := func(id int) bool { return slices.Contains(stop, id) }
+	opts := generate.Options{MaxNewTokens: smp.MaxNewTokens, Temperature: smp.Temperature, TopP: smp.TopP, TopK: smp.TopK,
+		RepetitionPenalty: smp.RepetitionPenalty, Seed: smp.Seed, StopIDs: stop}
+	ids, err := generate.Generate(ctx, s.Model, prompt, opts, func(id int) error {
+		if onText != nil && !isStop(id) && !s.Tokenizer.IsSpecial(id) {
+			if piece := dec.Add(id); piece != "" {
+				onText(piece)
+			}
+		}
+		return nil
+	})
+	c := Completion{PromptIDs: prompt, Stopped: "length"}
+	if len(ids) > 0 && isStop(ids[len(ids)-1]) {
+		ids = ids[:len(ids)-1]
+		c.Stopped = "eos"
+	}
+	if err != nil {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			return c, err
+		}
+		c.Stopped = "cancelled"
+	}
+	if onText != nil {
+		if rest := dec.Flush(); rest != "" {
+			onText(rest)
+		}
+	}
+	c.IDs = ids
+	c.Text = s.Tokenizer.Decode(ids, true)
+	return c, nil
+}
+
+// ChatPrompt renders a conversation with the model's chat template and the
+// generation prompt, and tokenizes it. A non-empty system prompt is put
+// first unless the conversation already starts with one.
+func (s *Session) ChatPrompt(system string, history []tokenizer.Message) ([]int, error) {
+	msgs := history
+	if system != "" && (len(history) == 0 || history[0].Role != "system") {
+		msgs = append([]tokenizer.Message{{Role: "system", Content: system}}, history...)
+	}
+	text, err := s.Tokenizer.ApplyChatTemplate(msgs, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.Tokenizer.Encode(text), nil
+}
+
+// Chat answers the last user message of history with adapter a (nil for
+// the base model), streaming text to onText. Generation stops at eos or
+// <|im_end|>.
+func (s *Session) Chat(ctx context.Context, a *nn.Adapter, system string, history []tokenizer.Message, smp Sampling, onText func(string)) (Completion, error) {
+	prompt, err := s.ChatPrompt(system, history)
+	if err != nil {
+		return Completion{}, err
+	}
+	return s.Generate(ctx, a, prompt, smp, s.StopIDs(true), onText)
+}

@@ -1,0 +1,205 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"testing"
+
+	"qwentune/engine/nn"
+	"qwentune/model"
+)
+
+func testModel(t *testing.T) *nn.Model {
+	t.Helper()
+	cfg := model.Shapes["tiny"]
+	cfg.VocabSize, cfg.BOSTokenID, cfg.EOSTokenIDs = 64, 1, []int{1}
+	cfg.InitializerRange = 0.5
+	m, err := nn.New(cfg, "float32", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestDistribution(t *testing.T) {
+	ln := func(p ...float64) []float32 {
+		z := make([]float32, len(p))
+		for i, v := range p {
+			z[i] = float32(math.Log(v))
+		}
+		return z
+	}
+	for _, tc := range []struct {
+		name      string
+		o         Options
+		prompt    []int
+		logits    []float32
+		wantIDs   []int
+		wantProbs []float64 // nil: greedy
+		greedy    int
+	}{
+		{"greedy", Options{}, []int{4}, []float32{2, 1, 3, 0, -1}, nil, nil, 2},
+		{"greedy repetition penalty", Options{RepetitionPenalty: 2}, []int{2, 4}, []float32{2, 1, 3, 0, -1}, nil, nil, 0},
+		{"penalty multiplies negatives", Options{RepetitionPenalty: 2}, []int{0, 1, 2}, []float32{-1, -2, -0.5, -0.9, -3}, nil, nil, 3},
+		{"top-k 1 is greedy", Options{Temperature: 1, TopK: 1}, []int{0}, []float32{2, 1, 3, 0, -1}, nil, nil, 2},
+		{"temperature", Options{Temperature: 0.5}, []int{0}, []float32{0, float32(math.Log(2)), 0},
+			[]int{1, 0, 2}, []float64{4.0 / 6, 1.0 / 6, 1.0 / 6}, 0},
+		{"top-k keeps ties", Options{Temperature: 1, TopK: 2}, []int{0}, []float32{2, 1, 1, 0, -1},
+			[]int{0, 1, 2}, []float64{math.E / (math.E + 2), 1 / (math.E + 2), 1 / (math.E + 2)}, 0},
+		{"top-p", Options{Temperature: 1, TopP: 0.75}, []int{0}, ln(0.15, 0.5, 0.05, 0.3),
+			[]int{1, 3}, []float64{0.625, 0.375}, 0},
+		{"top-p keeps one", Options{Temperature: 1, TopP: 0.1}, []int{0}, ln(0.15, 0.5, 0.05, 0.3),
+			[]int{1}, []float64{1}, 0},
+		{"penalty then top-k then top-p", Options{Temperature: 1, TopK: 3, TopP: 0.6, RepetitionPenalty: 2}, []int{1},
+			[]float32{1, 3, 0.5, -1}, []int{1, 0}, []float64{1 / (1 + math.Exp(-0.5)), math.Exp(-0.5) / (1 + math.Exp(-0.5))}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSampler(tc.o, len(tc.logits), tc.prompt)
+			probs := s.distribution(tc.logits)
+			if tc.wantProbs == nil {
+				if probs != nil {
+					t.Fatalf("sampling, want greedy")
+				}
+				if id := s.next(tc.logits); id != tc.greedy {
+					t.Fatalf("greedy picked %d, want %d", id, tc.greedy)
+				}
+				return
+			}
+			if !slices.Equal(s.order, tc.wantIDs) {
+				t.Fatalf("candidates %v, want %v", s.order, tc.wantIDs)
+			}
+			for i, p := range probs {
+				if math.Abs(p-tc.wantProbs[i]) > 1e-6 {
+					t.Fatalf("probabilities %v, want %v", probs, tc.wantProbs)
+				}
+			}
+		})
+	}
+}
+
+func TestDrawFrequencies(t *testing.T) {
+	s := newSampler(Options{Temperature: 1, Seed: 9}, 3, []int{0})
+	logits := []float32{0, float32(math.Log(2)), float32(math.Log(5))}
+	counts := make([]int, 3)
+	const n = 40000
+	for range n {
+		counts[s.next(logits)]++
+	}
+	for i, want := range []float64{0.125, 0.25, 0.625} {
+		if f := float64(counts[i]) / n; math.Abs(f-want) > 0.01 {
+			t.Fatalf("token %d drawn %.4f of the time, want %.4f", i, f, want)
+		}
+	}
+}
+
+func TestGreedyMatchesLogits(t *testing.T) {
+	m := testModel(t)
+	prompt := []int{5, 9, 2}
+	got, err := Generate(context.Background(), m, prompt, Options{MaxNewTokens: 6}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := slices.Clone(prompt)
+	for range 6 {
+		l := m.Logits(seq)
+		last := l[len(l)-1]
+		best := 0
+		for i, v := range last {
+			if v > last[best] {
+				best = i
+			}
+		}
+		seq = append(seq, best)
+	}
+	if !slices.Equal(got, seq[len(prompt):]) {
+		t.Fatalf("generated %v, uncached greedy %v", got, seq[len(prompt):])
+	}
+	again, _ := Generate(context.Background(), m, prompt, Options{MaxNewTokens: 6}, nil)
+	if !slices.Equal(got, again) {
+		t.Fatalf("greedy not deterministic: %v then %v", got, again)
+	}
+}
+
+func TestSeededSampling(t *testing.T) {
+	m := testModel(t)
+	o := Options{MaxNewTokens: 12, Temperature: 1.5, TopK: 40, TopP: 0.95, RepetitionPenalty: 1.1, Seed: 77}
+	a, err := Generate(context.Background(), m, []int{3}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Generate(context.Background(), m, []int{3}, o, nil)
+	o.Seed = 78
+	c, _ := Generate(context.Background(), m, []int{3}, o, nil)
+	if !slices.Equal(a, b) {
+		t.Fatalf("same seed: %v then %v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Fatalf("seeds 77 and 78 gave the same %v", a)
+	}
+	if len(a) != 12 {
+		t.Fatalf("%d tokens, want 12", len(a))
+	}
+}
+
+func TestStopIDs(t *testing.T) {
+	m := testModel(t)
+	full, err := Generate(context.Background(), m, []int{7}, Options{MaxNewTokens: 8}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := full[3]
+	first := slices.Index(full, stop)
+	var streamed []int
+	got, err := Generate(context.Background(), m, []int{7}, Options{MaxNewTokens: 8, StopIDs: []int{60, stop}},
+		func(id int) error { streamed = append(streamed, id); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, full[:first+1]) || !slices.Equal(streamed, got) {
+		t.Fatalf("got %v, streamed %v, want %v", got, streamed, full[:first+1])
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	m := testModel(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	got, err := Generate(ctx, m, []int{7}, Options{MaxNewTokens: 50}, func(int) error {
+		n++
+		if n == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || len(got) != 2 {
+		t.Fatalf("got %v, %v; want 2 tokens and context.Canceled", got, err)
+	}
+	stop := errors.New("enough")
+	got, err = Generate(context.Background(), m, []int{7}, Options{MaxNewTokens: 50}, func(int) error { return stop })
+	if !errors.Is(err, stop) || len(got) != 1 {
+		t.Fatalf("got %v, %v; want 1 token and the callback's error", got, err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	m := testModel(t)
+	for _, tc := range []struct {
+		prompt []int
+		o      Options
+	}{
+		{nil, Options{MaxNewTokens: 1}},
+		{[]int{64}, Options{MaxNewTokens: 1}},
+		{[]int{-1}, Options{MaxNewTokens: 1}},
+		{[]int{1}, Options{MaxNewTokens: -1}},
+		{[]int{1}, Options{MaxNewTokens: 1, Temperature: -1}},
+		{[]int{1}, Options{MaxNewTokens: 1, TopK: -1}},
+		{[]int{1}, Options{MaxNewTokens: 1, TopP: math.NaN()}},
+		{[]int{1}, Options{MaxNewTokens: 1, RepetitionPenalty: -2}},
+	} {
+		if _, err := Generate(context.Background(), m, tc.prompt, tc.o, nil); err == nil {
+			t.Errorf("prompt %v options %+v: no error", tc.prompt, tc.o)
+		}
+	}
+}

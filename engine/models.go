@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"qwentune/model/hub"
+)
+
+// DemoName is the reserved model name that selects the built-in demo model.
+const DemoName = "demo"
+
+// ErrModelUnavailable is returned when a Hub model is neither on disk nor
+// downloadable right now; the message offers the demo model.
+var ErrModelUnavailable = errors.New("model unavailable")
+
+// DemoDir returns the folder of the built-in demo model, unpacking it into
+// the user cache on first use.
+var DemoDir = func() (string, error) {
+	return "", errors.New("the built-in demo model is not part of this build")
+}
+
+// ResolveModel turns config's model.name into a folder holding config.json,
+// the tokenizer files and the safetensors weights: the demo model for
+// "demo", an existing local folder as it is, else the Hugging Face cache,
+// downloading what is missing (progress may be nil). When the Hub cannot be
+// reached and the model is not cached the error wraps ErrModelUnavailable
+// and says how to use the demo model instead.
+func ResolveModel(ctx context.Context, name, revision string, progress func(hub.Progress)) (string, error) {
+	if name == DemoName {
+		return DemoDir()
+	}
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		return name, nil
+	}
+	if looksLikePath(name) {
+		return "", fmt.Errorf("model folder %s does not exist", name)
+	}
+	dir, err := hub.LocalOrDownload(ctx, name, revision, progress)
+	if err != nil {
+		if errors.Is(err, hub.ErrOffline) || errors.Is(err, hub.ErrInterrupted) {
+			return "", fmt.Errorf("%w: %v\nThe model %s is not on this machine and the Hugging Face Hub cannot be reached. "+
+				"Use the built-in demo model instead (--set model.name=demo, or \"demo\" on the model screen), "+
+				"or download the model on a machine with internet (qwentune download %s)", ErrModelUnavailable, err, name, name)
+		}
+		return "", err
+	}
+	return dir, nil
+}
+
+// looksLikePath reports whether name is meant as a folder rather than a Hub id.
+func looksLikePath(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "~") ||
+		filepath.IsAbs(name) || strings.Count(name, "/") > 1
+}

@@ -1,0 +1,117 @@
+package nn
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"qwentune/engine/ops"
+	"qwentune/model"
+	"qwentune/model/safetensors"
+)
+
+// LoadOptions chooses how a checkpoint is held in memory.
+type LoadOptions struct {
+	// DType is the storage of the projection and embedding weights:
+	// "float32" (the default when empty) or "bfloat16". Norms and biases are
+	// always float32; activations are always float32.
+	DType string
+}
+
+// Load reads a Hugging Face Qwen2 folder: config.json and the safetensors
+// weights (single file or shards; F32, BF16 or F16 on disk). Each tensor is
+// converted straight from the memory-mapped file into its final storage, so
+// the checkpoint is never held twice. With tied embeddings lm_head is the
+// embedding; otherwise lm_head.weight must be present.
+func Load(dir string, opts LoadOptions) (*Model, error) {
+	if opts.DType == "" {
+		opts.DType = "float32"
+	}
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newEmpty(cfg, opts.DType)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer set.Close()
+	want := map[string]bool{}
+	for _, t := range m.tensors() {
+		want[t.name] = true
+		st, ok := set.Tensor(t.name)
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q is missing", dir, t.name)
+		}
+		if err := loadTensor(t, st, opts.DType); err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+	}
+	for _, name := range set.Names() {
+		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == "lm_head.weight" && cfg.TieWordEmbeddings) {
+			continue
+		}
+		return nil, fmt.Errorf("%s: unexpected tensor %q: not part of a Qwen2ForCausalLM", dir, name)
+	}
+	return m, nil
+}
+
+// loadTensor checks a checkpoint tensor against the expected shape and
+// converts it into the model's storage.
+func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
+	if !slices.Equal(st.Shape, t.shape) {
+		return fmt.Errorf("tensor %q has shape %v, the config implies %v", t.name, st.Shape, t.shape)
+	}
+	switch st.DType {
+	case "F32", "BF16", "F16":
+	default:
+		return fmt.Errorf("tensor %q: dtype %s is not supported (want F32, BF16 or F16)", t.name, st.DType)
+	}
+	if t.vec != nil {
+		f, err := st.Float32()
+		if err != nil {
+			return err
+		}
+		*t.vec = f
+		return nil
+	}
+	w := ops.Weight{Rows: t.shape[0], Cols: t.shape[1]}
+	var err error
+	if dtype == "float32" {
+		w.F32, err = st.Float32()
+	} else {
+		w.BF16, err = st.BF16()
+	}
+	if err != nil {
+		return err
+	}
+	*t.w = w
+	return nil
+}
+
+// Tensor is one named weight of a model for export: a matrix (Weight) or a
+// float32 vector (Vector), with its Hugging Face key and shape.
+type Tensor struct {
+	Name   string
+	Shape  []int
+	Weight *ops.Weight
+	Vector []float32
+}
+
+// Tensors lists the model's weights under their safetensors keys, in
+// checkpoint order; lm_head is absent when it is tied to the embedding.
+func (m *Model) Tensors() []Tensor {
+	var out []Tensor
+	for _, t := range m.tensors() {
+		e := Tensor{Name: t.name, Shape: t.shape, Weight: t.w}
+		if t.vec != nil {
+			e.Vector = *t.vec
+		}
+		out = append(out, e)
+	}
+	return out
+}

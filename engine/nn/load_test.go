@@ -1,0 +1,189 @@
+package nn
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"qwentune/engine/ops"
+	"qwentune/model"
+	"qwentune/model/safetensors"
+)
+
+// readAll returns every tensor of a checkpoint folder.
+func readAll(t *testing.T, dir string) []safetensors.Tensor {
+	t.Helper()
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	var out []safetensors.Tensor
+	for _, n := range set.Names() {
+		st, _ := set.Tensor(n)
+		st.Data = append([]byte(nil), st.Data...)
+		out = append(out, st)
+	}
+	return out
+}
+
+func TestLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name, disk, dtype string
+		tied              bool
+	}{
+		{"bf16-as-f32", "bf16", "float32", false},
+		{"bf16-as-bf16", "bf16", "bfloat16", true},
+		{"f32-as-f32", "f32", "float32", true},
+		{"f32-as-bf16", "f32", "bfloat16", false},
+		{"f16-as-f32", "f16", "float32", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := tinyConfig(tc.tied)
+			disk := tc.disk
+			if disk == "f16" {
+				disk = "f32"
+			}
+			if err := model.MakeModel(dir, cfg, 71, disk); err != nil {
+				t.Fatal(err)
+			}
+			files := readAll(t, dir)
+			if tc.disk == "f16" {
+				for i, st := range files {
+					f, _ := st.Float32()
+					h := make([]uint16, len(f))
+					for j, v := range f {
+						h[j] = safetensors.Float32ToF16(v)
+					}
+					files[i] = safetensors.FromF16(st.Name, st.Shape, h)
+				}
+				if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), files, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := Load(dir, LoadOptions{DType: tc.dtype})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.DType() != tc.dtype || (m.LMHead == &m.EmbedTokens) != tc.tied {
+				t.Fatalf("dtype %s, tied %v", m.DType(), m.LMHead == &m.EmbedTokens)
+			}
+			byName := map[string]Tensor{}
+			for _, e := range m.Tensors() {
+				byName[e.Name] = e
+			}
+			if len(byName) != len(files) {
+				t.Fatalf("%d model tensors, %d in the file", len(byName), len(files))
+			}
+			for _, st := range files {
+				want, err := st.Float32()
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := byName[st.Name]
+				for i, v := range want {
+					var got float32
+					if e.Weight != nil {
+						got = e.Weight.At(i/e.Weight.Cols, i%e.Weight.Cols)
+						if tc.dtype == "bfloat16" {
+							v = ops.BF16ToF32(ops.F32ToBF16(v))
+						}
+					} else {
+						got = e.Vector[i]
+					}
+					if got != v {
+						t.Fatalf("%s[%d] = %v, file has %v", st.Name, i, got, v)
+					}
+				}
+			}
+			ids := randomIDs(rand.New(rand.NewPCG(72, 72)), 5, m.d.V)
+			got := m.Logits(ids)
+			want := refRow(m, refFromModel(m), ids, false, 0, 0)
+			for i := range got {
+				if e := relErr(got[i], want[i*m.d.V:(i+1)*m.d.V]); e > 1e-4 {
+					t.Fatalf("position %d: relative error %.3g", i, e)
+				}
+			}
+		})
+	}
+}
+
+// writeConfig overwrites dir/config.json.
+func writeConfig(t *testing.T, dir string, cfg model.Config) {
+	t.Helper()
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.WriteFileAtomic(filepath.Join(dir, "config.json"), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, dir string)
+		opts   LoadOptions
+		want   string
+	}{
+		{"no config", func(t *testing.T, dir string) {}, LoadOptions{}, "config.json"},
+		{"untied without lm_head", func(t *testing.T, dir string) {
+			cfg := tinyConfig(true)
+			if err := model.MakeModel(dir, cfg, 1, "f32"); err != nil {
+				t.Fatal(err)
+			}
+			cfg.TieWordEmbeddings = false
+			writeConfig(t, dir, cfg)
+		}, LoadOptions{}, `"lm_head.weight" is missing`},
+		{"wrong shape", func(t *testing.T, dir string) {
+			cfg := tinyConfig(true)
+			if err := model.MakeModel(dir, cfg, 1, "f32"); err != nil {
+				t.Fatal(err)
+			}
+			cfg.IntermediateSize = 64
+			writeConfig(t, dir, cfg)
+		}, LoadOptions{}, "has shape"},
+		{"extra tensor", func(t *testing.T, dir string) {
+			if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+				t.Fatal(err)
+			}
+			files := readAll(t, dir)
+			files = append(files, safetensors.FromFloat32("model.layers.0.self_attn.q_norm.weight", []int{2}, []float32{1, 1}))
+			if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), files, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, LoadOptions{}, "unexpected tensor"},
+		{"integer tensor", func(t *testing.T, dir string) {
+			if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+				t.Fatal(err)
+			}
+			files := readAll(t, dir)
+			for i, f := range files {
+				if f.Name == "model.norm.weight" {
+					files[i].DType = "I32"
+				}
+			}
+			if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), files, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, LoadOptions{}, "dtype I32"},
+		{"bad dtype option", func(t *testing.T, dir string) {
+			if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+				t.Fatal(err)
+			}
+		}, LoadOptions{DType: "float16"}, "float16"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.break_(t, dir)
+			_, err := Load(dir, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}

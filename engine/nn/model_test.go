@@ -1,0 +1,174 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// relErr is max|a−b| / max|b| over two vectors.
+func relErr(a []float32, b []float64) float64 {
+	var num, den float64
+	for i := range b {
+		num = math.Max(num, math.Abs(float64(a[i])-b[i]))
+		den = math.Max(den, math.Abs(b[i]))
+	}
+	return num / den
+}
+
+func randomIDs(rng *rand.Rand, n, v int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = rng.IntN(v)
+	}
+	return ids
+}
+
+// allTargets is a LoRA config on all seven projections with a rank pattern.
+func allTargets(dropout float64) LoRAConfig {
+	return LoRAConfig{R: 4, Alpha: 8, Dropout: dropout, TargetModules: []string{"all-linear"},
+		RankPattern: map[string]int{"down_proj": 3}, AlphaPattern: map[string]float64{`layers\.1\.self_attn\.q_proj`: 5}}
+}
+
+func TestLogitsMatchReference(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tied  bool
+		lora  bool
+		dtype string
+		tol   float64
+	}{
+		{"tied", true, false, "float32", 1e-4},
+		{"untied", false, false, "float32", 1e-4},
+		{"lora", true, true, "float32", 1e-4},
+		{"bfloat16", false, true, "bfloat16", 1e-4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTestModel(t, tinyConfig(tc.tied), 1)
+			if tc.dtype == "bfloat16" {
+				for _, ts := range m.tensors() {
+					if ts.w != nil {
+						*ts.w = makeWeight(ts.w.Rows, ts.w.Cols, ts.w.F32, "bfloat16")
+					}
+				}
+				m.dtype = "bfloat16"
+			}
+			if tc.lora {
+				a, err := m.NewAdapter(allTargets(0.1), 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				randomizeB(a, 3)
+				m.SetAdapter(a)
+			}
+			ids := randomIDs(rand.New(rand.NewPCG(4, 4)), 11, m.d.V)
+			got := m.Logits(ids)
+			want := refRow(m, refFromModel(m), ids, false, 0, 0)
+			for i := range got {
+				if e := relErr(got[i], want[i*m.d.V:(i+1)*m.d.V]); e > tc.tol {
+					t.Fatalf("position %d: relative error %.3g > %g", i, e, tc.tol)
+				}
+			}
+		})
+	}
+}
+
+func TestStepMatchesLogits(t *testing.T) {
+	m := newTestModel(t, tinyConfig(true), 5)
+	a, err := m.NewAdapter(allTargets(0), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeB(a, 7)
+	m.SetAdapter(a)
+	ids := randomIDs(rand.New(rand.NewPCG(8, 8)), 12, m.d.V)
+	full := m.Logits(ids)
+	c := m.NewCache(len(ids))
+	// prefill 5, then one at a time
+	check := func(pos int, got []float32) {
+		want := f64(full[pos])
+		if e := relErr(got, want); e > 1e-5 {
+			t.Fatalf("position %d: cached logits differ by %.3g", pos, e)
+		}
+	}
+	check(4, m.Step(c, ids[:5]))
+	for i := 5; i < len(ids); i++ {
+		check(i, m.Step(c, ids[i:i+1]))
+	}
+	if c.Len() != len(ids) {
+		t.Fatalf("cache length %d, want %d", c.Len(), len(ids))
+	}
+}
+
+func TestAdapterZeroBEqualsBase(t *testing.T) {
+	m := newTestModel(t, tinyConfig(false), 9)
+	ids := randomIDs(rand.New(rand.NewPCG(10, 10)), 7, m.d.V)
+	base := m.Logits(ids)
+	a, err := m.NewAdapter(allTargets(0), 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetAdapter(a)
+	same := m.Logits(ids)
+	randomizeB(a, 12)
+	changed := m.Logits(ids)
+	m.SetAdapter(nil)
+	restored := m.Logits(ids)
+	for i := range base {
+		for j := range base[i] {
+			if same[i][j] != base[i][j] || restored[i][j] != base[i][j] {
+				t.Fatalf("logit [%d][%d]: base %v, B=0 adapter %v, restored %v", i, j, base[i][j], same[i][j], restored[i][j])
+			}
+		}
+	}
+	if relErr(changed[0], f64(base[0])) < 1e-3 {
+		t.Fatal("a non-zero adapter did not change the logits")
+	}
+}
+
+func TestBatchedPaddingEqualsUnbatched(t *testing.T) {
+	m := newTestModel(t, tinyConfig(true), 13)
+	a, err := m.NewAdapter(allTargets(0), 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeB(a, 15)
+	m.SetAdapter(a)
+	rng := rand.New(rand.NewPCG(16, 16))
+	lens := []int{9, 4, 6}
+	var b Batch
+	var sep []float64
+	var sepTokens int
+	for _, n := range lens {
+		ids := randomIDs(rng, n, m.d.V)
+		labels := append([]int(nil), ids...)
+		labels[1] = IgnoreIndex
+		mask := make([]bool, n)
+		for i := range mask {
+			mask[i] = true
+		}
+		one := Batch{IDs: [][]int{ids}, Labels: [][]int{labels}, Mask: [][]bool{mask}}
+		l, k, err := m.Loss(one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sep, sepTokens = append(sep, l), sepTokens+k
+		// pad explicitly on the right with masked garbage
+		pid, plab, pmask := append([]int(nil), ids...), append([]int(nil), labels...), append([]bool(nil), mask...)
+		for len(pid) < 9 {
+			pid, plab, pmask = append(pid, rng.IntN(m.d.V)), append(plab, IgnoreIndex), append(pmask, false)
+		}
+		b.IDs, b.Labels, b.Mask = append(b.IDs, pid), append(b.Labels, plab), append(b.Mask, pmask)
+	}
+	loss, tokens, err := m.Loss(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sep[0] + sep[1] + sep[2]
+	if tokens != sepTokens || math.Abs(loss-want) > 1e-5*math.Abs(want) {
+		t.Fatalf("batched loss %v over %d tokens, separate %v over %d", loss, tokens, want, sepTokens)
+	}
+	if ref := refLoss(m, refFromModel(m), b, false, 0); math.Abs(loss-ref) > 1e-5*math.Abs(ref) {
+		t.Fatalf("batched loss %v, reference %v", loss, ref)
+	}
+}

@@ -1,0 +1,379 @@
+package nn
+
+import (
+	"fmt"
+
+	"qwentune/engine/ops"
+)
+
+// TrainOptions controls how ForwardBackward trades memory for time.
+type TrainOptions struct {
+	// Recompute keeps only each layer's input during the forward pass and
+	// recomputes the layer's activations just before its backward pass:
+	// activation memory becomes one layer's worth plus the layer inputs, at
+	// the cost of a second forward pass through the layers.
+	Recompute bool
+}
+
+// headChunkBytes bounds the logits buffer of the loss: the LM head and the
+// cross-entropy run on this many bytes of [positions, vocab] at a time.
+const headChunkBytes = 64 << 20
+
+// arena hands out buffers and counts their bytes; a dry arena only counts.
+type arena struct {
+	dry   bool
+	bytes int64
+}
+
+func (a *arena) f32(n int) []float32 {
+	a.bytes += int64(n) * 4
+	if a.dry {
+		return nil
+	}
+	return make([]float32, n)
+}
+
+func (a *arena) f64(n int) []float64 {
+	a.bytes += int64(n) * 8
+	if a.dry {
+		return nil
+	}
+	return make([]float64, n)
+}
+
+// workspace holds every buffer of a batched forward (and backward) pass for
+// up to rows sequences of L tokens, allocated once and reused.
+type workspace struct {
+	rows, L         int
+	grad, recompute bool
+	ranks           [numTargets]int
+	bytes           int64
+	xs              [][]float32 // layer inputs, [nLayers+1][n, H]
+	acts            []layerActs // one per layer, or one shared
+	s               scratch
+	xn, rstdF, dxn  []float32 // final norm output, its rstd, its gradient
+	g               []float32 // [n, H] gradient of the residual stream
+	chunk           int       // head rows per chunk
+	xc, logits, dxc []float32 // [chunk, H], [chunk, V], [chunk, H]
+	loss, sum       []float64 // [chunk]
+	ids, pos, tgt   []int
+	keyOK           [][]bool
+}
+
+// newWorkspace sizes (or, with a dry arena, only measures) a workspace.
+func newWorkspace(d dims, rows, L int, grad, recompute bool, ranks [numTargets]int, a *arena) *workspace {
+	n := rows * L
+	w := &workspace{rows: rows, L: L, grad: grad, recompute: recompute, ranks: ranks}
+	w.xs = make([][]float32, d.nLayers+1)
+	for i := range w.xs {
+		w.xs[i] = a.f32(n * d.H)
+	}
+	nActs := d.nLayers
+	if !grad || recompute {
+		nActs = 1
+	}
+	maxR := 0
+	for _, r := range ranks {
+		maxR = max(maxR, r)
+	}
+	w.acts = make([]layerActs, nActs)
+	for i := range w.acts {
+		la := &w.acts[i]
+		la.rstd1, la.rstd2 = a.f32(n), a.f32(n)
+		la.q, la.k, la.v = a.f32(n*d.Q), a.f32(n*d.KV), a.f32(n*d.KV)
+		la.probs = a.f32(rows * d.nh * L * L)
+		la.att, la.x2 = a.f32(n*d.Q), a.f32(n*d.H)
+		la.gate, la.up = a.f32(n*d.I), a.f32(n*d.I)
+		for t, r := range ranks {
+			if r > 0 {
+				la.u[t] = a.f32(n * r)
+			}
+		}
+	}
+	s := &w.s
+	s.a, s.y, s.h = a.f32(n*d.H), a.f32(n*max(d.H, d.I)), a.f32(n*d.I)
+	if maxR > 0 {
+		s.xd = a.f32(n * max(d.H, d.I, d.Q))
+	}
+	w.xn, w.rstdF = a.f32(n*d.H), a.f32(n)
+	if grad {
+		s.da, s.datt, s.dq = a.f32(n*d.H), a.f32(n*d.Q), a.f32(n*d.Q)
+		s.dk, s.dv, s.dh = a.f32(n*d.KV), a.f32(n*d.KV), a.f32(n*d.I)
+		s.du, s.dp = a.f32(n*maxR), a.f32(L*L)
+		w.dxn, w.g = a.f32(n*d.H), a.f32(n*d.H)
+	}
+	w.chunk = max(1, min(n, headChunkBytes/(4*d.V)))
+	w.xc, w.logits = a.f32(w.chunk*d.H), a.f32(w.chunk*d.V)
+	w.loss, w.sum = a.f64(w.chunk), a.f64(w.chunk)
+	if grad {
+		w.dxc = a.f32(w.chunk * d.H)
+	}
+	w.bytes = a.bytes
+	if !a.dry {
+		w.ids, w.pos, w.tgt = make([]int, n), make([]int, 0, n), make([]int, 0, n)
+		w.keyOK = make([][]bool, rows)
+		for i := range w.keyOK {
+			w.keyOK[i] = make([]bool, L)
+		}
+	}
+	return w
+}
+
+// adapterRanks is the largest LoRA rank per projection of the active adapter.
+func (m *Model) adapterRanks() [numTargets]int {
+	var r [numTargets]int
+	if m.adapter == nil {
+		return r
+	}
+	for i := range m.adapter.mods {
+		for t, lo := range m.adapter.mods[i] {
+			if lo != nil {
+				r[t] = max(r[t], lo.R)
+			}
+		}
+	}
+	return r
+}
+
+// workspace returns a workspace that fits rows sequences of L tokens. The
+// last one is reused when it is large enough (buffers are laid out by the
+// current shape, so only sizes matter); otherwise it grows to cover both
+// shapes, so alternating batch shapes settle on one allocation.
+func (m *Model) workspace(rows, L int, grad bool) *workspace {
+	ranks := m.adapterRanks()
+	recompute := m.TrainOptions.Recompute
+	if w := m.ws; w != nil {
+		fits := rows*L <= w.rows*w.L && rows*L*L <= w.rows*w.L*w.L && L <= w.L && w.grad == grad && w.recompute == recompute
+		for t, r := range ranks {
+			fits = fits && w.ranks[t] >= r
+		}
+		if fits {
+			return w
+		}
+		rows, L = max(rows, w.rows), max(L, w.L)
+		for t := range ranks {
+			ranks[t] = max(ranks[t], w.ranks[t])
+		}
+	}
+	m.ws = nil // let the old buffers go before allocating the new ones
+	m.ws = newWorkspace(m.d, rows, L, grad, recompute, ranks, &arena{})
+	return m.ws
+}
+
+// ActivationBytes is the memory held by the training/evaluation workspace
+// of the last ForwardBackward or Loss call (0 before the first).
+func (m *Model) ActivationBytes() int64 {
+	if m.ws == nil {
+		return 0
+	}
+	return m.ws.bytes
+}
+
+// ReleaseWorkspace frees the buffers kept between ForwardBackward calls.
+func (m *Model) ReleaseWorkspace() { m.ws = nil }
+
+// Estimate predicts, before loading anything else, the bytes of the weights
+// (base model plus, when lora has targets, the adapter's values, gradients
+// and two AdamW moments) and of the activations of one training sequence
+// of seqLen tokens under the current TrainOptions.
+func (m *Model) Estimate(seqLen int, lora LoRAConfig) (weightsBytes, activationBytes int64) {
+	var ranks [numTargets]int
+	weightsBytes = m.WeightBytes()
+	if spec, err := specFor(lora.PEFT(), m.Config, m.d); err == nil {
+		for i := range spec.r {
+			for t, r := range spec.r[i] {
+				ranks[t] = max(ranks[t], r)
+				out, in := m.d.shape(target(t))
+				weightsBytes += 4 * 4 * int64(r) * int64(in+out)
+			}
+		}
+	}
+	a := &arena{dry: true}
+	newWorkspace(m.d, 1, seqLen, true, m.TrainOptions.Recompute, ranks, a)
+	return weightsBytes, a.bytes
+}
+
+// TrainAll switches to full-parameter training: every weight becomes a
+// trainable Param sharing its storage with the model (embeddings, norms,
+// projections, biases, an untied lm_head), with gradients for all. Biases
+// and norm weights have Decay false. The model must be float32. Calling it
+// again returns the same Params.
+func (m *Model) TrainAll() ([]*Param, error) {
+	if m.full {
+		return m.params, nil
+	}
+	if m.dtype != "float32" {
+		return nil, fmt.Errorf("full-parameter training needs float32 weights, the model is %s", m.dtype)
+	}
+	param := func(name string, shape []int, data []float32, decay bool) *Param {
+		p := &Param{Name: name, Shape: shape, Data: data, Grad: make([]float32, len(data)), Decay: decay}
+		m.params = append(m.params, p)
+		return p
+	}
+	m.embedP = param("model.embed_tokens.weight", []int{m.d.V, m.d.H}, m.EmbedTokens.F32, true)
+	m.headP = m.embedP
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		pre := fmt.Sprintf("model.layers.%d.", i)
+		l.InputLayernorm.p = param(pre+"input_layernorm.weight", []int{m.d.H}, l.InputLayernorm.Weight, false)
+		for t := range numTargets {
+			lin := l.linear(t)
+			lin.wp = param(pre+targetPaths[t]+".weight", []int{lin.Weight.Rows, lin.Weight.Cols}, lin.Weight.F32, true)
+			if lin.Bias != nil {
+				lin.bp = param(pre+targetPaths[t]+".bias", []int{len(lin.Bias)}, lin.Bias, false)
+			}
+			if t == oProj {
+				l.PostAttentionLayernorm.p = param(pre+"post_attention_layernorm.weight", []int{m.d.H}, l.PostAttentionLayernorm.Weight, false)
+			}
+		}
+	}
+	m.Norm.p = param("model.norm.weight", []int{m.d.H}, m.Norm.Weight, false)
+	if m.LMHead != &m.EmbedTokens {
+		m.headP = param("lm_head.weight", []int{m.d.V, m.d.H}, m.LMHead.F32, true)
+	}
+	m.full = true
+	return m.params, nil
+}
+
+// ForwardBackward runs the batch forward in training mode (LoRA dropout on,
+// masks drawn from a counter-based generator keyed by seed) and returns the
+// summed cross-entropy over the labels ≠ IgnoreIndex after the causal shift
+// and how many there were. The backward pass adds lossScale·∂lossSum/∂p to
+// the Grad of every trainable Param: the active adapter's A and B, or every
+// weight after TrainAll. Rows shorter than the longest are padded on the
+// right; padding positions are masked as attention keys.
+func (m *Model) ForwardBackward(b Batch, lossScale float32, seed uint64) (lossSum float64, tokens int, err error) {
+	return m.run(b, true, lossScale, seed)
+}
+
+// Loss is the forward half of ForwardBackward in evaluation mode (no
+// dropout, no gradients): the summed token loss and the token count.
+func (m *Model) Loss(b Batch) (lossSum float64, tokens int, err error) {
+	return m.run(b, false, 0, 0)
+}
+
+// checkBatch validates a batch and returns its row count and padded length.
+func (m *Model) checkBatch(b Batch) (rows, L int, err error) {
+	rows = len(b.IDs)
+	if rows == 0 {
+		return 0, 0, fmt.Errorf("batch: no rows")
+	}
+	if len(b.Labels) != rows || (b.Mask != nil && len(b.Mask) != rows) {
+		return 0, 0, fmt.Errorf("batch: %d id rows, %d label rows, %d mask rows", rows, len(b.Labels), len(b.Mask))
+	}
+	for i, ids := range b.IDs {
+		if len(b.Labels[i]) != len(ids) || (b.Mask != nil && len(b.Mask[i]) != len(ids)) {
+			return 0, 0, fmt.Errorf("batch row %d: %d ids, %d labels, %d mask entries", i, len(ids), len(b.Labels[i]), len(b.Mask[i]))
+		}
+		for t, id := range ids {
+			if id < 0 || id >= m.d.V {
+				return 0, 0, fmt.Errorf("batch row %d position %d: token id %d outside [0, %d)", i, t, id, m.d.V)
+			}
+			if l := b.Labels[i][t]; l != IgnoreIndex && (l < 0 || l >= m.d.V) {
+				return 0, 0, fmt.Errorf("batch row %d position %d: label %d outside [0, %d)", i, t, l, m.d.V)
+			}
+		}
+		L = max(L, len(ids))
+	}
+	if L == 0 {
+		return 0, 0, fmt.Errorf("batch: all rows are empty")
+	}
+	return rows, L, nil
+}
+
+// run is the batched forward pass, with the backward pass when grad is set.
+func (m *Model) run(b Batch, grad bool, lossScale float32, seed uint64) (float64, int, error) {
+	rows, L, err := m.checkBatch(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	d := m.d
+	w := m.workspace(rows, L, grad)
+	n := rows * L
+	w.pos, w.tgt = w.pos[:0], w.tgt[:0]
+	for i := range rows {
+		ids := b.IDs[i]
+		for t := range L {
+			w.ids[i*L+t] = 0
+			w.keyOK[i][t] = t < len(ids) && (b.Mask == nil || b.Mask[i][t])
+			if t < len(ids) {
+				w.ids[i*L+t] = ids[t]
+			}
+			if t+1 < len(ids) && b.Labels[i][t+1] != IgnoreIndex {
+				w.pos = append(w.pos, i*L+t)
+				w.tgt = append(w.tgt, b.Labels[i][t+1])
+			}
+		}
+	}
+	sq := &seqs{rows: rows, L: L, keyOK: w.keyOK[:rows]}
+	embeddingForward(w.xs[0][:n*d.H], &m.EmbedTokens, w.ids[:n])
+	for li := range d.nLayers {
+		la := &w.acts[0]
+		if len(w.acts) > 1 {
+			la = &w.acts[li]
+		}
+		m.layerForward(li, la, &w.s, w.xs[li], w.xs[li+1], n, sq, grad, seed)
+	}
+	xf := w.xs[d.nLayers]
+	rmsnormForward(w.xn, w.rstdF, xf, m.Norm.Weight, n, d.H, d.eps)
+	var dxn []float32
+	if grad {
+		dxn = w.dxn[:n*d.H]
+		clear(dxn)
+	}
+	loss := m.headLoss(w, dxn, lossScale)
+	if !grad {
+		return loss, len(w.pos), nil
+	}
+	g := w.g[:n*d.H]
+	clear(g)
+	rmsnormBackward(g, m.Norm.grad(), dxn, xf, m.Norm.Weight, w.rstdF, n, d.H)
+	for li := d.nLayers - 1; li >= 0; li-- {
+		la := &w.acts[0]
+		if len(w.acts) > 1 {
+			la = &w.acts[li]
+		} else {
+			m.layerForward(li, la, &w.s, w.xs[li], w.s.y, n, sq, true, seed)
+		}
+		m.layerBackward(li, la, &w.s, w.xs[li], g, n, sq, seed)
+	}
+	if m.embedP != nil {
+		embeddingBackward(m.embedP.Grad, g, w.ids[:n], d.H)
+	}
+	return loss, len(w.pos), nil
+}
+
+// headLoss runs the LM head and the cross-entropy on the positions w.pos
+// (targets w.tgt) of the final normalised states w.xn, a chunk of rows at a
+// time, and returns the summed loss. When dxn is not nil it receives
+// lossScale·∂loss/∂xn in those rows (and the head's gradient is added in
+// full-parameter mode).
+func (m *Model) headLoss(w *workspace, dxn []float32, lossScale float32) float64 {
+	d := m.d
+	var total float64
+	for c0 := 0; c0 < len(w.pos); c0 += w.chunk {
+		c := min(w.chunk, len(w.pos)-c0)
+		pos, tgt := w.pos[c0:c0+c], w.tgt[c0:c0+c]
+		for i, p := range pos {
+			copy(w.xc[i*d.H:(i+1)*d.H], w.xn[p*d.H:(p+1)*d.H])
+		}
+		z := w.logits[:c*d.V]
+		m.LMHead.MulT(z, w.xc[:c*d.H], c, false)
+		crossEntropyForward(w.loss, w.sum, z, c, d.V, tgt)
+		for _, l := range w.loss[:c] {
+			total += l
+		}
+		if dxn == nil {
+			continue
+		}
+		crossEntropyBackward(z, w.sum, c, d.V, tgt, lossScale)
+		m.LMHead.Mul(w.dxc[:c*d.H], z, c, false)
+		for i, p := range pos {
+			copy(dxn[p*d.H:(p+1)*d.H], w.dxc[i*d.H:(i+1)*d.H])
+		}
+		if m.headP != nil {
+			ops.Gemm(true, false, d.V, d.H, c, 1, z, d.V, w.xc, d.H, 1, m.headP.Grad, d.H)
+		}
+	}
+	return total
+}

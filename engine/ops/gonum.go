@@ -1,0 +1,21 @@
+//go:build purego
+
+package ops
+
+import (
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// blas32 is the float32 BLAS behind Gemm, MulT and Mul.
+var blas32 gonum.Implementation
+
+// Backend names the matrix-multiply implementation in use.
+func Backend() string { return "gonum pure-Go" }
+
+// CoreName is the CPU core type the BLAS kernels were chosen for; gonum's
+// kernels are generic Go (with its assembly for amd64 vector loops).
+func CoreName() string { return "generic" }
+
+// SetBLASThreads has no effect with gonum, which splits work over
+// GOMAXPROCS goroutines itself.
+func SetBLASThreads(int) {}

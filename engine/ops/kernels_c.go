@@ -1,0 +1,340 @@
+//go:build !purego
+
+package ops
+
+/*
+#cgo CFLAGS: -O3 -std=gnu11
+
+// The AVX2 kernels carry a per-function target attribute instead of a
+// file-wide -mavx2 so that the scalar fallbacks (and anything GCC inlines
+// into them) stay runnable on CPUs without AVX2; ops_has_avx2 picks one at
+// run time.
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+static int has_avx2 = -1;
+
+static int ops_has_avx2(void) {
+	if (has_avx2 < 0) {
+		__builtin_cpu_init();
+		has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	}
+	return has_avx2;
+}
+
+static void ops_force_scalar(int on) {
+	has_avx2 = on ? 0 : -1;
+}
+
+INLINE float bf16f(uint16_t b) {
+	uint32_t u = (uint32_t)b << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+INLINE AVX2 __m256 load_bf16(const uint16_t *p) {
+	__m128i h = _mm_loadu_si128((const __m128i *)p);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE AVX2 __m256 load_f32(const float *p) { return _mm256_loadu_ps(p); }
+
+INLINE float f32f(float f) { return f; }
+
+INLINE AVX2 float hsum(__m256 v) {
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+// GEMV_BLOCK defines name(R, N, U, PF, ...): rows o..o+R-1 of w times the N
+// input rows of x, stepping U chunks of 8 columns so that R*U*N ≤ 8
+// independent accumulators hide the FMA latency while the weight streams
+// from memory once. PF > 0 prefetches each row that many bytes ahead.
+#define GEMV_BLOCK(name, T, LOAD, CVT)                                              \
+INLINE AVX2 void name(const int R, const int N, const int U, const int PF,          \
+		const T *w, long cols, long o, const float *x, float *y, long ldy, int acc) { \
+	__m256 s[8];                                                                    \
+	_Pragma("GCC unroll 8")                                                         \
+	for (int k = 0; k < R * U * N; k++) s[k] = _mm256_setzero_ps();                 \
+	long c = 0;                                                                     \
+	for (; c + 8 * U <= cols; c += 8 * U) {                                         \
+		_Pragma("GCC unroll 8")                                                     \
+		for (int r = 0; r < R; r++) {                                               \
+			const T *p = w + (o + r) * cols + c;                                    \
+			if (PF) _mm_prefetch((const char *)p + PF, _MM_HINT_T0);                \
+			_Pragma("GCC unroll 8")                                                 \
+			for (int u = 0; u < U; u++) {                                           \
+				__m256 wv = LOAD(p + 8 * u);                                        \
+				_Pragma("GCC unroll 8")                                             \
+				for (int i = 0; i < N; i++)                                         \
+					s[(r * U + u) * N + i] = _mm256_fmadd_ps(wv,                    \
+						_mm256_loadu_ps(x + i * cols + c + 8 * u), s[(r * U + u) * N + i]); \
+			}                                                                       \
+		}                                                                           \
+	}                                                                               \
+	for (; c + 8 <= cols; c += 8) {                                                 \
+		_Pragma("GCC unroll 8")                                                     \
+		for (int r = 0; r < R; r++) {                                               \
+			__m256 wv = LOAD(w + (o + r) * cols + c);                               \
+			_Pragma("GCC unroll 8")                                                 \
+			for (int i = 0; i < N; i++)                                             \
+				s[r * U * N + i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i * cols + c), s[r * U * N + i]); \
+		}                                                                           \
+	}                                                                               \
+	_Pragma("GCC unroll 8")                                                         \
+	for (int r = 0; r < R; r++) {                                                   \
+		_Pragma("GCC unroll 8")                                                     \
+		for (int i = 0; i < N; i++) {                                               \
+			__m256 v = s[r * U * N + i];                                            \
+			_Pragma("GCC unroll 8")                                                 \
+			for (int u = 1; u < U; u++) v = _mm256_add_ps(v, s[(r * U + u) * N + i]); \
+			float t = hsum(v);                                                      \
+			for (long k = c; k < cols; k++) t += CVT(w[(o + r) * cols + k]) * x[i * cols + k]; \
+			float *d = y + i * ldy + o + r;                                         \
+			*d = acc ? *d + t : t;                                                  \
+		}                                                                           \
+	}                                                                               \
+}
+
+GEMV_BLOCK(gemv_block_bf16, uint16_t, load_bf16, bf16f)
+GEMV_BLOCK(gemv_block_f32, float, load_f32, f32f)
+
+#define GEMV_ROWS(block, R, N, U, PF)                                               \
+	{                                                                               \
+		long o = lo;                                                                \
+		for (; o + R <= hi; o += R) block(R, N, U, PF, w, cols, o, x, y, ldy, acc); \
+		for (; o < hi; o++) block(1, N, 1, 0, w, cols, o, x, y, ldy, acc);          \
+	}
+
+// GEMV_AVX2 defines name(...): y[i*ldy + o] (+)= sum_c x[i*cols + c]*w[o*cols + c]
+// for rows o in [lo, hi) and inputs i in [0, n), eight inputs at a time.
+// Short rows (x fits in L1) stream one row at a time: a single sequential
+// stream is what the hardware prefetcher follows best when rows are only a
+// few KiB. Long rows go several at a time, which saves reloading x from L2
+// for every row, with software prefetch to keep the streams ahead.
+#define GEMV_AVX2(name, block, T)                                                   \
+static AVX2 void name(const T *w, long cols, long lo, long hi, const float *x,       \
+		long n, float *y, long ldy, int acc) {                                      \
+	const int pf = 2048;                                                            \
+	for (; n > 0; n -= 8, x += 8 * cols, y += 8 * ldy) {                            \
+		int m = n < 8 ? n : 8;                                                      \
+		if (cols < 4096) {                                                          \
+			switch (m) {                                                            \
+			case 1: GEMV_ROWS(block, 1, 1, 4, 0) break;                             \
+			case 2: GEMV_ROWS(block, 1, 2, 2, 0) break;                             \
+			case 3: GEMV_ROWS(block, 1, 3, 2, 0) break;                             \
+			case 4: GEMV_ROWS(block, 1, 4, 2, 0) break;                             \
+			case 5: GEMV_ROWS(block, 1, 5, 1, 0) break;                             \
+			case 6: GEMV_ROWS(block, 1, 6, 1, 0) break;                             \
+			case 7: GEMV_ROWS(block, 1, 7, 1, 0) break;                             \
+			default: GEMV_ROWS(block, 1, 8, 1, 0) break;                            \
+			}                                                                       \
+			continue;                                                               \
+		}                                                                           \
+		switch (m) {                                                                \
+		case 1: GEMV_ROWS(block, 4, 1, 2, pf) break;                                \
+		case 2: GEMV_ROWS(block, 4, 2, 1, pf) break;                                \
+		case 3: GEMV_ROWS(block, 2, 3, 1, pf) break;                                \
+		case 4: GEMV_ROWS(block, 2, 4, 1, pf) break;                                \
+		case 5: GEMV_ROWS(block, 1, 5, 1, 0) break;                                 \
+		case 6: GEMV_ROWS(block, 1, 6, 1, 0) break;                                 \
+		case 7: GEMV_ROWS(block, 1, 7, 1, 0) break;                                 \
+		default: GEMV_ROWS(block, 1, 8, 1, 0) break;                                \
+		}                                                                           \
+	}                                                                               \
+}
+
+GEMV_AVX2(gemv_bf16_avx2, gemv_block_bf16, uint16_t)
+GEMV_AVX2(gemv_f32_avx2, gemv_block_f32, float)
+
+static void gemv_bf16_scalar(const uint16_t *w, long cols, long lo, long hi,
+		const float *x, long n, float *y, long ldy, int acc) {
+	for (long i = 0; i < n; i++) {
+		for (long o = lo; o < hi; o++) {
+			const uint16_t *wr = w + o * cols;
+			const float *xr = x + i * cols;
+			float t = 0;
+			for (long c = 0; c < cols; c++) t += bf16f(wr[c]) * xr[c];
+			float *d = y + i * ldy + o;
+			*d = acc ? *d + t : t;
+		}
+	}
+}
+
+static void ops_gemv_bf16(const uint16_t *w, long cols, long lo, long hi,
+		const float *x, long n, float *y, long ldy, int acc) {
+	if (ops_has_avx2()) gemv_bf16_avx2(w, cols, lo, hi, x, n, y, ldy, acc);
+	else gemv_bf16_scalar(w, cols, lo, hi, x, n, y, ldy, acc);
+}
+
+static void ops_gemv_f32(const float *w, long cols, long lo, long hi,
+		const float *x, long n, float *y, long ldy, int acc) {
+	if (ops_has_avx2()) {
+		gemv_f32_avx2(w, cols, lo, hi, x, n, y, ldy, acc);
+		return;
+	}
+	for (long i = 0; i < n; i++) {
+		for (long o = lo; o < hi; o++) {
+			float t = 0;
+			for (long c = 0; c < cols; c++) t += w[o * cols + c] * x[i * cols + c];
+			float *d = y + i * ldy + o;
+			*d = acc ? *d + t : t;
+		}
+	}
+}
+
+// axpy_bf16_avx2: dx[i*cols + c] += sum_o dy[i*rows + o] * w[o*cols + c] for
+// c in [clo, chi), four weight rows at a time so each dx vector is loaded
+// and stored once per four rows.
+static AVX2 void axpy_bf16_avx2(const uint16_t *w, long rows, long cols, long clo, long chi,
+		const float *dy, long n, float *dx) {
+	long o = 0;
+	for (; o + 4 <= rows; o += 4) {
+		const uint16_t *w0 = w + o * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+		long c = clo;
+		for (; c + 8 <= chi; c += 8) {
+			__m256 a0 = load_bf16(w0 + c), a1 = load_bf16(w1 + c);
+			__m256 a2 = load_bf16(w2 + c), a3 = load_bf16(w3 + c);
+			for (long i = 0; i < n; i++) {
+				const float *d = dy + i * rows + o;
+				float *p = dx + i * cols + c;
+				__m256 u = _mm256_fmadd_ps(a1, _mm256_broadcast_ss(d + 1), _mm256_mul_ps(a0, _mm256_broadcast_ss(d)));
+				__m256 v = _mm256_fmadd_ps(a3, _mm256_broadcast_ss(d + 3), _mm256_mul_ps(a2, _mm256_broadcast_ss(d + 2)));
+				_mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), _mm256_add_ps(u, v)));
+			}
+		}
+		for (; c < chi; c++) {
+			for (long i = 0; i < n; i++) {
+				const float *d = dy + i * rows + o;
+				dx[i * cols + c] += d[0] * bf16f(w0[c]) + d[1] * bf16f(w1[c]) + d[2] * bf16f(w2[c]) + d[3] * bf16f(w3[c]);
+			}
+		}
+	}
+	for (; o < rows; o++) {
+		const uint16_t *wr = w + o * cols;
+		long c = clo;
+		for (; c + 8 <= chi; c += 8) {
+			__m256 a = load_bf16(wr + c);
+			for (long i = 0; i < n; i++) {
+				float *p = dx + i * cols + c;
+				_mm256_storeu_ps(p, _mm256_fmadd_ps(a, _mm256_broadcast_ss(dy + i * rows + o), _mm256_loadu_ps(p)));
+			}
+		}
+		for (; c < chi; c++)
+			for (long i = 0; i < n; i++) dx[i * cols + c] += dy[i * rows + o] * bf16f(wr[c]);
+	}
+}
+
+static void ops_axpy_bf16(const uint16_t *w, long rows, long cols, long clo, long chi,
+		const float *dy, long n, float *dx, int acc) {
+	if (!acc)
+		for (long i = 0; i < n; i++) memset(dx + i * cols + clo, 0, (chi - clo) * sizeof(float));
+	if (ops_has_avx2()) {
+		axpy_bf16_avx2(w, rows, cols, clo, chi, dy, n, dx);
+		return;
+	}
+	for (long o = 0; o < rows; o++)
+		for (long i = 0; i < n; i++) {
+			float d = dy[i * rows + o];
+			for (long c = clo; c < chi; c++) dx[i * cols + c] += d * bf16f(w[o * cols + c]);
+		}
+}
+
+static AVX2 void to_f32_avx2(const uint16_t *src, float *dst, long count) {
+	long k = 0;
+	for (; k + 8 <= count; k += 8) _mm256_storeu_ps(dst + k, load_bf16(src + k));
+	for (; k < count; k++) dst[k] = bf16f(src[k]);
+}
+
+static void ops_bf16_to_f32(const uint16_t *src, float *dst, long count) {
+	if (ops_has_avx2()) {
+		to_f32_avx2(src, dst, count);
+		return;
+	}
+	for (long k = 0; k < count; k++) dst[k] = bf16f(src[k]);
+}
+
+static AVX2 float read_avx2(const float *p, long count) {
+	__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	long k = 0;
+	for (; k + 32 <= count; k += 32) {
+		s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p + k));
+		s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p + k + 8));
+		s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p + k + 16));
+		s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p + k + 24));
+	}
+	float t = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+	for (; k < count; k++) t += p[k];
+	return t;
+}
+
+static float ops_read(const float *p, long count) {
+	if (ops_has_avx2()) return read_avx2(p, count);
+	float s[8] = {0};
+	long k = 0;
+	for (; k + 8 <= count; k += 8)
+		for (int j = 0; j < 8; j++) s[j] += p[k + j];
+	for (; k < count; k++) s[0] += p[k];
+	return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+*/
+import "C"
+
+import "unsafe"
+
+// simd reports whether the AVX2 kernels are in use.
+func simd() bool { return C.ops_has_avx2() != 0 }
+
+// forceScalar switches the C kernels to their scalar fallbacks (on) or back
+// to run-time detection (off), so tests cover both.
+func forceScalar(on bool) {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	C.ops_force_scalar(v)
+}
+
+func f32p(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func u16p(s []uint16) *C.uint16_t { return (*C.uint16_t)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// gemvBF16 computes y[i*ldy+o] (+)= Σ_c x[i*cols+c]·w[o*cols+c] for rows o
+// in [lo, hi) and i < n.
+func gemvBF16(w []uint16, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	C.ops_gemv_bf16(u16p(w), C.long(cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
+}
+
+// gemvF32 is gemvBF16 for float32 weights.
+func gemvF32(w []float32, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	C.ops_gemv_f32(f32p(w), C.long(cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
+}
+
+// axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*rows+o]·w[o*cols+c] for
+// columns c in [clo, chi) and i < n.
+func axpyBF16(w []uint16, rows, cols, clo, chi int, dy []float32, n int, dx []float32, acc bool) {
+	C.ops_axpy_bf16(u16p(w), C.long(rows), C.long(cols), C.long(clo), C.long(chi), f32p(dy), C.long(n), f32p(dx), cbool(acc))
+}
+
+// bf16ToF32 widens src into dst (equal lengths).
+func bf16ToF32(dst []float32, src []uint16) {
+	C.ops_bf16_to_f32(u16p(src), f32p(dst), C.long(len(dst)))
+}
+
+// readSum reads every element of p once and returns their sum.
+func readSum(p []float32) float32 { return float32(C.ops_read(f32p(p), C.long(len(p)))) }

@@ -1,0 +1,106 @@
+//go:build purego
+
+package ops
+
+// simd reports whether vector kernels are in use: never with purego.
+func simd() bool { return false }
+
+// forceScalar has nothing to switch with purego.
+func forceScalar(bool) {}
+
+// gemvBF16 computes y[i*ldy+o] (+)= Σ_c x[i*cols+c]·w[o*cols+c] for rows o
+// in [lo, hi) and i < n.
+func gemvBF16(w []uint16, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	for o := lo; o < hi; o++ {
+		wr := w[o*cols : (o+1)*cols]
+		for i := 0; i < n; i++ {
+			xr := x[i*cols : (i+1)*cols]
+			var s0, s1, s2, s3 float32
+			c := 0
+			for ; c+4 <= cols; c += 4 {
+				s0 += BF16ToF32(wr[c]) * xr[c]
+				s1 += BF16ToF32(wr[c+1]) * xr[c+1]
+				s2 += BF16ToF32(wr[c+2]) * xr[c+2]
+				s3 += BF16ToF32(wr[c+3]) * xr[c+3]
+			}
+			for ; c < cols; c++ {
+				s0 += BF16ToF32(wr[c]) * xr[c]
+			}
+			store(y, i*ldy+o, (s0+s1)+(s2+s3), acc)
+		}
+	}
+}
+
+// gemvF32 is gemvBF16 for float32 weights.
+func gemvF32(w []float32, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	for o := lo; o < hi; o++ {
+		wr := w[o*cols : (o+1)*cols]
+		for i := 0; i < n; i++ {
+			xr := x[i*cols : (i+1)*cols]
+			var s0, s1, s2, s3 float32
+			c := 0
+			for ; c+4 <= cols; c += 4 {
+				s0 += wr[c] * xr[c]
+				s1 += wr[c+1] * xr[c+1]
+				s2 += wr[c+2] * xr[c+2]
+				s3 += wr[c+3] * xr[c+3]
+			}
+			for ; c < cols; c++ {
+				s0 += wr[c] * xr[c]
+			}
+			store(y, i*ldy+o, (s0+s1)+(s2+s3), acc)
+		}
+	}
+}
+
+func store(y []float32, k int, v float32, acc bool) {
+	if acc {
+		y[k] += v
+	} else {
+		y[k] = v
+	}
+}
+
+// axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*rows+o]·w[o*cols+c] for
+// columns c in [clo, chi) and i < n.
+func axpyBF16(w []uint16, rows, cols, clo, chi int, dy []float32, n int, dx []float32, acc bool) {
+	if !acc {
+		for i := 0; i < n; i++ {
+			clear(dx[i*cols+clo : i*cols+chi])
+		}
+	}
+	for o := 0; o < rows; o++ {
+		wr := w[o*cols+clo : o*cols+chi]
+		for i := 0; i < n; i++ {
+			g := dy[i*rows+o]
+			d := dx[i*cols+clo : i*cols+chi]
+			for c, b := range wr {
+				d[c] += g * BF16ToF32(b)
+			}
+		}
+	}
+}
+
+// bf16ToF32 widens src into dst (equal lengths).
+func bf16ToF32(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, b := range src {
+		dst[i] = BF16ToF32(b)
+	}
+}
+
+// readSum reads every element of p once and returns their sum.
+func readSum(p []float32) float32 {
+	var s0, s1, s2, s3 float32
+	k := 0
+	for ; k+4 <= len(p); k += 4 {
+		s0 += p[k]
+		s1 += p[k+1]
+		s2 += p[k+2]
+		s3 += p[k+3]
+	}
+	for ; k < len(p); k++ {
+		s0 += p[k]
+	}
+	return (s0 + s1) + (s2 + s3)
+}

@@ -1,0 +1,75 @@
+package ops
+
+import (
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// MeasureSgemmGFLOPS runs size×size×size float32 products C = A·B through
+// the BLAS backend for at least d (after one warm-up call) and returns the
+// rate in GFLOP/s, counting 2·size³ operations per product.
+func MeasureSgemmGFLOPS(size int, d time.Duration) float64 {
+	if size <= 0 {
+		return 0
+	}
+	a := make([]float32, size*size)
+	b := make([]float32, size*size)
+	c := make([]float32, size*size)
+	for i := range a {
+		a[i] = float32(i%7) - 3
+		b[i] = float32(i%5) - 2
+	}
+	mul := func() {
+		blas32.Sgemm(blas.NoTrans, blas.NoTrans, size, size, size, 1, a, size, b, size, 0, c, size)
+	}
+	mul()
+	runs := 0
+	start := time.Now()
+	for runs == 0 || time.Since(start) < d {
+		mul()
+		runs++
+	}
+	return 2 * float64(size) * float64(size) * float64(size) * float64(runs) / time.Since(start).Seconds() / 1e9
+}
+
+// bandwidthBytes is the buffer MeasureBandwidth streams: eight times a
+// 32 MiB last-level cache, so the reads come from memory.
+const bandwidthBytes = 256 << 20
+
+// readTask reads its chunk of buf and keeps the sums so the reads are not
+// optimised away.
+type readTask struct {
+	buf  []float32
+	sums [64]float32
+}
+
+func (t *readTask) run(lo, hi int) {
+	t.sums[lo*len(t.sums)/len(t.buf)] += readSum(t.buf[lo:hi])
+}
+
+// MeasureBandwidth returns the rate, in bytes per second, at which all
+// Threads() threads together read a 256 MiB buffer, repeated for at least d:
+// the bound on decoding, which streams every weight once per token.
+func MeasureBandwidth(d time.Duration) float64 {
+	t := &readTask{buf: make([]float32, bandwidthBytes/4)}
+	for i := range t.buf {
+		t.buf[i] = 1 // fresh pages would all map to the kernel's zero page
+	}
+	read := func() {
+		if acquirePool() {
+			runLocked(t, len(t.buf), 1024)
+			pool.mu.Unlock()
+		} else {
+			t.run(0, len(t.buf))
+		}
+	}
+	read()
+	runs := 0
+	start := time.Now()
+	for runs == 0 || time.Since(start) < d {
+		read()
+		runs++
+	}
+	return float64(bandwidthBytes) * float64(runs) / time.Since(start).Seconds()
+}

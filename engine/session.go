@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"qwentune/engine/nn"
+	"qwentune/model"
+	"qwentune/model/hub"
+	"qwentune/model/peft"
+	"qwentune/model/tokenizer"
+)
+
+// Session is a loaded base model with its tokenizer, ready for training,
+// evaluation and chat. Adapters are applied unmerged, so switching between
+// the base model and a fine-tune costs nothing. A Session runs one job at a
+// time: every job holds its lock.
+type Session struct {
+	// Name is the model as the user gave it (Hub id, folder or "demo").
+	Name string
+	// Dir is the folder the model was loaded from.
+	Dir string
+	// DType is the weight storage: float32 or bfloat16.
+	DType     string
+	Config    model.Config
+	Gen       model.GenerationConfig
+	Model     *nn.Model
+	Tokenizer *tokenizer.Tokenizer
+
+	mu sync.Mutex
+}
+
+// Open resolves name (see ResolveModel) and loads the model with weights
+// stored as dtype ("float32" or "bfloat16").
+func Open(ctx context.Context, name, revision, dtype string, progress func(hub.Progress)) (*Session, error) {
+	dir, err := ResolveModel(ctx, name, revision, progress)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDir(dir, name, dtype)
+}
+
+// OpenDir loads the model folder dir.
+func OpenDir(dir, name, dtype string) (*Session, error) {
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	gen, _, err := model.LoadGenerationConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := nn.Load(dir, nn.LoadOptions{DType: dtype})
+	if err != nil {
+		return nil, err
+	}
+	if dtype == "" {
+		dtype = "float32"
+	}
+	return &Session{Name: name, Dir: dir, DType: dtype, Config: cfg, Gen: gen, Model: m, Tokenizer: tok}, nil
+}
+
+// LoadAdapter reads a PEFT adapter folder (adapter_model.safetensors or the
+// legacy adapter_model.bin) and checks it fits this model.
+func (s *Session) LoadAdapter(dir string) (*nn.Adapter, error) {
+	pa, err := peft.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	a, err := nn.AdapterFromPEFT(pa, s.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return a, nil
+}
+
+// HasAdapter reports whether dir holds a PEFT adapter.
+func HasAdapter(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "adapter_config.json"))
+	return err == nil
+}
+
+// StopIDs are the token ids generation stops on: the model's eos ids from
+// config.json and generation_config.json, the tokenizer's eos and, for chat,
+// <|im_end|>.
+func (s *Session) StopIDs(chat bool) []int {
+	seen := map[int]bool{}
+	var ids []int
+	add := func(id int) {
+		if id >= 0 && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range s.Config.EOSTokenIDs {
+		add(id)
+	}
+	for _, id := range s.Gen.EOSTokenIDs {
+		add(id)
+	}
+	add(s.Tokenizer.EOS())
+	if chat {
+		if id, ok := s.Tokenizer.TokenID("<|im_end|>"); ok {
+			add(id)
+		}
+	}
+	return ids
+}
+
+// Summary describes the loaded model for the model screen and `inspect`.
+type Summary struct {
+	Name, Dir, DType                      string
+	Params                                int64
+	WeightBytes                           int64
+	Layers, Hidden, Heads, KVHeads, Vocab int
+	ContextLength                         int
+	Tied                                  bool
+}
+
+// Summary returns the model's size and shape.
+func (s *Session) Summary() Summary {
+	c := s.Config
+	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
+		Layers: c.NumHiddenLayers, Hidden: c.HiddenSize, Heads: c.NumAttentionHeads, KVHeads: c.NumKeyValueHeads,
+		Vocab: c.VocabSize, ContextLength: c.MaxPositionEmbeddings, Tied: c.TieWordEmbeddings}
+}

