@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"qwentune/engine"
+	"qwentune/engine/data"
+	"qwentune/engine/train"
+	"qwentune/model/tokenizer"
+)
+
+func init() {
+	register(&command{name: "train", summary: "fine-tune the model with LoRA (or every weight) as config.yml says",
+		usage: "[--config config.yml] [--set key=value ...] [--resume [DIR]] [--init-adapter DIR] [--no-preflight] [--json]",
+		example: `qwentune train --config config.yml
+qwentune train --set model.name=demo --set training.epochs=1 --set lora.r=8
+qwentune train --config config.yml --resume            # continue from the latest checkpoint
+qwentune train --config config.yml --resume ./qwen_finetune/checkpoint-500 --json`,
+		run: runTrain})
+	register(&command{name: "data", summary: "inspect a dataset: format, token lengths, lint warnings and the loss mask per row",
+		usage:   "inspect [--config config.yml] [--set key=value ...] [--file PATH] [--row N] [--rows N]",
+		example: "qwentune data inspect --config config.yml\nqwentune data inspect --config config.yml --row 3",
+		run:     runData})
+}
+
+// resumeFlag is --resume with an optional value: alone it means "latest".
+type resumeFlag struct{ v string }
+
+func (r *resumeFlag) String() string   { return r.v }
+func (r *resumeFlag) IsBoolFlag() bool { return true }
+func (r *resumeFlag) Set(s string) error {
+	switch s {
+	case "true":
+		r.v = "latest"
+	case "false":
+		r.v = ""
+	default:
+		r.v = s
+	}
+	return nil
+}
+
+func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	load := configFlags(fs)
+	var resume resumeFlag
+	fs.Var(&resume, "resume", "continue from the latest checkpoint in training.output_dir, or --resume=DIR (or --resume DIR) from that checkpoint")
+	initAdapter := fs.String("init-adapter", "", "start from this PEFT adapter instead of fresh LoRA weights")
+	noPreflight := fs.Bool("no-preflight", false, "skip measuring memory and time on a few real steps before the run")
+	asJSON := fs.Bool("json", false, "print progress as JSON lines on stdout")
+	// "--resume DIR" (a separate argument) is accepted too.
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--resume" || args[i] == "-resume" {
+			if st, err := os.Stat(args[i+1]); err == nil && st.IsDir() {
+				args = append(append(append([]string{}, args[:i]...), "--resume="+args[i+1]), args[i+2:]...)
+			}
+		}
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, _, err := load()
+	if err != nil {
+		return err
+	}
+	bar := newProgressBar(os.Stderr)
+	sess, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, downloadProgress(bar))
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	say := func(msg string) {
+		if *asJSON {
+			enc.Encode(map[string]any{"event": "info", "message": msg})
+		} else {
+			fmt.Fprintln(os.Stderr, msg)
+		}
+	}
+	steps := 1
+	if *noPreflight || resume.v != "" {
+		steps = 0
+	}
+	events := make(chan train.Event, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			if *asJSON {
+				enc.Encode(jsonEvent(ev))
+				continue
+			}
+			switch ev.Kind {
+			case "step":
+				bar.update(float64(ev.Step), float64(ev.MaxSteps), fmt.Sprintf("step %d/%d loss %.4f lr %.3g %.0f tok/s ETA %s",
+					ev.Step, ev.MaxSteps, ev.Loss, ev.LR, ev.TokensPerSec, fmtETA(ev.ETASeconds)))
+			case "log":
+				bar.finish()
+				b, _ := json.Marshal(ev.Log)
+				fmt.Fprintln(os.Stderr, string(b))
+			case "save", "stopped":
+				bar.finish()
+				fmt.Fprintf(os.Stderr, "saved %s\n", ev.Path)
+			case "error":
+				bar.finish()
+				fmt.Fprintf(os.Stderr, "error: %s\n", ev.Message)
+			}
+		}
+		bar.finish()
+	}()
+	res, plan, err := sess.Train(ctx, cfg, engine.TrainOptions{Resume: resume.v, InitAdapter: *initAdapter,
+		PreflightSteps: steps, Log: say}, events)
+	close(events)
+	<-done
+	for _, l := range plan.Lints {
+		say("warning: " + cfg.Dataset.TrainFile + ":" + l.String())
+	}
+	if errors.Is(err, train.ErrStopped) {
+		say(fmt.Sprintf("stopped at step %d; resume with: qwentune train --resume %s", res.GlobalStep, res.Checkpoint))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return enc.Encode(map[string]any{"event": "result", "global_step": res.GlobalStep, "train_loss": res.TrainLoss,
+			"runtime_seconds": res.Runtime.Seconds(), "output_dir": cfg.Training.OutputDir})
+	}
+	fmt.Fprintf(stdout, "trained %d steps in %s, train_loss %.4f; adapter in %s\n", res.GlobalStep, res.Runtime.Round(1e9), res.TrainLoss, cfg.Training.OutputDir)
+	return nil
+}
+
+func jsonEvent(ev train.Event) map[string]any {
+	m := map[string]any{"event": ev.Kind, "step": ev.Step, "max_steps": ev.MaxSteps, "epoch": ev.Epoch}
+	switch ev.Kind {
+	case "step":
+		m["loss"], m["learning_rate"], m["grad_norm"] = ev.Loss, ev.LR, ev.GradNorm
+		m["tokens_per_second"], m["eta_seconds"], m["memory_bytes"] = ev.TokensPerSec, ev.ETASeconds, ev.MemBytes
+	case "log", "done":
+		m["log"] = ev.Log
+	case "save", "stopped":
+		m["path"] = ev.Path
+	}
+	if ev.Message != "" {
+		m["message"] = ev.Message
+	}
+	return m
+}
+
+func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	if len(args) == 0 || args[0] != "inspect" {
+		return usagef("want: qwentune data inspect [flags]")
+	}
+	load := configFlags(fs)
+	file := fs.String("file", "", "dataset file (default: dataset.train_file)")
+	row := fs.Int("row", 0, "show only this row (1-based, in file order of the good rows)")
+	rows := fs.Int("rows", 5, "how many rows to show annotated (-1 for all)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, _, err := load()
+	if err != nil {
+		return err
+	}
+	path := cfg.Dataset.TrainFile
+	if *file != "" {
+		path = *file
+	}
+	tok, err := loadTokenizerFor(ctx, cfg.Model.Name, cfg.Model.Revision)
+	if err != nil {
+		return err
+	}
+	rep, err := data.Inspect(path, tok, data.OptionsFrom(cfg.Dataset))
+	if err != nil {
+		return err
+	}
+	if *row > 0 {
+		if *row > len(rep.Examples) {
+			return usagef("--row %d: the file has %d good rows", *row, len(rep.Examples))
+		}
+		e := rep.Examples[*row-1]
+		fmt.Fprintf(stdout, "row %d (line %d, %s): %d tokens, %d trained, %d cut\n", *row, e.Line, e.Format, len(e.IDs), e.TrainedTokens(), e.Truncated)
+		fmt.Fprintln(stdout, data.Annotate(e, tok))
+		return nil
+	}
+	return rep.Write(stdout, tok, *rows)
+}
+
+// loadTokenizerFor loads only the tokenizer of a model (no weights).
+func loadTokenizerFor(ctx context.Context, name, revision string) (*tokenizer.Tokenizer, error) {
+	dir, err := engine.ResolveModel(ctx, name, revision, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tokenizer.Load(dir)
+}

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"qwentune/engine/config"
+	"qwentune/engine/data"
+	"qwentune/engine/nn"
+	"qwentune/engine/ops"
+	"qwentune/engine/train"
+	"qwentune/model/peft"
+	"qwentune/model/safetensors"
+)
+
+// TrainOptions are the per-run choices that are not part of config.yml.
+type TrainOptions struct {
+	// Resume is a checkpoint folder or "latest"; "" starts afresh.
+	Resume string
+	// InitAdapter starts LoRA from an existing PEFT adapter folder.
+	InitAdapter string
+	// Control pauses and stops the run (nil: only ctx stops it).
+	Control *train.Control
+	// PreflightSteps optimizer steps are measured before the run (0: skip).
+	PreflightSteps int
+	// Log receives human-readable lines (the trainable-parameter line, the
+	// pre-flight estimate); nil discards them.
+	Log func(string)
+}
+
+// TrainPlan is what a run will do, known before it starts.
+type TrainPlan struct {
+	Examples      []data.Example
+	Lints         []data.Lint
+	TrainedTokens int
+	Trainable     int64
+	AllParams     int64
+	TrainableLine string
+	DatasetSHA256 string
+	Estimate      *train.Estimate
+}
+
+// RunFiles are the files besides the weights that make a run reproducible.
+const (
+	ResolvedConfigFile = "run_config.yml"
+	DatasetHashFile    = "dataset.sha256"
+)
+
+// Train fine-tunes the session's model as cfg says (LoRA, or every weight
+// with training.mode: full) and writes the adapter (or model), the tokenizer
+// files, trainer_state.json, checkpoints and the log into
+// training.output_dir. Events report progress; cancelling ctx or
+// o.Control.Stop() stops after saving a checkpoint.
+func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, events chan<- train.Event) (train.Result, TrainPlan, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	logf := func(format string, a ...any) {
+		if o.Log != nil {
+			o.Log(fmt.Sprintf(format, a...))
+		}
+	}
+	var plan TrainPlan
+	tc := cfg.Training
+	ex, err := data.Load(cfg.Dataset.TrainFile, s.Tokenizer, data.OptionsFrom(cfg.Dataset))
+	if err != nil {
+		return train.Result{}, plan, err
+	}
+	plan.Examples = ex
+	plan.Lints = data.Lints(ex)
+	for _, e := range ex {
+		plan.TrainedTokens += e.TrainedTokens()
+	}
+	if plan.TrainedTokens == 0 {
+		return train.Result{}, plan, fmt.Errorf("%s: no row has a token to train on (check dataset.loss_on and the rows' completions)", cfg.Dataset.TrainFile)
+	}
+	if plan.DatasetSHA256, err = data.SHA256(cfg.Dataset.TrainFile); err != nil {
+		return train.Result{}, plan, err
+	}
+
+	full := tc.Mode == "full"
+	var params []*nn.Param
+	var adapter *nn.Adapter
+	if full {
+		if params, err = s.Model.TrainAll(); err != nil {
+			return train.Result{}, plan, err
+		}
+		for _, p := range params {
+			plan.Trainable += int64(len(p.Data))
+		}
+		plan.AllParams = s.Model.NumParams()
+	} else {
+		lc := LoRAConfig(cfg.LoRA)
+		if o.InitAdapter != "" {
+			if adapter, err = s.LoadAdapter(o.InitAdapter); err != nil {
+				return train.Result{}, plan, err
+			}
+		} else if adapter, err = s.Model.NewAdapter(lc, int64(tc.Seed)); err != nil {
+			return train.Result{}, plan, err
+		}
+		params = adapter.Params()
+		plan.Trainable = adapter.NumParams()
+		plan.AllParams = s.Model.NumParams() + plan.Trainable
+		s.Model.SetAdapter(adapter)
+		defer s.Model.SetAdapter(nil)
+	}
+	plan.TrainableLine = peft.TrainableLine(plan.Trainable, plan.AllParams)
+	logf("%s", plan.TrainableLine)
+	s.Model.TrainOptions.Recompute = tc.Recompute
+	defer s.Model.ReleaseWorkspace()
+
+	resolved, err := cfg.Marshal()
+	if err != nil {
+		return train.Result{}, plan, err
+	}
+	batchSize := tc.BatchSize
+	opts := train.Options{
+		OutputDir: tc.OutputDir, Epochs: float64(tc.Epochs), MaxSteps: tc.MaxSteps, BatchSize: batchSize,
+		GradAccum: tc.GradientAccumulationSteps, LearningRate: tc.LearningRate, Scheduler: tc.LRScheduler,
+		WarmupSteps: tc.WarmupSteps, WarmupRatio: tc.WarmupRatio, WeightDecay: tc.WeightDecay,
+		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps,
+		Seed: uint64(tc.Seed), LogFile: logPath(cfg), FLOPsPerToken: s.flopsPerToken(),
+		ResumeFrom: o.Resume, Params: params, Control: o.Control,
+		Batches: func(epoch int) []nn.Batch {
+			return data.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
+		},
+		Extra: map[string]string{ResolvedConfigFile: string(resolved), DatasetHashFile: plan.DatasetSHA256 + "  " + filepath.Base(cfg.Dataset.TrainFile) + "\n"},
+	}
+	if full {
+		opts.SaveAdapter = func(dir string) error { return s.saveFullModel(dir) }
+	} else {
+		base := cfg.Model.Name
+		opts.SaveAdapter = func(dir string) error {
+			if err := peft.Save(dir, adapter.ToPEFT(base)); err != nil {
+				return err
+			}
+			return s.Tokenizer.SaveFiles(dir)
+		}
+	}
+	if o.PreflightSteps > 0 && o.Resume == "" {
+		w, act := s.Model.Estimate(cfg.Dataset.MaxLength*max(1, batchSize), LoRAConfig(cfg.LoRA))
+		if err := train.CheckMemory(act + w/8); err != nil {
+			return train.Result{}, plan, err
+		}
+		est, err := train.Preflight(ctx, s.Model, opts, o.PreflightSteps)
+		if err != nil {
+			return train.Result{}, plan, fmt.Errorf("pre-flight: %w", err)
+		}
+		plan.Estimate = &est
+		logf("pre-flight: %s", est)
+	}
+	res, err := train.Run(ctx, s.Model, opts, events)
+	if err != nil && !errors.Is(err, train.ErrStopped) {
+		return res, plan, err
+	}
+	return res, plan, err
+}
+
+// LoRAConfig converts the lora section of config.yml.
+func LoRAConfig(c config.LoRAConfig) nn.LoRAConfig {
+	return nn.LoRAConfig{R: c.R, Alpha: c.Alpha, Dropout: c.Dropout, TargetModules: c.Modules(), UseRSLoRA: c.UseRSLoRA}
+}
+
+// logPath puts logging.file inside the output folder unless it is absolute.
+func logPath(cfg config.Config) string {
+	f := cfg.Logging.File
+	if f == "" || filepath.IsAbs(f) {
+		return f
+	}
+	return filepath.Join(cfg.Training.OutputDir, f)
+}
+
+// flopsPerToken is the forward+backward cost of one token with a frozen
+// base: 2·N for the forward and 2·N for the input gradients, N the number
+// of weights every token multiplies (the embedding lookup is free, the head
+// is not).
+func (s *Session) flopsPerToken() float64 {
+	c := s.Config
+	n := float64(s.Model.NumParams()) - float64(c.VocabSize*c.HiddenSize)
+	n += float64(c.VocabSize * c.HiddenSize) // the head, tied or not
+	return 4 * n
+}
+
+// saveFullModel writes the whole model (after full-parameter training) as a
+// Hugging Face folder: config.json, generation_config.json,
+// model.safetensors (float32) and the tokenizer files.
+func (s *Session) saveFullModel(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var ts []safetensors.Tensor
+	for _, t := range s.Model.Tensors() {
+		v := t.Vector
+		if t.Weight != nil {
+			v = t.Weight.F32
+			if v == nil {
+				v = make([]float32, len(t.Weight.BF16))
+				for i, b := range t.Weight.BF16 {
+					v[i] = ops.BF16ToF32(b)
+				}
+			}
+		}
+		ts = append(ts, safetensors.FromFloat32(t.Name, t.Shape, v))
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	if err := writeJSONAtomic(filepath.Join(dir, "config.json"), s.Config); err != nil {
+		return err
+	}
+	if err := writeJSONAtomic(filepath.Join(dir, "generation_config.json"), s.Gen); err != nil {
+		return err
+	}
+	return s.Tokenizer.SaveFiles(dir)
+}
