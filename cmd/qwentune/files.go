@@ -180,7 +180,7 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string) error {
 }
 
 func runMakeModel(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	shape := fs.String("shape", "", "tiny, qwen2-0.5b or qwen2-1.5b")
+	shape := fs.String("shape", "", "tiny, demo (the demo model's architecture), qwen2-0.5b or qwen2-1.5b")
 	out := fs.String("out", "", "output folder")
 	seed := fs.Int64("seed", 1, "random seed of the weights")
 	dtype := fs.String("dtype", "f32", "storage on disk: f32 or bf16")
@@ -189,8 +189,11 @@ func runMakeModel(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	cfg, ok := model.Shapes[*shape]
+	if *shape == "demo" {
+		cfg, ok = engine.DemoShape, true
+	}
 	if !ok {
-		return usagef("--shape %q: want tiny, qwen2-0.5b or qwen2-1.5b", *shape)
+		return usagef("--shape %q: want tiny, demo, qwen2-0.5b or qwen2-1.5b", *shape)
 	}
 	if *out == "" {
 		return usagef("--out is required")

@@ -292,3 +292,28 @@ func TestEncodeDecode(t *testing.T) {
 		t.Error("Decode Q4_0 succeeded")
 	}
 }
+
+func BenchmarkQuantizeQ8_0(b *testing.B) {
+	src := make([]float32, 896*32)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range src {
+		src[i] = float32(r.NormFloat64())
+	}
+	b.SetBytes(int64(4 * len(src)))
+	for b.Loop() {
+		QuantizeQ8_0(src)
+	}
+	b.ReportMetric(float64(b.N*len(src))/b.Elapsed().Seconds()/1e6, "Mvalues/s")
+}
+
+func BenchmarkEncodeF16(b *testing.B) {
+	src := make([]float32, 896*32)
+	for i := range src {
+		src[i] = float32(i) * 1e-3
+	}
+	b.SetBytes(int64(4 * len(src)))
+	for b.Loop() {
+		Encode(src, F16)
+	}
+	b.ReportMetric(float64(b.N*len(src))/b.Elapsed().Seconds()/1e6, "Mvalues/s")
+}

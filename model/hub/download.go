@@ -171,10 +171,8 @@ func (c *Client) download(ctx context.Context, repoID, revision string, want fun
 	repoDir := c.repoDir(repoID)
 	snapshot := filepath.Join(repoDir, "snapshots", commit)
 	blobs := filepath.Join(repoDir, "blobs")
-	for _, d := range []string{snapshot, blobs} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", false, fmt.Errorf("hub: %w", err)
-		}
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return "", false, fmt.Errorf("hub: %w", err)
 	}
 	if err := writeRef(repoDir, revision, commit); err != nil {
 		return "", false, fmt.Errorf("hub: %w", err)

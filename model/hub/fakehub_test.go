@@ -118,8 +118,10 @@ func hubError(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
-// authorize applies the Hub's access rules and reports whether to go on.
-func (fh *fakeHub) authorize(w http.ResponseWriter, r *http.Request, repo string) bool {
+// authorize applies the Hub's access rules and reports whether to go on. As
+// on the real Hub, a gated repository's metadata is public (api) but its
+// files are not.
+func (fh *fakeHub) authorize(w http.ResponseWriter, r *http.Request, repo string, api bool) bool {
 	auth := r.Header.Get("Authorization")
 	fh.hubAuth = append(fh.hubAuth, auth)
 	switch {
@@ -127,9 +129,11 @@ func (fh *fakeHub) authorize(w http.ResponseWriter, r *http.Request, repo string
 		hubError(w, http.StatusUnauthorized, "RepoNotFound", "Repository Not Found for url")
 	case repo != fh.repo:
 		hubError(w, http.StatusNotFound, "RepoNotFound", "Repository Not Found for url")
-	case fh.token != "" && auth == "":
+	case api || fh.token == "":
+		return true
+	case auth == "":
 		hubError(w, http.StatusUnauthorized, "GatedRepo", "Access to model "+repo+" is restricted. You must be authenticated to access it.")
-	case fh.token != "" && auth != "Bearer "+fh.token:
+	case auth != "Bearer "+fh.token:
 		hubError(w, http.StatusForbidden, "GatedRepo", "Access to model "+repo+" is restricted and you are not in the authorized list.")
 	default:
 		return true
@@ -143,11 +147,17 @@ func (fh *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/api/models/"); ok {
 		fh.apiCalls++
 		parts := strings.SplitN(rest, "/", 4)
+		if len(parts) == 4 && parts[2] == "paths-info" && r.Method == http.MethodPost {
+			if fh.authorize(w, r, parts[0]+"/"+parts[1], true) {
+				fh.servePathsInfo(w, r)
+			}
+			return
+		}
 		if len(parts) != 4 || parts[2] != "revision" || r.URL.Query().Get("blobs") != "true" {
 			http.Error(w, "bad api call", http.StatusBadRequest)
 			return
 		}
-		if !fh.authorize(w, r, parts[0]+"/"+parts[1]) {
+		if !fh.authorize(w, r, parts[0]+"/"+parts[1], true) {
 			return
 		}
 		if rev := parts[3]; rev != "main" && rev != fh.commit {
@@ -164,7 +174,7 @@ func (fh *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	}
 	name := parts[4]
 	fh.resolves = append(fh.resolves, name)
-	if !fh.authorize(w, r, parts[0]+"/"+parts[1]) {
+	if !fh.authorize(w, r, parts[0]+"/"+parts[1], false) {
 		return
 	}
 	if rev := parts[3]; rev != "main" && rev != fh.commit {
@@ -224,6 +234,33 @@ func (fh *fakeHub) serveAPI(w http.ResponseWriter) {
 	})
 }
 
+// servePathsInfo answers POST /api/models/{repo}/paths-info/{rev}, which
+// @huggingface/hub uses to name blobs.
+func (fh *fakeHub) servePathsInfo(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Paths []string }
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var out []map[string]any
+	for _, p := range req.Paths {
+		c, ok := fh.files[p]
+		if !ok {
+			continue
+		}
+		info := map[string]any{"type": "file", "path": p, "oid": gitSHA1(c), "size": len(c),
+			"lastCommit": map[string]any{"id": fh.commit, "title": "upload", "date": "2024-06-06T00:00:00.000Z"}}
+		if fh.lfs[p] {
+			ptr := lfsPointer(c)
+			info["oid"] = gitSHA1(ptr)
+			info["lfs"] = map[string]any{"oid": sha256Hex(c), "size": len(c), "pointerSize": len(ptr)}
+		}
+		out = append(out, info)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
 func (fh *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	fh.mu.Lock()
 	fh.cdnAuth = append(fh.cdnAuth, r.Header.Get("Authorization"))
@@ -259,6 +296,7 @@ func (fh *fakeHub) serveCDN(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("Accept-Ranges", "bytes")
+	w.Header().Set("ETag", `"`+sha+`"`)
 	w.WriteHeader(status)
 	if drop > 0 && drop < int64(len(body)) {
 		fh.with(func() { fh.cdnSent += drop })

@@ -189,6 +189,7 @@ type Error struct {
 	Err error
 }
 
+// Error formats the failure as "hub: repo@revision: file: message: cause".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("hub: ")

@@ -147,6 +147,7 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "run again to resume") {
 		t.Fatalf("error = %v, want ErrInterrupted saying to run again", err)
 	}
+	t.Log(err)
 	weights := fh.files["model.safetensors"]
 	part := filepath.Join(c.CacheDir, "models--Qwen--Qwen2-Tiny", "blobs", sha256Hex(weights)+".incomplete")
 	if st, err := os.Stat(part); err != nil || st.Size() != cut {
@@ -199,6 +200,7 @@ func TestChecksumMismatch(t *testing.T) {
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "model.safetensors") || !strings.Contains(err.Error(), "removed") {
 		t.Fatalf("error = %v, want ErrChecksum naming the file", err)
 	}
+	t.Log(err)
 	blobs := filepath.Join(c.CacheDir, "models--Qwen--Qwen2-Tiny", "blobs")
 	sha := sha256Hex(fh.files["model.safetensors"])
 	for _, p := range []string{sha, sha + ".incomplete"} {
@@ -249,6 +251,7 @@ func TestAccessErrors(t *testing.T) {
 			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %v containing %q", err, tc.kind, tc.want)
 			}
+			t.Log(err)
 			var he *Error
 			if !errors.As(err, &he) || he.Repo != repo {
 				t.Errorf("error is not a *Error for %s: %#v", repo, err)
@@ -399,6 +402,7 @@ func TestDiskFull(t *testing.T) {
 	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "only 1 kB is free") {
 		t.Fatalf("error = %v, want ErrDiskFull", err)
 	}
+	t.Log(err)
 	fh.with(func() {
 		if len(fh.resolves) != 0 {
 			t.Errorf("downloaded %v despite the full disk", fh.resolves)

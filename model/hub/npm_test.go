@@ -117,3 +117,55 @@ func TestHuggingFaceHubScansOurCache(t *testing.T) {
 		t.Errorf("scanCacheDir lists %v, want %v", names, engineNames)
 	}
 }
+
+// downloadScript downloads files with @huggingface/hub's downloadFileToCacheDir.
+const downloadScript = `
+const hub = await import(process.argv[2]);
+const [, , , hubUrl, cacheDir, repo, revision, ...paths] = process.argv;
+console.debug = () => {};
+for (const path of paths) {
+	await hub.downloadFileToCacheDir({ repo, path, revision, hubUrl, cacheDir });
+}
+`
+
+func TestWeFindHuggingFaceHubDownloads(t *testing.T) {
+	dir, node := npmModule(t, "@huggingface/hub")
+	fh := newFakeHub(t)
+	c := fh.client(t)
+	script := filepath.Join(t.TempDir(), "download.mjs")
+	if err := os.WriteFile(script, []byte(downloadScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{script, "file://" + filepath.Join(dir, "dist", "index.mjs"), fh.hub.URL, c.CacheDir, fh.repo, fh.commit}, engineNames...)
+	if out, err := exec.Command(node, args...).CombinedOutput(); err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	snap, ok := c.CachedSnapshot(fh.repo, fh.commit)
+	if !ok {
+		t.Fatal("the snapshot @huggingface/hub downloaded is not found")
+	}
+	fh.with(func() { fh.resolves = nil })
+	got, err := c.Download(context.Background(), fh.repo, fh.commit, nil, nil)
+	if err != nil || got != snap {
+		t.Fatalf("Download = %s, %v; want %s", got, err, snap)
+	}
+	fh.with(func() {
+		if len(fh.resolves) != 0 {
+			t.Errorf("we downloaded %v again although @huggingface/hub had cached them", fh.resolves)
+		}
+	})
+	// Its blobs carry the names we give them.
+	for _, name := range engineNames {
+		content := fh.files[name]
+		etag := gitSHA1(content)
+		if fh.lfs[name] {
+			etag = sha256Hex(content)
+		}
+		if _, err := os.Stat(filepath.Join(c.CacheDir, RepoFolderName(fh.repo), "blobs", etag)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if m := MissingFiles(snap); len(m) != 0 {
+		t.Errorf("MissingFiles = %v", m)
+	}
+}

@@ -140,9 +140,12 @@ func readEntry(f *zip.File, limit int64) ([]byte, error) {
 
 // The values the restricted unpickler builds.
 type (
-	pyTuple  []any
-	pyList   struct{ items []any }
-	pyDict   struct{ keys, vals []any }
+	pyTuple []any
+	pyList  struct{ items []any }
+	pyDict  struct {
+		keys, vals []any
+		index      map[any]int
+	}
 	pyGlobal struct{ module, name string }
 	// pyStorage is a tensor storage named by persistent id.
 	pyStorage struct {
@@ -172,12 +175,14 @@ func (d *pyDict) set(k, v any) error {
 	default:
 		return fmt.Errorf("dict key of type %s is not supported", typeName(k))
 	}
-	for i, old := range d.keys {
-		if old == k {
-			d.vals[i] = v
-			return nil
-		}
+	if i, ok := d.index[k]; ok {
+		d.vals[i] = v
+		return nil
 	}
+	if d.index == nil {
+		d.index = map[any]int{}
+	}
+	d.index[k] = len(d.keys)
 	d.keys = append(d.keys, k)
 	d.vals = append(d.vals, v)
 	return nil
@@ -701,6 +706,9 @@ func (t *pyTensor) materialize(name string, raw []byte) (safetensors.Tensor, err
 			return safetensors.Tensor{}, fmt.Errorf("tensor %q: size %v is too large", name, t.size)
 		}
 		n *= s
+	}
+	if n > t.storage.numel {
+		return safetensors.Tensor{}, fmt.Errorf("tensor %q: size %v has more elements than its storage of %d: overlapping views are not supported", name, t.size, t.storage.numel)
 	}
 	if n > 0 {
 		if t.offset >= t.storage.numel {

@@ -268,6 +268,7 @@ func TestReadTorchBadTensors(t *testing.T) {
 		{"missing storage", one("FloatStorage", 4, 0, []int{4}, []int{1}), nil, "missing from the archive"},
 		{"rank mismatch", one("FloatStorage", 4, 0, []int{4}, []int{1, 1}), map[string][]byte{"0": f32bytes(1, 2, 3, 4)}, "differ in rank"},
 		{"huge", one("FloatStorage", 1, 0, []int{1 << 20, 1 << 20}, []int{0, 0}), map[string][]byte{"0": f32bytes(1)}, "too large"},
+		{"expanded view", one("FloatStorage", 1, 0, []int{2, 2}, []int{0, 0}), map[string][]byte{"0": f32bytes(7)}, "overlapping views"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -277,13 +278,13 @@ func TestReadTorchBadTensors(t *testing.T) {
 			}
 		})
 	}
-	// A zero-stride (expanded) view and an empty tensor are fine.
-	tt, err := ReadTorch(zipCheckpoint(t, one("FloatStorage", 1, 0, []int{2, 2}, []int{0, 0}), map[string][]byte{"0": f32bytes(7)}), "x.bin")
+	// A strided view of part of a storage and an empty tensor are fine.
+	tt, err := ReadTorch(zipCheckpoint(t, one("FloatStorage", 6, 1, []int{2, 2}, []int{3, 1}), map[string][]byte{"0": f32bytes(0, 1, 2, 3, 4, 5)}), "x.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := tt[0].Float32(); !reflect.DeepEqual(v, []float32{7, 7, 7, 7}) {
-		t.Fatalf("expanded view %v", v)
+	if v, _ := tt[0].Float32(); !reflect.DeepEqual(v, []float32{1, 2, 4, 5}) {
+		t.Fatalf("strided view %v", v)
 	}
 	if _, err := ReadTorch(zipCheckpoint(t, one("FloatStorage", 0, 0, []int{0, 3}, []int{3, 1}), map[string][]byte{"0": nil}), "x.bin"); err != nil {
 		t.Fatalf("empty tensor: %v", err)

@@ -17,7 +17,7 @@ const modelMaxLength = 32768
 func (t *Tokenizer) applyConfig(data []byte, name string) error {
 	var cfg map[string]json.RawMessage
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return jsonError(name, data, err)
 	}
 	if cfg == nil {
 		return fmt.Errorf("%s: not a JSON object", name)

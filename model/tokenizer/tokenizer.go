@@ -170,7 +170,7 @@ type component struct {
 func Parse(data []byte, name string) (*Tokenizer, error) {
 	var f fileJSON
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, jsonError(name, data, err)
 	}
 	if f.Model == nil {
 		return nil, fmt.Errorf("%s: missing \"model\"", name)
@@ -199,6 +199,26 @@ func Parse(data []byte, name string) (*Tokenizer, error) {
 		t.eos, t.pad, t.eosToken = id, id, "<|endoftext|>"
 	}
 	return t, nil
+}
+
+// jsonError prefixes a JSON decoding error with the file name and the line and column it points at.
+func jsonError(name string, data []byte, err error) error {
+	var offset int64 = -1
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		offset = syntax.Offset
+	case errors.As(err, &typ):
+		offset = typ.Offset
+	}
+	if offset < 0 || offset > int64(len(data)) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	before := data[:offset]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := max(1, len(before)-bytes.LastIndexByte(before, '\n')-1) // the offset is just past the culprit
+	return fmt.Errorf("%s:%d:%d: %w", name, line, col, err)
 }
 
 func (t *Tokenizer) buildModel(m *modelJSON) error {

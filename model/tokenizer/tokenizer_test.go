@@ -218,7 +218,8 @@ func TestParseErrors(t *testing.T) {
 		doc  []byte
 		want string
 	}{
-		{"not json", []byte("{"), "test.json"},
+		{"not json", []byte("{\n  \"model\": {,"), "test.json:2:13: invalid character ','"},
+		{"wrong type", []byte("{\"model\": {\"vocab\": []}}"), "test.json:1:21: json: cannot unmarshal array"},
 		{"no model", []byte(`{"normalizer": null}`), `missing "model"`},
 		{"wrong model", mod(good, func(m map[string]any) { m["model"].(map[string]any)["type"] = "WordPiece" }), "only BPE"},
 		{"byte fallback", mod(good, func(m map[string]any) { m["model"].(map[string]any)["byte_fallback"] = true }), "byte_fallback"},
