@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"qwentune/engine"
+	"qwentune/engine/nn"
+	"qwentune/engine/ops"
+)
+
+func init() {
+	register(&command{name: "bench", summary: "measure inference or training speed and memory against this machine's sgemm peak and memory bandwidth",
+		usage: "infer --model DIR [--prompt-len N] [--gen N] [--dtype float32|bfloat16] | train --model DIR [--seq N] [--steps N] [--r R] [--targets q_proj,v_proj] [--dtype ...]",
+		example: `qwentune make-model --shape qwen2-1.5b --out /tmp/q15 --tokenizer ./some-qwen2-folder
+qwentune bench infer --model /tmp/q15 --prompt-len 64 --gen 32
+qwentune bench infer --model /tmp/q15 --dtype bfloat16
+qwentune bench train --model /tmp/q15 --seq 256 --steps 5
+qwentune bench train --model /tmp/q15 --kernel env     # keep OPENBLAS_CORETYPE as set`,
+		run: runBench})
+}
+
+func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	if len(args) == 0 || (args[0] != "infer" && args[0] != "train") {
+		return usagef("want: qwentune bench infer|train [flags]")
+	}
+	mode := args[0]
+	modelDir := fs.String("model", "", "model folder (or Hub id, or demo)")
+	dtype := fs.String("dtype", "float32", "weight storage: float32 or bfloat16")
+	promptLen := fs.Int("prompt-len", 64, "infer: prompt tokens")
+	gen := fs.Int("gen", 32, "infer: generated tokens")
+	seq := fs.Int("seq", 256, "train: tokens per sequence (one sequence per step)")
+	steps := fs.Int("steps", 5, "train: measured optimizer steps (after one warm-up step)")
+	r := fs.Int("r", 64, "train: LoRA rank")
+	targets := fs.String("targets", "q_proj,v_proj", "train: LoRA target modules")
+	recompute := fs.Bool("recompute", false, "train: recompute activations in the backward pass")
+	kernel := fs.String("kernel", "native", "native: run with OPENBLAS_CORETYPE unset (OpenBLAS picks this CPU's kernel); env: keep the variable as set")
+	asJSON := fs.Bool("json", false, "print the figures as one JSON object")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *modelDir == "" {
+		return usagef("--model is required")
+	}
+	if *kernel == "native" && os.Getenv("OPENBLAS_CORETYPE") != "" {
+		// OpenBLAS reads the variable when it loads, so the process must start without it.
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		var env []string
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "OPENBLAS_CORETYPE=") {
+				env = append(env, e)
+			}
+		}
+		return syscall.Exec(exe, append([]string{exe, "bench"}, args...), env)
+	}
+	if *kernel != "native" && *kernel != "env" {
+		return usagef("--kernel %q: want native or env", *kernel)
+	}
+	s, err := engine.Open(ctx, *modelDir, "main", *dtype, nil)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"mode": mode, "model": *modelDir, "dtype": *dtype, "backend": ops.Backend(), "kernel": ops.CoreName(),
+		"openblas_coretype_env": os.Getenv("OPENBLAS_CORETYPE"), "threads": runtime.GOMAXPROCS(0),
+		"params": s.Model.NumParams(), "weight_bytes": s.Model.WeightBytes()}
+	rng := rand.New(rand.NewPCG(1, 2))
+	randomIDs := func(n int) []int {
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = rng.IntN(min(s.Config.VocabSize, s.Tokenizer.VocabSize()))
+		}
+		return ids
+	}
+	// Per-token forward cost: 2 FLOPs per weight every token multiplies (the
+	// embedding is a lookup, the head a matmul).
+	c := s.Config
+	fwdFlops := 2 * float64(s.Model.NumParams()-int64(c.VocabSize*c.HiddenSize)+int64(c.VocabSize*c.HiddenSize))
+	switch mode {
+	case "infer":
+		cache := s.Model.NewCache(*promptLen + *gen + 1)
+		prompt := randomIDs(*promptLen)
+		t0 := time.Now()
+		logits := s.Model.Step(cache, prompt)
+		prefill := time.Since(t0)
+		next := slices.Index(logits, slices.Max(logits))
+		t1 := time.Now()
+		for i := 0; i < *gen; i++ {
+			logits = s.Model.Step(cache, []int{next})
+			next = slices.Index(logits, slices.Max(logits))
+		}
+		decode := time.Since(t1)
+		// Prefill runs the head for the last position only.
+		headFlops := 2 * float64(c.VocabSize*c.HiddenSize)
+		prefillFlops := (fwdFlops-headFlops)*float64(*promptLen) + headFlops
+		res["prefill_tokens_per_s"] = float64(*promptLen) / prefill.Seconds()
+		res["prefill_gflops"] = prefillFlops / prefill.Seconds() / 1e9
+		res["decode_tokens_per_s"] = float64(*gen) / decode.Seconds()
+		res["decode_bytes_per_s"] = float64(s.Model.WeightBytes()) * float64(*gen) / decode.Seconds()
+	case "train":
+		a, err := s.Model.NewAdapter(nn.LoRAConfig{R: *r, Alpha: 16, Dropout: 0.05, TargetModules: strings.Split(*targets, ",")}, 42)
+		if err != nil {
+			return err
+		}
+		s.Model.SetAdapter(a)
+		s.Model.TrainOptions.Recompute = *recompute
+		ids := randomIDs(*seq)
+		b := nn.Batch{IDs: [][]int{ids}, Labels: [][]int{ids}, Mask: [][]bool{slices.Repeat([]bool{true}, *seq)}}
+		var times []float64
+		for i := 0; i <= *steps; i++ {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			t0 := time.Now()
+			if _, _, err := s.Model.ForwardBackward(b, 1/float32(*seq-1), uint64(i)); err != nil {
+				return err
+			}
+			if i > 0 { // the first step allocates the workspace
+				times = append(times, time.Since(t0).Seconds())
+			}
+		}
+		slices.Sort(times)
+		med := times[len(times)/2]
+		flopsPerToken := 2 * fwdFlops // forward + input gradients; the frozen base has no weight gradients
+		res["trainable_params"] = a.NumParams()
+		res["step_seconds_median"] = med
+		res["train_tokens_per_s"] = float64(*seq) / med
+		res["model_gflops"] = flopsPerToken * float64(*seq) / med / 1e9
+		res["flops_per_token"] = flopsPerToken
+	}
+	res["peak_rss_bytes"] = peakRSS()
+	sgemm := ops.MeasureSgemmGFLOPS(2048, 2*time.Second)
+	bw := ops.MeasureBandwidth(2 * time.Second)
+	res["sgemm_gflops"] = sgemm
+	res["bandwidth_bytes_per_s"] = bw
+	if g, ok := res["prefill_gflops"].(float64); ok {
+		res["prefill_vs_sgemm"] = g / sgemm
+		res["decode_vs_bandwidth"] = res["decode_bytes_per_s"].(float64) / bw
+	}
+	if g, ok := res["model_gflops"].(float64); ok {
+		res["mfu_vs_sgemm"] = g / sgemm
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	keys := make([]string, 0, len(res))
+	for k := range res {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := res[k]
+		if f, ok := v.(float64); ok {
+			v = strconv.FormatFloat(f, 'g', 4, 64)
+		}
+		fmt.Fprintf(stdout, "%-24s %v\n", k, v)
+	}
+	return nil
+}
+
+// peakRSS reads VmHWM, the peak resident set size, from /proc/self/status.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
