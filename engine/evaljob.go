@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"qwentune/engine/config"
+	"qwentune/engine/eval"
+	"qwentune/engine/nn"
+	"qwentune/model/tokenizer"
+	"qwentune/plugins/evaluators"
+)
+
+// Evaluators lists the evaluator plugins found in dirs (the default
+// plugin folders when none is given).
+func Evaluators(dirs ...string) ([]evaluators.Plugin, error) {
+	return evaluators.Discover(dirs...)
+}
+
+// FindEvaluator returns the discovered plugin called name.
+func FindEvaluator(name string, dirs ...string) (evaluators.Plugin, error) {
+	ps, err := evaluators.Discover(dirs...)
+	for _, p := range ps {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	msg := fmt.Sprintf("no evaluator plugin named %q", name)
+	if len(names) > 0 {
+		msg += fmt.Sprintf(" (found: %v)", names)
+	} else {
+		msg += fmt.Sprintf(" (no plugins found in %v; build them with scripts/build-plugins.sh)", pluginDirs(dirs))
+	}
+	if err != nil {
+		msg += fmt.Sprintf("; %v", err)
+	}
+	return evaluators.Plugin{}, fmt.Errorf("%s", msg)
+}
+
+func pluginDirs(dirs []string) []string {
+	if len(dirs) == 0 {
+		return evaluators.DefaultDirs()
+	}
+	return dirs
+}
+
+// EvalOptions are the per-run choices of an evaluation.
+type EvalOptions struct {
+	// Evaluator is the plugin name; "" takes evaluation.evaluator.
+	Evaluator string
+	// Settings configure the evaluator (its defaults for names left out).
+	Settings map[string]string
+	// Adapter is the fine-tune to evaluate (nil: the base model) and
+	// AdapterDir the folder it came from, recorded in metrics.json.
+	Adapter    *nn.Adapter
+	AdapterDir string
+	// CompareBase also evaluates the base model on the same inputs and
+	// seeds and reports the samples whose verdict flipped.
+	CompareBase bool
+	// OutDir receives metrics.json and predictions.jsonl/.csv ("" writes
+	// nothing); with CompareBase the base run goes to OutDir/base.
+	OutDir string
+	// PluginDirs are searched for the evaluator (default folders if empty).
+	PluginDirs []string
+	// DevPlugins runs plugin binaries without checking the manifest.
+	DevPlugins bool
+}
+
+// EvalProgress reports an evaluation: which model is being run ("tuned" or
+// "base") and how far it is.
+type EvalProgress struct {
+	Phase string
+	eval.Progress
+}
+
+// EvalResult is an evaluation's outcome.
+type EvalResult struct {
+	Info       evaluators.Info
+	Tuned      eval.Report
+	Base       *eval.Report
+	Comparison *eval.Comparison
+	OutDir     string
+}
+
+// Evaluate generates an answer for every input of dataset.test_file with the
+// adapter (or the base model), has the evaluator plugin judge them and
+// computes accuracy, precision, recall, F1 and the confusion matrix. The
+// prompt is the input as a user message in the model's chat template, as in
+// training and chat; decoding uses the chat sampling settings with
+// evaluation.max_new_tokens and a seed per sample, so base and fine-tuned
+// see the same draws. A crashed or hung plugin fails this run only.
+func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, progress func(EvalProgress)) (EvalResult, error) {
+	var res EvalResult
+	samples, err := eval.LoadTestSet(cfg.Dataset.TestFile)
+	if err != nil {
+		return res, err
+	}
+	name := o.Evaluator
+	if name == "" {
+		name = cfg.Evaluation.Evaluator
+	}
+	p, err := FindEvaluator(name, o.PluginDirs...)
+	if err != nil {
+		return res, err
+	}
+	var opts []evaluators.Option
+	if o.DevPlugins {
+		opts = append(opts, evaluators.SkipVerify())
+	}
+	client, err := evaluators.Open(ctx, p, opts...)
+	if err != nil {
+		return res, err
+	}
+	defer client.Close()
+	if err := client.Configure(ctx, o.Settings); err != nil {
+		return res, err
+	}
+	res.Info = client.About()
+	smp := ChatSampling(cfg.Chat)
+	smp.MaxNewTokens = cfg.Evaluation.MaxNewTokens
+	seed := int64(cfg.Chat.Seed)
+	if seed < 0 {
+		seed = int64(cfg.Training.Seed)
+	}
+	positive := cfg.Evaluation.PositiveLabel
+	runOne := func(phase string, a *nn.Adapter) (eval.Report, error) {
+		i := 0
+		gen := func(ctx context.Context, input string) (string, error) {
+			i++
+			ids, err := s.ChatPrompt(cfg.Chat.SystemPrompt, []tokenizer.Message{{Role: "user", Content: input}})
+			if err != nil {
+				return "", err
+			}
+			sm := smp
+			sm.Seed = seed + int64(i)
+			c, err := s.Generate(ctx, a, ids, sm, s.StopIDs(true), nil)
+			return c.Text, err
+		}
+		return eval.Run(ctx, samples, gen, client, eval.Options{BatchSize: cfg.Evaluation.BatchSize, Positive: positive},
+			func(pr eval.Progress) {
+				if progress != nil {
+					progress(EvalProgress{Phase: phase, Progress: pr})
+				}
+			})
+	}
+	meta := eval.Meta{Evaluator: res.Info.Name, EvaluatorVersion: res.Info.Version, Settings: o.Settings,
+		Model: cfg.Model.Name, Adapter: o.AdapterDir, ConfigHash: cfg.Hash(), TestSet: cfg.Dataset.TestFile}
+	phase := "tuned"
+	if o.Adapter == nil {
+		phase = "base"
+	}
+	if res.Tuned, err = runOne(phase, o.Adapter); err != nil {
+		return res, err
+	}
+	if o.CompareBase && o.Adapter != nil {
+		base, err := runOne("base", nil)
+		if err != nil {
+			return res, err
+		}
+		res.Base = &base
+		cmp := eval.Compare(base, res.Tuned)
+		res.Comparison = &cmp
+	}
+	if o.OutDir != "" {
+		res.OutDir = o.OutDir
+		if err := eval.WriteOutputs(o.OutDir, res.Tuned, meta); err != nil {
+			return res, err
+		}
+		if res.Base != nil {
+			bm := meta
+			bm.Adapter = ""
+			if err := eval.WriteOutputs(filepath.Join(o.OutDir, "base"), *res.Base, bm); err != nil {
+				return res, err
+			}
+			if err := writeJSONAtomic(filepath.Join(o.OutDir, "comparison.json"), res.Comparison); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// EvalDir is the default folder for an evaluation's outputs: a time-stamped
+// folder under training.output_dir/eval.
+func EvalDir(cfg config.Config, evaluator string) string {
+	return filepath.Join(cfg.Training.OutputDir, "eval", time.Now().Format("20060102-150405")+"-"+evaluator)
+}

@@ -1,0 +1,675 @@
+package evaluators
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Folders filled by TestMain: goodDir holds the real evaluators built by
+// scripts/build-plugins.sh, badDir the misbehaving test plugins; each has a
+// plugins.sha256 manifest.
+var goodDir, badDir string
+
+func TestMain(m *testing.M) {
+	code, err := runTests(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "evaluators TestMain:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func runTests(m *testing.M) (int, error) {
+	tmp, err := os.MkdirTemp("", "evaluators-test-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
+	goodDir, badDir = filepath.Join(tmp, "good"), filepath.Join(tmp, "bad")
+	if err := buildPlugins(goodDir, badDir); err != nil {
+		return 1, err
+	}
+	code := m.Run()
+	if err := checkShutdown(); err != nil {
+		return 1, err
+	}
+	if kids := children(); len(kids) > 0 {
+		return 1, fmt.Errorf("plugin processes left running after the tests: %v", kids)
+	}
+	return code, nil
+}
+
+// buildPlugins builds the evaluators with the project script and, at the
+// same time, the test plugins with go build, writing a manifest for them.
+func buildPlugins(good, bad string) error {
+	scriptErr := make(chan error, 1)
+	go func() {
+		script := exec.Command("sh", filepath.Join("..", "..", "scripts", "build-plugins.sh"), good)
+		if out, err := script.CombinedOutput(); err != nil {
+			scriptErr <- fmt.Errorf("build-plugins.sh: %v\n%s", err, out)
+			return
+		}
+		scriptErr <- nil
+	}()
+	return errors.Join(buildTestPlugins(bad), <-scriptErr)
+}
+
+func buildTestPlugins(bad string) error {
+	tmp := filepath.Join(bad, "raw")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	build := exec.Command("go", "build", "-trimpath", "-o", tmp+string(filepath.Separator), "./internal/testplugins/...")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build test plugins: %v\n%s", err, out)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return err
+	}
+	var manifest strings.Builder
+	for _, e := range entries {
+		bin := BinaryPrefix + e.Name()
+		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(bad, bin)); err != nil {
+			return err
+		}
+		fmt.Fprintf(&manifest, "%s  %s\n", fileSHA256(filepath.Join(bad, bin)), bin)
+	}
+	if err := os.Remove(tmp); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(bad, ManifestName), []byte(manifest.String()), 0o644)
+}
+
+// checkShutdown opens a plugin, leaves it open and checks that Shutdown
+// stops it.
+func checkShutdown() error {
+	p, err := find(goodDir, "heuristic")
+	if err != nil {
+		return err
+	}
+	c, err := Open(context.Background(), p)
+	if err != nil {
+		return err
+	}
+	pid := c.pc.ID()
+	Shutdown()
+	if processExists(pid) {
+		return fmt.Errorf("Shutdown left plugin process %s running", pid)
+	}
+	return nil
+}
+
+// find returns the plugin called name discovered in dir.
+func find(dir, name string) (Plugin, error) {
+	ps, err := Discover(dir)
+	if err != nil {
+		return Plugin{}, err
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return Plugin{}, fmt.Errorf("no plugin %q in %s (found %v)", name, dir, ps)
+}
+
+// open discovers and opens a plugin, closing it when the test ends.
+func open(t *testing.T, dir, name string, opts ...Option) *Client {
+	t.Helper()
+	p, err := find(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(context.Background(), p, opts...)
+	if err != nil {
+		t.Fatalf("Open %s: %v", name, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// processExists reports whether a process with the given pid is alive or a
+// zombie (a reaped process has no /proc entry). Always false off Linux.
+func processExists(pid string) bool {
+	if runtime.GOOS != "linux" || pid == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join("/proc", pid))
+	return err == nil
+}
+
+// children lists the pids of this process's child processes (Linux only).
+func children() []int {
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var kids []int
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state ppid ...
+		rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+			kids = append(kids, pid)
+		}
+	}
+	return kids
+}
+
+func TestDiscover(t *testing.T) {
+	ps, err := Discover(goodDir, badDir, filepath.Join(t.TempDir(), "missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+		if len(p.Checksum) != sha256.Size || p.Manifest == "" || !filepath.IsAbs(p.Path) {
+			t.Errorf("%s: checksum %x manifest %q path %q", p.Name, p.Checksum, p.Manifest, p.Path)
+		}
+	}
+	want := []string{"badversion", "crash", "garbage", "hang", "heuristic", "liar", "reference", "rules"}
+	if !slices.Equal(names, want) {
+		t.Errorf("names %v, want %v", names, want)
+	}
+}
+
+// TestDiscoverLayouts covers nested build outputs, a manifest one level up,
+// non-executables, shadowing by an earlier folder and a malformed manifest.
+func TestDiscoverLayouts(t *testing.T) {
+	src, err := find(goodDir, "heuristic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(src.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fileSHA256(src.Path)
+	root := t.TempDir()
+	write := func(rel string, data []byte, mode os.FileMode) {
+		t.Helper()
+		path := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a/: nested binaries, one listed by the top manifest, one by its own.
+	write("a/one/qwentune-eval-one", bin, 0o755)
+	write("a/two/qwentune-eval-two", bin, 0o755)
+	write("a/two/plugins.sha256", []byte(sum+" *qwentune-eval-two\n"), 0o644)
+	write("a/plugins.sha256", []byte("\ufeff# checksums\r\n"+sum+"  one/qwentune-eval-one\r\n"), 0o644)
+	write("a/qwentune-eval-notexec", bin, 0o644)
+	write("a/unrelated", bin, 0o755)
+	// b/: shadowed "one", an unlisted "three", a malformed manifest line.
+	write("b/qwentune-eval-one", bin, 0o755)
+	write("b/qwentune-eval-three", bin, 0o755)
+	write("b/plugins.sha256", []byte("nonsense\n"), 0o644)
+
+	ps, err := Discover(filepath.Join(root, "a"), filepath.Join(root, "b"))
+	if err == nil || !strings.Contains(err.Error(), "plugins.sha256:1:") {
+		t.Errorf("malformed manifest: err = %v, want file:line", err)
+	}
+	got := map[string]Plugin{}
+	for _, p := range ps {
+		got[p.Name] = p
+	}
+	if len(got) != 3 {
+		t.Fatalf("found %v, want one, two, three", ps)
+	}
+	for _, name := range []string{"one", "two"} {
+		if p := got[name]; fmt.Sprintf("%x", p.Checksum) != sum || !strings.Contains(p.Path, filepath.Join("a", name)) {
+			t.Errorf("%s: %+v", name, p)
+		}
+	}
+	if p := got["three"]; p.Checksum != nil || p.Manifest == "" {
+		t.Errorf("three: %+v, want no checksum but a manifest", p)
+	}
+}
+
+func TestParseManifest(t *testing.T) {
+	const h = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name, in string
+		files    []string
+		errLine  string
+	}{
+		{"text mode", h + "  a\n", []string{"a"}, ""},
+		{"binary mode", h + " *dir/./b\n", []string{"dir/b"}, ""},
+		{"bom crlf blank comment", "\ufeff" + h + "  a\r\n\r\n# x\n" + h + "  c", []string{"a", "c"}, ""},
+		{"short digest", "abcd  a\n", nil, "m:1:"},
+		{"not hex", strings.Repeat("z", 64) + "  a\n", nil, "m:1:"},
+		{"one space", h + " a\n", nil, "m:1:"},
+		{"no file", h + "  \n" + h + "  ok\n", []string{"ok"}, "m:1:"},
+		{"second line", h + "  a\n" + h + "\n", []string{"a"}, "m:2:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sums, err := ParseManifest(strings.NewReader(tt.in), "m")
+			if tt.errLine == "" && err != nil || tt.errLine != "" && (err == nil || !strings.Contains(err.Error(), tt.errLine)) {
+				t.Errorf("err = %v, want %q", err, tt.errLine)
+			}
+			var files []string
+			for f := range sums {
+				files = append(files, f)
+			}
+			slices.Sort(files)
+			if !slices.Equal(files, tt.files) {
+				t.Errorf("files %v, want %v", files, tt.files)
+			}
+		})
+	}
+}
+
+// readmeExamples parses the heuristic examples table of README.md.
+func readmeExamples(t *testing.T) [][3]string {
+	t.Helper()
+	f, err := os.Open("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows [][3]string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "<!-- heuristic-examples -->":
+			in = true
+		case line == "<!-- /heuristic-examples -->":
+			in = false
+		case in && strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| output"):
+			cells := strings.Split(strings.Trim(line, "|"), "|")
+			if len(cells) != 3 {
+				t.Fatalf("README row %q: want 3 cells", line)
+			}
+			output := strings.TrimSpace(cells[0])
+			if output == "(empty)" {
+				output = ""
+			} else {
+				output = strings.Trim(output, "`")
+			}
+			rows = append(rows, [3]string{output, strings.TrimSpace(cells[1]), strings.TrimSpace(cells[2])})
+		}
+	}
+	if len(rows) < 5 {
+		t.Fatalf("README has %d heuristic examples, want at least 5", len(rows))
+	}
+	return rows
+}
+
+func TestHeuristicREADMEExamples(t *testing.T) {
+	c := open(t, goodDir, "heuristic")
+	rows := readmeExamples(t)
+	samples := make([]Sample, len(rows))
+	for i, r := range rows {
+		samples[i] = Sample{ID: strconv.Itoa(i), Input: "q", Output: r[0], ExpectedLabel: "ok"}
+	}
+	verdicts, err := c.Judge(context.Background(), samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		v := verdicts[i]
+		if v.ID != samples[i].ID || v.Label != r[1] || v.Reason != r[2] {
+			t.Errorf("output %q: got %q %q (id %q), README says %q %q", r[0], v.Label, v.Reason, v.ID, r[1], r[2])
+		}
+	}
+}
+
+func TestInfo(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings []string
+	}{
+		{"heuristic", []string{"min_chars", "min_words"}},
+		{"reference", []string{"mode", "threshold", "normalize"}},
+		{"rules", []string{"require_regex", "forbid_regex", "keywords", "json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := open(t, goodDir, tt.name)
+			info, err := c.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range info.Settings {
+				names = append(names, s.Name)
+				if s.Description == "" {
+					t.Errorf("setting %s has no description", s.Name)
+				}
+			}
+			if info.Name != tt.name || info.Version == "" || info.Description == "" ||
+				!slices.Equal(info.Labels, []string{"ok", "not ok"}) || !slices.Equal(names, tt.settings) {
+				t.Errorf("Info = %+v", info)
+			}
+			if about := c.About(); about.Name != info.Name || c.Plugin().Name != tt.name {
+				t.Errorf("About = %+v, Plugin = %+v", about, c.Plugin())
+			}
+		})
+	}
+}
+
+// TestSettings drives each evaluator's settings through the plugin.
+func TestSettings(t *testing.T) {
+	tests := []struct {
+		plugin   string
+		settings map[string]string
+		sample   Sample
+		label    string
+		reason   string // substring
+		errText  string // substring of the Configure error, if any
+	}{
+		{plugin: "heuristic", settings: map[string]string{"min_chars": "0", "min_words": "0"}, sample: Sample{Output: "a"}, label: "ok", reason: "1 characters, 1 words"},
+		{plugin: "heuristic", settings: map[string]string{"min_words": "5"}, sample: Sample{Output: "one two three four"}, label: "not ok", reason: "too few words: 4, need more than 5"},
+		{plugin: "heuristic", settings: map[string]string{"min_char": "3"}, errText: `unknown setting "min_char" (valid: min_chars, min_words)`},
+		{plugin: "heuristic", settings: map[string]string{"min_chars": "-1"}, errText: `min_chars: want a whole number >= 0, got "-1"`},
+		{plugin: "reference", settings: nil, sample: Sample{Output: "The capital is Paris.", Reference: "Paris"}, label: "not ok", reason: "token F1 0.400, below threshold 0.5"},
+		{plugin: "reference", settings: map[string]string{"mode": "contains"}, sample: Sample{Output: "The capital is Paris.", Reference: "paris"}, label: "ok", reason: "contains the reference"},
+		{plugin: "reference", settings: map[string]string{"mode": "exact"}, sample: Sample{Output: " paris!", Reference: "Paris"}, label: "ok", reason: "exact match"},
+		{plugin: "reference", settings: map[string]string{"mode": "exact", "normalize": "false"}, sample: Sample{Output: "paris", Reference: "Paris"}, label: "not ok", reason: "not exact match"},
+		{plugin: "reference", settings: map[string]string{"mode": "rouge_l", "threshold": "0.3"}, sample: Sample{Output: "the cat sat", Reference: "the cat was sitting"}, label: "ok", reason: "ROUGE-L 0.571, at or above threshold 0.3"},
+		{plugin: "reference", settings: nil, sample: Sample{Output: "anything"}, label: "not ok", reason: "no reference answer for this sample"},
+		{plugin: "reference", settings: map[string]string{"mode": "bleu"}, errText: `mode: want exact, contains, token_f1 or rouge_l, got "bleu"`},
+		{plugin: "reference", settings: map[string]string{"threshold": "1.5"}, errText: "threshold: want a number from 0 to 1"},
+		{plugin: "rules", settings: map[string]string{"require_regex": `(?i)^answer:`, "keywords": "Paris, France"}, sample: Sample{Output: "Answer: Paris, france"}, label: "ok", reason: "passed all 3 rules"},
+		{plugin: "rules", settings: map[string]string{"forbid_regex": `(?i)as an ai`, "keywords": "paris"}, sample: Sample{Output: "As an AI I cannot say"}, label: "not ok", reason: `contains forbidden "As an AI"; missing keyword "paris"`},
+		{plugin: "rules", settings: map[string]string{"json": "true"}, sample: Sample{Output: "```json\n{\"a\": 1}\n```"}, label: "ok", reason: "passed all 1 rules"},
+		{plugin: "rules", settings: map[string]string{"json": "true"}, sample: Sample{Output: "{\"a\": 1"}, label: "not ok", reason: "not valid JSON"},
+		{plugin: "rules", settings: map[string]string{"require_regex": "("}, errText: "require_regex: error parsing regexp"},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%d-%s", i, tt.plugin), func(t *testing.T) {
+			c := open(t, goodDir, tt.plugin)
+			err := c.Configure(context.Background(), tt.settings)
+			if tt.errText != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("Configure err = %v, want %q", err, tt.errText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.sample.ID = "s"
+			v, err := c.Judge(context.Background(), []Sample{tt.sample})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v[0].Label != tt.label || !strings.Contains(v[0].Reason, tt.reason) {
+				t.Errorf("verdict %+v, want %q with reason %q", v[0], tt.label, tt.reason)
+			}
+		})
+	}
+}
+
+func TestRulesWithoutRules(t *testing.T) {
+	c := open(t, goodDir, "rules")
+	_, err := c.Judge(context.Background(), []Sample{{ID: "1", Output: "x"}})
+	if err == nil || !strings.Contains(err.Error(), `evaluator "rules": Judge: no rule configured`) {
+		t.Fatalf("err = %v", err)
+	}
+	// A refused call leaves the plugin usable.
+	if err := c.Configure(context.Background(), map[string]string{"keywords": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Judge(context.Background(), []Sample{{ID: "1", Output: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkGoodPluginWorks proves the host still runs a healthy plugin.
+func checkGoodPluginWorks(t *testing.T) {
+	t.Helper()
+	c := open(t, goodDir, "heuristic")
+	v, err := c.Judge(context.Background(), []Sample{{ID: "x", Output: "a perfectly fine answer"}})
+	if err != nil || len(v) != 1 || v[0].Label != "ok" {
+		t.Fatalf("good plugin after a bad one: %v %v", v, err)
+	}
+}
+
+func TestMisbehavingPluginsAtStart(t *testing.T) {
+	tests := []struct{ plugin, want string }{
+		{"garbage", "Unrecognized remote plugin message: Welcome to garbage evaluator v0.1!"},
+		{"badversion", "incompatible API version with plugin. Plugin version: 2, Client versions: [1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.plugin, func(t *testing.T) {
+			p, err := find(badDir, tt.plugin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(children())
+			c, err := Open(context.Background(), p, WithStartTimeout(5*time.Second))
+			if err == nil {
+				c.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `evaluator "`+tt.plugin+`"`) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+			if after := len(children()); after > before {
+				t.Errorf("%d child processes left behind", after-before)
+			}
+			checkGoodPluginWorks(t)
+		})
+	}
+}
+
+func TestMisbehavingPluginsDuringJudge(t *testing.T) {
+	tests := []struct {
+		plugin string
+		want   []string
+		is     error
+	}{
+		{"crash", []string{`evaluator "crash": Judge: the plugin process exited`, "crash: simulated fatal error in Judge"}, nil},
+		{"hang", []string{`evaluator "hang": Judge: no answer within 300ms; the plugin was stopped`}, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.plugin, func(t *testing.T) {
+			c := open(t, badDir, tt.plugin, WithCallTimeout(300*time.Millisecond))
+			pid := c.pc.ID()
+			start := time.Now()
+			_, err := c.Judge(context.Background(), []Sample{{ID: "1", Output: "x"}})
+			if err == nil {
+				t.Fatal("Judge succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want %q", err, w)
+				}
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want errors.Is %v", err, tt.is)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("failure took %v", d)
+			}
+			if processExists(pid) {
+				t.Errorf("plugin process %s still exists", pid)
+			}
+			if _, again := c.Info(context.Background()); again == nil || again.Error() != err.Error() {
+				t.Errorf("call after failure: %v, want %v", again, err)
+			}
+			checkGoodPluginWorks(t)
+		})
+	}
+}
+
+func TestLyingVerdicts(t *testing.T) {
+	c := open(t, badDir, "liar")
+	tests := []struct{ lie, want string }{
+		{"count", `evaluator "liar": Judge: returned 2 verdicts for 1 samples`},
+		{"score", `evaluator "liar": Judge: sample "s": score 2 outside [0, 1]`},
+		{"nan", `evaluator "liar": Judge: sample "s": score NaN outside [0, 1]`},
+		{"label", `evaluator "liar": Judge: sample "s": label "maybe" is not one of its labels ["ok" "not ok"]`},
+		{"id", `evaluator "liar": Judge: verdict 0 is for sample "someone-else", want "s"`},
+		{"error", `evaluator "liar": Judge: liar: cannot judge today`},
+		{"panic", `evaluator "liar": Judge: Judge panicked: liar: panicking on purpose`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lie, func(t *testing.T) {
+			_, err := c.Judge(context.Background(), []Sample{{ID: "s", Input: tt.lie}})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// None of these breaks the plugin.
+	if v, err := c.Judge(context.Background(), []Sample{{ID: "s", Input: "truth"}}); err != nil || v[0].Label != "ok" {
+		t.Errorf("honest call: %v %v", v, err)
+	}
+}
+
+func TestChecksumRefusal(t *testing.T) {
+	src, err := find(goodDir, "heuristic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(src.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fileSHA256(src.Path)
+	wrong := strings.Repeat("0", 64)
+	tests := []struct {
+		name     string
+		manifest string // "" = no manifest file
+		tamper   bool   // append a byte to the binary after computing sum
+		want     string
+	}{
+		{"mismatch", wrong + "  qwentune-eval-heuristic\n", false, "refused: its SHA-256 " + sum + " does not match " + wrong},
+		{"tampered", sum + "  qwentune-eval-heuristic\n", true, "does not match " + sum},
+		{"unlisted", sum + "  qwentune-eval-other\n", false, "refused: not listed in"},
+		{"no manifest", "", false, "refused: no plugins.sha256 manifest beside it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := bin
+			if tt.tamper {
+				data = append(slices.Clone(bin), 0)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "qwentune-eval-heuristic"), data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tt.manifest != "" {
+				if err := os.WriteFile(filepath.Join(dir, ManifestName), []byte(tt.manifest), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := find(dir, "heuristic")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(children())
+			c, err := Open(context.Background(), p)
+			if err == nil {
+				c.Close()
+				t.Fatal("Open ran an unverified binary")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+			if after := len(children()); after > before {
+				t.Errorf("a refused binary was started")
+			}
+			// The development escape hatch runs it anyway.
+			dev, err := Open(context.Background(), p, SkipVerify())
+			if err != nil {
+				t.Fatalf("SkipVerify: %v", err)
+			}
+			dev.Close()
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	p, err := find(goodDir, "heuristic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Open(ctx, p); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("cancelled Open: %v", err)
+	}
+	missing := Plugin{Name: "ghost", Path: filepath.Join(t.TempDir(), "qwentune-eval-ghost")}
+	if _, err := Open(context.Background(), missing); err == nil || !strings.Contains(err.Error(), `evaluator "ghost"`) {
+		t.Errorf("missing binary: %v", err)
+	}
+	c := open(t, goodDir, "heuristic")
+	c.Close()
+	if _, err := c.Judge(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Judge after Close: %v", err)
+	}
+	c.Close()
+}
+
+func TestCancelledJudgeKeepsPlugin(t *testing.T) {
+	c := open(t, goodDir, "heuristic")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Judge(ctx, []Sample{{ID: "1"}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if _, err := c.Judge(context.Background(), []Sample{{ID: "1"}}); err != nil {
+		t.Errorf("after a cancelled call: %v", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	specs := []Setting{{Name: "a", Default: "1"}, {Name: "b", Default: ""}}
+	got, err := Resolve(specs, map[string]string{"b": "x"})
+	if err != nil || got["a"] != "1" || got["b"] != "x" || len(got) != 2 {
+		t.Errorf("Resolve = %v, %v", got, err)
+	}
+	if _, err := Resolve(specs, map[string]string{"z": "1", "c": "2"}); err == nil || err.Error() != `unknown setting "c", "z" (valid: a, b)` {
+		t.Errorf("unknown: %v", err)
+	}
+}
+
+func TestDefaultDirs(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	dirs := DefaultDirs()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ = filepath.EvalSymlinks(exe)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Dir(exe), filepath.Join(root, "bin", "plugins")}
+	if runtime.GOOS == "linux" {
+		want = append(want, filepath.Join(xdg, "qwentune", "plugins"))
+	}
+	if !slices.Equal(dirs[:len(want)], want) {
+		t.Errorf("DefaultDirs = %q, want %q", dirs, want)
+	}
+}
