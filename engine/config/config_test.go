@@ -272,6 +272,7 @@ func TestSet(t *testing.T) {
 			`--set lora.target_modules: must be a list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear, got "qproj" (did you mean "q_proj"?)`, nil},
 		{"dataset.truncation=yes", `--set dataset.truncation: must be true or false, got "yes"`, nil},
 		{"model.name=", `--set model.name: must be a Hugging Face model id or a local folder, got ""`, nil},
+		{"chat.system_prompt=\xff", `--set chat.system_prompt: must be valid UTF-8 text, got "\xff"`, nil},
 		{"model.trust_remote_code=true",
 			`--set model.trust_remote_code: ignored: QwenTune builds Qwen2 itself and never runs code from the Hub`, nil},
 	}
@@ -335,7 +336,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	odd.Training.LearningRate = 3.14159e-5
 	odd.Training.MaxGradNorm = 0
 	odd.Evaluation.PositiveLabel = "true"
-	odd.Chat.SystemPrompt = "Line one\n  line two: \"quoted\" # not a comment\n"
+	odd.Chat.SystemPrompt = "Line one\n  line two: \"quoted\" # not a comment\n\ttab \x00 \x1b[0m ~ null\r\n"
 	odd.Chat.TopP = 0.95
 	for _, c := range []Config{Default(), odd} {
 		data, err := c.Marshal()
@@ -502,4 +503,50 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the config\n%s", out)
 		}
 	})
+}
+
+// TestOriginalSeed parses the original project's config.yml: the same
+// settings as Default, plus trust_remote_code, which is reported as ignored.
+func TestOriginalSeed(t *testing.T) {
+	const original = `
+model:      {name: Qwen/Qwen2-1.5B, dtype: float32, revision: main, trust_remote_code: true}
+lora:       {r: 64, alpha: 16, dropout: 0.05, target_modules: [q_proj, v_proj], use_rslora: false}
+dataset:    {train_file: data/train.jsonl, test_file: data/test.jsonl, max_length: 512,
+             padding: max_length, truncation: true, append_eos: true, loss_on: auto}
+training:   {output_dir: ./qwen_finetune, batch_size: 1, gradient_accumulation_steps: 4,
+             learning_rate: 2.0e-4, lr_scheduler: cosine, warmup_steps: 0, weight_decay: 0.01,
+             optimizer: adamw, epochs: 3, max_steps: -1, max_grad_norm: 1.0, save_steps: 500,
+             logging_steps: 10, seed: 42}
+logging:    {level: INFO, file: training.log}
+evaluation: {max_new_tokens: 100, evaluator: heuristic, positive_label: ok}
+chat:       {max_new_tokens: 100, temperature: 0.7, top_p: 1.0, top_k: 50, repetition_penalty: 1.0, system_prompt: ""}
+`
+	c, warns, err := Parse([]byte(original), "config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("got %+v\nwant %+v", c, Default())
+	}
+	if len(warns) != 1 || warns[0].String() != "config.yml:2: model.trust_remote_code: ignored: QwenTune builds Qwen2 itself and never runs code from the Hub" {
+		t.Errorf("warnings %v", warns)
+	}
+}
+
+func TestReference(t *testing.T) {
+	ref := Reference()
+	for _, want := range []string{
+		"### `lora`\n",
+		"| `r` | `64` | a positive integer | LoRA rank:",
+		"| `target_modules` | `[q_proj, v_proj]` | a list of q_proj,",
+		"| `system_prompt` | `\"\"` | a string |",
+		"- `model.trust_remote_code`: QwenTune builds Qwen2 itself",
+	} {
+		if !strings.Contains(ref, want) {
+			t.Errorf("Reference lacks %q", want)
+		}
+	}
+	if n := strings.Count(ref, "\n| `"); n != len(Fields()) {
+		t.Errorf("Reference has %d rows, want %d", n, len(Fields()))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind is the type of a config value, which also picks the widget the app
@@ -339,6 +340,9 @@ func (f *Field) checkValue(v reflect.Value, got string) string {
 	case KindString, KindPath, KindModel:
 		if v.String() == "" && !f.allowEmpty {
 			return bad
+		}
+		if !utf8.ValidString(v.String()) {
+			return "must be valid UTF-8 text, got " + got
 		}
 	}
 	return ""

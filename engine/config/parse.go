@@ -29,17 +29,14 @@ func Parse(data []byte, name string) (Config, []Warning, error) {
 	p := parser{file: name, lines: map[string]int{}}
 	p.parseRoot(root, &cfg)
 	p.crossCheck(cfg)
-	if len(p.errs) > 0 {
-		return cfg, p.warns, p.errs
-	}
-	return cfg, p.warns, nil
+	return cfg, p.warns, p.errs.err()
 }
 
 var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // decodeDocument parses exactly one YAML document and returns its root node,
 // or nil for an empty document.
-func decodeDocument(data []byte, name string) (root *yaml.Node, err error) {
+func decodeDocument(data []byte, name string) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -59,7 +56,7 @@ func decodeDocument(data []byte, name string) (root *yaml.Node, err error) {
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
-	root = deref(doc.Content[0])
+	root := deref(doc.Content[0])
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 		return nil, nil
 	}
@@ -79,13 +76,7 @@ func syntaxError(name string, err error) error {
 	return ErrorList{{File: name, Message: "invalid YAML: " + msg}}
 }
 
-func sectionNames() string {
-	s := make([]string, len(sections))
-	for i, sec := range sections {
-		s[i] = sec.Key
-	}
-	return strings.Join(s, ", ")
-}
+func sectionNames() string { return strings.Join(sectionKeys(), ", ") }
 
 // deref follows aliases (bounded: yaml.v3 rejects alias cycles).
 func deref(n *yaml.Node) *yaml.Node {

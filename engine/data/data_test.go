@@ -330,7 +330,7 @@ func TestLints(t *testing.T) {
 		"line 3: no token is trained on",
 		"line 3: no assistant turn: nothing shows the model how to answer",
 		"line 4: duplicate of line 1",
-		"line 5: cut 160 of 260 tokens to fit max_length 100",
+		"line 5: cut 163 of 263 tokens to fit max_length 100",
 		"line 5: truncation cut the end of the last assistant turn: this row does not teach the model to stop",
 	)
 	text := `{"text": "a"}` + "\n" + `{"text": "User: x"}`
@@ -361,8 +361,10 @@ func TestBatches(t *testing.T) {
 			labels[j] = ids[j]
 		}
 		labels[0] = ignoreIndex
-		ids[i] = eosID // an eos in the data keeps its label
-		labels[i] = eosID
+		if i > 0 {
+			ids[i] = eosID // an eos in the data keeps its label
+			labels[i] = eosID
+		}
 		ex = append(ex, Example{Line: i + 1, IDs: ids, Labels: labels})
 	}
 	for _, padding := range []string{"longest", "max_length"} {
@@ -398,7 +400,7 @@ func TestBatches(t *testing.T) {
 			}
 			longest := 0
 			for r := range b.Mask {
-				longest = max(longest, strings.Count(strings.Repeat("x", len(b.Mask[r])), "x")-countFalse(b.Mask[r]))
+				longest = max(longest, len(b.Mask[r])-countFalse(b.Mask[r]))
 			}
 			if padding == "longest" && width != longest {
 				t.Errorf("longest: width %d, longest row %d", width, longest)

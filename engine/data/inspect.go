@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Report is what `qwentune data inspect` and the app's dataset screen show
+// Report is what the CLI's inspect command and the app's dataset screen show
 // about a training file.
 type Report struct {
 	File   string
