@@ -140,8 +140,10 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		}
 	}
 	if o.PreflightSteps > 0 && o.Resume == "" {
-		w, act := s.Model.Estimate(cfg.Dataset.MaxLength*max(1, batchSize), LoRAConfig(cfg.LoRA))
-		if err := train.CheckMemory(act + w/8); err != nil {
+		// The weights are already in memory; a run adds the activations and,
+		// per trainable value, its gradient and AdamW's two moments.
+		_, act := s.Model.Estimate(cfg.Dataset.MaxLength*max(1, batchSize), LoRAConfig(cfg.LoRA))
+		if err := train.CheckMemory(act + 12*plan.Trainable); err != nil {
 			return train.Result{}, plan, err
 		}
 		est, err := train.Preflight(ctx, s.Model, opts, o.PreflightSteps)

@@ -1,14 +1,15 @@
-// Command desktop opens the QwenTune desktop app.
+// Command desktop opens the QwenTune desktop app; an optional argument is
+// the config.yml to open.
 package main
 
 import (
-	"fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/widget"
+	"os"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"qwentune/app"
 )
 
 func main() {
-	a := app.NewWithID("io.qwentune.app")
-	w := a.NewWindow("QwenTune")
-	w.SetContent(widget.NewLabel("QwenTune"))
-	w.ShowAndRun()
+	app.Start(fyneapp.NewWithID("io.qwentune.app"), os.Args[1:]).ShowAndRun()
 }

@@ -67,14 +67,9 @@ func Generate(ctx context.Context, m *nn.Model, prompt []int, o Options, onToken
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if len(prompt) == 0 {
-		return nil, fmt.Errorf("generate: empty prompt")
-	}
 	v := m.Config.VocabSize
-	for i, id := range prompt {
-		if id < 0 || id >= v {
-			return nil, fmt.Errorf("generate: prompt position %d: token id %d outside [0, %d)", i, id, v)
-		}
+	if err := checkPrompt(prompt, v); err != nil {
+		return nil, err
 	}
 	if o.MaxNewTokens == 0 {
 		return nil, nil
@@ -83,9 +78,10 @@ func Generate(ctx context.Context, m *nn.Model, prompt []int, o Options, onToken
 		return nil, err
 	}
 	c := m.NewCache(len(prompt) + o.MaxNewTokens)
-	s := newSampler(o, v, prompt)
+	s := newSampler(o, v, prompt, 0)
 	logits := m.Step(c, prompt)
 	var out []int
+	last := make([]int, 1)
 	for {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -100,7 +96,86 @@ func Generate(ctx context.Context, m *nn.Model, prompt []int, o Options, onToken
 		if slices.Contains(o.StopIDs, id) || len(out) == o.MaxNewTokens {
 			return out, nil
 		}
-		logits = m.Step(c, []int{id})
+		last[0] = id
+		logits = m.Step(c, last)
+	}
+}
+
+// checkPrompt refuses an empty prompt or ids outside the vocabulary.
+func checkPrompt(prompt []int, v int) error {
+	if len(prompt) == 0 {
+		return fmt.Errorf("generate: empty prompt")
+	}
+	for i, id := range prompt {
+		if id < 0 || id >= v {
+			return fmt.Errorf("generate: prompt position %d: token id %d outside [0, %d)", i, id, v)
+		}
+	}
+	return nil
+}
+
+// GenerateBatch continues every prompt like Generate, decoding the rows
+// together with nn.Model.StepBatch so that each step reads the weights once
+// for all rows (prompts are prefilled one by one). Row j draws from its own
+// generator seeded by (o.Seed, j), so row 0 reproduces Generate with the
+// same options. Each row stops on its own stop id or at o.MaxNewTokens;
+// onToken, when not nil, sees (row, id) as tokens are produced and may stop
+// everything by returning an error. ctx is checked before every step.
+func GenerateBatch(ctx context.Context, m *nn.Model, prompts [][]int, o Options, onToken func(row, id int) error) ([][]int, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	v := m.Config.VocabSize
+	for j, p := range prompts {
+		if err := checkPrompt(p, v); err != nil {
+			return nil, fmt.Errorf("row %d: %w", j, err)
+		}
+	}
+	out := make([][]int, len(prompts))
+	if o.MaxNewTokens == 0 || len(prompts) == 0 {
+		return out, nil
+	}
+	caches := make([]*nn.Cache, len(prompts))
+	samplers := make([]*sampler, len(prompts))
+	logits := make([][]float32, len(prompts))
+	active := make([]int, 0, len(prompts))
+	for j, p := range prompts {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		caches[j] = m.NewCache(len(p) + o.MaxNewTokens)
+		samplers[j] = newSampler(o, v, p, j)
+		logits[j] = m.Step(caches[j], p)
+		active = append(active, j)
+	}
+	var ids []int
+	var cs []*nn.Cache
+	for {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		keep := active[:0]
+		ids, cs = ids[:0], cs[:0]
+		for _, j := range active {
+			id := samplers[j].next(logits[j])
+			out[j] = append(out[j], id)
+			if onToken != nil {
+				if err := onToken(j, id); err != nil {
+					return out, err
+				}
+			}
+			if !slices.Contains(o.StopIDs, id) && len(out[j]) < o.MaxNewTokens {
+				keep = append(keep, j)
+				ids, cs = append(ids, id), append(cs, caches[j])
+			}
+		}
+		if len(keep) == 0 {
+			return out, nil
+		}
+		for i, l := range m.StepBatch(cs, ids) {
+			logits[keep[i]] = l
+		}
+		active = keep
 	}
 }
 
@@ -111,13 +186,20 @@ type sampler struct {
 	seen    []bool    // [V] token occurs in the sequence
 	seenIDs []int     // distinct ids in the sequence
 	z       []float64 // [V] working scores
-	order   []int     // candidate ids, most likely first
+	order   []int     // candidate ids
 	probs   []float64 // their probabilities
 	heap    []float64 // top-k selection
+	// top-p sorting scratch
+	idx       []int
+	sortedIDs []int
+	sortedW   []float64
 }
 
-func newSampler(o Options, v int, prompt []int) *sampler {
-	s := &sampler{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed5eed)), seen: make([]bool, v), z: make([]float64, v), order: make([]int, 0, v), probs: make([]float64, v), heap: make([]float64, 0, max(o.TopK, 0))}
+// newSampler makes the sampler of one sequence; row selects an independent
+// random stream for batched generation (row 0 is Generate's).
+func newSampler(o Options, v int, prompt []int, row int) *sampler {
+	s := &sampler{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed5eed+uint64(row))), seen: make([]bool, v), z: make([]float64, v), order: make([]int, 0, v), probs: make([]float64, v), heap: make([]float64, 0, max(o.TopK, 0)),
+		idx: make([]int, 0, v), sortedIDs: make([]int, v), sortedW: make([]float64, v)}
 	for _, id := range prompt {
 		s.observe(id)
 	}
@@ -145,8 +227,9 @@ func (s *sampler) next(logits []float32) int {
 }
 
 // distribution applies the repetition penalty to s.z and, when sampling,
-// the temperature, top-k and top-p, returning the candidates in s.order
-// with their probabilities (nil when greedy).
+// the temperature, top-k and top-p, leaving the candidate ids in s.order
+// and returning their probabilities (nil when greedy). The candidates are
+// sorted most likely first only when top-p needs it.
 func (s *sampler) distribution(logits []float32) []float64 {
 	o := s.o
 	for i, x := range logits {
@@ -164,8 +247,10 @@ func (s *sampler) distribution(logits []float32) []float64 {
 	if o.Greedy() {
 		return nil
 	}
+	mx := math.Inf(-1)
 	for i := range s.z {
 		s.z[i] /= o.Temperature
+		mx = math.Max(mx, s.z[i])
 	}
 	s.order = s.order[:0]
 	if k := o.TopK; k > 0 && k < len(s.z) {
@@ -180,36 +265,75 @@ func (s *sampler) distribution(logits []float32) []float64 {
 			s.order = append(s.order, i)
 		}
 	}
-	slices.SortFunc(s.order, func(a, b int) int {
-		switch {
-		case s.z[a] > s.z[b]:
-			return -1
-		case s.z[a] < s.z[b]:
-			return 1
-		}
-		return a - b
-	})
 	probs := s.probs[:len(s.order)]
-	mx, sum := s.z[s.order[0]], 0.0
+	sum := 0.0
 	for i, id := range s.order {
 		probs[i] = math.Exp(s.z[id] - mx)
 		sum += probs[i]
 	}
+	if p := o.TopP; p > 0 && p < 1 {
+		probs = s.nucleus(probs, sum, mx, p)
+		sum = 0
+		for _, q := range probs {
+			sum += q
+		}
+	}
 	for i := range probs {
 		probs[i] /= sum
 	}
-	if p := o.TopP; p > 0 && p < 1 {
-		cum, n := 0.0, 0
-		for n < len(probs) && (n == 0 || cum < p) {
-			cum += probs[n]
-			n++
+	return probs
+}
+
+// nucleus keeps the smallest set of most likely candidates whose
+// probability reaches p (at least one). w are the candidates' unnormalised
+// weights exp(z − mx) and sum their total. Only the candidates above a
+// threshold that already holds mass p are sorted: the nucleus is a prefix
+// of the sorted order, so it lies among them. The threshold starts at
+// e^−8 of the maximum and widens until it holds enough.
+func (s *sampler) nucleus(w []float64, sum, mx, p float64) []float64 {
+	n := len(s.order)
+	for delta := 8.0; ; delta *= 2 {
+		k, mass := 0, 0.0
+		for i, id := range s.order[:n] {
+			if s.z[id] >= mx-delta {
+				s.order[k], s.order[i] = s.order[i], s.order[k]
+				w[k], w[i] = w[i], w[k]
+				mass += w[k]
+				k++
+			}
 		}
-		s.order, probs = s.order[:n], probs[:n]
-		for i := range probs {
-			probs[i] /= cum
+		if mass >= p*sum || k == n {
+			n = k
+			break
 		}
 	}
-	return probs
+	order, w := s.order[:n], w[:n]
+	idx := s.idx[:0]
+	for i := range order {
+		idx = append(idx, i)
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		za, zb := s.z[order[a]], s.z[order[b]]
+		switch {
+		case za > zb:
+			return -1
+		case za < zb:
+			return 1
+		}
+		return order[a] - order[b]
+	})
+	cum, keep := 0.0, 0
+	for keep < len(idx) && (keep == 0 || cum < p*sum) {
+		cum += w[idx[keep]]
+		keep++
+	}
+	for i := 0; i < keep; i++ {
+		s.sortedIDs[i], s.sortedW[i] = order[idx[i]], w[idx[i]]
+	}
+	copy(s.order, s.sortedIDs[:keep])
+	copy(w, s.sortedW[:keep])
+	s.order = s.order[:keep]
+	return w[:keep]
 }
 
 // draw samples an index of s.order with the given probabilities.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -56,7 +57,7 @@ func TestDistribution(t *testing.T) {
 			[]float32{1, 3, 0.5, -1}, []int{1, 0}, []float64{1 / (1 + math.Exp(-0.5)), math.Exp(-0.5) / (1 + math.Exp(-0.5))}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSampler(tc.o, len(tc.logits), tc.prompt)
+			s := newSampler(tc.o, len(tc.logits), tc.prompt, 0)
 			probs := s.distribution(tc.logits)
 			if tc.wantProbs == nil {
 				if probs != nil {
@@ -67,12 +68,16 @@ func TestDistribution(t *testing.T) {
 				}
 				return
 			}
-			if !slices.Equal(s.order, tc.wantIDs) {
-				t.Fatalf("candidates %v, want %v", s.order, tc.wantIDs)
+			got := map[int]float64{}
+			for i, id := range s.order {
+				got[id] = probs[i]
 			}
-			for i, p := range probs {
-				if math.Abs(p-tc.wantProbs[i]) > 1e-6 {
-					t.Fatalf("probabilities %v, want %v", probs, tc.wantProbs)
+			if len(got) != len(tc.wantIDs) || len(probs) != len(s.order) {
+				t.Fatalf("candidates %v with %v, want %v with %v", s.order, probs, tc.wantIDs, tc.wantProbs)
+			}
+			for i, id := range tc.wantIDs {
+				if p, ok := got[id]; !ok || math.Abs(p-tc.wantProbs[i]) > 1e-6 {
+					t.Fatalf("candidates %v with %v, want %v with %v", s.order, probs, tc.wantIDs, tc.wantProbs)
 				}
 			}
 		})
@@ -80,7 +85,7 @@ func TestDistribution(t *testing.T) {
 }
 
 func TestDrawFrequencies(t *testing.T) {
-	s := newSampler(Options{Temperature: 1, Seed: 9}, 3, []int{0})
+	s := newSampler(Options{Temperature: 1, Seed: 9}, 3, []int{0}, 0)
 	logits := []float32{0, float32(math.Log(2)), float32(math.Log(5))}
 	counts := make([]int, 3)
 	const n = 40000
@@ -201,5 +206,106 @@ func TestBadInput(t *testing.T) {
 		if _, err := Generate(context.Background(), m, tc.prompt, tc.o, nil); err == nil {
 			t.Errorf("prompt %v options %+v: no error", tc.prompt, tc.o)
 		}
+	}
+}
+
+// TestTopPLargeVocab checks the thresholded nucleus against a full sort.
+func TestTopPLargeVocab(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, tc := range []struct {
+		spread, p float64
+		topK      int
+	}{{3, 0.9, 0}, {0.01, 0.5, 0}, {20, 0.99, 0}, {1, 0.3, 100}, {0, 0.7, 0}} {
+		const v = 5000
+		logits := make([]float32, v)
+		for i := range logits {
+			logits[i] = float32(tc.spread * rng.NormFloat64())
+		}
+		s := newSampler(Options{Temperature: 1, TopP: tc.p, TopK: tc.topK}, v, []int{0}, 0)
+		probs := s.distribution(logits)
+		// reference: sort everything, apply top-k with ties, then top-p
+		ids := make([]int, v)
+		for i := range ids {
+			ids[i] = i
+		}
+		slices.SortFunc(ids, func(a, b int) int {
+			if logits[a] != logits[b] {
+				if logits[a] > logits[b] {
+					return -1
+				}
+				return 1
+			}
+			return a - b
+		})
+		if tc.topK > 0 {
+			k := tc.topK
+			for k < v && logits[ids[k]] == logits[ids[tc.topK-1]] {
+				k++
+			}
+			ids = ids[:k]
+		}
+		w, sum := make([]float64, len(ids)), 0.0
+		for i, id := range ids {
+			w[i] = math.Exp(float64(logits[id]) - float64(logits[ids[0]]))
+			sum += w[i]
+		}
+		cum, keep := 0.0, 0
+		for keep < len(ids) && (keep == 0 || cum < tc.p*sum) {
+			cum += w[keep]
+			keep++
+		}
+		if !slices.Equal(s.order, ids[:keep]) {
+			t.Fatalf("spread %v p %v: %d candidates, want %d", tc.spread, tc.p, len(s.order), keep)
+		}
+		for i := range probs {
+			if math.Abs(probs[i]-w[i]/cum) > 1e-9 {
+				t.Fatalf("spread %v p %v: probability %d is %v, want %v", tc.spread, tc.p, i, probs[i], w[i]/cum)
+			}
+		}
+	}
+}
+
+func TestGenerateBatch(t *testing.T) {
+	m := testModel(t)
+	prompts := [][]int{{5, 9, 2}, {7}, {1, 2, 3, 4, 5, 6}}
+	for _, o := range []Options{
+		{MaxNewTokens: 7},
+		{MaxNewTokens: 7, Temperature: 1.2, TopK: 30, TopP: 0.9, RepetitionPenalty: 1.2, Seed: 4},
+	} {
+		var streamed [3][]int
+		got, err := GenerateBatch(context.Background(), m, prompts, o, func(row, id int) error {
+			streamed[row] = append(streamed[row], id)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, p := range prompts {
+			if !slices.Equal(streamed[j], got[j]) || len(got[j]) != 7 {
+				t.Fatalf("row %d: returned %v, streamed %v", j, got[j], streamed[j])
+			}
+			if j > 0 && o.Temperature > 0 {
+				continue // other rows draw from their own streams
+			}
+			want, err := Generate(context.Background(), m, p, o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got[j], want) {
+				t.Fatalf("options %+v row %d: batched %v, alone %v", o, j, got[j], want)
+			}
+		}
+	}
+	// rows stop independently
+	alone, _ := Generate(context.Background(), m, prompts[1], Options{MaxNewTokens: 7}, nil)
+	got, err := GenerateBatch(context.Background(), m, prompts, Options{MaxNewTokens: 7, StopIDs: []int{alone[1]}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := slices.Index(alone, alone[1]); !slices.Equal(got[1], alone[:first+1]) {
+		t.Fatalf("row 1 with stop id: %v, want %v", got[1], alone[:first+1])
+	}
+	if _, err := GenerateBatch(context.Background(), m, [][]int{{1}, {}}, Options{MaxNewTokens: 1}, nil); err == nil {
+		t.Fatal("empty prompt in a batch accepted")
 	}
 }

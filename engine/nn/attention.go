@@ -35,35 +35,41 @@ func attentionForward(out, probs, q, k, v []float32, nq, nk int, d dims, keyOK [
 // softmaxCausal replaces each row i of s[nq, nk] by the softmax over the
 // visible keys (j ≤ nk−nq+i and keyOK[j]) and zeroes the rest.
 func softmaxCausal(s []float32, nq, nk int, keyOK []bool) {
-	ops.Parallel(nq, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := s[i*nk : (i+1)*nk]
-			last := nk - nq + i
-			mx := float32(math.Inf(-1))
-			for j := 0; j <= last; j++ {
-				if (keyOK == nil || keyOK[j]) && row[j] > mx {
-					mx = row[j]
-				}
-			}
-			var sum float32
-			for j := range row {
-				if j > last || (keyOK != nil && !keyOK[j]) || math.IsInf(float64(mx), -1) {
-					row[j] = 0
-					continue
-				}
-				e := float32(math.Exp(float64(row[j] - mx)))
-				row[j] = e
-				sum += e
-			}
-			if sum == 0 {
-				continue
-			}
-			inv := 1 / sum
-			for j := 0; j <= last; j++ {
-				row[j] *= inv
+	if small(nq * nk) {
+		softmaxRows(s, nq, nk, keyOK, 0, nq)
+		return
+	}
+	ops.Parallel(nq, func(lo, hi int) { softmaxRows(s, nq, nk, keyOK, lo, hi) })
+}
+
+func softmaxRows(s []float32, nq, nk int, keyOK []bool, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		row := s[i*nk : (i+1)*nk]
+		last := nk - nq + i
+		mx := float32(math.Inf(-1))
+		for j := 0; j <= last; j++ {
+			if (keyOK == nil || keyOK[j]) && row[j] > mx {
+				mx = row[j]
 			}
 		}
-	})
+		var sum float32
+		for j := range row {
+			if j > last || (keyOK != nil && !keyOK[j]) || math.IsInf(float64(mx), -1) {
+				row[j] = 0
+				continue
+			}
+			e := float32(math.Exp(float64(row[j] - mx)))
+			row[j] = e
+			sum += e
+		}
+		if sum == 0 {
+			continue
+		}
+		inv := 1 / sum
+		for j := 0; j <= last; j++ {
+			row[j] *= inv
+		}
+	}
 }
 
 // attentionBackward is the backward of attentionForward with saved probs

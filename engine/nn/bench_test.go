@@ -14,7 +14,7 @@ import (
 
 // The benchmarks run on a mid-size random model built in memory (hidden
 // 512, 4 layers, vocab 8192). NN_BENCH_SHAPE names a model.Shapes entry
-// instead (e.g. qwen2-1.5b), NN_BENCH_DTYPE picks bfloat16, NN_BENCH_SEQ the
+// instead (e.g. qwen2-1.5b) and NN_BENCH_LAYERS cuts its depth, NN_BENCH_DTYPE picks bfloat16, NN_BENCH_SEQ the
 // training/prefill length (default 256) and NN_BENCH_RECOMPUTE=1 turns on
 // activation recomputation.
 
@@ -28,6 +28,9 @@ func benchModel(b *testing.B) *Model {
 		if cfg, ok = model.Shapes[s]; !ok {
 			b.Fatalf("NN_BENCH_SHAPE %q is not in model.Shapes", s)
 		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("NN_BENCH_LAYERS")); err == nil && n > 0 {
+		cfg.NumHiddenLayers = n
 	}
 	dtype := "float32"
 	if os.Getenv("NN_BENCH_DTYPE") == "bfloat16" {
@@ -121,4 +124,34 @@ func BenchmarkTrainStep(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.Sys)/(1<<30), "sys-GiB")
 	b.Logf("backend %s, weights %.2f GiB", ops.Backend(), float64(m.WeightBytes())/(1<<30))
+}
+
+// BenchmarkDecodeBatch8 decodes one token for each of 8 sequences per
+// iteration with StepBatch; tokens/s counts all rows.
+func BenchmarkDecodeBatch8(b *testing.B) {
+	m := benchModel(b)
+	const rows = 8
+	rng := rand.New(rand.NewPCG(4, 4))
+	cs := make([]*Cache, rows)
+	for j := range cs {
+		cs[j] = m.NewCache(512)
+		m.Step(cs[j], randomIDs(rng, 16+j, m.d.V))
+	}
+	ids := make([]int, rows)
+	b.ResetTimer()
+	for range b.N {
+		if cs[rows-1].Len() == cs[rows-1].MaxLen() {
+			for _, c := range cs {
+				c.Reset()
+				m.Step(c, []int{1})
+			}
+		}
+		for j := range ids {
+			ids[j] = rng.IntN(m.d.V)
+		}
+		m.StepBatch(cs, ids)
+	}
+	s := b.Elapsed().Seconds()
+	b.ReportMetric(float64(rows*b.N)/s, "tokens/s")
+	b.ReportMetric(2*m.matmulParams()*float64(rows*b.N)/s/1e9, "GFLOPS")
 }

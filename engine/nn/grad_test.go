@@ -80,13 +80,18 @@ func TestGradientLoRAAllTargets(t *testing.T) {
 		name      string
 		recompute bool
 		dropout   float64
+		bf16      bool
 	}{
-		{"saved", false, 0.25},
-		{"recompute", true, 0.25},
-		{"nodropout", false, 0},
+		{"saved", false, 0.25, false},
+		{"recompute", true, 0.25, false},
+		{"nodropout", false, 0, false},
+		{"bfloat16", false, 0.1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTestModel(t, tinyConfig(true), 21)
+			if tc.bf16 {
+				toBF16(m)
+			}
 			m.TrainOptions.Recompute = tc.recompute
 			a, err := m.NewAdapter(allTargets(tc.dropout), 22)
 			if err != nil {
@@ -146,5 +151,23 @@ func TestGradientsAccumulate(t *testing.T) {
 		if math.Abs(float64(g-2*once[i])) > 1e-5*math.Abs(float64(once[i]))+1e-9 {
 			t.Fatalf("grad[%d] = %v after two identical steps, want 2·%v", i, g, once[i])
 		}
+	}
+}
+
+// toBF16 converts a float32 test model's weights to bfloat16 storage.
+func toBF16(m *Model) {
+	for _, ts := range m.tensors() {
+		if ts.w != nil {
+			*ts.w = makeWeight(ts.w.Rows, ts.w.Cols, ts.w.F32, "bfloat16")
+		}
+	}
+	m.dtype = "bfloat16"
+}
+
+func TestTrainAllRefusesBF16(t *testing.T) {
+	m := newTestModel(t, tinyConfig(true), 81)
+	toBF16(m)
+	if _, err := m.TrainAll(); err == nil {
+		t.Fatal("full-parameter training accepted bfloat16 weights")
 	}
 }

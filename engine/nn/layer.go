@@ -25,11 +25,12 @@ type scratch struct {
 
 // seqs describes how the n tokens of a forward pass form sequences: either
 // rows training sequences of L tokens (positions 0..L−1, keys masked by
-// keyOK[row]) or, with cache set, the next tokens of one cached sequence.
+// keyOK[row]) or, with caches set, the next n/len(caches) tokens of each
+// cached sequence in turn.
 type seqs struct {
 	rows, L int
 	keyOK   [][]bool
-	cache   *Cache
+	caches  []*Cache
 }
 
 // layerForward runs layer li on x [n, H] into xout [n, H] (which may alias
@@ -41,14 +42,19 @@ func (m *Model) layerForward(li int, la *layerActs, s *scratch, x, xout []float3
 	m.linear(li, qProj, la.q, s.a, n, la, s, train, seed)
 	m.linear(li, kProj, la.k, s.a, n, la, s, train, seed)
 	m.linear(li, vProj, la.v, s.a, n, la, s, train, seed)
-	if c := sq.cache; c != nil {
-		m.rope.ensure(c.n+n, d.hd, d.theta)
-		ropeForward(la.q, n, d.nh, d.hd, c.n, &m.rope)
-		ropeForward(la.k, n, d.nkv, d.hd, c.n, &m.rope)
-		copy(c.k[li][c.n*d.KV:], la.k[:n*d.KV])
-		copy(c.v[li][c.n*d.KV:], la.v[:n*d.KV])
-		nk := c.n + n
-		attentionForward(la.att, la.probs, la.q, c.k[li][:nk*d.KV], c.v[li][:nk*d.KV], n, nk, d, nil, false)
+	if sq.caches != nil {
+		cnt := n / len(sq.caches)
+		for j, c := range sq.caches {
+			q := la.q[j*cnt*d.Q : (j+1)*cnt*d.Q]
+			k, v := la.k[j*cnt*d.KV:(j+1)*cnt*d.KV], la.v[j*cnt*d.KV:(j+1)*cnt*d.KV]
+			m.rope.ensure(c.n+cnt, d.hd, d.theta)
+			ropeForward(q, cnt, d.nh, d.hd, c.n, &m.rope)
+			ropeForward(k, cnt, d.nkv, d.hd, c.n, &m.rope)
+			copy(c.k[li][c.n*d.KV:], k)
+			copy(c.v[li][c.n*d.KV:], v)
+			nk := c.n + cnt
+			attentionForward(la.att[j*cnt*d.Q:], c.la.probs, q, c.k[li][:nk*d.KV], c.v[li][:nk*d.KV], cnt, nk, d, nil, false)
+		}
 	} else {
 		m.rope.ensure(sq.L, d.hd, d.theta)
 		L := sq.L

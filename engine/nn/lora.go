@@ -66,7 +66,7 @@ func (a *Adapter) NumParams() int64 {
 
 // loraKey is the PEFT tensor key of a LoRA matrix ("A" or "B").
 func loraKey(layer int, t target, ab string) string {
-	return fmt.Sprintf("base_model.model.model.layers.%d.%s.lora_%s.weight", layer, targetPaths[t], ab)
+	return peft.Key(layer, targetNames[t], "lora_"+ab)
 }
 
 // PEFT returns the adapter_config.json equivalent of c. A TargetModules of

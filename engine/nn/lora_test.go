@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"qwentune/model"
 	"qwentune/model/peft"
 )
 
@@ -143,12 +144,7 @@ func TestMerge(t *testing.T) {
 		t.Run(dtype, func(t *testing.T) {
 			m := newTestModel(t, tinyConfig(false), 61)
 			if dtype == "bfloat16" {
-				for _, ts := range m.tensors() {
-					if ts.w != nil {
-						*ts.w = makeWeight(ts.w.Rows, ts.w.Cols, ts.w.F32, dtype)
-					}
-				}
-				m.dtype = dtype
+				toBF16(m)
 			}
 			a, err := m.NewAdapter(allTargets(0.1), 62)
 			if err != nil {
@@ -185,5 +181,20 @@ func TestMerge(t *testing.T) {
 				t.Fatal("merged model shares the lm_head pointer")
 			}
 		})
+	}
+}
+
+func TestQwen2TrainableCount(t *testing.T) {
+	m, err := newEmpty(model.Shapes["qwen2-1.5b"], "bfloat16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.NewAdapter(LoRAConfig{R: 64, Alpha: 16, TargetModules: []string{"q_proj", "v_proj"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SPEC §4: PEFT prints trainable params: 8,716,288 || all params: 1,552,430,592
+	if a.NumParams() != 8716288 || m.NumParams()+a.NumParams() != 1552430592 {
+		t.Fatalf("trainable %d, all %d", a.NumParams(), m.NumParams()+a.NumParams())
 	}
 }

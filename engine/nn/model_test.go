@@ -46,12 +46,7 @@ func TestLogitsMatchReference(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTestModel(t, tinyConfig(tc.tied), 1)
 			if tc.dtype == "bfloat16" {
-				for _, ts := range m.tensors() {
-					if ts.w != nil {
-						*ts.w = makeWeight(ts.w.Rows, ts.w.Cols, ts.w.F32, "bfloat16")
-					}
-				}
-				m.dtype = "bfloat16"
+				toBF16(m)
 			}
 			if tc.lora {
 				a, err := m.NewAdapter(allTargets(0.1), 2)
@@ -170,5 +165,111 @@ func TestBatchedPaddingEqualsUnbatched(t *testing.T) {
 	}
 	if ref := refLoss(m, refFromModel(m), b, false, 0); math.Abs(loss-ref) > 1e-5*math.Abs(ref) {
 		t.Fatalf("batched loss %v, reference %v", loss, ref)
+	}
+}
+
+func TestWorkspaceReuseAndEstimate(t *testing.T) {
+	for _, recompute := range []bool{false, true} {
+		m := newTestModel(t, tinyConfig(true), 17)
+		m.TrainOptions.Recompute = recompute
+		lora := allTargets(0.1)
+		a, err := m.NewAdapter(lora, 18)
+		if err != nil {
+			t.Fatal(err)
+		}
+		randomizeB(a, 19)
+		m.SetAdapter(a)
+		rng := rand.New(rand.NewPCG(20, 20))
+		long := testBatch(rng, m.d.V)
+		ids := randomIDs(rng, 5, m.d.V)
+		short := Batch{IDs: [][]int{ids}, Labels: [][]int{ids}}
+		wantShort, _, err := m.Loss(short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.ReleaseWorkspace()
+		if _, _, err := m.ForwardBackward(short, 1, 3); err != nil {
+			t.Fatal(err)
+		}
+		wb, act := m.Estimate(5, lora)
+		if act != m.ActivationBytes() || wb != m.WeightBytes()+4*4*a.NumParams() {
+			t.Fatalf("recompute %v: Estimate says %d weight and %d activation bytes, have %d+4·4·%d and %d",
+				recompute, wb, act, m.WeightBytes(), a.NumParams(), m.ActivationBytes())
+		}
+		wc, ac, err := EstimateConfig(m.Config, "float32", 1, 5, lora, m.TrainOptions)
+		if err != nil || wc != wb || ac != act {
+			t.Fatalf("EstimateConfig %d, %d, %v; Estimate %d, %d", wc, ac, err, wb, act)
+		}
+		if _, _, err := m.ForwardBackward(long, 1, 3); err != nil {
+			t.Fatal(err)
+		}
+		grown := m.ActivationBytes()
+		got, _, err := m.Loss(short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != wantShort || m.ActivationBytes() != grown {
+			t.Fatalf("recompute %v: loss %v after reuse, want %v; workspace %d → %d bytes", recompute, got, wantShort, grown, m.ActivationBytes())
+		}
+	}
+}
+
+func TestBadBatch(t *testing.T) {
+	m := newTestModel(t, tinyConfig(true), 21)
+	for _, b := range []Batch{
+		{},
+		{IDs: [][]int{{1, 2}}, Labels: [][]int{{1}}},
+		{IDs: [][]int{{1, 40}}, Labels: [][]int{{1, 2}}},
+		{IDs: [][]int{{1, 2}}, Labels: [][]int{{1, -5}}},
+		{IDs: [][]int{{1, 2}}, Labels: [][]int{{1, 2}}, Mask: [][]bool{{true}}},
+		{IDs: [][]int{{}}, Labels: [][]int{{}}},
+	} {
+		if _, _, err := m.ForwardBackward(b, 1, 0); err == nil {
+			t.Errorf("batch %+v: no error", b)
+		}
+	}
+}
+
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	m := newTestModel(t, tinyConfig(true), 22)
+	a, err := m.NewAdapter(allTargets(0), 23)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetAdapter(a)
+	c := m.NewCache(200)
+	m.Step(c, []int{1, 2, 3})
+	next := []int{4}
+	if n := testing.AllocsPerRun(50, func() { m.Step(c, next) }); n != 0 {
+		t.Fatalf("%v allocations per decoded token", n)
+	}
+}
+
+func TestStepBatchMatchesStep(t *testing.T) {
+	m := newTestModel(t, tinyConfig(false), 24)
+	a, err := m.NewAdapter(allTargets(0), 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeB(a, 26)
+	m.SetAdapter(a)
+	rng := rand.New(rand.NewPCG(27, 27))
+	var batch, single []*Cache
+	for _, n := range []int{5, 2, 8} {
+		ids := randomIDs(rng, n, m.d.V)
+		b, s := m.NewCache(n+4), m.NewCache(n+4)
+		m.Step(b, ids)
+		m.Step(s, ids)
+		batch, single = append(batch, b), append(single, s)
+	}
+	for step := 0; step < 4; step++ {
+		ids := randomIDs(rng, 3, m.d.V)
+		got := m.StepBatch(batch, ids)
+		for j := range ids {
+			want := m.Step(single[j], ids[j:j+1])
+			if e := relErr(got[j], f64(want)); e > 1e-5 {
+				t.Fatalf("step %d row %d: batched logits differ by %.3g", step, j, e)
+			}
+		}
 	}
 }

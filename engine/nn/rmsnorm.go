@@ -9,20 +9,26 @@ import (
 // rmsnormForward computes y[n,h] = w[h] ⊙ x[n,h] · rstd[n] with
 // rstd = 1/sqrt(mean(x²) + eps), saving rstd for the backward pass.
 func rmsnormForward(y, rstd, x, w []float32, n, h int, eps float32) {
-	ops.Parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			xr, yr := x[i*h:(i+1)*h], y[i*h:(i+1)*h]
-			var ss float64
-			for _, v := range xr {
-				ss += float64(v) * float64(v)
-			}
-			r := float32(1 / math.Sqrt(float64(float32(ss/float64(h))+eps)))
-			rstd[i] = r
-			for j, v := range xr {
-				yr[j] = w[j] * (v * r)
-			}
+	if small(n * h) {
+		rmsnormRows(y, rstd, x, w, h, eps, 0, n)
+		return
+	}
+	ops.Parallel(n, func(lo, hi int) { rmsnormRows(y, rstd, x, w, h, eps, lo, hi) })
+}
+
+func rmsnormRows(y, rstd, x, w []float32, h int, eps float32, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		xr, yr := x[i*h:(i+1)*h], y[i*h:(i+1)*h]
+		var ss float64
+		for _, v := range xr {
+			ss += float64(v) * float64(v)
 		}
-	})
+		r := float32(1 / math.Sqrt(float64(float32(ss/float64(h))+eps)))
+		rstd[i] = r
+		for j, v := range xr {
+			yr[j] = w[j] * (v * r)
+		}
+	}
 }
 
 // rmsnormNormalize recomputes y[n,h] = w ⊙ x · rstd from the saved rstd[n].

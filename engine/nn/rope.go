@@ -50,20 +50,26 @@ func ropeBackward(dx []float32, n, heads, hd, pos0 int, t *ropeTable) {
 }
 
 func rope(x []float32, n, heads, hd, pos0 int, t *ropeTable, sign float32) {
+	if small(n * heads * hd) {
+		ropeRows(x, heads, hd, pos0, t, sign, 0, n)
+		return
+	}
+	ops.Parallel(n, func(lo, hi int) { ropeRows(x, heads, hd, pos0, t, sign, lo, hi) })
+}
+
+func ropeRows(x []float32, heads, hd, pos0 int, t *ropeTable, sign float32, lo, hi int) {
 	half, w := hd/2, heads*hd
-	ops.Parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			cs := t.cos[(pos0+i)*half : (pos0+i+1)*half]
-			sn := t.sin[(pos0+i)*half : (pos0+i+1)*half]
-			for h := 0; h < heads; h++ {
-				v := x[i*w+h*hd : i*w+(h+1)*hd]
-				for j := 0; j < half; j++ {
-					c, s := cs[j], sign*sn[j]
-					a, b := v[j], v[j+half]
-					v[j] = a*c - b*s
-					v[j+half] = b*c + a*s
-				}
+	for i := lo; i < hi; i++ {
+		cs := t.cos[(pos0+i)*half : (pos0+i+1)*half]
+		sn := t.sin[(pos0+i)*half : (pos0+i+1)*half]
+		for h := 0; h < heads; h++ {
+			v := x[i*w+h*hd : i*w+(h+1)*hd]
+			for j := 0; j < half; j++ {
+				c, s := cs[j], sign*sn[j]
+				a, b := v[j], v[j+half]
+				v[j] = a*c - b*s
+				v[j+half] = b*c + a*s
 			}
 		}
-	})
+	}
 }

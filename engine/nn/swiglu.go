@@ -12,12 +12,18 @@ func sigmoid(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))
 // swigluForward computes h[n] = silu(gate[n]) ⊙ up[n], silu(z) = z·sigmoid(z),
 // over flat [tokens, intermediate] buffers of n elements.
 func swigluForward(h, gate, up []float32, n int) {
-	ops.Parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gate[i]
-			h[i] = g * sigmoid(g) * up[i]
-		}
-	})
+	if small(n) {
+		swigluRange(h, gate, up, 0, n)
+		return
+	}
+	ops.Parallel(n, func(lo, hi int) { swigluRange(h, gate, up, lo, hi) })
+}
+
+func swigluRange(h, gate, up []float32, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		g := gate[i]
+		h[i] = g * sigmoid(g) * up[i]
+	}
 }
 
 // swigluBackward writes dgate[n] and dup[n] from dh[n]:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"qwentune/engine/ops"
+	"qwentune/model"
 )
 
 // TrainOptions controls how ForwardBackward trades memory for time.
@@ -91,7 +92,7 @@ func newWorkspace(d dims, rows, L int, grad, recompute bool, ranks [numTargets]i
 		}
 	}
 	s := &w.s
-	s.a, s.y, s.h = a.f32(n*d.H), a.f32(n*max(d.H, d.I)), a.f32(n*d.I)
+	s.a, s.y, s.h = a.f32(n*d.H), a.f32(n*d.H), a.f32(n*d.I)
 	if maxR > 0 {
 		s.xd = a.f32(n * max(d.H, d.I, d.Q))
 	}
@@ -137,13 +138,14 @@ func (m *Model) adapterRanks() [numTargets]int {
 
 // workspace returns a workspace that fits rows sequences of L tokens. The
 // last one is reused when it is large enough (buffers are laid out by the
-// current shape, so only sizes matter); otherwise it grows to cover both
+// current shape, so only sizes matter; a training workspace also serves
+// evaluation); otherwise it grows to cover both
 // shapes, so alternating batch shapes settle on one allocation.
 func (m *Model) workspace(rows, L int, grad bool) *workspace {
 	ranks := m.adapterRanks()
 	recompute := m.TrainOptions.Recompute
 	if w := m.ws; w != nil {
-		fits := rows*L <= w.rows*w.L && rows*L*L <= w.rows*w.L*w.L && L <= w.L && w.grad == grad && w.recompute == recompute
+		fits := rows*L <= w.rows*w.L && L <= w.L && (w.grad || !grad) && (!grad || w.recompute == recompute)
 		for t, r := range ranks {
 			fits = fits && w.ranks[t] >= r
 		}
@@ -151,6 +153,7 @@ func (m *Model) workspace(rows, L int, grad bool) *workspace {
 			return w
 		}
 		rows, L = max(rows, w.rows), max(L, w.L)
+		grad = grad || w.grad
 		for t := range ranks {
 			ranks[t] = max(ranks[t], w.ranks[t])
 		}
@@ -172,13 +175,42 @@ func (m *Model) ActivationBytes() int64 {
 // ReleaseWorkspace frees the buffers kept between ForwardBackward calls.
 func (m *Model) ReleaseWorkspace() { m.ws = nil }
 
-// Estimate predicts, before loading anything else, the bytes of the weights
-// (base model plus, when lora has targets, the adapter's values, gradients
-// and two AdamW moments) and of the activations of one training sequence
-// of seqLen tokens under the current TrainOptions.
+// Estimate predicts the bytes of the weights (the model's plus, when lora
+// has targets, the adapter's values, gradients and two AdamW moments) and of
+// the training activations for one sequence of seqLen tokens under the
+// current TrainOptions: what ForwardBackward will allocate.
 func (m *Model) Estimate(seqLen int, lora LoRAConfig) (weightsBytes, activationBytes int64) {
+	return estimate(m, 1, seqLen, lora, m.TrainOptions)
+}
+
+// EstimateConfig is Model.Estimate before loading: for a model with config
+// cfg stored as dtype, trained on batches of rows sequences of seqLen
+// tokens.
+func EstimateConfig(cfg model.Config, dtype string, rows, seqLen int, lora LoRAConfig, opts TrainOptions) (weightsBytes, activationBytes int64, err error) {
+	m, err := newEmpty(cfg, dtype)
+	if err != nil {
+		return 0, 0, err
+	}
+	if rows <= 0 || seqLen <= 0 {
+		return 0, 0, fmt.Errorf("estimate: %d rows of %d tokens", rows, seqLen)
+	}
+	w, a := estimate(m, rows, seqLen, lora, opts)
+	return w, a, nil
+}
+
+func estimate(m *Model, rows, seqLen int, lora LoRAConfig, opts TrainOptions) (weightsBytes, activationBytes int64) {
+	for _, t := range m.tensors() {
+		n := int64(1)
+		for _, s := range t.shape {
+			n *= int64(s)
+		}
+		if t.w != nil && m.dtype == "bfloat16" {
+			weightsBytes += 2 * n
+		} else {
+			weightsBytes += 4 * n
+		}
+	}
 	var ranks [numTargets]int
-	weightsBytes = m.WeightBytes()
 	if spec, err := specFor(lora.PEFT(), m.Config, m.d); err == nil {
 		for i := range spec.r {
 			for t, r := range spec.r[i] {
@@ -189,7 +221,7 @@ func (m *Model) Estimate(seqLen int, lora LoRAConfig) (weightsBytes, activationB
 		}
 	}
 	a := &arena{dry: true}
-	newWorkspace(m.d, 1, seqLen, true, m.TrainOptions.Recompute, ranks, a)
+	newWorkspace(m.d, rows, seqLen, true, opts.Recompute, ranks, a)
 	return weightsBytes, a.bytes
 }
 
@@ -262,8 +294,11 @@ func (m *Model) checkBatch(b Batch) (rows, L int, err error) {
 		return 0, 0, fmt.Errorf("batch: %d id rows, %d label rows, %d mask rows", rows, len(b.Labels), len(b.Mask))
 	}
 	for i, ids := range b.IDs {
-		if len(b.Labels[i]) != len(ids) || (b.Mask != nil && len(b.Mask[i]) != len(ids)) {
-			return 0, 0, fmt.Errorf("batch row %d: %d ids, %d labels, %d mask entries", i, len(ids), len(b.Labels[i]), len(b.Mask[i]))
+		if len(b.Labels[i]) != len(ids) {
+			return 0, 0, fmt.Errorf("batch row %d: %d ids, %d labels", i, len(ids), len(b.Labels[i]))
+		}
+		if b.Mask != nil && len(b.Mask[i]) != len(ids) {
+			return 0, 0, fmt.Errorf("batch row %d: %d ids, %d mask entries", i, len(ids), len(b.Mask[i]))
 		}
 		for t, id := range ids {
 			if id < 0 || id >= m.d.V {
@@ -322,7 +357,7 @@ func (m *Model) run(b Batch, grad bool, lossScale float32, seed uint64) (float64
 		clear(dxn)
 	}
 	loss := m.headLoss(w, dxn, lossScale)
-	if !grad {
+	if !grad || len(w.pos) == 0 {
 		return loss, len(w.pos), nil
 	}
 	g := w.g[:n*d.H]
@@ -330,10 +365,10 @@ func (m *Model) run(b Batch, grad bool, lossScale float32, seed uint64) (float64
 	rmsnormBackward(g, m.Norm.grad(), dxn, xf, m.Norm.Weight, w.rstdF, n, d.H)
 	for li := d.nLayers - 1; li >= 0; li-- {
 		la := &w.acts[0]
-		if len(w.acts) > 1 {
-			la = &w.acts[li]
-		} else {
+		if w.recompute {
 			m.layerForward(li, la, &w.s, w.xs[li], w.s.y, n, sq, true, seed)
+		} else {
+			la = &w.acts[li]
 		}
 		m.layerBackward(li, la, &w.s, w.xs[li], g, n, sq, seed)
 	}

@@ -31,12 +31,17 @@ const IgnoreIndex = -100
 
 // LoRAConfig mirrors PEFT's LoraConfig fields that change the computation.
 type LoRAConfig struct {
-	R             int
-	Alpha         float64
-	Dropout       float64
-	TargetModules []string // subset of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj
+	R       int
+	Alpha   float64
+	Dropout float64
+	// TargetModules are module names matched as dotted suffixes of the
+	// module paths, like PEFT's list form (q_proj k_proj v_proj o_proj
+	// gate_proj up_proj down_proj), or exactly ["all-linear"].
+	TargetModules []string
 	UseRSLoRA     bool
-	// RankPattern and AlphaPattern override R and Alpha per module key.
+	// RankPattern and AlphaPattern override R and Alpha for the modules
+	// whose path (e.g. "model.layers.3.self_attn.q_proj") matches a key, a
+	// regular expression anchored at a dot boundary as in PEFT.
 	RankPattern  map[string]int
 	AlphaPattern map[string]float64
 }

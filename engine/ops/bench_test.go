@@ -70,7 +70,7 @@ func BenchmarkGEMV(b *testing.B) {
 	}
 }
 
-// BenchmarkSgemvOpenBLAS is the BLAS library's own sgemv on the same shapes,
+// BenchmarkSgemvBLAS is the BLAS library's own sgemv on the same shapes,
 // for comparison with the float32 GEMV kernel MulT uses.
 func BenchmarkSgemvBLAS(b *testing.B) {
 	for _, sh := range qwenShapes {

@@ -17,19 +17,15 @@ package ops
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-static int has_avx2 = -1;
+// has_avx2 is set once from Go's init (and by tests), before any kernel runs.
+static int has_avx2;
 
-static int ops_has_avx2(void) {
-	if (has_avx2 < 0) {
-		__builtin_cpu_init();
-		has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	return has_avx2;
+static void ops_detect(int force_scalar) {
+	__builtin_cpu_init();
+	has_avx2 = !force_scalar && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-static void ops_force_scalar(int on) {
-	has_avx2 = on ? 0 : -1;
-}
+static int ops_has_avx2(void) { return has_avx2; }
 
 INLINE float bf16f(uint16_t b) {
 	uint32_t u = (uint32_t)b << 16;
@@ -155,98 +151,112 @@ static AVX2 void name(const T *w, long cols, long lo, long hi, const float *x,  
 GEMV_AVX2(gemv_bf16_avx2, gemv_block_bf16, uint16_t)
 GEMV_AVX2(gemv_f32_avx2, gemv_block_f32, float)
 
-static void gemv_bf16_scalar(const uint16_t *w, long cols, long lo, long hi,
-		const float *x, long n, float *y, long ldy, int acc) {
-	for (long i = 0; i < n; i++) {
-		for (long o = lo; o < hi; o++) {
-			const uint16_t *wr = w + o * cols;
-			const float *xr = x + i * cols;
-			float t = 0;
-			for (long c = 0; c < cols; c++) t += bf16f(wr[c]) * xr[c];
-			float *d = y + i * ldy + o;
-			*d = acc ? *d + t : t;
-		}
-	}
+// GEMV defines the entry point name(...): GEMV_AVX2 or its scalar fallback.
+#define GEMV(name, avx2, T, CVT)                                                    \
+static void name(const T *w, long cols, long lo, long hi, const float *x, long n,   \
+		float *y, long ldy, int acc) {                                              \
+	if (ops_has_avx2()) {                                                           \
+		avx2(w, cols, lo, hi, x, n, y, ldy, acc);                                   \
+		return;                                                                     \
+	}                                                                               \
+	for (long i = 0; i < n; i++)                                                    \
+		for (long o = lo; o < hi; o++) {                                            \
+			float t = 0;                                                            \
+			for (long c = 0; c < cols; c++) t += CVT(w[o * cols + c]) * x[i * cols + c]; \
+			float *d = y + i * ldy + o;                                             \
+			*d = acc ? *d + t : t;                                                  \
+		}                                                                           \
 }
 
-static void ops_gemv_bf16(const uint16_t *w, long cols, long lo, long hi,
-		const float *x, long n, float *y, long ldy, int acc) {
-	if (ops_has_avx2()) gemv_bf16_avx2(w, cols, lo, hi, x, n, y, ldy, acc);
-	else gemv_bf16_scalar(w, cols, lo, hi, x, n, y, ldy, acc);
+GEMV(ops_gemv_bf16, gemv_bf16_avx2, uint16_t, bf16f)
+GEMV(ops_gemv_f32, gemv_f32_avx2, float, f32f)
+
+// AXPY_AVX2 defines name(...): dx[i*cols + c] += sum_o dy[i*ldy + o]*w[o*cols + c]
+// over rows o in [lo, hi), all columns c and inputs i < n. Like GEMV_AVX2,
+// short rows stream one at a time; long rows go four at a time with
+// software prefetch, so each dx vector is loaded and stored once per four
+// rows.
+#define AXPY_AVX2(name, T, LOAD, CVT)                                               \
+static AVX2 void name(const T *w, long cols, long lo, long hi, const float *dy,      \
+		long ldy, long n, float *dx) {                                              \
+	const int pf = 2048;                                                            \
+	long o = lo;                                                                    \
+	if (cols >= 4096) {                                                             \
+		for (; o + 4 <= hi; o += 4) {                                               \
+			const T *w0 = w + o * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols; \
+			long c = 0;                                                             \
+			for (; c + 8 <= cols; c += 8) {                                         \
+				if (((c * sizeof(T)) & 63) == 0) {                                  \
+					_mm_prefetch((const char *)(w0 + c) + pf, _MM_HINT_T0);         \
+					_mm_prefetch((const char *)(w1 + c) + pf, _MM_HINT_T0);         \
+					_mm_prefetch((const char *)(w2 + c) + pf, _MM_HINT_T0);         \
+					_mm_prefetch((const char *)(w3 + c) + pf, _MM_HINT_T0);         \
+				}                                                                   \
+				__m256 a0 = LOAD(w0 + c), a1 = LOAD(w1 + c);                        \
+				__m256 a2 = LOAD(w2 + c), a3 = LOAD(w3 + c);                        \
+				for (long i = 0; i < n; i++) {                                      \
+					const float *d = dy + i * ldy + o;                              \
+					float *p = dx + i * cols + c;                                   \
+					__m256 u = _mm256_fmadd_ps(a1, _mm256_broadcast_ss(d + 1), _mm256_mul_ps(a0, _mm256_broadcast_ss(d))); \
+					__m256 v = _mm256_fmadd_ps(a3, _mm256_broadcast_ss(d + 3), _mm256_mul_ps(a2, _mm256_broadcast_ss(d + 2))); \
+					_mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), _mm256_add_ps(u, v))); \
+				}                                                                   \
+			}                                                                       \
+			for (; c < cols; c++) {                                                 \
+				for (long i = 0; i < n; i++) {                                      \
+					const float *d = dy + i * ldy + o;                              \
+					dx[i * cols + c] += d[0] * CVT(w0[c]) + d[1] * CVT(w1[c]) +     \
+						d[2] * CVT(w2[c]) + d[3] * CVT(w3[c]);                      \
+				}                                                                   \
+			}                                                                       \
+		}                                                                           \
+	}                                                                               \
+	for (; o < hi; o++) {                                                           \
+		const T *wr = w + o * cols;                                                 \
+		long c = 0;                                                                 \
+		if (n == 1) {                                                               \
+			__m256 d = _mm256_broadcast_ss(dy + o);                                 \
+			for (; c + 16 <= cols; c += 16) {                                       \
+				__m256 p0 = _mm256_fmadd_ps(LOAD(wr + c), d, _mm256_loadu_ps(dx + c)); \
+				__m256 p1 = _mm256_fmadd_ps(LOAD(wr + c + 8), d, _mm256_loadu_ps(dx + c + 8)); \
+				_mm256_storeu_ps(dx + c, p0);                                       \
+				_mm256_storeu_ps(dx + c + 8, p1);                                   \
+			}                                                                       \
+		}                                                                           \
+		for (; c + 8 <= cols; c += 8) {                                             \
+			__m256 a = LOAD(wr + c);                                                \
+			for (long i = 0; i < n; i++) {                                          \
+				float *p = dx + i * cols + c;                                       \
+				_mm256_storeu_ps(p, _mm256_fmadd_ps(a, _mm256_broadcast_ss(dy + i * ldy + o), _mm256_loadu_ps(p))); \
+			}                                                                       \
+		}                                                                           \
+		for (; c < cols; c++)                                                       \
+			for (long i = 0; i < n; i++) dx[i * cols + c] += dy[i * ldy + o] * CVT(wr[c]); \
+	}                                                                               \
 }
 
-static void ops_gemv_f32(const float *w, long cols, long lo, long hi,
-		const float *x, long n, float *y, long ldy, int acc) {
-	if (ops_has_avx2()) {
-		gemv_f32_avx2(w, cols, lo, hi, x, n, y, ldy, acc);
-		return;
-	}
-	for (long i = 0; i < n; i++) {
-		for (long o = lo; o < hi; o++) {
-			float t = 0;
-			for (long c = 0; c < cols; c++) t += w[o * cols + c] * x[i * cols + c];
-			float *d = y + i * ldy + o;
-			*d = acc ? *d + t : t;
-		}
-	}
+AXPY_AVX2(axpy_bf16_avx2, uint16_t, load_bf16, bf16f)
+AXPY_AVX2(axpy_f32_avx2, float, load_f32, f32f)
+
+// AXPY defines the entry point name(...): dx[i*cols + c] (+)= the sum over
+// rows [lo, hi) of AXPY_AVX2, or its scalar fallback.
+#define AXPY(name, avx2, T, CVT)                                                    \
+static void name(const T *w, long cols, long lo, long hi, const float *dy, long ldy, \
+		long n, float *dx, int acc) {                                               \
+	if (!acc) memset(dx, 0, n * cols * sizeof(float));                              \
+	if (ops_has_avx2()) {                                                           \
+		avx2(w, cols, lo, hi, dy, ldy, n, dx);                                      \
+		return;                                                                     \
+	}                                                                               \
+	for (long o = lo; o < hi; o++)                                                  \
+		for (long i = 0; i < n; i++) {                                              \
+			float d = dy[i * ldy + o];                                              \
+			for (long c = 0; c < cols; c++) dx[i * cols + c] += d * CVT(w[o * cols + c]); \
+		}                                                                           \
 }
 
-// axpy_bf16_avx2: dx[i*cols + c] += sum_o dy[i*rows + o] * w[o*cols + c] for
-// c in [clo, chi), four weight rows at a time so each dx vector is loaded
-// and stored once per four rows.
-static AVX2 void axpy_bf16_avx2(const uint16_t *w, long rows, long cols, long clo, long chi,
-		const float *dy, long n, float *dx) {
-	long o = 0;
-	for (; o + 4 <= rows; o += 4) {
-		const uint16_t *w0 = w + o * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
-		long c = clo;
-		for (; c + 8 <= chi; c += 8) {
-			__m256 a0 = load_bf16(w0 + c), a1 = load_bf16(w1 + c);
-			__m256 a2 = load_bf16(w2 + c), a3 = load_bf16(w3 + c);
-			for (long i = 0; i < n; i++) {
-				const float *d = dy + i * rows + o;
-				float *p = dx + i * cols + c;
-				__m256 u = _mm256_fmadd_ps(a1, _mm256_broadcast_ss(d + 1), _mm256_mul_ps(a0, _mm256_broadcast_ss(d)));
-				__m256 v = _mm256_fmadd_ps(a3, _mm256_broadcast_ss(d + 3), _mm256_mul_ps(a2, _mm256_broadcast_ss(d + 2)));
-				_mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), _mm256_add_ps(u, v)));
-			}
-		}
-		for (; c < chi; c++) {
-			for (long i = 0; i < n; i++) {
-				const float *d = dy + i * rows + o;
-				dx[i * cols + c] += d[0] * bf16f(w0[c]) + d[1] * bf16f(w1[c]) + d[2] * bf16f(w2[c]) + d[3] * bf16f(w3[c]);
-			}
-		}
-	}
-	for (; o < rows; o++) {
-		const uint16_t *wr = w + o * cols;
-		long c = clo;
-		for (; c + 8 <= chi; c += 8) {
-			__m256 a = load_bf16(wr + c);
-			for (long i = 0; i < n; i++) {
-				float *p = dx + i * cols + c;
-				_mm256_storeu_ps(p, _mm256_fmadd_ps(a, _mm256_broadcast_ss(dy + i * rows + o), _mm256_loadu_ps(p)));
-			}
-		}
-		for (; c < chi; c++)
-			for (long i = 0; i < n; i++) dx[i * cols + c] += dy[i * rows + o] * bf16f(wr[c]);
-	}
-}
-
-static void ops_axpy_bf16(const uint16_t *w, long rows, long cols, long clo, long chi,
-		const float *dy, long n, float *dx, int acc) {
-	if (!acc)
-		for (long i = 0; i < n; i++) memset(dx + i * cols + clo, 0, (chi - clo) * sizeof(float));
-	if (ops_has_avx2()) {
-		axpy_bf16_avx2(w, rows, cols, clo, chi, dy, n, dx);
-		return;
-	}
-	for (long o = 0; o < rows; o++)
-		for (long i = 0; i < n; i++) {
-			float d = dy[i * rows + o];
-			for (long c = clo; c < chi; c++) dx[i * cols + c] += d * bf16f(w[o * cols + c]);
-		}
-}
+AXPY(ops_axpy_bf16, axpy_bf16_avx2, uint16_t, bf16f)
+AXPY(ops_axpy_f32, axpy_f32_avx2, float, f32f)
 
 static AVX2 void to_f32_avx2(const uint16_t *src, float *dst, long count) {
 	long k = 0;
@@ -290,18 +300,11 @@ import "C"
 
 import "unsafe"
 
-// simd reports whether the AVX2 kernels are in use.
-func simd() bool { return C.ops_has_avx2() != 0 }
+func init() { C.ops_detect(0) }
 
 // forceScalar switches the C kernels to their scalar fallbacks (on) or back
-// to run-time detection (off), so tests cover both.
-func forceScalar(on bool) {
-	v := C.int(0)
-	if on {
-		v = 1
-	}
-	C.ops_force_scalar(v)
-}
+// to what the CPU supports (off), so that tests cover both.
+func forceScalar(on bool) { C.ops_detect(cbool(on)) }
 
 func f32p(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
@@ -325,10 +328,15 @@ func gemvF32(w []float32, cols, lo, hi int, x []float32, n int, y []float32, ldy
 	C.ops_gemv_f32(f32p(w), C.long(cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 }
 
-// axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*rows+o]·w[o*cols+c] for
-// columns c in [clo, chi) and i < n.
-func axpyBF16(w []uint16, rows, cols, clo, chi int, dy []float32, n int, dx []float32, acc bool) {
-	C.ops_axpy_bf16(u16p(w), C.long(rows), C.long(cols), C.long(clo), C.long(chi), f32p(dy), C.long(n), f32p(dx), cbool(acc))
+// axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*ldy+o]·w[o*cols+c] over rows
+// o in [lo, hi), for all columns c and i < n.
+func axpyBF16(w []uint16, cols, lo, hi int, dy []float32, ldy, n int, dx []float32, acc bool) {
+	C.ops_axpy_bf16(u16p(w), C.long(cols), C.long(lo), C.long(hi), f32p(dy), C.long(ldy), C.long(n), f32p(dx), cbool(acc))
+}
+
+// axpyF32 is axpyBF16 for float32 weights.
+func axpyF32(w []float32, cols, lo, hi int, dy []float32, ldy, n int, dx []float32, acc bool) {
+	C.ops_axpy_f32(f32p(w), C.long(cols), C.long(lo), C.long(hi), f32p(dy), C.long(ldy), C.long(n), f32p(dx), cbool(acc))
 }
 
 // bf16ToF32 widens src into dst (equal lengths).

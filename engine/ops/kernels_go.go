@@ -2,9 +2,6 @@
 
 package ops
 
-// simd reports whether vector kernels are in use: never with purego.
-func simd() bool { return false }
-
 // forceScalar has nothing to switch with purego.
 func forceScalar(bool) {}
 
@@ -61,21 +58,36 @@ func store(y []float32, k int, v float32, acc bool) {
 	}
 }
 
-// axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*rows+o]·w[o*cols+c] for
-// columns c in [clo, chi) and i < n.
-func axpyBF16(w []uint16, rows, cols, clo, chi int, dy []float32, n int, dx []float32, acc bool) {
+// axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*ldy+o]·w[o*cols+c] over rows
+// o in [lo, hi), for all columns c and i < n.
+func axpyBF16(w []uint16, cols, lo, hi int, dy []float32, ldy, n int, dx []float32, acc bool) {
 	if !acc {
-		for i := 0; i < n; i++ {
-			clear(dx[i*cols+clo : i*cols+chi])
-		}
+		clear(dx[:n*cols])
 	}
-	for o := 0; o < rows; o++ {
-		wr := w[o*cols+clo : o*cols+chi]
+	for o := lo; o < hi; o++ {
+		wr := w[o*cols : (o+1)*cols]
 		for i := 0; i < n; i++ {
-			g := dy[i*rows+o]
-			d := dx[i*cols+clo : i*cols+chi]
+			g := dy[i*ldy+o]
+			d := dx[i*cols : (i+1)*cols]
 			for c, b := range wr {
 				d[c] += g * BF16ToF32(b)
+			}
+		}
+	}
+}
+
+// axpyF32 is axpyBF16 for float32 weights.
+func axpyF32(w []float32, cols, lo, hi int, dy []float32, ldy, n int, dx []float32, acc bool) {
+	if !acc {
+		clear(dx[:n*cols])
+	}
+	for o := lo; o < hi; o++ {
+		wr := w[o*cols : (o+1)*cols]
+		for i := 0; i < n; i++ {
+			g := dy[i*ldy+o]
+			d := dx[i*cols : (i+1)*cols]
+			for c, v := range wr {
+				d[c] += g * v
 			}
 		}
 	}

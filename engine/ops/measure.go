@@ -7,8 +7,10 @@ import (
 )
 
 // MeasureSgemmGFLOPS runs size×size×size float32 products C = A·B through
-// the BLAS backend for at least d (after one warm-up call) and returns the
-// rate in GFLOP/s, counting 2·size³ operations per product.
+// the BLAS backend for at least d (and at least three times, after a
+// warm-up) and returns the rate of the fastest, in GFLOP/s, counting 2·size³
+// operations per product. Taking the fastest run keeps other work on a busy
+// machine from lowering the figure.
 func MeasureSgemmGFLOPS(size int, d time.Duration) float64 {
 	if size <= 0 {
 		return 0
@@ -23,14 +25,21 @@ func MeasureSgemmGFLOPS(size int, d time.Duration) float64 {
 	mul := func() {
 		blas32.Sgemm(blas.NoTrans, blas.NoTrans, size, size, size, 1, a, size, b, size, 0, c, size)
 	}
-	mul()
-	runs := 0
+	return 2 * float64(size) * float64(size) * float64(size) / fastest(d, mul).Seconds() / 1e9
+}
+
+// fastest runs f once to warm up, then at least three times and for at
+// least d, and returns the shortest run.
+func fastest(d time.Duration, f func()) time.Duration {
+	f()
+	best := time.Duration(1<<63 - 1)
 	start := time.Now()
-	for runs == 0 || time.Since(start) < d {
-		mul()
-		runs++
+	for runs := 0; runs < 3 || time.Since(start) < d; runs++ {
+		t := time.Now()
+		f()
+		best = min(best, time.Since(t))
 	}
-	return 2 * float64(size) * float64(size) * float64(size) * float64(runs) / time.Since(start).Seconds() / 1e9
+	return best
 }
 
 // bandwidthBytes is the buffer MeasureBandwidth streams: eight times a
@@ -44,13 +53,14 @@ type readTask struct {
 	sums [64]float32
 }
 
-func (t *readTask) run(lo, hi int) {
-	t.sums[lo*len(t.sums)/len(t.buf)] += readSum(t.buf[lo:hi])
+func (t *readTask) run(part, lo, hi int) {
+	t.sums[part%len(t.sums)] += readSum(t.buf[lo:hi])
 }
 
 // MeasureBandwidth returns the rate, in bytes per second, at which all
-// Threads() threads together read a 256 MiB buffer, repeated for at least d:
-// the bound on decoding, which streams every weight once per token.
+// Threads() threads together read a 256 MiB buffer: the bound on decoding,
+// which streams every weight once per token. Like MeasureSgemmGFLOPS it
+// repeats for at least d and reports the fastest run.
 func MeasureBandwidth(d time.Duration) float64 {
 	t := &readTask{buf: make([]float32, bandwidthBytes/4)}
 	for i := range t.buf {
@@ -61,15 +71,8 @@ func MeasureBandwidth(d time.Duration) float64 {
 			runLocked(t, len(t.buf), 1024)
 			pool.mu.Unlock()
 		} else {
-			t.run(0, len(t.buf))
+			t.run(0, 0, len(t.buf))
 		}
 	}
-	read()
-	runs := 0
-	start := time.Now()
-	for runs == 0 || time.Since(start) < d {
-		read()
-		runs++
-	}
-	return float64(bandwidthBytes) * float64(runs) / time.Since(start).Seconds()
+	return bandwidthBytes / fastest(d, read).Seconds()
 }

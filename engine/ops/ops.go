@@ -22,12 +22,19 @@
 //     doing the first chunk. The pool starts once, so a call does not spawn
 //     goroutines or allocate: the decode loop stays allocation-free.
 //
+// The OpenBLAS and Go threads take turns rather than share: a BLAS call
+// returns before the next kernel starts. (After a multi-threaded call
+// OpenBLAS's workers poll with sched_yield for a while before sleeping; the
+// environment variable OPENBLAS_THREAD_TIMEOUT shortens that. Small calls,
+// such as attention on one token, stay on the calling thread.)
+//
 // Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
-// bandwidth: they stream the weight once per call, split by output rows over
-// the pool, converting bfloat16 on the fly, so a bfloat16 weight (half the
-// bytes) is about twice as fast as float32. Larger products (prefill,
-// training) convert blocks of bfloat16 rows into a reused float32 scratch
-// buffer and hand them to sgemm, so they run near sgemm speed.
+// bandwidth. MulT and Mul then stream the weight once per call through
+// vector kernels that widen bfloat16 on the fly, each thread taking a
+// contiguous range of weight rows, so a bfloat16 weight (half the bytes) is
+// about twice as fast as float32. Larger products (prefill, training) widen
+// blocks of bfloat16 rows into a reused float32 scratch buffer and hand
+// them to sgemm, so they run near sgemm speed.
 package ops
 
 import (
@@ -99,13 +106,10 @@ func (w *Weight) Mul(dx, dy []float32, n int, accumulate bool) {
 		if !accumulate {
 			clear(dx[:n*w.Cols])
 		}
-	case w.F32 != nil && n == 1:
-		// Exact lengths: gonum's pure-Go Sgemv clears all of y when beta = 0.
-		blas32.Sgemv(blas.Trans, w.Rows, w.Cols, 1, w.F32, w.Cols, dy[:w.Rows], 1, beta(accumulate), dx[:w.Cols], 1)
-	case w.F32 != nil:
-		blas32.Sgemm(blas.NoTrans, blas.NoTrans, n, w.Cols, w.Rows, 1, dy, w.Rows, w.F32, w.Cols, beta(accumulate), dx, w.Cols)
 	case n <= GEMVMaxN:
 		w.axpy(dx, dy, n, accumulate)
+	case w.F32 != nil:
+		blas32.Sgemm(blas.NoTrans, blas.NoTrans, n, w.Cols, w.Rows, 1, dy, w.Rows, w.F32, w.Cols, beta(accumulate), dx, w.Cols)
 	default:
 		w.blocked(dx, dy, n, accumulate, false)
 	}
@@ -134,7 +138,7 @@ type gemvTask struct {
 	acc  bool
 }
 
-func (t *gemvTask) run(lo, hi int) {
+func (t *gemvTask) run(_, lo, hi int) {
 	w := t.w
 	if w.BF16 != nil {
 		gemvBF16(w.BF16, w.Cols, lo, hi, t.x, t.n, t.y, w.Rows, t.acc)
@@ -147,7 +151,7 @@ func (t *gemvTask) run(lo, hi int) {
 func (w *Weight) gemv(y, x []float32, n int, acc bool) {
 	if !acquirePool() {
 		t := gemvTask{w, y, x, n, acc}
-		t.run(0, w.Rows)
+		t.run(0, 0, w.Rows)
 		return
 	}
 	tasks.gemv = gemvTask{w, y, x, n, acc}
@@ -156,29 +160,57 @@ func (w *Weight) gemv(y, x []float32, n int, acc bool) {
 	pool.mu.Unlock()
 }
 
-// axpyTask computes output columns [lo, hi) of Mul for bfloat16 weights.
+// axpyTask computes the contribution of weight rows [lo, hi) to Mul for
+// n ≤ GEMVMaxN. Chunk 0 accumulates into dx, chunk p > 0 into partial[p-1],
+// which axpy then adds to dx: splitting by rows keeps each thread on one
+// sequential stream of the weight.
 type axpyTask struct {
-	w      *Weight
-	dx, dy []float32
-	n      int
-	acc    bool
+	w       *Weight
+	dx, dy  []float32
+	n       int
+	acc     bool
+	partial [][]float32
 }
 
-func (t *axpyTask) run(lo, hi int) {
-	axpyBF16(t.w.BF16, t.w.Rows, t.w.Cols, lo, hi, t.dy, t.n, t.dx, t.acc)
+func (t *axpyTask) run(part, lo, hi int) {
+	w, dx, acc := t.w, t.dx, t.acc
+	if part > 0 {
+		dx, acc = t.partial[part-1], false
+	}
+	if w.BF16 != nil {
+		axpyBF16(w.BF16, w.Cols, lo, hi, t.dy, w.Rows, t.n, dx, acc)
+	} else {
+		axpyF32(w.F32, w.Cols, lo, hi, t.dy, w.Rows, t.n, dx, acc)
+	}
 }
 
-// axpy streams a bfloat16 weight once for Mul with n ≤ GEMVMaxN, split by
-// columns so that each thread owns its part of dx.
+// axpy streams the weight once for Mul with n ≤ GEMVMaxN.
 func (w *Weight) axpy(dx, dy []float32, n int, acc bool) {
 	if !acquirePool() {
-		t := axpyTask{w, dx, dy, n, acc}
-		t.run(0, w.Cols)
+		t := axpyTask{w: w, dx: dx, dy: dy, n: n, acc: acc}
+		t.run(0, 0, w.Rows)
 		return
 	}
-	tasks.axpy = axpyTask{w, dx, dy, n, acc}
-	runLocked(&tasks.axpy, w.Cols, 32)
-	tasks.axpy = axpyTask{}
+	t := &tasks.axpy
+	size := n * w.Cols
+	for len(t.partial) < pool.threads-1 {
+		t.partial = append(t.partial, nil)
+	}
+	for p, buf := range t.partial {
+		if cap(buf) < size {
+			buf = make([]float32, size) // grows to the largest layer once
+		}
+		t.partial[p] = buf[:size]
+	}
+	t.w, t.dx, t.dy, t.n, t.acc = w, dx, dy, n, acc
+	parts := runLocked(t, w.Rows, 8)
+	sum := dx[:size]
+	for _, part := range t.partial[:parts-1] {
+		for k, v := range part {
+			sum[k] += v
+		}
+	}
+	t.w, t.dx, t.dy = nil, nil, nil
 	pool.mu.Unlock()
 }
 
@@ -188,7 +220,7 @@ type convTask struct {
 	src []uint16
 }
 
-func (t *convTask) run(lo, hi int) { bf16ToF32(t.dst[lo:hi], t.src[lo:hi]) }
+func (t *convTask) run(_, lo, hi int) { bf16ToF32(t.dst[lo:hi], t.src[lo:hi]) }
 
 // WidenBF16 converts the bfloat16 values src to float32 in dst, splitting
 // long inputs over the pool. It panics if the lengths differ.

@@ -69,8 +69,9 @@ func refMul(w *Weight, y0, x []float32, n int, acc, trans bool) (want, scale []f
 func TestMulTAndMul(t *testing.T) {
 	shapes := []struct{ rows, cols int }{
 		{1, 1}, {7, 13}, {13, 7}, {8, 16}, {33, 65}, {130, 257}, {300, 40},
-		{11, 4096}, // long rows: the vector kernels take several rows at a time
-		{520, 4103}, // the bfloat16 sgemm path widens it in two blocks
+		{11, 4096},     // long rows: the vector kernels take several rows at a time
+		{520, 4103},    // the bfloat16 sgemm path widens it in two blocks
+		{2, 1<<20 + 3}, // a row longer than the scratch block
 	}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64}
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -5,25 +5,25 @@ import (
 	"sync"
 )
 
-// task is a unit of work the pool splits over [0, n). Implementations are
-// pointer-shaped (a func value or a pointer) so that storing one in an
-// interface does not allocate.
-type task interface{ run(lo, hi int) }
+// task is a unit of work the pool splits over [0, n); run does chunk number
+// part, [lo, hi). Implementations are pointer-shaped (a func value or a
+// pointer) so that storing one in an interface does not allocate.
+type task interface{ run(part, lo, hi int) }
 
 // funcTask adapts the closure given to Parallel.
 type funcTask func(lo, hi int)
 
-func (f funcTask) run(lo, hi int) { f(lo, hi) }
+func (f funcTask) run(_, lo, hi int) { f(lo, hi) }
 
 // span is one chunk handed to a worker.
 type span struct {
-	t      task
-	lo, hi int
+	t            task
+	part, lo, hi int
 }
 
 // workerPool is a fixed set of goroutines started once. The goroutine that
-// calls run does the first chunk itself, so a pool of Threads() threads has
-// Threads()-1 workers.
+// calls runLocked does the first chunk itself, so a pool of Threads()
+// threads has Threads()-1 workers.
 type workerPool struct {
 	mu      sync.Mutex // held for the whole of one run; TryLock failing means "busy"
 	threads int
@@ -44,14 +44,14 @@ func startPool() {
 		pool.work[i] = ch
 		go func() {
 			for s := range ch {
-				s.t.run(s.lo, s.hi)
+				s.t.run(s.part, s.lo, s.hi)
 				pool.wg.Done()
 			}
 		}()
 	}
 }
 
-// Threads is the number of threads Parallel and the bfloat16 kernels split
+// Threads is the number of threads Parallel and the streaming kernels split
 // work into: GOMAXPROCS when the package first ran parallel work.
 func Threads() int {
 	poolOnce.Do(startPool)
@@ -86,20 +86,22 @@ func acquirePool() bool {
 	return Threads() > 1 && pool.mu.TryLock()
 }
 
-// runLocked splits [0, n) into chunks whose boundaries are multiples of
-// align (the last ends at n), runs them on the pool and waits.
-func runLocked(t task, n, align int) {
+// runLocked splits [0, n) into at most Threads() chunks whose boundaries
+// are multiples of align (the last ends at n), runs them on the pool, waits
+// and returns the number of chunks.
+func runLocked(t task, n, align int) int {
 	blocks := (n + align - 1) / align
 	parts := min(pool.threads, blocks)
 	if parts <= 1 {
-		t.run(0, n)
-		return
+		t.run(0, 0, n)
+		return 1
 	}
 	bound := func(i int) int { return min(i*blocks/parts*align, n) }
 	pool.wg.Add(parts - 1)
 	for i := 1; i < parts; i++ {
-		pool.work[i-1] <- span{t, bound(i), bound(i + 1)}
+		pool.work[i-1] <- span{t, i, bound(i), bound(i + 1)}
 	}
-	t.run(0, bound(1))
+	t.run(0, 0, bound(1))
 	pool.wg.Wait()
+	return parts
 }

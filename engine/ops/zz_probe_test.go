@@ -31,7 +31,7 @@ func TestProbe(t *testing.T) {
 	}
 	rt := &readTask{buf: buf}
 	for round := 0; round < 3; round++ {
-		d1 := minTime(5, func() { rt.run(0, len(buf)) })
+		d1 := minTime(5, func() { rt.run(0, 0, len(buf)) })
 		d2 := minTime(5, func() { acquirePool(); runLocked(rt, len(buf), 1024); pool.mu.Unlock() })
 		fmt.Printf("read 256MiB: 1 thread %.1f GB/s, 2 threads %.1f GB/s\n", 256*1.048576e6/d1.Seconds()/1e9*1e3/1e3, 256*1.048576e6/d2.Seconds()/1e9)
 		for _, sh := range qwenShapes {

