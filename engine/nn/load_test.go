@@ -125,10 +125,10 @@ func writeConfig(t *testing.T, dir string, cfg model.Config) {
 
 func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		break_ func(t *testing.T, dir string)
-		opts   LoadOptions
-		want   string
+		name  string
+		setup func(t *testing.T, dir string)
+		opts  LoadOptions
+		want  string
 	}{
 		{"no config", func(t *testing.T, dir string) {}, LoadOptions{}, "config.json"},
 		{"untied without lm_head", func(t *testing.T, dir string) {
@@ -179,7 +179,7 @@ func TestLoadErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			tc.break_(t, dir)
+			tc.setup(t, dir)
 			_, err := Load(dir, tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
