@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"qwentune/plugins/evaluators"
 )
 
 // command is one sub-command of the CLI.
@@ -70,6 +72,8 @@ func run(args []string, out, errOut io.Writer) int {
 	fs := newFlagSet(c, errOut)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Evaluator plugins are child processes: never leave one behind.
+	defer evaluators.Shutdown()
 	err := c.run(ctx, fs, args[1:])
 	var ue usageError
 	switch {

@@ -527,29 +527,6 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-func TestReadTest(t *testing.T) {
-	good := `{"input": "How?", "label": "ok", "reference": "Like so."}` + "\n" + `{"input": "", "label": " not ok ", "id": 3}`
-	rows, err := ReadTest(strings.NewReader(good), "test.jsonl")
-	want := []TestExample{{Line: 1, Input: "How?", Label: "ok", Reference: "Like so."}, {Line: 2, Label: "not ok"}}
-	if err != nil || !reflect.DeepEqual(rows, want) {
-		t.Errorf("ReadTest = %+v, %v", rows, err)
-	}
-	bad := `{"input": "a"}` + "\n" + `{"label": "ok"}` + "\n" + `{"input": "a", "label": 1}` + "\n" +
-		`{"input": "a", "label": "ok", "reference": []}` + "\n" + `[]`
-	_, err = ReadTest(strings.NewReader(bad), "test.jsonl")
-	wantErr := "test.jsonl:1: missing \"label\"\n" +
-		"test.jsonl:2: missing \"input\"\n" +
-		"test.jsonl:3: \"label\": must be a string, got number\n" +
-		"test.jsonl:4: \"reference\": must be a string, got array\n" +
-		"test.jsonl:5: expected a JSON object, got array"
-	if err == nil || err.Error() != wantErr {
-		t.Errorf("ReadTest errors\n got %v\nwant %s", err, wantErr)
-	}
-	if _, err := ReadTest(strings.NewReader(""), "test.jsonl"); err == nil || err.Error() != "test.jsonl: no rows" {
-		t.Errorf("empty test file: %v", err)
-	}
-}
-
 func TestSHA256(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(path, []byte("abc"), 0o644)
@@ -587,17 +564,6 @@ func TestSeedData(t *testing.T) {
 	}
 	if imEnd, _ := tok.TokenID("<|im_end|>"); ex[0].IDs[len(ex[0].IDs)-2] != imEnd {
 		t.Errorf("second-to-last token %d, want <|im_end|> %d", ex[0].IDs[len(ex[0].IDs)-2], imEnd)
-	}
-	tests, err := LoadTest("../../data/test.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels := map[string]int{}
-	for _, r := range tests {
-		labels[r.Label]++
-	}
-	if len(tests) < 15 || labels["ok"] == 0 || labels["not ok"] == 0 || len(labels) != 2 {
-		t.Errorf("test.jsonl: %d rows, labels %v", len(tests), labels)
 	}
 }
 

@@ -149,3 +149,18 @@ func FuzzLoadTestSet(f *testing.F) {
 		}
 	})
 }
+
+// The repository's test set loads and uses both labels.
+func TestSeedTestSet(t *testing.T) {
+	samples, err := LoadTestSet("../../data/test.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]int{}
+	for _, s := range samples {
+		labels[s.Label]++
+	}
+	if len(samples) < 15 || labels["ok"] == 0 || labels["not ok"] == 0 || len(labels) != 2 {
+		t.Errorf("test.jsonl: %d rows, labels %v", len(samples), labels)
+	}
+}

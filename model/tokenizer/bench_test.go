@@ -27,8 +27,9 @@ func BenchmarkEncode(b *testing.B) {
 	for _, mode := range []string{"warm", "cold"} {
 		b.Run(mode, func(b *testing.B) {
 			b.SetBytes(int64(size))
-			tokens := 0
+			tokens, passes, cpu0 := 0, 0, processCPU()
 			for b.Loop() {
+				passes++
 				if mode == "cold" {
 					tok.cache.mu.Lock()
 					tok.cache.m = nil
@@ -39,6 +40,9 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+			if cpu := (processCPU() - cpu0).Seconds(); cpu > 0 {
+				b.ReportMetric(float64(size*passes)/1e6/cpu, "MB/cpu-s")
+			}
 		})
 	}
 }
@@ -61,7 +65,7 @@ func BenchmarkEncodeJS(b *testing.B) {
 	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	var mbps, tps float64
+	var mbps, tps, cpuMBps float64
 	for b.Loop() {
 		cmd := exec.Command("node", "encode.mjs", "--bench", path)
 		cmd.Dir = dir
@@ -72,12 +76,14 @@ func BenchmarkEncodeJS(b *testing.B) {
 		var res struct {
 			MBPerS     float64 `json:"mb_per_s"`
 			TokensPerS float64 `json:"tokens_per_s"`
+			MBPerCPUS  float64 `json:"mb_per_cpu_s"`
 		}
 		if err := json.Unmarshal(out, &res); err != nil {
 			b.Fatalf("node output %q: %v", out, err)
 		}
-		mbps, tps = res.MBPerS, res.TokensPerS
+		mbps, tps, cpuMBps = res.MBPerS, res.TokensPerS, res.MBPerCPUS
 	}
 	b.ReportMetric(mbps, "MB/s")
 	b.ReportMetric(tps, "tokens/s")
+	b.ReportMetric(cpuMBps, "MB/cpu-s")
 }

@@ -339,11 +339,14 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 		o(&cfg)
 	}
 	fail := func(format string, a ...any) error {
-		return fmt.Errorf("evaluator %q (%s): %s", p.Name, p.Path, fmt.Sprintf(format, a...))
+		return fmt.Errorf("evaluator %q (%s): "+format, append([]any{p.Name, p.Path}, a...)...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fail("start: %w", err)
 	}
 	fi, err := os.Stat(p.Path)
 	if err != nil {
-		return nil, fail("%v", err)
+		return nil, fail("%w", err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fail("not a regular file")
@@ -413,7 +416,7 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 			<-done
 			pc.Kill()
 		}()
-		return nil, fail("start: %v", ctx.Err())
+		return nil, fail("start: %w", ctx.Err())
 	}
 	if st.err != nil {
 		pc.Kill()
@@ -421,7 +424,7 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 			return nil, fail("refused: its SHA-256 %s does not match %x listed in %s (rebuild with scripts/build-plugins.sh)",
 				fileSHA256(p.Path), p.Checksum, p.Manifest)
 		}
-		return nil, fail("start failed: %v%s", st.err, stderr.suffix())
+		return nil, fail("start failed: %w%s", st.err, stderr.suffix())
 	}
 
 	c := &Client{plugin: p, cfg: cfg, pc: pc, remote: st.remote, stderr: stderr}

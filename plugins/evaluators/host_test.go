@@ -18,38 +18,51 @@ import (
 	"time"
 )
 
-// Folders filled by TestMain: goodDir holds the real evaluators built by
-// scripts/build-plugins.sh, badDir the misbehaving test plugins; each has a
-// plugins.sha256 manifest.
-var goodDir, badDir string
+// Folders filled on first use by needPlugins: goodDir holds the real
+// evaluators built by scripts/build-plugins.sh, badDir the misbehaving test
+// plugins; each has a plugins.sha256 manifest. Building lazily keeps fuzz
+// workers and unit-only runs from building binaries.
+var (
+	buildOnce       sync.Once
+	buildErr        error
+	tmpRoot         string
+	goodDir, badDir string
+)
 
-func TestMain(m *testing.M) {
-	code, err := runTests(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "evaluators TestMain:", err)
-		code = 1
+// needPlugins builds the plugin binaries once per test process.
+func needPlugins(t testing.TB) {
+	t.Helper()
+	buildOnce.Do(func() {
+		tmpRoot, buildErr = os.MkdirTemp("", "evaluators-test-")
+		if buildErr != nil {
+			return
+		}
+		goodDir, badDir = filepath.Join(tmpRoot, "good"), filepath.Join(tmpRoot, "bad")
+		buildErr = buildPlugins(goodDir, badDir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	os.Exit(code)
 }
 
-func runTests(m *testing.M) (int, error) {
-	tmp, err := os.MkdirTemp("", "evaluators-test-")
-	if err != nil {
-		return 1, err
-	}
-	defer os.RemoveAll(tmp)
-	goodDir, badDir = filepath.Join(tmp, "good"), filepath.Join(tmp, "bad")
-	if err := buildPlugins(goodDir, badDir); err != nil {
-		return 1, err
-	}
+// TestMain runs the tests, then, if plugins were built, checks that
+// Shutdown stops a plugin left open and that no plugin process survives.
+func TestMain(m *testing.M) {
 	code := m.Run()
-	if err := checkShutdown(); err != nil {
-		return 1, err
+	if tmpRoot != "" && buildErr == nil {
+		err := checkShutdown()
+		if kids := children(); err == nil && len(kids) > 0 {
+			err = fmt.Errorf("plugin processes left running after the tests: %v", kids)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "evaluators TestMain:", err)
+			code = 1
+		}
 	}
-	if kids := children(); len(kids) > 0 {
-		return 1, fmt.Errorf("plugin processes left running after the tests: %v", kids)
+	if tmpRoot != "" {
+		os.RemoveAll(tmpRoot)
 	}
-	return code, nil
+	os.Exit(code)
 }
 
 // buildPlugins builds the evaluators with the project script and, at the
@@ -130,6 +143,7 @@ func find(dir, name string) (Plugin, error) {
 // open discovers and opens a plugin, closing it when the test ends.
 func open(t *testing.T, dir, name string, opts ...Option) *Client {
 	t.Helper()
+	needPlugins(t)
 	p, err := find(dir, name)
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +190,7 @@ func children() []int {
 }
 
 func TestDiscover(t *testing.T) {
+	needPlugins(t)
 	ps, err := Discover(goodDir, badDir, filepath.Join(t.TempDir(), "missing"))
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +211,7 @@ func TestDiscover(t *testing.T) {
 // TestDiscoverLayouts covers nested build outputs, a manifest one level up,
 // non-executables, shadowing by an earlier folder and a malformed manifest.
 func TestDiscoverLayouts(t *testing.T) {
+	needPlugins(t)
 	src, err := find(goodDir, "heuristic")
 	if err != nil {
 		t.Fatal(err)
@@ -453,6 +469,7 @@ func checkGoodPluginWorks(t *testing.T) {
 }
 
 func TestMisbehavingPluginsAtStart(t *testing.T) {
+	needPlugins(t)
 	tests := []struct{ plugin, want string }{
 		{"garbage", "Unrecognized remote plugin message: Welcome to garbage evaluator v0.1!"},
 		{"badversion", "incompatible API version with plugin. Plugin version: 2, Client versions: [1]"},
@@ -548,6 +565,7 @@ func TestLyingVerdicts(t *testing.T) {
 }
 
 func TestChecksumRefusal(t *testing.T) {
+	needPlugins(t)
 	src, err := find(goodDir, "heuristic")
 	if err != nil {
 		t.Fatal(err)
@@ -612,17 +630,18 @@ func TestChecksumRefusal(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	needPlugins(t)
 	p, err := find(goodDir, "heuristic")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Open(ctx, p); err == nil || !strings.Contains(err.Error(), "context canceled") {
+	if _, err := Open(ctx, p); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Open: %v", err)
 	}
 	missing := Plugin{Name: "ghost", Path: filepath.Join(t.TempDir(), "qwentune-eval-ghost")}
-	if _, err := Open(context.Background(), missing); err == nil || !strings.Contains(err.Error(), `evaluator "ghost"`) {
+	if _, err := Open(context.Background(), missing); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), `evaluator "ghost"`) {
 		t.Errorf("missing binary: %v", err)
 	}
 	c := open(t, goodDir, "heuristic")
@@ -707,4 +726,22 @@ func TestWithLog(t *testing.T) {
 	if out := log.String(); !strings.Contains(out, "evaluator.heuristic") || !strings.Contains(out, "plugin process exited") {
 		t.Errorf("log lacks the plugin's lifecycle:\n%s", out)
 	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	const h = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	f.Add(h + "  qwentune-eval-a\n")
+	f.Add("\ufeff" + h + " *dir/b\r\n\n# c\n")
+	f.Add("zz  a\n" + h + "\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		sums, err := ParseManifest(strings.NewReader(in), "m")
+		for file, sum := range sums {
+			if len(sum) != sha256.Size || file == "" || strings.Contains(file, "\\n") {
+				t.Fatalf("entry %q: %x", file, sum)
+			}
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "m:") {
+			t.Fatalf("error without file name: %v", err)
+		}
+	})
 }
