@@ -70,6 +70,13 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 	}
 	plan.Examples = ex
 	plan.Lints = data.Lints(ex)
+	for i, l := range plan.Lints {
+		if i == 20 {
+			logf("warning: %s: %d more warnings (qwentune data inspect lists them all)", cfg.Dataset.TrainFile, len(plan.Lints)-20)
+			break
+		}
+		logf("warning: %s:%s", cfg.Dataset.TrainFile, l)
+	}
 	for _, e := range ex {
 		plan.TrainedTokens += e.TrainedTokens()
 	}

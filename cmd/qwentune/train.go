@@ -115,13 +115,10 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		bar.finish()
 	}()
-	res, plan, err := sess.Train(ctx, cfg, engine.TrainOptions{Resume: resume.v, InitAdapter: *initAdapter,
+	res, _, err := sess.Train(ctx, cfg, engine.TrainOptions{Resume: resume.v, InitAdapter: *initAdapter,
 		PreflightSteps: steps, Log: say}, events)
 	close(events)
 	<-done
-	for _, l := range plan.Lints {
-		say("warning: " + cfg.Dataset.TrainFile + ":" + l.String())
-	}
 	if errors.Is(err, train.ErrStopped) {
 		say(fmt.Sprintf("stopped at step %d; resume with: qwentune train --resume %s", res.GlobalStep, res.Checkpoint))
 		return err
