@@ -75,7 +75,7 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 			logf("warning: %s: %d more warnings (qwentune data inspect lists them all)", cfg.Dataset.TrainFile, len(plan.Lints)-20)
 			break
 		}
-		logf("warning: %s:%s", cfg.Dataset.TrainFile, l)
+		logf("warning: %s:%d: %s", cfg.Dataset.TrainFile, l.Line, l.Message)
 	}
 	for _, e := range ex {
 		plan.TrainedTokens += e.TrainedTokens()
