@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"qwentune/engine/config"
+	"qwentune/engine/data"
+	"qwentune/engine/export"
+	"qwentune/engine/nn"
+	"qwentune/model"
+	"qwentune/model/peft"
+	"qwentune/model/tokenizer"
+)
+
+// Export formats (ExportOptions.Format).
+const (
+	// ExportPEFT writes a clean PEFT adapter folder (a legacy
+	// adapter_model.bin becomes adapter_model.safetensors).
+	ExportPEFT = "peft"
+	// ExportMerged writes the model with the adapter merged in
+	// (W' = W + scale·B·A) as a Hugging Face folder.
+	ExportMerged = "merged"
+	// ExportGGUF writes the merged model as one GGUF file plus an Ollama
+	// Modelfile.
+	ExportGGUF = "gguf"
+	// ExportGGUFAdapter writes the adapter alone as a llama.cpp LoRA GGUF.
+	ExportGGUFAdapter = "gguf-adapter"
+	// ExportHFJob writes a Hugging Face Trainer job for a GPU machine.
+	ExportHFJob = "hf-job"
+)
+
+// ExportFormats lists the formats in the order the app offers them.
+var ExportFormats = []string{ExportPEFT, ExportMerged, ExportGGUF, ExportGGUFAdapter, ExportHFJob}
+
+// The file names Export writes into OutDir for the GGUF formats.
+const (
+	GGUFModelFile   = "model.gguf"
+	GGUFAdapterFile = "adapter.gguf"
+	ModelfileName   = "Modelfile"
+)
+
+// ExportOptions say what Session.Export writes.
+type ExportOptions struct {
+	// Format is one of ExportFormats.
+	Format string
+	// DType is the storage: f32, f16 or bf16 for merged (default: the base
+	// model's torch_dtype), f32, f16, bf16 or q8_0 for gguf (default f16),
+	// f32, f16 or bf16 for gguf-adapter (default f32). peft and hf-job
+	// ignore it.
+	DType string
+	// OutDir is the folder written (created if needed).
+	OutDir string
+	// AdapterDir is the PEFT adapter folder: required for peft and
+	// gguf-adapter; for merged and gguf, empty exports the base model.
+	AdapterDir string
+	// MaxShardSize splits a merged folder like save_pretrained's
+	// max_shard_size (default "5GB").
+	MaxShardSize string
+	// Config is config.yml: required for hf-job (dataset, LoRA, schedule);
+	// for gguf its chat.system_prompt becomes the Modelfile's SYSTEM.
+	Config *config.Config
+	// GPUs is the number of processes in the hf-job's accelerate config
+	// (default 2).
+	GPUs int
+}
+
+// Export writes the session's model, an adapter for it, or a training job,
+// as o says. Progress reports bytes written (total is known up front);
+// cancelling ctx stops between tensor row blocks and leaves no partial file.
+func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(done, total int64, what string)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o.OutDir == "" {
+		return fmt.Errorf("export: no output folder")
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return err
+	}
+	if NeedsWeights(o.Format) && s.Model == nil {
+		return fmt.Errorf("export: %s needs the model's weights; open the session with Open, not OpenWithoutWeights", o.Format)
+	}
+	switch o.Format {
+	case ExportPEFT:
+		return s.exportPEFT(o, progress)
+	case ExportMerged:
+		enc, err := s.encoding(o.DType, strings.ToLower(s.Config.TorchDType), "f32")
+		if err != nil {
+			return err
+		}
+		if enc == export.Q8_0 {
+			return fmt.Errorf("export: merged: a Hugging Face folder stores f32, f16 or bf16; use --format gguf for q8_0")
+		}
+		shard := o.MaxShardSize
+		if shard == "" {
+			shard = export.DefaultMaxShardSize
+		}
+		limit, err := export.ParseSize(shard)
+		if err != nil {
+			return fmt.Errorf("export: max shard size: %w", err)
+		}
+		a, err := s.optionalAdapter(o.AdapterDir)
+		if err != nil {
+			return err
+		}
+		return export.WriteHF(ctx, o.OutDir, s.Model, s.Gen, s.Tokenizer, export.HFOptions{DType: enc, MaxShardBytes: limit, Adapter: a}, progress)
+	case ExportGGUF:
+		enc, err := s.encoding(o.DType, "f16", "")
+		if err != nil {
+			return err
+		}
+		a, err := s.optionalAdapter(o.AdapterDir)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(filepath.Clean(s.Name))
+		if err := export.WriteGGUF(ctx, filepath.Join(o.OutDir, GGUFModelFile), s.Model, s.Tokenizer,
+			export.GGUFOptions{DType: enc, Name: name, Adapter: a}, progress); err != nil {
+			return err
+		}
+		mo := export.ModelfileOptions{GGUF: GGUFModelFile}
+		if o.AdapterDir != "" {
+			mo.BaseGGUF, mo.AdapterGGUF = "base.gguf", GGUFAdapterFile
+		}
+		if o.Config != nil {
+			mo.System = o.Config.Chat.SystemPrompt
+		}
+		return writeFileAtomic(filepath.Join(o.OutDir, ModelfileName), []byte(export.Modelfile(mo)))
+	case ExportGGUFAdapter:
+		if o.AdapterDir == "" {
+			return fmt.Errorf("export: gguf-adapter needs an adapter folder")
+		}
+		enc, err := s.encoding(o.DType, "f32", "")
+		if err != nil {
+			return err
+		}
+		pa, err := peft.Load(o.AdapterDir)
+		if err != nil {
+			return err
+		}
+		return export.WriteGGUFAdapter(ctx, filepath.Join(o.OutDir, GGUFAdapterFile), pa, s.Config,
+			export.AdapterOptions{DType: enc, Name: filepath.Base(filepath.Clean(o.AdapterDir))}, progress)
+	case ExportHFJob:
+		if o.Config == nil {
+			return fmt.Errorf("export: hf-job needs the config (dataset, LoRA and training settings)")
+		}
+		return WriteHFJob(ctx, *o.Config, s.Tokenizer, o.OutDir, o.GPUs, progress)
+	}
+	return fmt.Errorf("export: format %q: want one of %s", o.Format, strings.Join(ExportFormats, ", "))
+}
+
+// WriteHFJob renders cfg's training set with tok and writes a Hugging Face
+// Trainer job into outDir (see export.WriteHFJob); it needs no model
+// weights. gpus ≤ 0 means 2.
+func WriteHFJob(ctx context.Context, cfg config.Config, tok *tokenizer.Tokenizer, outDir string, gpus int, progress func(done, total int64, what string)) error {
+	ex, err := data.Load(cfg.Dataset.TrainFile, tok, data.OptionsFrom(cfg.Dataset))
+	if err != nil {
+		return err
+	}
+	return export.WriteHFJob(ctx, outDir, export.HFJob{Config: cfg, Examples: ex, PadID: tok.Pad(), GPUs: gpus}, progress)
+}
+
+// encoding parses dtype, or def when it is empty ("" def: use fallback).
+func (s *Session) encoding(dtype, def, fallback string) (export.Encoding, error) {
+	if dtype == "" {
+		dtype = def
+	}
+	if dtype == "" {
+		dtype = fallback
+	}
+	e, err := export.ParseEncoding(dtype)
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	return e, nil
+}
+
+// optionalAdapter loads the adapter in dir, or returns nil when dir is
+// empty. The exporters merge it row by row while writing, so the merged
+// model is never held next to the base.
+func (s *Session) optionalAdapter(dir string) (*nn.Adapter, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	return s.LoadAdapter(dir)
+}
+
+// exportPEFT writes the adapter in o.AdapterDir, checked against this
+// model, as a clean PEFT folder with safetensors weights and the tokenizer.
+func (s *Session) exportPEFT(o ExportOptions, progress func(done, total int64, what string)) error {
+	if o.AdapterDir == "" {
+		return fmt.Errorf("export: peft needs an adapter folder")
+	}
+	a, err := s.LoadAdapter(o.AdapterDir)
+	if err != nil {
+		return err
+	}
+	base := s.Name
+	if pc, err := peft.LoadConfig(o.AdapterDir); err == nil && pc.BaseModelNameOrPath != "" {
+		base = pc.BaseModelNameOrPath
+	}
+	pa := a.ToPEFT(base)
+	if err := peft.Save(o.OutDir, pa); err != nil {
+		return err
+	}
+	if progress != nil {
+		n := a.NumParams() * 4
+		progress(n, n, peft.WeightsName)
+	}
+	return s.Tokenizer.SaveFiles(o.OutDir)
+}
+
+// OpenWithoutWeights resolves name and loads only config.json,
+// generation_config.json and the tokenizer: a Session whose Model is nil,
+// enough to Export the formats that need no base weights (peft,
+// gguf-adapter, hf-job) without reading gigabytes. Any other use of the
+// returned Session is a programmer error.
+func OpenWithoutWeights(ctx context.Context, name, revision string) (*Session, error) {
+	dir, err := ResolveModel(ctx, name, revision, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	gen, _, err := model.LoadGenerationConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Name: name, Dir: dir, Config: cfg, Gen: gen, Tokenizer: tok}, nil
+}
+
+// NeedsWeights reports whether an export format reads the base model's
+// weights (merged and gguf do; peft, gguf-adapter and hf-job do not).
+func NeedsWeights(format string) bool {
+	return format == ExportMerged || format == ExportGGUF
+}

@@ -1,0 +1,187 @@
+package export
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"qwentune/engine/nn"
+	"qwentune/model"
+	"qwentune/model/gguf"
+	"qwentune/model/safetensors"
+)
+
+// ConfigFromGGUF rebuilds the config.json of a qwen2 GGUF model from its
+// metadata and tensor shapes (vocab_size from token_embd, head_dim from
+// attn_q, tied embeddings when there is no output.weight).
+func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
+	var c model.Config
+	str := func(key string) string {
+		v, _ := f.KV(key)
+		s, _ := v.(string)
+		return s
+	}
+	if a := str("general.architecture"); a != "qwen2" {
+		return c, fmt.Errorf("general.architecture is %q, want \"qwen2\"", a)
+	}
+	if t := str("general.type"); t != "" && t != "model" {
+		return c, fmt.Errorf("general.type is %q: not a model (a LoRA adapter is applied to a model, not loaded as one)", t)
+	}
+	var errs []error
+	num := func(key string) float64 {
+		v, ok := f.KV(key)
+		if !ok {
+			errs = append(errs, fmt.Errorf("metadata %s is missing", key))
+			return 0
+		}
+		switch x := v.(type) {
+		case uint32:
+			return float64(x)
+		case int32:
+			return float64(x)
+		case uint64:
+			return float64(x)
+		case int64:
+			return float64(x)
+		case float32:
+			// The shortest decimal that rounds to x, so 1e-6 stays 1e-6.
+			d, _ := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+			return d
+		case float64:
+			return x
+		}
+		errs = append(errs, fmt.Errorf("metadata %s has type %T, want a number", key, v))
+		return 0
+	}
+	c = model.Config{
+		Architectures:         []string{model.Qwen2Architecture},
+		ModelType:             model.Qwen2ModelType,
+		HiddenSize:            int(num("qwen2.embedding_length")),
+		IntermediateSize:      int(num("qwen2.feed_forward_length")),
+		NumHiddenLayers:       int(num("qwen2.block_count")),
+		NumAttentionHeads:     int(num("qwen2.attention.head_count")),
+		NumKeyValueHeads:      int(num("qwen2.attention.head_count_kv")),
+		HiddenAct:             "silu",
+		MaxPositionEmbeddings: int(num("qwen2.context_length")),
+		RMSNormEps:            num("qwen2.attention.layer_norm_rms_epsilon"),
+		RopeTheta:             num("qwen2.rope.freq_base"),
+		BOSTokenID:            -1,
+		TorchDType:            "float32",
+		InitializerRange:      0.02,
+	}
+	if len(errs) > 0 {
+		return c, errs[0]
+	}
+	c.SlidingWindow, c.MaxWindowLayers = c.MaxPositionEmbeddings, c.NumHiddenLayers
+	emb, ok := f.Tensor("token_embd.weight")
+	if !ok || len(emb.Dims) != 2 {
+		return c, fmt.Errorf("tensor token_embd.weight is missing or not a matrix")
+	}
+	c.VocabSize = int(emb.Dims[1])
+	q, ok := f.Tensor("blk.0.attn_q.weight")
+	if !ok || len(q.Dims) != 2 || c.NumAttentionHeads <= 0 {
+		return c, fmt.Errorf("tensor blk.0.attn_q.weight is missing or not a matrix")
+	}
+	c.HeadDim = int(q.Dims[1]) / c.NumAttentionHeads
+	_, hasOutput := f.Tensor("output.weight")
+	c.TieWordEmbeddings = !hasOutput
+	if v, ok := f.KV("tokenizer.ggml.bos_token_id"); ok {
+		if id, ok := v.(uint32); ok {
+			c.BOSTokenID = int(id)
+		}
+	}
+	if v, ok := f.KV("tokenizer.ggml.eos_token_id"); ok {
+		if id, ok := v.(uint32); ok {
+			c.EOSTokenIDs = []int{int(id)}
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// GGUFToHF converts a qwen2 GGUF model into a Hugging Face folder dir
+// holding config.json and model.safetensors (F32: F16, BF16 and Q8_0
+// tensors are decoded exactly to float32). Every tensor of the model must be
+// present with the shape the metadata implies, and nothing else.
+func GGUFToHF(path, dir string) (model.Config, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return model.Config{}, err
+	}
+	defer f.Close()
+	c, err := ConfigFromGGUF(f)
+	if err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	// Check the counts before listing the weights, so a corrupt block_count
+	// cannot make us enumerate billions of names.
+	want := 2 + 12*int64(c.NumHiddenLayers)
+	if !c.TieWordEmbeddings {
+		want++
+	}
+	if n := int64(len(f.Tensors())); n != want {
+		return c, fmt.Errorf("%s: %d tensors, a %d-layer qwen2 model has %d", path, n, c.NumHiddenLayers, want)
+	}
+	byGGUF := map[string]string{}
+	var specs []safetensors.Spec
+	for _, w := range c.Weights() {
+		g, ok := gguf.Qwen2Names(w.Name)
+		if !ok {
+			return c, fmt.Errorf("%s: no GGUF name for %s", path, w.Name)
+		}
+		t, ok := f.Tensor(g)
+		if !ok {
+			return c, fmt.Errorf("%s: tensor %s is missing", path, g)
+		}
+		if !slices.Equal(t.Dims, reversed(w.Shape)) {
+			return c, fmt.Errorf("%s: tensor %s has dims %v, the metadata implies %v", path, g, t.Dims, reversed(w.Shape))
+		}
+		byGGUF[w.Name] = g
+		specs = append(specs, safetensors.Spec{Name: w.Name, DType: "F32", Shape: w.Shape})
+	}
+	known := map[string]bool{}
+	for _, g := range byGGUF {
+		known[g] = true
+	}
+	for _, t := range f.Tensors() {
+		if !known[t.Name] {
+			return c, fmt.Errorf("%s: unexpected tensor %s: not part of a qwen2 model", path, t.Name)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return c, err
+	}
+	if err := writeJSON(filepath.Join(dir, model.ConfigName), c); err != nil {
+		return c, err
+	}
+	err = safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"}, func(name string, w io.Writer) error {
+		v, err := f.TensorFloat32(byGGUF[name])
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(safetensors.FromFloat32(name, []int{len(v)}, v).Data)
+		return err
+	})
+	return c, err
+}
+
+// ReadGGUF loads a qwen2 GGUF model written by WriteGGUF (or llama.cpp's
+// converter, for the F32, F16, BF16 and Q8_0 types) as an nn.Model with
+// weights stored as dtype ("float32" or "bfloat16"), through a temporary
+// Hugging Face folder that is removed afterwards.
+func ReadGGUF(path, dtype string) (*nn.Model, error) {
+	tmp, err := os.MkdirTemp("", "qwentune-gguf-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := GGUFToHF(path, tmp); err != nil {
+		return nil, err
+	}
+	return nn.Load(tmp, nn.LoadOptions{DType: dtype})
+}
