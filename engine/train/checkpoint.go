@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/model"
 	"qwentune/model/safetensors"
 )
 
@@ -262,7 +263,7 @@ func (r *runner) saveCheckpoint() (dir string, err error) {
 		}
 	}
 	for name, content := range r.o.Extra {
-		if err := writeFileAtomic(filepath.Join(tmp, name), []byte(content)); err != nil {
+		if err := model.WriteFileAtomic(filepath.Join(tmp, name), []byte(content)); err != nil {
 			return "", err
 		}
 	}
@@ -542,7 +543,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return model.WriteFileAtomic(path, append(b, '\n'))
 }
 
 // readJSON decodes the JSON file at path into v.
@@ -555,31 +556,6 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // syncDir flushes a folder's entries to disk.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/model"
 )
 
 // Model is what the loop trains; *nn.Model satisfies it.
@@ -347,7 +348,7 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 		}
 	}
 	for name, content := range o.Extra {
-		if err := writeFileAtomic(filepath.Join(o.OutputDir, name), []byte(content)); err != nil {
+		if err := model.WriteFileAtomic(filepath.Join(o.OutputDir, name), []byte(content)); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
