@@ -13,37 +13,10 @@ import (
 
 	"qwentune/engine/config"
 	"qwentune/engine/data"
+	"qwentune/internal/npmtest"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
 )
-
-// npmGGUF returns the entry point of @huggingface/gguf under
-// tools/npm/node_modules and the node binary. In CI (CI set) a missing
-// package or node fails the test; elsewhere the test is skipped with the
-// reason.
-func npmGGUF(t *testing.T) (entry, node string) {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "tools", "npm", "node_modules", "@huggingface", "gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, nodeErr := exec.LookPath("node")
-	_, statErr := os.Stat(filepath.Join(dir, "package.json"))
-	if nodeErr == nil && statErr == nil {
-		return filepath.Join(dir, "dist", "index.mjs"), node
-	}
-	msg := "the cross-check needs node and the npm package @huggingface/gguf (cd tools/npm && npm ci): "
-	if nodeErr != nil {
-		msg += nodeErr.Error()
-	} else {
-		msg += statErr.Error()
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip("SKIPPED: " + msg)
-	return "", ""
-}
 
 // readScript prints what @huggingface/gguf reads: the metadata (bigints as
 // strings, long arrays as their length and a few entries) and tensor infos.
@@ -293,4 +266,11 @@ func equalInts(a, b []int) bool {
 func itoaTest(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// npmGGUF returns the entry point of @huggingface/gguf and the node binary.
+func npmGGUF(t *testing.T) (entry, node string) {
+	t.Helper()
+	dir, node := npmtest.Module(t, "@huggingface/gguf")
+	return filepath.Join(dir, "dist", "index.mjs"), node
 }

@@ -9,34 +9,9 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
-)
 
-// npmModule returns the absolute directory of an npm package installed under
-// tools/npm/node_modules, and the node binary. When either is missing the
-// test fails in CI (CI set) and is skipped, saying why, elsewhere.
-func npmModule(t *testing.T, pkg string) (dir, node string) {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "tools", "npm", "node_modules", pkg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, nodeErr := exec.LookPath("node")
-	_, statErr := os.Stat(filepath.Join(dir, "package.json"))
-	if nodeErr == nil && statErr == nil {
-		return dir, node
-	}
-	msg := "cross-check needs node and the npm package " + pkg + " (cd tools/npm && npm ci): "
-	if nodeErr != nil {
-		msg += nodeErr.Error()
-	} else {
-		msg += statErr.Error()
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip("SKIPPED: " + msg)
-	return "", ""
-}
+	"qwentune/internal/npmtest"
+)
 
 // ggufScript prints @huggingface/gguf's parse of a local file as JSON, with
 // bigints as {"big": "…"} and non-finite or negative-zero numbers as {"num": "…"}.
@@ -95,7 +70,7 @@ func jsonForm(v any) any {
 }
 
 func TestHuggingFaceGGUFReadsOurFile(t *testing.T) {
-	dir, node := npmModule(t, "@huggingface/gguf")
+	dir, node := npmtest.Module(t, "@huggingface/gguf")
 	tmp := t.TempDir()
 	path := filepath.Join(tmp, "m.gguf")
 	buildFile(t, path)

@@ -9,34 +9,9 @@ import (
 	"slices"
 	"sort"
 	"testing"
-)
 
-// npmModule returns the absolute directory of an npm package installed under
-// tools/npm/node_modules, and the node binary. When either is missing the
-// test fails in CI (CI set) and is skipped, saying why, elsewhere.
-func npmModule(t *testing.T, pkg string) (dir, node string) {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "tools", "npm", "node_modules", pkg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, nodeErr := exec.LookPath("node")
-	_, statErr := os.Stat(filepath.Join(dir, "package.json"))
-	if nodeErr == nil && statErr == nil {
-		return dir, node
-	}
-	msg := "cross-check needs node and the npm package " + pkg + " (cd tools/npm && npm ci): "
-	if nodeErr != nil {
-		msg += nodeErr.Error()
-	} else {
-		msg += statErr.Error()
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip("SKIPPED: " + msg)
-	return "", ""
-}
+	"qwentune/internal/npmtest"
+)
 
 // scanScript prints @huggingface/hub's scanCacheDir of a cache folder.
 const scanScript = `
@@ -47,7 +22,7 @@ process.stdout.write(JSON.stringify(info));
 `
 
 func TestHuggingFaceHubScansOurCache(t *testing.T) {
-	dir, node := npmModule(t, "@huggingface/hub")
+	dir, node := npmtest.Module(t, "@huggingface/hub")
 	fh := newFakeHub(t)
 	c := fh.client(t)
 	snap, err := c.Download(context.Background(), fh.repo, "", nil, nil)
@@ -129,7 +104,7 @@ for (const path of paths) {
 `
 
 func TestWeFindHuggingFaceHubDownloads(t *testing.T) {
-	dir, node := npmModule(t, "@huggingface/hub")
+	dir, node := npmtest.Module(t, "@huggingface/hub")
 	fh := newFakeHub(t)
 	c := fh.client(t)
 	script := filepath.Join(t.TempDir(), "download.mjs")

