@@ -48,9 +48,11 @@ import (
 // the streaming matrix-vector kernels; above it they go through sgemm.
 const GEMVMaxN = 8
 
-// scratchElems bounds the float32 scratch block a bfloat16 weight is
-// widened into before sgemm (4 MiB: it stays in the last-level cache).
-const scratchElems = 1 << 20
+// scratchElems sizes the float32 scratch block a bfloat16 weight is widened
+// into before sgemm: 16 MiB, small enough to stay in a 32 MiB last-level
+// cache, large enough that each sgemm gets hundreds of weight rows even for
+// the widest layers (sgemm slows down on thin operands).
+var scratchElems = 1 << 22
 
 // Weight is a frozen matrix of Rows×Cols stored either as float32 (F32) or
 // as bfloat16 bit patterns (BF16); exactly one of the two is non-nil.

@@ -69,9 +69,7 @@ func refMul(w *Weight, y0, x []float32, n int, acc, trans bool) (want, scale []f
 func TestMulTAndMul(t *testing.T) {
 	shapes := []struct{ rows, cols int }{
 		{1, 1}, {7, 13}, {13, 7}, {8, 16}, {33, 65}, {130, 257}, {300, 40},
-		{11, 4096},     // long rows: the vector kernels take several rows at a time
-		{520, 4103},    // the bfloat16 sgemm path widens it in two blocks
-		{2, 1<<20 + 3}, // a row longer than the scratch block
+		{11, 4096}, {13, 4103}, // long rows: the vector kernels take several rows at a time
 	}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -81,9 +79,6 @@ func TestMulTAndMul(t *testing.T) {
 			for _, bf16 := range []bool{false, true} {
 				w := randWeight(rng, sh.rows, sh.cols, bf16)
 				for _, n := range ns {
-					if sh.rows*sh.cols > 1<<20 && (scalar || n != 1 && n != 9) {
-						continue // the large shape is for the blocking, not the kernels
-					}
 					for _, acc := range []bool{false, true} {
 						for _, trans := range []bool{true, false} {
 							name := fmt.Sprintf("scalar=%v/%dx%d/bf16=%v/n=%d/acc=%v/mulT=%v", scalar, sh.rows, sh.cols, bf16, n, acc, trans)
@@ -95,6 +90,26 @@ func TestMulTAndMul(t *testing.T) {
 		}
 	}
 	forceScalar(false)
+}
+
+// TestMulBlocked shrinks the scratch buffer so that bfloat16 products with
+// many input rows are widened in several blocks, or one row at a time with
+// rows longer than the buffer.
+func TestMulBlocked(t *testing.T) {
+	defer func(old int) { scratchElems = old }(scratchElems)
+	scratchElems = 1000
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, sh := range []struct{ rows, cols int }{{50, 37}, {7, 1500}, {3, 1000}} {
+		w := randWeight(rng, sh.rows, sh.cols, true)
+		for _, n := range []int{9, 17} {
+			for _, acc := range []bool{false, true} {
+				for _, trans := range []bool{true, false} {
+					name := fmt.Sprintf("%dx%d/n=%d/acc=%v/mulT=%v", sh.rows, sh.cols, n, acc, trans)
+					checkMul(t, name, rng, w, n, acc, trans)
+				}
+			}
+		}
+	}
 }
 
 func checkMul(t *testing.T, name string, rng *rand.Rand, w *Weight, n int, acc, trans bool) {
