@@ -1,0 +1,403 @@
+// Package app is QwenTune's desktop app: one Fyne screen per step of a
+// fine-tune (model, config, dataset, train, evaluate, chat, export). The
+// screens only arrange widgets and call the engine's public API; every
+// engine job runs on its own goroutine, can be cancelled, reports progress
+// and hands its results back to the UI goroutine through fyne.Do.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"qwentune/engine"
+	"qwentune/engine/config"
+	"qwentune/engine/data"
+)
+
+// Preference keys remembered between runs.
+const (
+	prefConfig = "lastConfig"
+	prefWidth  = "windowWidth"
+	prefHeight = "windowHeight"
+)
+
+// Tab titles, in order.
+const (
+	TabModel    = "Model & config"
+	TabDataset  = "Dataset"
+	TabTrain    = "Train"
+	TabEvaluate = "Evaluate"
+	TabChat     = "Chat"
+	TabExport   = "Export"
+)
+
+// UI is the app: one window with a tab per screen and the state the screens
+// share. Every field is owned by the UI goroutine.
+type UI struct {
+	app fyne.App
+	win fyne.Window
+
+	// cfg is the config as the form shows it, paths relative to cfgPath's
+	// folder; cfgPath is "" until a config is loaded or saved.
+	cfg     config.Config
+	cfgPath string
+	// sess is the loaded model, nil until Load succeeds.
+	sess *engine.Session
+	// report is the inspected training data; datasetFile the (resolved)
+	// train file it was made from. Training needs both to match the config.
+	report      *data.Report
+	datasetFile string
+	// job names the engine job running ("" when idle); a session runs one
+	// job at a time.
+	job string
+
+	tabs     *container.AppTabs
+	model    *modelScreen
+	form     *configScreen
+	dataset  *datasetScreen
+	train    *trainScreen
+	evaluate *evalScreen
+	chat     *chatScreen
+	export   *exportScreen
+}
+
+// New builds the app's window on a (a desktop app or a test app). It opens
+// the config remembered from the last run, if any.
+func New(a fyne.App) *UI {
+	u := &UI{app: a, cfg: config.Default()}
+	u.win = a.NewWindow("QwenTune")
+	u.model = newModelScreen(u)
+	u.form = newConfigScreen(u)
+	u.dataset = newDatasetScreen(u)
+	u.train = newTrainScreen(u)
+	u.evaluate = newEvalScreen(u)
+	u.chat = newChatScreen(u)
+	u.export = newExportScreen(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItem(TabModel, u.model.content()),
+		container.NewTabItem(TabDataset, u.dataset.content()),
+		container.NewTabItem(TabTrain, u.train.content()),
+		container.NewTabItem(TabEvaluate, u.evaluate.content()),
+		container.NewTabItem(TabChat, u.chat.content()),
+		container.NewTabItem(TabExport, u.export.content()),
+	)
+	u.win.SetContent(u.tabs)
+	p := a.Preferences()
+	u.win.Resize(fyne.NewSize(float32(p.FloatWithFallback(prefWidth, 1280)), float32(p.FloatWithFallback(prefHeight, 820))))
+	u.win.SetCloseIntercept(u.onClose)
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { u.dataset.dropped(uris) })
+	if last := p.String(prefConfig); last != "" {
+		if _, err := os.Stat(last); err == nil {
+			if err := u.LoadConfig(last); err != nil {
+				fyne.LogError("reopening "+last, err)
+			}
+		}
+	}
+	u.refresh()
+	return u
+}
+
+// Window returns the app's window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// ShowAndRun shows the window and runs the app until it quits.
+func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+
+// Config returns the config as the form shows it.
+func (u *UI) Config() config.Config { return u.cfg }
+
+// ConfigPath returns the config file in use, "" if none.
+func (u *UI) ConfigPath() string { return u.cfgPath }
+
+// Session returns the loaded model, nil before Load.
+func (u *UI) Session() *engine.Session { return u.sess }
+
+// SelectTab shows the tab with the given title (TabModel, ...).
+func (u *UI) SelectTab(title string) {
+	for _, t := range u.tabs.Items {
+		if t.Text == title {
+			u.tabs.Select(t)
+			return
+		}
+	}
+}
+
+// LoadConfig reads path into the form and remembers it for the next start.
+// Warnings are shown in the config screen.
+func (u *UI) LoadConfig(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	cfg, warns, err := config.Load(abs)
+	if err != nil {
+		return err
+	}
+	u.cfg = cfg
+	u.cfgPath = abs
+	u.app.Preferences().SetString(prefConfig, abs)
+	ws := make([]string, len(warns))
+	for i, w := range warns {
+		ws[i] = w.String()
+	}
+	u.form.setWarnings(ws)
+	u.configChanged()
+	return nil
+}
+
+// SaveConfig writes the form's config to path atomically and makes it the
+// config in use.
+func (u *UI) SaveConfig(path string) error {
+	if err := u.cfg.Validate(); err != nil {
+		return err
+	}
+	b, err := u.cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, b); err != nil {
+		return err
+	}
+	u.cfgPath = abs
+	u.app.Preferences().SetString(prefConfig, abs)
+	u.refresh()
+	return nil
+}
+
+// setConfig replaces the config (a preset, a form edit) and updates the screens.
+func (u *UI) setConfig(c config.Config) {
+	u.cfg = c
+	u.configChanged()
+}
+
+// configChanged refreshes every screen that shows config values.
+func (u *UI) configChanged() {
+	u.form.load()
+	u.model.load()
+	u.dataset.load()
+	u.chat.load()
+	u.evaluate.load()
+	u.export.load()
+	u.refresh()
+}
+
+// resolved is the config with its paths made relative to the config file's
+// folder (the working directory while no file is in use): what the engine
+// is given.
+func (u *UI) resolved() config.Config {
+	dir := "."
+	if u.cfgPath != "" {
+		dir = filepath.Dir(u.cfgPath)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return u.cfg.Resolve(dir)
+}
+
+// datasetReady reports whether the training data in the config is the one
+// the user inspected on the dataset screen, without bad lines.
+func (u *UI) datasetReady() bool {
+	return u.datasetSeen() && len(u.report.Errors) == 0 && len(u.report.Examples) > 0
+}
+
+// datasetSeen reports whether the config's training file was inspected.
+func (u *UI) datasetSeen() bool {
+	return u.report != nil && u.datasetFile == u.resolved().Dataset.TrainFile
+}
+
+// startJob claims the session for a job; it shows why not and returns false
+// when another job is running.
+func (u *UI) startJob(name string) bool {
+	if u.job != "" {
+		u.showError(fmt.Errorf("%s is running", u.job), "Wait for it to finish or stop it, then try again.")
+		return false
+	}
+	u.job = name
+	u.refresh()
+	return true
+}
+
+// endJob releases the session.
+func (u *UI) endJob() {
+	u.job = ""
+	u.refresh()
+}
+
+// refresh updates the enabled state of every screen's buttons.
+func (u *UI) refresh() {
+	u.model.refresh()
+	u.dataset.refresh()
+	u.train.refresh()
+	u.evaluate.refresh()
+	u.chat.refresh()
+	u.export.refresh()
+	title := "QwenTune"
+	if u.cfgPath != "" {
+		title += " — " + filepath.Base(u.cfgPath)
+	}
+	if u.job != "" {
+		title += " (" + u.job + ")"
+	}
+	u.win.SetTitle(title)
+}
+
+// showError shows err in a dialog with advice on what to do next.
+func (u *UI) showError(err error, advice string) {
+	msg := err.Error()
+	if advice != "" {
+		msg += "\n\n" + advice
+	}
+	label := widget.NewLabel(msg)
+	label.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustom("Something went wrong", "OK", container.NewVScroll(label), u.win)
+	d.Resize(fyne.NewSize(560, 280))
+	d.Show()
+}
+
+// onClose saves the window size; during training it asks first, stops the
+// run (which saves a checkpoint) and quits once the run has returned.
+func (u *UI) onClose() {
+	size := u.win.Canvas().Size()
+	p := u.app.Preferences()
+	p.SetFloat(prefWidth, float64(size.Width))
+	p.SetFloat(prefHeight, float64(size.Height))
+	if !u.train.running() {
+		u.cancelAll()
+		u.app.Quit()
+		return
+	}
+	dialog.ShowConfirm("Training is running",
+		"Stop training and quit? A checkpoint of the last finished step is saved first, so you can resume later.",
+		func(ok bool) {
+			if !ok {
+				return
+			}
+			u.train.stopThen(func() {
+				u.cancelAll()
+				u.app.Quit()
+			})
+		}, u.win)
+}
+
+// cancelAll cancels any job other than training.
+func (u *UI) cancelAll() {
+	u.model.cancel()
+	u.chat.stop()
+	u.evaluate.cancel()
+	u.export.cancel()
+}
+
+// writeFileAtomic writes b to path through a temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// throttle calls f at most once per interval; calls inside the interval
+// are coalesced and the newest is delivered at its end, so the last update
+// is never lost.
+type throttle struct {
+	interval time.Duration
+	last     time.Time
+	next     func() // the newest call waiting for the interval's end
+}
+
+// do runs f now or schedules it (on the UI goroutine) for the end of the
+// interval, replacing an older call still waiting. It must be called on
+// the UI goroutine.
+func (t *throttle) do(f func()) {
+	wait := t.interval - time.Since(t.last)
+	if wait <= 0 {
+		t.last = time.Now()
+		f()
+		return
+	}
+	if t.next == nil {
+		time.AfterFunc(wait, func() {
+			runOnUI(func() {
+				next := t.next
+				t.next = nil
+				t.last = time.Now()
+				next()
+			})
+		})
+	}
+	t.next = f
+}
+
+// byteSize formats a byte count for people.
+func byteSize(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// duration formats a time left for people: "1h02m", "3m05s", "12s".
+func duration(d time.Duration) string {
+	if d < 0 {
+		return "—"
+	}
+	d = d.Round(time.Second)
+	h, m, s := int(d/time.Hour), int(d/time.Minute)%60, int(d/time.Second)%60
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%dh%02dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm%02ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+// uriPath returns the local path of a URI picked in a file dialog.
+func uriPath(u fyne.URI) string {
+	if u == nil {
+		return ""
+	}
+	return u.Path()
+}
+
+// isCancel reports whether err is a context cancellation.
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled)
+}
+
+// runOnUI runs f on the UI goroutine; tests replace it to serialise the
+// test driver's callbacks, which otherwise run on the calling goroutine.
+var runOnUI = fyne.Do

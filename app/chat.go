@@ -1,0 +1,383 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"qwentune/engine"
+	"qwentune/engine/nn"
+	"qwentune/model/tokenizer"
+)
+
+// Chat modes.
+const (
+	ChatBase  = "Base"
+	ChatTuned = "Fine-tuned"
+	ChatBoth  = "Both side by side"
+)
+
+// chatScreen talks to the base model, the fine-tune, or both side by side,
+// streaming the answers.
+type chatScreen struct {
+	u *UI
+
+	mode    *widget.RadioGroup
+	system  *widget.Entry
+	input   *widget.Entry
+	sendB   *widget.Button
+	stopB   *widget.Button
+	clearB  *widget.Button
+	copyB   *widget.Button
+	status  *widget.Label
+	sampler map[string]*widget.Entry
+	columns *fyne.Container
+
+	base, tuned *chatColumn
+	adapter     *nn.Adapter
+	adapterDir  string
+	cancelFn    context.CancelFunc
+}
+
+// chatColumn is one transcript: its own history, since base and fine-tune
+// answer differently.
+type chatColumn struct {
+	title   string
+	history []tokenizer.Message
+	box     *fyne.Container
+	scroll  *container.Scroll
+}
+
+func newChatColumn(title string) *chatColumn {
+	c := &chatColumn{title: title, box: container.NewVBox()}
+	c.scroll = container.NewVScroll(c.box)
+	return c
+}
+
+func (c *chatColumn) view() fyne.CanvasObject {
+	head := widget.NewLabelWithStyle(c.title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	return container.NewBorder(head, nil, nil, nil, c.scroll)
+}
+
+// add appends a message bubble and returns its label.
+func (c *chatColumn) add(role, text string) *widget.Label {
+	who := widget.NewLabelWithStyle(role, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	if role == "you" {
+		who.Importance = widget.HighImportance
+	} else {
+		who.Importance = widget.SuccessImportance
+	}
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	l.Selectable = true
+	c.box.Add(container.NewVBox(who, l))
+	c.scroll.ScrollToBottom()
+	return l
+}
+
+func (c *chatColumn) clear() {
+	c.history = nil
+	c.box.RemoveAll()
+}
+
+// transcript is the column as plain text.
+func (c *chatColumn) transcript() string {
+	var b strings.Builder
+	for _, m := range c.history {
+		fmt.Fprintf(&b, "%s: %s\n\n", m.Role, m.Content)
+	}
+	return b.String()
+}
+
+// Sampling control keys, in display order.
+var samplingKeys = []struct{ key, label string }{
+	{"chat.temperature", "temperature"},
+	{"chat.top_p", "top-p"},
+	{"chat.top_k", "top-k"},
+	{"chat.max_new_tokens", "max tokens"},
+	{"chat.repetition_penalty", "repetition penalty"},
+}
+
+func newChatScreen(u *UI) *chatScreen {
+	s := &chatScreen{u: u, base: newChatColumn("Base model"), tuned: newChatColumn("Fine-tuned"), sampler: map[string]*widget.Entry{}}
+	s.mode = widget.NewRadioGroup([]string{ChatBase, ChatTuned, ChatBoth}, func(string) { s.layout() })
+	s.mode.Horizontal = true
+	s.mode.SetSelected(ChatTuned)
+	s.system = widget.NewEntry()
+	s.system.SetPlaceHolder("System prompt (empty: the chat template's default)")
+	s.system.OnChanged = func(v string) { s.setKey("chat.system_prompt", v) }
+	s.input = widget.NewMultiLineEntry()
+	s.input.SetPlaceHolder("Type a message; Send (or Shift+Enter) asks the model")
+	s.input.SetMinRowsVisible(2)
+	s.input.Wrapping = fyne.TextWrapWord
+	s.sendB = widget.NewButton("Send", func() { s.Send(s.input.Text) })
+	s.sendB.Importance = widget.HighImportance
+	s.stopB = widget.NewButton("Stop", s.stop)
+	s.clearB = widget.NewButton("Clear", s.clear)
+	s.copyB = widget.NewButton("Copy", s.copyTranscript)
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+	for _, k := range samplingKeys {
+		e := widget.NewEntry()
+		key := k.key
+		e.Validator = func(v string) error {
+			c := s.u.cfg
+			return cleanSetError(c.Set(key + "=" + v))
+		}
+		e.OnChanged = func(v string) { s.setKey(key, v) }
+		s.sampler[key] = e
+	}
+	s.columns = container.NewGridWithColumns(1)
+	return s
+}
+
+func (s *chatScreen) content() fyne.CanvasObject {
+	form := widget.NewForm()
+	for _, k := range samplingKeys {
+		form.Append(k.label, s.sampler[k.key])
+	}
+	side := container.NewVBox(widget.NewCard("Sampling", "temperature 0 is greedy", form))
+	top := container.NewVBox(container.NewBorder(nil, nil, widget.NewLabel("Model:"), nil, s.mode), s.system, s.status)
+	send := container.NewVBox(s.sendB, s.stopB)
+	bottom := container.NewBorder(nil, nil, nil, container.NewHBox(send, container.NewVBox(s.clearB, s.copyB)), s.input)
+	s.input.OnSubmitted = func(v string) { s.Send(v) }
+	s.layout()
+	main := container.NewBorder(top, bottom, nil, nil, s.columns)
+	split := container.NewHSplit(main, container.NewVScroll(side))
+	split.Offset = 0.75
+	return split
+}
+
+// layout shows one or two transcripts by mode.
+func (s *chatScreen) layout() {
+	if s.columns == nil {
+		return
+	}
+	var objs []fyne.CanvasObject
+	switch s.mode.Selected {
+	case ChatBase:
+		objs = []fyne.CanvasObject{s.base.view()}
+	case ChatTuned:
+		objs = []fyne.CanvasObject{s.tuned.view()}
+	default:
+		objs = []fyne.CanvasObject{s.base.view(), s.tuned.view()}
+	}
+	s.columns.Layout = container.NewGridWithColumns(len(objs)).Layout
+	s.columns.Objects = objs
+	s.columns.Refresh()
+}
+
+func (s *chatScreen) setKey(key, v string) {
+	vals, _ := configValues(s.u.cfg)
+	if vals[key] == v {
+		return
+	}
+	c := s.u.cfg
+	if err := c.Set(key + "=" + v); err == nil {
+		s.u.cfg = c
+		s.u.form.load()
+	}
+}
+
+// load shows the config's chat settings.
+func (s *chatScreen) load() {
+	vals, err := configValues(s.u.cfg)
+	if err != nil {
+		return
+	}
+	for key, e := range s.sampler {
+		if e.Text != vals[key] {
+			e.SetText(vals[key])
+		}
+	}
+	if s.system.Text != s.u.cfg.Chat.SystemPrompt {
+		s.system.SetText(s.u.cfg.Chat.SystemPrompt)
+	}
+	s.adapterChanged()
+}
+
+func (s *chatScreen) refresh() {
+	busy := s.cancelFn != nil
+	setEnabled(s.sendB, s.u.sess != nil && s.u.job == "")
+	setEnabled(s.stopB, busy)
+	setEnabled(s.clearB, !busy)
+	switch {
+	case s.u.sess == nil:
+		s.status.SetText("Load a model on the Model & config tab to chat.")
+	case busy:
+	default:
+		dir := s.adapterPath()
+		if engine.HasAdapter(dir) {
+			s.status.SetText("Fine-tuned = base model + the adapter in " + dir + ".")
+		} else {
+			s.status.SetText("No adapter in " + dir + " yet: train first to chat with the fine-tune; the base model works now.")
+		}
+	}
+}
+
+// adapterPath is model.adapter, or training.output_dir when it is empty.
+func (s *chatScreen) adapterPath() string {
+	c := s.u.resolved()
+	if c.Model.Adapter != "" {
+		return c.Model.Adapter
+	}
+	return c.Training.OutputDir
+}
+
+// adapterChanged forgets the loaded adapter (a run finished, the config changed).
+func (s *chatScreen) adapterChanged() {
+	s.adapter = nil
+	s.adapterDir = ""
+}
+
+// sessionChanged forgets state tied to the previous model.
+func (s *chatScreen) sessionChanged() {
+	s.adapterChanged()
+	s.base.clear()
+	s.tuned.clear()
+}
+
+// Send asks the model(s) of the current mode to answer text, streaming the
+// answers; in side-by-side mode the base model answers first, then the
+// fine-tune (one session runs one job at a time).
+func (s *chatScreen) Send(text string) {
+	text = strings.TrimSpace(text)
+	sess := s.u.sess
+	if text == "" || sess == nil {
+		return
+	}
+	smp := engine.ChatSampling(s.u.cfg.Chat)
+	if err := s.u.cfg.Validate(); err != nil {
+		s.u.showError(err, "Fix the sampling settings shown in red.")
+		return
+	}
+	var cols []*chatColumn
+	var adapters []*nn.Adapter
+	mode := s.mode.Selected
+	if mode != ChatTuned {
+		cols, adapters = append(cols, s.base), append(adapters, nil)
+	}
+	if mode != ChatBase {
+		a, err := s.loadAdapter()
+		if err != nil {
+			s.u.showError(err, "Train a model first (Train tab), set model.adapter to an adapter folder, or chat with the base model.")
+			return
+		}
+		cols, adapters = append(cols, s.tuned), append(adapters, a)
+	}
+	if !s.u.startJob("chat") {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelFn = cancel
+	s.input.SetText("")
+	system := s.u.cfg.Chat.SystemPrompt
+	histories := make([][]tokenizer.Message, len(cols))
+	labels := make([]*widget.Label, len(cols))
+	for i, c := range cols {
+		c.history = append(c.history, tokenizer.Message{Role: "user", Content: text})
+		histories[i] = append([]tokenizer.Message(nil), c.history...)
+		c.add("you", text)
+		labels[i] = c.add("model", "…")
+	}
+	s.refresh()
+	go func() {
+		var failure error
+		for i, c := range cols {
+			var streamed strings.Builder
+			t := throttle{interval: 50 * time.Millisecond}
+			col, label, finished := c, labels[i], false
+			comp, err := sess.Chat(ctx, adapters[i], system, histories[i], smp, func(piece string) {
+				runOnUI(func() {
+					streamed.WriteString(piece)
+					t.do(func() {
+						if !finished {
+							label.SetText(streamed.String())
+							col.scroll.ScrollToBottom()
+						}
+					})
+				})
+			})
+			runOnUI(func() {
+				finished = true
+				answer := comp.Text
+				if err != nil {
+					answer = "(no answer: " + err.Error() + ")"
+				} else if comp.Stopped == "cancelled" {
+					answer += " [stopped]"
+				} else if comp.Stopped == "length" {
+					answer += " [max tokens reached]"
+				}
+				label.SetText(answer)
+				col.history = append(col.history, tokenizer.Message{Role: "assistant", Content: comp.Text})
+				col.scroll.ScrollToBottom()
+			})
+			if err != nil {
+				failure = err
+				break
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		runOnUI(func() {
+			cancel()
+			s.cancelFn = nil
+			s.u.endJob()
+			if failure != nil {
+				s.u.showError(failure, "Shorten the conversation (Clear) or lower max tokens; the prompt and the answer must fit the model's context.")
+			}
+		})
+	}()
+}
+
+// loadAdapter reads the fine-tune's adapter once.
+func (s *chatScreen) loadAdapter() (*nn.Adapter, error) {
+	dir := s.adapterPath()
+	if s.adapter != nil && s.adapterDir == dir {
+		return s.adapter, nil
+	}
+	if !engine.HasAdapter(dir) {
+		return nil, errors.New("no fine-tuned adapter in " + dir)
+	}
+	a, err := s.u.sess.LoadAdapter(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.adapter, s.adapterDir = a, dir
+	return a, nil
+}
+
+// stop cancels the answer being generated.
+func (s *chatScreen) stop() {
+	if s.cancelFn != nil {
+		s.cancelFn()
+	}
+}
+
+func (s *chatScreen) clear() {
+	s.base.clear()
+	s.tuned.clear()
+}
+
+// copyTranscript puts the visible conversation(s) on the clipboard.
+func (s *chatScreen) copyTranscript() {
+	var text string
+	switch s.mode.Selected {
+	case ChatBase:
+		text = s.base.transcript()
+	case ChatTuned:
+		text = s.tuned.transcript()
+	default:
+		text = "== base ==\n" + s.base.transcript() + "== fine-tuned ==\n" + s.tuned.transcript()
+	}
+	s.u.app.Clipboard().SetContent(text)
+	s.status.SetText("Copied " + strconv.Itoa(len(text)) + " characters to the clipboard.")
+}

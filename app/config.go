@@ -1,0 +1,426 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"gopkg.in/yaml.v3"
+
+	"qwentune/engine"
+	"qwentune/engine/config"
+)
+
+// Preset names, in the order the preset picker lists them.
+const (
+	PresetQuick   = "Quick test"
+	PresetDefault = "Seed defaults"
+	PresetQuality = "Quality"
+)
+
+// presets change a config into a starting point; each is a list of
+// key=value settings applied on top of the current config (Seed defaults
+// starts from config.Default instead).
+var presets = map[string][]string{
+	PresetQuick: {"model.name=" + engine.DemoName, "training.epochs=1", "training.max_steps=-1", "lora.r=8",
+		"lora.alpha=16", "dataset.max_length=128", "dataset.padding=longest", "training.logging_steps=1"},
+	PresetDefault: nil,
+	PresetQuality: {"lora.r=16", "lora.alpha=32", "lora.target_modules=all-linear", "training.epochs=3",
+		"training.learning_rate=1e-4", "training.warmup_steps=0", "training.warmup_ratio=0.05",
+		"training.lr_scheduler=cosine", "dataset.padding=longest", "dataset.max_length=1024"},
+}
+
+// configScreen is the form generated from config.Fields(): one widget per
+// key with its help text, validated on every change.
+type configScreen struct {
+	u *UI
+
+	fields   []config.Field
+	setters  map[string]func(string)  // show a value in the key's widget
+	problems map[string]*widget.Label // a key's error, under its widget
+	loading  bool
+
+	status   *widget.Label
+	warnings *widget.Label
+	preset   *widget.Select
+	body     fyne.CanvasObject
+}
+
+func newConfigScreen(u *UI) *configScreen {
+	s := &configScreen{u: u, fields: config.Fields(), setters: map[string]func(string){}, problems: map[string]*widget.Label{}}
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+	s.warnings = widget.NewLabel("")
+	s.warnings.Wrapping = fyne.TextWrapWord
+	s.warnings.Importance = widget.WarningImportance
+	s.warnings.Hide()
+	s.preset = widget.NewSelect([]string{PresetQuick, PresetDefault, PresetQuality}, func(name string) {
+		if name != "" {
+			s.ApplyPreset(name)
+		}
+	})
+	s.preset.PlaceHolder = "Presets…"
+	s.body = s.build()
+	return s
+}
+
+func (s *configScreen) content() fyne.CanvasObject {
+	open := widget.NewButton("Open…", s.pickOpen)
+	save := widget.NewButton("Save", func() {
+		if s.u.cfgPath == "" {
+			s.pickSave()
+			return
+		}
+		s.save(s.u.cfgPath)
+	})
+	saveAs := widget.NewButton("Save as…", s.pickSave)
+	bar := container.NewHBox(widget.NewLabelWithStyle("config.yml", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		open, save, saveAs, s.preset)
+	top := container.NewVBox(bar, s.status, s.warnings)
+	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(s.body))
+}
+
+// build makes one card per section with a form of its keys.
+func (s *configScreen) build() fyne.CanvasObject {
+	box := container.NewVBox()
+	for _, sec := range config.Sections() {
+		form := widget.NewForm()
+		for _, f := range s.fields {
+			if k, _, _ := strings.Cut(f.Key, "."); k != sec.Key {
+				continue
+			}
+			// The help is a wrapped label rather than the form's hint, which
+			// is one unwrapped line as wide as the longest help text.
+			help := widget.NewLabel(f.Help)
+			help.Wrapping = fyne.TextWrapWord
+			help.SizeName = theme.SizeNameCaptionText
+			help.Importance = widget.LowImportance
+			problem := widget.NewLabel("")
+			problem.Wrapping = fyne.TextWrapWord
+			problem.Importance = widget.DangerImportance
+			problem.Hide()
+			s.problems[f.Key] = problem
+			form.Append(f.Key[len(sec.Key)+1:], container.NewVBox(s.widgetFor(f), problem, help))
+		}
+		box.Add(widget.NewCard(sec.Key, sec.Comment, form))
+	}
+	return box
+}
+
+// apply sets key to v on a copy of the config and keeps it when valid.
+func (s *configScreen) apply(key, v string) error {
+	if s.loading {
+		return nil
+	}
+	c := s.u.cfg
+	if err := c.Set(key + "=" + v); err != nil {
+		return cleanSetError(err)
+	}
+	s.u.cfg = c
+	s.checkAll()
+	if key == "model.name" {
+		s.u.model.load()
+	}
+	if strings.HasPrefix(key, "dataset.") {
+		s.u.dataset.load()
+	}
+	if strings.HasPrefix(key, "chat.") {
+		s.u.chat.load()
+	}
+	s.u.refresh()
+	return nil
+}
+
+// cleanSetError drops the "--set" prefix of config errors: in the form the
+// field itself is the location.
+func cleanSetError(err error) error {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return errors.New(ce.Message)
+	}
+	return err
+}
+
+// widgetFor makes the input of one key.
+func (s *configScreen) widgetFor(f config.Field) fyne.CanvasObject {
+	key := f.Key
+	switch f.Kind {
+	case config.KindBool:
+		c := widget.NewCheck("", func(b bool) { s.report(key, s.apply(key, strconv.FormatBool(b))) })
+		s.setters[key] = func(v string) { c.SetChecked(v == "true") }
+		return c
+	case config.KindChoice:
+		sel := widget.NewSelect(f.Choices, func(v string) { s.report(key, s.apply(key, v)) })
+		s.setters[key] = func(v string) { sel.SetSelected(v) }
+		return sel
+	case config.KindList:
+		return s.listWidget(f)
+	}
+	e := widget.NewEntry()
+	e.Validator = func(v string) error {
+		c := s.u.cfg
+		return cleanSetError(c.Set(key + "=" + v))
+	}
+	e.OnChanged = func(v string) { s.report(key, s.apply(key, v)) }
+	s.setters[key] = func(v string) { e.SetText(v) }
+	if f.Kind != config.KindPath {
+		if f.Kind == config.KindString && f.Expect != "" && f.Expect != "a string" && f.Expect != "a non-empty string" {
+			e.SetPlaceHolder(f.Expect)
+		}
+		return e
+	}
+	folder := key == "training.output_dir" || key == "model.adapter"
+	pick := widget.NewButton("…", func() { s.pickPath(e, folder) })
+	return container.NewBorder(nil, nil, nil, pick, e)
+}
+
+// listWidget is a grid of check boxes, one per choice plus all-linear.
+func (s *configScreen) listWidget(f config.Field) fyne.CanvasObject {
+	key := f.Key
+	opts := append(append([]string(nil), f.Choices...), config.AllLinear)
+	checks := make([]*widget.Check, len(opts))
+	changed := func(bool) {
+		var sel []string
+		for i, c := range checks {
+			if c.Checked {
+				sel = append(sel, opts[i])
+			}
+		}
+		s.report(key, s.apply(key, "["+strings.Join(sel, ",")+"]"))
+	}
+	grid := container.NewGridWithColumns(4)
+	for i, o := range opts {
+		checks[i] = widget.NewCheck(o, changed)
+		grid.Add(checks[i])
+	}
+	s.setters[key] = func(v string) {
+		on := map[string]bool{}
+		for _, m := range splitList(v) {
+			on[m] = true
+		}
+		for i, c := range checks {
+			c.SetChecked(on[opts[i]])
+		}
+	}
+	return grid
+}
+
+// report shows a field's error under it (and clears it once the value is
+// valid), then the state of the whole config.
+func (s *configScreen) report(key string, err error) {
+	if l := s.problems[key]; l != nil {
+		if err != nil {
+			l.SetText(err.Error())
+			l.Show()
+		} else if !l.Hidden {
+			l.Hide()
+		}
+	}
+	if err != nil {
+		s.status.Importance = widget.DangerImportance
+		s.status.SetText(key + ": " + err.Error())
+		return
+	}
+	s.checkAll()
+}
+
+// checkAll shows whether the whole config is valid (cross-key rules included).
+func (s *configScreen) checkAll() {
+	if err := s.u.cfg.Validate(); err != nil {
+		s.status.Importance = widget.DangerImportance
+		s.status.SetText("Fix before training:\n" + err.Error())
+		return
+	}
+	s.status.Importance = widget.SuccessImportance
+	where := "not saved yet"
+	if s.u.cfgPath != "" {
+		where = s.u.cfgPath
+	}
+	s.status.SetText("Config is valid (" + where + ").")
+}
+
+// load puts the config's values into the widgets.
+func (s *configScreen) load() {
+	vals, err := configValues(s.u.cfg)
+	if err != nil {
+		s.report("", err)
+		return
+	}
+	s.loading = true
+	for key, set := range s.setters {
+		set(vals[key])
+	}
+	s.loading = false
+	for _, l := range s.problems {
+		l.Hide()
+	}
+	s.checkAll()
+}
+
+func (s *configScreen) setWarnings(ws []string) {
+	if len(ws) == 0 {
+		s.warnings.Hide()
+		return
+	}
+	s.warnings.SetText(strings.Join(ws, "\n"))
+	s.warnings.Show()
+}
+
+// ApplyPreset replaces the config with one of the presets.
+func (s *configScreen) ApplyPreset(name string) {
+	c := s.u.cfg
+	if name == PresetDefault {
+		c = config.Default()
+		c.Dataset = s.u.cfg.Dataset
+	}
+	for _, kv := range presets[name] {
+		if err := c.Set(kv); err != nil {
+			s.u.showError(err, "")
+			return
+		}
+	}
+	s.u.setConfig(c)
+	s.status.SetText(s.status.Text + " Preset " + name + " applied.")
+}
+
+func (s *configScreen) pickOpen() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		r.Close()
+		if err := s.u.LoadConfig(uriPath(r.URI())); err != nil {
+			s.u.showError(err, "Fix the line named above in the file (or pick another config), then open it again.")
+		}
+	}, s.u.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".yml", ".yaml"}))
+	s.startIn(d.SetLocation)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+func (s *configScreen) pickSave() {
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil || w == nil {
+			return
+		}
+		w.Close()
+		s.save(uriPath(w.URI()))
+	}, s.u.win)
+	d.SetFileName("config.yml")
+	s.startIn(d.SetLocation)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+func (s *configScreen) save(path string) {
+	if err := s.u.SaveConfig(path); err != nil {
+		s.u.showError(err, "Fix the fields shown in red, then save again.")
+		return
+	}
+	s.checkAll()
+}
+
+// startIn opens file dialogs in the config's folder.
+func (s *configScreen) startIn(set func(fyne.ListableURI)) {
+	dir := "."
+	if s.u.cfgPath != "" {
+		dir = filepath.Dir(s.u.cfgPath)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		if l, err := storage.ListerForURI(storage.NewFileURI(abs)); err == nil {
+			set(l)
+		}
+	}
+}
+
+// pickPath fills e with a picked file or folder, relative to the config's
+// folder when it is inside it.
+func (s *configScreen) pickPath(e *widget.Entry, folder bool) {
+	set := func(p string) {
+		base := "."
+		if s.u.cfgPath != "" {
+			base = filepath.Dir(s.u.cfgPath)
+		}
+		if abs, err := filepath.Abs(base); err == nil {
+			if rel, err := filepath.Rel(abs, p); err == nil && !strings.HasPrefix(rel, "..") {
+				p = rel
+			}
+		}
+		e.SetText(p)
+	}
+	if folder {
+		d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+			if err == nil && l != nil {
+				set(uriPath(l))
+			}
+		}, s.u.win)
+		s.startIn(d.SetLocation)
+		d.Resize(fyne.NewSize(900, 600))
+		d.Show()
+		return
+	}
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err == nil && r != nil {
+			r.Close()
+			set(uriPath(r.URI()))
+		}
+	}, s.u.win)
+	s.startIn(d.SetLocation)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+// configValues returns every key's value as the form shows it, read from
+// the config's own YAML so the form never duplicates the field layout.
+func configValues(c config.Config) (map[string]string, error) {
+	b, err := c.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for sec, kv := range doc {
+		for k, v := range kv {
+			out[sec+"."+k] = formatValue(v)
+		}
+	}
+	return out, nil
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

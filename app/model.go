@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"qwentune/engine"
+	"qwentune/model/hub"
+)
+
+// modelScreen picks and loads the base model (a Hub id, a local folder or
+// the demo) with download progress, and shows its summary; the config form
+// sits beside it on the same tab.
+type modelScreen struct {
+	u *UI
+
+	name     *widget.Entry
+	loadB    *widget.Button
+	folder   *widget.Button
+	demo     *widget.Button
+	cancelB  *widget.Button
+	progress *widget.ProgressBar
+	status   *widget.Label
+	summary  *widget.Form
+	estimate *widget.Label
+
+	cancelFn context.CancelFunc
+}
+
+func newModelScreen(u *UI) *modelScreen {
+	s := &modelScreen{u: u}
+	s.name = widget.NewEntry()
+	s.name.SetPlaceHolder("Qwen/Qwen2-0.5B-Instruct, a local folder, or demo")
+	s.name.OnChanged = func(v string) {
+		if v != s.u.cfg.Model.Name {
+			c := s.u.cfg
+			if err := c.Set("model.name=" + v); err == nil {
+				s.u.cfg = c
+				s.u.form.load()
+			}
+		}
+	}
+	s.name.OnSubmitted = func(string) { s.Load() }
+	s.loadB = widget.NewButton("Load model", s.Load)
+	s.loadB.Importance = widget.HighImportance
+	s.folder = widget.NewButton("Folder…", s.pickFolder)
+	s.demo = widget.NewButton("Use demo", func() { s.name.SetText(engine.DemoName) })
+	s.cancelB = widget.NewButton("Cancel", s.cancel)
+	s.progress = widget.NewProgressBar()
+	s.progress.Hide()
+	s.status = widget.NewLabel("No model loaded. Enter a Hugging Face id or pick a folder, then press Load model.")
+	s.status.Wrapping = fyne.TextWrapWord
+	s.summary = widget.NewForm()
+	s.estimate = widget.NewLabel("Measured on a few real steps when you press Train: memory, time per step and the whole run.")
+	s.estimate.Wrapping = fyne.TextWrapWord
+	return s
+}
+
+func (s *modelScreen) content() fyne.CanvasObject {
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(s.folder, s.demo), s.name)
+	buttons := container.NewHBox(s.loadB, s.cancelB)
+	modelCard := widget.NewCard("Base model", "Hugging Face id, local folder or the built-in demo",
+		container.NewVBox(row, buttons, s.progress, s.status))
+	summaryCard := widget.NewCard("Summary", "", s.summary)
+	estimateCard := widget.NewCard("Pre-flight estimate", "", s.estimate)
+	left := container.NewVScroll(container.NewVBox(modelCard, summaryCard, estimateCard))
+	split := container.NewHSplit(left, s.u.form.content())
+	split.Offset = 0.36
+	return split
+}
+
+// load shows the config's model name.
+func (s *modelScreen) load() {
+	if s.name.Text != s.u.cfg.Model.Name {
+		s.name.SetText(s.u.cfg.Model.Name)
+	}
+}
+
+func (s *modelScreen) refresh() {
+	loading := s.cancelFn != nil
+	idle := s.u.job == ""
+	setEnabled(s.loadB, idle)
+	setEnabled(s.folder, idle)
+	setEnabled(s.demo, idle)
+	s.cancelB.Hidden = !loading
+	s.cancelB.Refresh()
+}
+
+func (s *modelScreen) pickFolder() {
+	d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+		if err != nil || l == nil {
+			return
+		}
+		s.name.SetText(uriPath(l))
+	}, s.u.win)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+// Load opens the model named in the entry on a goroutine, showing download
+// progress; offline without the model it offers the demo.
+func (s *modelScreen) Load() {
+	name := s.u.resolved().Model.Name
+	if name == "" {
+		s.u.showError(errors.New("no model given"), "Type a Hugging Face id such as Qwen/Qwen2-0.5B-Instruct, pick a folder, or press Use demo.")
+		return
+	}
+	if !s.u.startJob("loading the model") {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelFn = cancel
+	cfg := s.u.resolved().Model
+	s.progress.SetValue(0)
+	s.progress.Show()
+	s.status.SetText("Loading " + name + "…")
+	s.refresh()
+	t := throttle{interval: 100 * time.Millisecond}
+	progress := func(p hub.Progress) {
+		runOnUI(func() { t.do(func() { s.showProgress(p) }) })
+	}
+	go func() {
+		sess, err := engine.Open(ctx, cfg.Name, cfg.Revision, cfg.Dtype, progress)
+		runOnUI(func() {
+			cancel()
+			s.cancelFn = nil
+			s.progress.Hide()
+			s.u.endJob()
+			s.loaded(name, sess, err)
+		})
+	}()
+}
+
+func (s *modelScreen) showProgress(p hub.Progress) {
+	if s.cancelFn == nil {
+		return // a late update after the load ended
+	}
+	if p.Total > 0 {
+		s.progress.SetValue(float64(p.Done) / float64(p.Total))
+	}
+	s.status.SetText(fmt.Sprintf("Downloading %s (file %d of %d)\n%s of %s · %s/s · %s left",
+		p.File, p.FileIndex, p.Files, byteSize(p.Done), byteSize(p.Total), byteSize(int64(p.Speed)), duration(p.ETA)))
+}
+
+func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
+	switch {
+	case isCancel(err):
+		s.status.SetText("Loading cancelled. The part already downloaded is kept; Load resumes it.")
+		return
+	case errors.Is(err, engine.ErrModelUnavailable):
+		s.status.SetText("The model is not on this machine and the Hub cannot be reached.")
+		dialog.ShowConfirm("Model unavailable offline",
+			err.Error()+"\n\nSwitch to the built-in demo model now?", func(ok bool) {
+				if ok {
+					s.name.SetText(engine.DemoName)
+					s.Load()
+				}
+			}, s.u.win)
+		return
+	case err != nil:
+		s.status.SetText("Loading failed.")
+		s.u.showError(err, "Check the model id or folder (it needs config.json, tokenizer files and *.safetensors), or use the demo model.")
+		return
+	}
+	s.u.sess = sess
+	s.u.report = nil
+	s.u.chat.sessionChanged()
+	sum := sess.Summary()
+	s.status.SetText("Loaded " + name + ".")
+	s.summary.Items = nil
+	add := func(k, v string) { s.summary.Append(k, widget.NewLabel(v)) }
+	add("Folder", sum.Dir)
+	add("Parameters", fmt.Sprintf("%s (%d)", humanCount(sum.Params), sum.Params))
+	add("Weights dtype", sum.DType)
+	add("Memory for weights", byteSize(sum.WeightBytes))
+	add("Context length", fmt.Sprintf("%d tokens", sum.ContextLength))
+	add("Layers · hidden", fmt.Sprintf("%d · %d", sum.Layers, sum.Hidden))
+	add("Attention heads", fmt.Sprintf("%d (key/value %d)", sum.Heads, sum.KVHeads))
+	add("Vocabulary", fmt.Sprintf("%d tokens", sum.Vocab))
+	s.summary.Refresh()
+	s.u.dataset.sessionChanged()
+	s.u.refresh()
+}
+
+// cancel stops a running load.
+func (s *modelScreen) cancel() {
+	if s.cancelFn != nil {
+		s.cancelFn()
+	}
+}
+
+// setEstimate shows the pre-flight measurement of the last Train.
+func (s *modelScreen) setEstimate(text string) { s.estimate.SetText(text) }
+
+// humanCount formats a parameter count: 1.54B, 494M, 12.3K.
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// setEnabled enables or disables a widget.
+func setEnabled(w fyne.Disableable, on bool) {
+	if on {
+		w.Enable()
+	} else {
+		w.Disable()
+	}
+}

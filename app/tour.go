@@ -1,0 +1,100 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
+)
+
+// TourEnv is the environment variable that makes the app walk through
+// every screen by itself (load, inspect, train, evaluate, chat, export),
+// printing "TOUR <screen>" on stdout when a screen is ready to be
+// photographed; scripts/window-test.sh uses it.
+const TourEnv = "QWENTUNE_DEMO_TOUR"
+
+// tourPause is how long the tour stays on a screen after announcing it.
+const tourPause = 2500 * time.Millisecond
+
+// Start opens the app: the config given as the first argument (else the
+// one remembered from the last run), and the tour when TourEnv is "1".
+func Start(a fyne.App, args []string) *UI {
+	u := New(a)
+	if len(args) > 0 {
+		if err := u.LoadConfig(args[0]); err != nil {
+			u.showError(err, "Fix the file or open another config with Open… on the Model & config tab.")
+		}
+	}
+	if os.Getenv(TourEnv) == "1" {
+		go u.tour()
+	}
+	return u
+}
+
+// tour drives the screens like a user would, waiting for each job.
+func (u *UI) tour() {
+	do := func(f func()) { runOnUI(f) }
+	idle := func() {
+		for {
+			time.Sleep(100 * time.Millisecond)
+			var busy bool
+			fyne.DoAndWait(func() { busy = u.job != "" })
+			if !busy {
+				return
+			}
+		}
+	}
+	until := func(limit time.Duration, cond func() bool) {
+		end := time.Now().Add(limit)
+		for time.Now().Before(end) {
+			var ok bool
+			fyne.DoAndWait(func() { ok = cond() })
+			if ok {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	shot := func(name string) {
+		time.Sleep(700 * time.Millisecond) // let the last frame render
+		fmt.Printf("TOUR %s\n", name)
+		os.Stdout.Sync()
+		time.Sleep(tourPause)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	do(func() { u.SelectTab(TabModel); u.model.Load() })
+	idle()
+	shot("model")
+	do(func() { u.SelectTab(TabDataset); u.dataset.Inspect() })
+	idle()
+	do(func() {
+		if u.report != nil && len(u.report.Examples) > 1 {
+			u.dataset.table.Select(widget.TableCellID{Row: 1})
+		}
+	})
+	shot("dataset")
+	do(func() { u.SelectTab(TabTrain); u.train.Start("") })
+	until(2*time.Minute, func() bool { return len(u.train.steps) >= 3 || !u.train.running() })
+	shot("train-running")
+	idle()
+	shot("train")
+	do(func() { u.SelectTab(TabEvaluate); u.evaluate.Discover() })
+	until(30*time.Second, func() bool { return u.evaluate.picker.Selected != "" })
+	do(func() { u.evaluate.compare.SetChecked(true); u.evaluate.Run() })
+	idle()
+	shot("evaluate")
+	do(func() {
+		u.SelectTab(TabChat)
+		u.chat.mode.SetSelected(ChatBoth)
+		u.chat.Send("How do I reset my password?")
+	})
+	idle()
+	shot("chat")
+	do(func() { u.SelectTab(TabExport); u.export.format.SetSelected("gguf"); u.export.Export() })
+	idle()
+	shot("export")
+	fmt.Println("TOUR done")
+	os.Stdout.Sync()
+}

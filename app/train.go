@@ -1,0 +1,346 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+	"gonum.org/v1/plot/vg"
+
+	"qwentune/engine"
+	"qwentune/engine/train"
+)
+
+// preflightSteps are measured before every fresh run.
+const preflightSteps = 2
+
+// logTail is how many log lines the train screen keeps.
+const logTail = 200
+
+// plotInterval is the least time between two renderings of the curves.
+const plotInterval = 300 * time.Millisecond
+
+// trainScreen runs training with live curves, progress and the log tail.
+type trainScreen struct {
+	u *UI
+
+	trainB, pauseB, stopB, resumeB *widget.Button
+	hint                           *widget.Label
+	progress                       *widget.ProgressBar
+	stats                          *widget.Label
+	lossPlot, lrPlot, gradPlot     *plotView
+	log                            *widget.TextGrid
+	logScroll                      *container.Scroll
+
+	control  *train.Control
+	cancelFn context.CancelFunc
+	done     chan struct{} // closed when the running Train call has returned
+	paused   bool
+
+	steps, loss, lr, grad []float64
+	lines                 []string
+	plotT                 throttle
+	last                  train.Event
+}
+
+func newTrainScreen(u *UI) *trainScreen {
+	s := &trainScreen{u: u, plotT: throttle{interval: plotInterval}}
+	s.trainB = widget.NewButton("Train", func() { s.Start("") })
+	s.trainB.Importance = widget.HighImportance
+	s.pauseB = widget.NewButton("Pause", s.togglePause)
+	s.stopB = widget.NewButton("Stop", s.Stop)
+	s.stopB.Importance = widget.DangerImportance
+	s.resumeB = widget.NewButton("Resume from checkpoint", func() { s.Start("latest") })
+	s.hint = widget.NewLabel("")
+	s.hint.Wrapping = fyne.TextWrapWord
+	s.progress = widget.NewProgressBar()
+	s.progress.TextFormatter = func() string {
+		if s.last.MaxSteps == 0 {
+			return "not started"
+		}
+		return fmt.Sprintf("step %d / %d", s.last.Step, s.last.MaxSteps)
+	}
+	s.stats = widget.NewLabel("")
+	s.lossPlot = newPlotView(func(w, h vg.Length) image.Image {
+		return LinePlot("Training loss", "step", "loss", []Series{{Name: "loss", X: s.steps, Y: s.loss, Color: colorLoss}}, w, h)
+	}, 400, 200)
+	s.lrPlot = newPlotView(func(w, h vg.Length) image.Image {
+		return LinePlot("Learning rate", "step", "lr", []Series{{Name: "lr", X: s.steps, Y: s.lr, Color: colorLR}}, w, h)
+	}, 200, 140)
+	s.gradPlot = newPlotView(func(w, h vg.Length) image.Image {
+		return LinePlot("Gradient norm (before clipping)", "step", "norm", []Series{{Name: "grad norm", X: s.steps, Y: s.grad, Color: colorGrad}}, w, h)
+	}, 200, 140)
+	s.log = widget.NewTextGrid()
+	s.logScroll = container.NewScroll(s.log)
+	s.logScroll.SetMinSize(fyne.NewSize(200, 120))
+	return s
+}
+
+func (s *trainScreen) content() fyne.CanvasObject {
+	buttons := container.NewHBox(s.trainB, s.pauseB, s.stopB, s.resumeB)
+	top := container.NewVBox(buttons, s.hint, s.progress, s.stats)
+	plots := container.NewBorder(nil, container.NewGridWithColumns(2, s.lrPlot.raster, s.gradPlot.raster), nil, nil, s.lossPlot.raster)
+	logCard := container.NewBorder(widget.NewLabelWithStyle("Log", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, s.logScroll)
+	split := container.NewVSplit(plots, logCard)
+	split.Offset = 0.72
+	return container.NewBorder(top, nil, nil, nil, split)
+}
+
+// running reports whether a Train call is in flight.
+func (s *trainScreen) running() bool { return s.done != nil }
+
+func (s *trainScreen) refresh() {
+	run := s.running()
+	idle := s.u.job == ""
+	ready := s.u.sess != nil && s.u.datasetReady()
+	setEnabled(s.trainB, idle && ready)
+	setEnabled(s.resumeB, idle && ready)
+	setEnabled(s.pauseB, run)
+	setEnabled(s.stopB, run)
+	if s.paused {
+		s.pauseB.SetText("Continue")
+	} else {
+		s.pauseB.SetText("Pause")
+	}
+	switch {
+	case run:
+		s.hint.SetText("Training. Pause keeps everything in memory; Stop saves a checkpoint you can resume from.")
+	case s.u.sess == nil:
+		s.hint.SetText("Load a model on the Model & config tab first.")
+	case !s.u.datasetSeen():
+		s.hint.SetText("Open the Dataset tab and press Load and inspect: nothing trains on data you have not seen.")
+	case !s.u.datasetReady():
+		s.hint.SetText("The training file has bad lines (listed on the Dataset tab): fix them and inspect it again.")
+	default:
+		s.hint.SetText("Ready: " + s.u.resolved().Dataset.TrainFile + " → " + s.u.resolved().Training.OutputDir)
+	}
+}
+
+// Start runs training on a goroutine; resume is "" for a fresh run or
+// "latest" to continue from the newest checkpoint.
+func (s *trainScreen) Start(resume string) {
+	cfg := s.u.resolved()
+	if err := cfg.Validate(); err != nil {
+		s.u.showError(err, "Fix these fields on the Model & config tab, then press Train again.")
+		return
+	}
+	if !s.u.datasetReady() {
+		s.u.showError(errors.New("the training data has not been inspected"), "Open the Dataset tab and press Load and inspect first.")
+		return
+	}
+	if resume == "latest" {
+		ck, err := train.LatestCheckpoint(cfg.Training.OutputDir)
+		if err == nil && ck == "" {
+			err = fmt.Errorf("%s holds no checkpoint", cfg.Training.OutputDir)
+		}
+		if err != nil {
+			s.u.showError(err, "Press Train to start a new run; checkpoints are written every training.save_steps and when you press Stop.")
+			return
+		}
+	}
+	if !s.u.startJob("training") {
+		return
+	}
+	sess := s.u.sess
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelFn = cancel
+	s.control = train.NewControl()
+	s.done = make(chan struct{})
+	s.paused = false
+	if resume == "" {
+		s.steps, s.loss, s.lr, s.grad = nil, nil, nil, nil
+		s.last = train.Event{}
+	}
+	s.progress.SetValue(0)
+	s.stats.SetText("Preparing the data and measuring a few steps…")
+	s.u.refresh()
+
+	events := make(chan train.Event, 64)
+	returned := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case ev := <-events:
+				runOnUI(func() { s.event(ev) })
+			case <-returned:
+				for {
+					select {
+					case ev := <-events:
+						runOnUI(func() { s.event(ev) })
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps,
+		Log: func(line string) {
+			runOnUI(func() {
+				s.appendLog(line)
+				if strings.HasPrefix(line, "pre-flight:") {
+					s.u.model.setEstimate(strings.TrimSpace(strings.TrimPrefix(line, "pre-flight:")))
+				}
+			})
+		}}
+	done := s.done
+	go func() {
+		res, plan, err := sess.Train(ctx, cfg, opts, events)
+		close(returned)
+		runOnUI(func() {
+			cancel()
+			s.finished(res, plan, err)
+			close(done)
+		})
+	}()
+}
+
+func (s *trainScreen) event(ev train.Event) {
+	switch ev.Kind {
+	case train.EventStep:
+		s.last = ev
+		s.steps = append(s.steps, float64(ev.Step))
+		s.loss = append(s.loss, ev.Loss)
+		s.lr = append(s.lr, ev.LR)
+		s.grad = append(s.grad, ev.GradNorm)
+		if ev.MaxSteps > 0 {
+			s.progress.SetValue(float64(ev.Step) / float64(ev.MaxSteps))
+		}
+		s.stats.SetText(fmt.Sprintf("epoch %.2f · loss %.4f · lr %.3g · grad norm %.3f · %.0f tokens/s · ETA %s · memory %s",
+			ev.Epoch, ev.Loss, ev.LR, ev.GradNorm, ev.TokensPerSec, duration(time.Duration(ev.ETASeconds*float64(time.Second))), byteSize(ev.MemBytes)))
+		s.plotT.do(s.redraw)
+	case train.EventLog:
+		s.appendLog(formatLogEntry(ev.Step, ev.Log))
+	case train.EventSave:
+		s.appendLog("checkpoint saved: " + ev.Path)
+	case train.EventPause:
+		s.appendLog(fmt.Sprintf("paused at step %d", ev.Step))
+	case train.EventResume:
+		s.appendLog("continuing")
+	case train.EventStopped:
+		s.appendLog("stopped; checkpoint " + ev.Path)
+	case train.EventDone:
+		s.appendLog(formatLogEntry(ev.Step, ev.Log))
+	case train.EventError:
+		s.appendLog("error: " + ev.Message)
+	}
+}
+
+// redraw re-renders the three curves in place.
+func (s *trainScreen) redraw() {
+	s.lossPlot.update()
+	s.lrPlot.update()
+	s.gradPlot.update()
+}
+
+func (s *trainScreen) finished(res train.Result, plan engine.TrainPlan, err error) {
+	s.done = nil
+	s.control = nil
+	s.cancelFn = nil
+	s.paused = false
+	s.u.endJob()
+	s.redraw()
+	if plan.Estimate != nil {
+		s.u.model.setEstimate(plan.Estimate.String())
+	}
+	switch {
+	case errors.Is(err, train.ErrStopped):
+		msg := "Stopped at step " + fmt.Sprint(res.GlobalStep) + "."
+		if res.Checkpoint != "" {
+			msg += " Checkpoint: " + res.Checkpoint + " — press Resume from checkpoint to continue."
+		}
+		s.stats.SetText(msg)
+	case err != nil:
+		s.stats.SetText("Training failed.")
+		s.appendLog("error: " + err.Error())
+		s.u.showError(err, "Adjust the config (a smaller max_length, batch_size or lora.r needs less memory) or fix the data, then press Train again.")
+	default:
+		s.progress.SetValue(1)
+		s.stats.SetText(fmt.Sprintf("Done: %d steps in %s, train loss %.4f. The adapter is in %s.",
+			res.GlobalStep, duration(res.Runtime), res.TrainLoss, s.u.resolved().Training.OutputDir))
+		s.u.chat.adapterChanged()
+	}
+	s.u.refresh()
+}
+
+// togglePause pauses the run in memory or lets it continue.
+func (s *trainScreen) togglePause() {
+	if s.control == nil {
+		return
+	}
+	if s.paused {
+		s.control.Resume()
+	} else {
+		s.control.Pause()
+	}
+	s.paused = !s.paused
+	s.refresh()
+}
+
+// Stop asks the run to save a checkpoint and return.
+func (s *trainScreen) Stop() {
+	if s.control != nil {
+		s.control.Stop()
+		s.stats.SetText("Stopping: saving a checkpoint of the last finished step…")
+	}
+}
+
+// stopThen stops the run and calls then on the UI goroutine once Train has
+// returned (the checkpoint is on disk).
+func (s *trainScreen) stopThen(then func()) {
+	done := s.done
+	if done == nil {
+		then()
+		return
+	}
+	s.Stop()
+	wait := dialog.NewCustomWithoutButtons("Stopping", widget.NewLabel("Saving a checkpoint before quitting…"), s.u.win)
+	wait.Show()
+	go func() {
+		<-done
+		runOnUI(func() {
+			wait.Hide()
+			then()
+		})
+	}()
+}
+
+func (s *trainScreen) appendLog(line string) {
+	s.lines = append(s.lines, strings.Split(strings.TrimRight(line, "\n"), "\n")...)
+	if len(s.lines) > logTail {
+		s.lines = s.lines[len(s.lines)-logTail:]
+	}
+	s.log.SetText(strings.Join(s.lines, "\n"))
+	s.logScroll.ScrollToBottom()
+}
+
+// formatLogEntry prints a log_history entry like the Trainer's console line.
+func formatLogEntry(step int, e train.LogEntry) string {
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		keys = append(keys, k)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %d:", step)
+	for _, k := range sortStrings(keys) {
+		if k == "step" {
+			continue
+		}
+		fmt.Fprintf(&b, " %s=%.4g", k, e[k])
+	}
+	return b.String()
+}
+
+// sortStrings sorts ss in place and returns it.
+func sortStrings(ss []string) []string {
+	slices.Sort(ss)
+	return ss
+}

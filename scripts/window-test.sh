@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Real-window test of the desktop app: builds cmd/desktop, starts Xvfb
+# (1440x900), opens the app on a tiny model and the seed data with
+# QWENTUNE_DEMO_TOUR=1 (the app walks every screen: load, inspect, train,
+# evaluate, chat, export), and saves a screenshot of each screen under
+# bin/screenshots. It also drives the window with xdotool (tab switching
+# with the mouse, typing into the chat box). Exits non-zero when the app
+# fails to start, crashes, or does not finish the tour.
+#
+#   scripts/window-test.sh            # display :99
+#   DISPLAY_NUM=98 scripts/window-test.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH=$PATH:/usr/local/go/bin
+num=${DISPLAY_NUM:-99}
+shots="$root/bin/screenshots"
+work=$(mktemp -d /tmp/qwentune-window-test.XXXXXX)
+xvfb_pid=""
+app_pid=""
+
+cleanup() {
+	[ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true
+	[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+	rm -rf "$work" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+fail() {
+	echo "window-test: FAIL: $*" >&2
+	if [ -f "$work/app.log" ]; then
+		echo "--- app output (tail) ---" >&2
+		tail -40 "$work/app.log" >&2
+	fi
+	exit 1
+}
+
+for tool in Xvfb xdotool import; do
+	command -v "$tool" >/dev/null || fail "$tool is not installed"
+done
+
+echo "window-test: building"
+go build -o bin/qwentune-desktop ./cmd/desktop
+go build -o bin/qwentune ./cmd/qwentune
+[ -x bin/plugins/qwentune-eval-heuristic ] || scripts/build-plugins.sh >/dev/null
+
+echo "window-test: making the tiny model and the config in $work"
+bin/qwentune make-model --shape tiny --out "$work/tiny" >/dev/null
+mkdir -p "$work/project"
+cp data/train.jsonl data/test.jsonl "$work/project/"
+cat >"$work/project/config.yml" <<EOF
+model:
+  name: $work/tiny
+lora:
+  r: 8
+  alpha: 16
+dataset:
+  train_file: train.jsonl
+  test_file: test.jsonl
+  max_length: 128
+  padding: longest
+training:
+  output_dir: run
+  batch_size: 2
+  gradient_accumulation_steps: 1
+  max_steps: 24
+  logging_steps: 2
+  save_steps: 12
+  warmup_steps: 2
+evaluation:
+  max_new_tokens: 24
+  evaluator: heuristic
+chat:
+  max_new_tokens: 40
+EOF
+
+echo "window-test: starting Xvfb :$num"
+Xvfb ":$num" -screen 0 1440x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+export DISPLAY=":$num"
+for _ in $(seq 50); do
+	xdpyinfo >/dev/null 2>&1 && break
+	kill -0 "$xvfb_pid" 2>/dev/null || fail "Xvfb did not start: $(cat "$work/xvfb.log")"
+	sleep 0.1
+done
+
+rm -rf "$shots"
+mkdir -p "$shots"
+# The window size the app remembers: the whole screen. (Resizing it
+# afterwards with xdotool leaves a stale GL viewport under Xvfb, which has
+# no window manager.)
+mkdir -p "$work/config/fyne/io.qwentune.app"
+echo '{"windowWidth":1440,"windowHeight":900}' >"$work/config/fyne/io.qwentune.app/preferences.json"
+echo "window-test: starting the app"
+XDG_CONFIG_HOME="$work/config" QWENTUNE_DEMO_TOUR=1 LANG=en_US.UTF-8 \
+	bin/qwentune-desktop "$work/project/config.yml" >"$work/app.log" 2>&1 &
+app_pid=$!
+
+wid=""
+for _ in $(seq 100); do
+	kill -0 "$app_pid" 2>/dev/null || fail "the app exited during start-up"
+	wid=$(xdotool search --name '^QwenTune' 2>/dev/null | head -1 || true)
+	[ -n "$wid" ] && break
+	sleep 0.2
+done
+[ -n "$wid" ] || fail "no QwenTune window appeared"
+echo "window-test: window $wid"
+xdotool windowmove "$wid" 0 0 || true
+xdotool getwindowgeometry "$wid"
+
+shot() {
+	import -window root "$shots/$1.png"
+	echo "window-test: screenshot $shots/$1.png"
+}
+
+# Follow the tour: each "TOUR <screen>" line means that screen is ready.
+seen=0
+deadline=$((SECONDS + 420))
+while [ $SECONDS -lt $deadline ]; do
+	kill -0 "$app_pid" 2>/dev/null || fail "the app crashed"
+	mapfile -t marks < <(grep '^TOUR ' "$work/app.log" || true)
+	while [ "$seen" -lt "${#marks[@]}" ]; do
+		name=${marks[$seen]#TOUR }
+		seen=$((seen + 1))
+		[ "$name" = done ] && break 2
+		shot "$seen-$name"
+	done
+	sleep 0.2
+done
+grep -q '^TOUR done' "$work/app.log" || fail "the tour did not finish"
+
+# Drive the window with the mouse and keyboard like a user: click the
+# Chat tab, click the message box, type a question and send it with
+# Shift+Enter, then click the Dataset tab.
+n=$seen # the "done" mark took the number after the last screen
+xdotool mousemove 376 21 click 1
+sleep 0.5
+xdotool mousemove 400 855 click 1
+sleep 0.3
+xdotool type --delay 20 "Can I use it offline?"
+xdotool key shift+Return
+sleep 4
+shot "$n-xdotool-chat"
+xdotool mousemove 165 21 click 1
+sleep 1
+shot "$((n + 1))-xdotool-dataset"
+
+kill -0 "$app_pid" 2>/dev/null || fail "the app crashed after the tour"
+if grep -q 'panic:' "$work/app.log"; then
+	fail "the app panicked"
+fi
+echo "window-test: closing the app"
+xdotool windowclose "$wid" 2>/dev/null || kill "$app_pid"
+for _ in $(seq 50); do
+	kill -0 "$app_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$app_pid" 2>/dev/null; then
+	kill "$app_pid"
+fi
+app_pid=""
+echo "window-test: OK, $(ls "$shots" | wc -l) screenshots in $shots"
