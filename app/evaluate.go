@@ -194,16 +194,15 @@ func (s *evalScreen) Discover() {
 	dirs, dev := s.pluginDirs, s.devPlugins
 	s.about.SetText("Looking for evaluator plugins…")
 	go func() {
-		plugins, err := engine.Evaluators(dirs...)
+		described, err := engine.DescribeEvaluators(context.Background(), dev, dirs...)
 		infos := map[string]evaluators.Info{}
 		var problems []string
-		for _, p := range plugins {
-			info, err := pluginInfo(p, dev)
-			if err != nil {
-				problems = append(problems, p.Name+": "+err.Error())
+		for _, e := range described {
+			if e.Err != nil {
+				problems = append(problems, e.Plugin.Name+": "+e.Err.Error())
 				continue
 			}
-			infos[p.Name] = info
+			infos[e.Plugin.Name] = e.Info
 		}
 		runOnUI(func() {
 			s.infos = infos
@@ -230,22 +229,6 @@ func (s *evalScreen) Discover() {
 			}
 		})
 	}()
-}
-
-// pluginInfo starts a plugin to read its description.
-func pluginInfo(p evaluators.Plugin, dev bool) (evaluators.Info, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	opts := []evaluators.Option{evaluators.WithStartTimeout(10 * time.Second)}
-	if dev {
-		opts = append(opts, evaluators.SkipVerify())
-	}
-	c, err := evaluators.Open(ctx, p, opts...)
-	if err != nil {
-		return evaluators.Info{}, err
-	}
-	defer c.Close()
-	return c.About(), nil
 }
 
 func (s *evalScreen) describe(name string) {

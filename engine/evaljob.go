@@ -14,10 +14,36 @@ import (
 	"qwentune/plugins/evaluators"
 )
 
-// Evaluators lists the evaluator plugins found in dirs (the default
-// plugin folders when none is given).
-func Evaluators(dirs ...string) ([]evaluators.Plugin, error) {
-	return evaluators.Discover(dirs...)
+// EvaluatorInfo is a discovered plugin with its self-description, or the
+// error that kept it from starting.
+type EvaluatorInfo struct {
+	Plugin evaluators.Plugin
+	Info   evaluators.Info
+	Err    error
+}
+
+// DescribeEvaluators discovers the plugins in dirs (the default folders when
+// none is given) and starts each briefly to read its name, version,
+// description, labels and settings. A plugin that fails to start is listed
+// with its error; discovery problems come back as the error.
+func DescribeEvaluators(ctx context.Context, dev bool, dirs ...string) ([]EvaluatorInfo, error) {
+	ps, err := evaluators.Discover(dirs...)
+	out := make([]EvaluatorInfo, 0, len(ps))
+	for _, p := range ps {
+		e := EvaluatorInfo{Plugin: p}
+		opts := []evaluators.Option{evaluators.WithStartTimeout(10 * time.Second)}
+		if dev {
+			opts = append(opts, evaluators.SkipVerify())
+		}
+		if c, oerr := evaluators.Open(ctx, p, opts...); oerr != nil {
+			e.Err = oerr
+		} else {
+			e.Info = c.About()
+			c.Close()
+		}
+		out = append(out, e)
+	}
+	return out, err
 }
 
 // FindEvaluator returns the discovered plugin called name.

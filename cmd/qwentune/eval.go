@@ -133,8 +133,8 @@ func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ps, derr := engine.Evaluators(dirs...)
-	if len(ps) == 0 {
+	described, derr := engine.DescribeEvaluators(ctx, *dev, dirs...)
+	if len(described) == 0 {
 		if derr != nil {
 			return derr
 		}
@@ -143,28 +143,22 @@ func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	enc := json.NewEncoder(stdout)
 	var failed int
-	for _, p := range ps {
-		var opts []evaluators.Option
-		if *dev {
-			opts = append(opts, evaluators.SkipVerify())
-		}
-		c, err := evaluators.Open(ctx, p, opts...)
-		if err != nil {
+	for _, e := range described {
+		if e.Err != nil {
 			failed++
-			fmt.Fprintf(os.Stderr, "%v\n", err)
+			fmt.Fprintf(os.Stderr, "%v\n", e.Err)
 			continue
 		}
-		info := c.About()
-		c.Close()
+		info := e.Info
 		if *asJSON {
 			enc.Encode(map[string]any{"name": info.Name, "version": info.Version, "description": info.Description,
-				"labels": info.Labels, "settings": info.Settings, "path": p.Path})
+				"labels": info.Labels, "settings": info.Settings, "path": e.Plugin.Path})
 			continue
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\n", info.Name, info.Version, info.Description)
 	}
 	w.Flush()
-	if failed == len(ps) {
+	if failed == len(described) {
 		return fmt.Errorf("none of the %d plugins could be started", failed)
 	}
 	return nil
