@@ -185,6 +185,8 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	add("Attention heads", fmt.Sprintf("%d (key/value %d)", sum.Heads, sum.KVHeads))
 	add("Vocabulary", fmt.Sprintf("%d tokens", sum.Vocab))
 	s.summary.Refresh()
+	s.setEstimate("Estimated from the config: " + sess.EstimateMemory(s.u.resolved()).String() +
+		". Train measures memory and time on a few real steps first.")
 	s.u.dataset.sessionChanged()
 	s.u.refresh()
 }

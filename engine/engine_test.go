@@ -298,3 +298,24 @@ func TestResolveModelErrors(t *testing.T) {
 		t.Fatalf("offline and not cached: want ErrModelUnavailable offering the demo, got %v", err)
 	}
 }
+
+func TestEstimateMemory(t *testing.T) {
+	s, err := OpenDir(tinyModel(t), "tiny", "float32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, s.Dir)
+	est := s.EstimateMemory(cfg)
+	a, err := s.Model.NewAdapter(LoRAConfig(cfg.LoRA), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est.Weights != s.Model.WeightBytes() || est.Optimizer != 12*a.NumParams() || est.Activations <= 0 {
+		t.Fatalf("estimate %+v: want weights %d, optimizer %d, activations > 0", est, s.Model.WeightBytes(), 12*a.NumParams())
+	}
+	longer := cfg
+	longer.Dataset.MaxLength *= 2
+	if s.EstimateMemory(longer).Activations <= est.Activations {
+		t.Fatal("activations do not grow with max_length")
+	}
+}

@@ -147,10 +147,9 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		}
 	}
 	if o.PreflightSteps > 0 && o.Resume == "" {
-		// The weights are already in memory; a run adds the activations and,
-		// per trainable value, its gradient and AdamW's two moments.
-		_, act := s.Model.Estimate(cfg.Dataset.MaxLength*max(1, batchSize), LoRAConfig(cfg.LoRA))
-		if err := train.CheckMemory(act + 12*plan.Trainable); err != nil {
+		// The weights are already in memory; a run adds the rest.
+		mem := s.EstimateMemory(cfg)
+		if err := train.CheckMemory(mem.Activations + mem.Optimizer); err != nil {
 			return train.Result{}, plan, err
 		}
 		est, err := train.Preflight(ctx, s.Model, opts, o.PreflightSteps)
@@ -223,4 +222,53 @@ func (s *Session) saveFullModel(dir string) error {
 		return err
 	}
 	return s.Tokenizer.SaveFiles(dir)
+}
+
+// MemoryEstimate is what a training run will hold, computed from the model
+// and config.yml before any step runs (the pre-flight then measures it).
+type MemoryEstimate struct {
+	Weights     int64 // the loaded model
+	Activations int64 // one micro-batch at max_length, kept for the backward pass
+	Optimizer   int64 // gradients and AdamW's two moments of the trainable values
+	Available   int64 // MemAvailable now, 0 when unknown
+}
+
+// Total is the whole run's estimated footprint.
+func (e MemoryEstimate) Total() int64 { return e.Weights + e.Activations + e.Optimizer }
+
+// String is one line for people.
+func (e MemoryEstimate) String() string {
+	s := fmt.Sprintf("about %s: weights %s, activations %s, optimizer %s", gib(e.Total()), gib(e.Weights), gib(e.Activations), gib(e.Optimizer))
+	if e.Available > 0 {
+		s += fmt.Sprintf("; %s available", gib(e.Available))
+		if e.Activations+e.Optimizer > e.Available {
+			s += " — not enough: lower max_length or batch_size, or turn on training.recompute"
+		}
+	}
+	return s
+}
+
+func gib(b int64) string {
+	if b < 1<<30 {
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+}
+
+// EstimateMemory computes the training footprint of cfg on this session's
+// model without running a step.
+func (s *Session) EstimateMemory(cfg config.Config) MemoryEstimate {
+	rows := max(1, cfg.Training.BatchSize)
+	lc := LoRAConfig(cfg.LoRA)
+	_, act, err := nn.EstimateConfig(s.Config, s.DType, rows, cfg.Dataset.MaxLength, lc, nn.TrainOptions{Recompute: cfg.Training.Recompute})
+	if err != nil {
+		_, act = s.Model.Estimate(cfg.Dataset.MaxLength*rows, lc)
+	}
+	trainable := s.Model.NumParams()
+	if cfg.Training.Mode != "full" {
+		pc := lc.PEFT()
+		trainable = pc.CountLoRA(s.Config)
+	}
+	avail, _ := train.MemAvailable()
+	return MemoryEstimate{Weights: s.Model.WeightBytes(), Activations: act, Optimizer: 12 * trainable, Available: avail}
 }
