@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-window test of the desktop app: builds cmd/desktop, starts Xvfb
-# (1440x900), opens the app on a tiny model and the seed data with
+# (1440x900), opens the app on the built-in demo model and the seed data with
 # QWENTUNE_DEMO_TOUR=1 (the app walks every screen: load, inspect, train,
 # evaluate, chat, export), and saves a screenshot of each screen under
 # bin/screenshots. It also drives the window with xdotool (tab switching
@@ -45,16 +45,16 @@ go build -o bin/qwentune-desktop ./cmd/desktop
 go build -o bin/qwentune ./cmd/qwentune
 [ -x bin/plugins/qwentune-eval-heuristic ] || scripts/build-plugins.sh >/dev/null
 
-echo "window-test: making the tiny model and the config in $work"
-bin/qwentune make-model --shape tiny --out "$work/tiny" >/dev/null
+echo "window-test: the config (built-in demo model) in $work"
 mkdir -p "$work/project"
 cp data/train.jsonl data/test.jsonl "$work/project/"
 cat >"$work/project/config.yml" <<EOF
 model:
-  name: $work/tiny
+  name: demo
 lora:
-  r: 8
-  alpha: 16
+  r: 16
+  alpha: 32
+  target_modules: all-linear
 dataset:
   train_file: train.jsonl
   test_file: test.jsonl
@@ -64,9 +64,10 @@ training:
   output_dir: run
   batch_size: 2
   gradient_accumulation_steps: 1
-  max_steps: 24
+  learning_rate: 5.0e-3
+  max_steps: 48
   logging_steps: 2
-  save_steps: 12
+  save_steps: 24
   warmup_steps: 2
 evaluation:
   max_new_tokens: 24
