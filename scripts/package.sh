@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Linux bundle of the desktop app with Fyne's packager:
-# dist/QwenTune.tar.xz holds the binary, the evaluator plugins next to it,
-# the icon and a .desktop entry, plus a Makefile whose `user-install` target
+# dist/QwenTune.tar.xz holds the binary, the evaluator plugins, the icon and
+# a .desktop entry, plus a Makefile whose `user-install` target
 # puts QwenTune in the application menu (~/.local) so it starts by
 # double-click; `sudo make install` installs it for every user (/usr/local).
 #   scripts/package.sh && cd dist && tar xf QwenTune.tar.xz && make user-install
@@ -11,13 +11,28 @@ export PATH=$PATH:/usr/local/go/bin:$(go env GOPATH)/bin
 command -v fyne >/dev/null || go install fyne.io/tools/cmd/fyne@v1.7.4
 mkdir -p dist
 go build -trimpath -o dist/qwentune-desktop ./cmd/desktop
-(cd dist && fyne package --os linux --executable qwentune-desktop --name QwenTune --app-id io.qwentune.app \
-  --app-version "$(sed -n 's/^Version = "\(.*\)"/\1/p' ../FyneApp.toml)" --icon ../Icon.png --release)
-# The bundle carries the plugins beside the binary, where the host looks first.
+root=$(pwd)
+version=$(sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)
+(cd dist && fyne package --os linux --source-dir "$root/cmd/desktop" --executable "$root/dist/qwentune-desktop" \
+  --name QwenTune --app-id io.qwentune.app --icon "$root/Icon.png" --app-version "$version" --release)
+# Add the evaluator plugins and their manifest, and teach the Makefile to
+# install them next to the binary (the first folder the app searches) or, for
+# a user install, into ~/.config/qwentune/plugins.
 stage=$(mktemp -d)
 tar -xJf dist/QwenTune.tar.xz -C "$stage"
-bindir=$(dirname "$(find "$stage" -name qwentune-desktop -type f | head -1)")
-scripts/build-plugins.sh "$bindir" >/dev/null
+top=$(find "$stage" -name Makefile -printf '%h\n' | head -1)
+scripts/build-plugins.sh "$top/plugins" >/dev/null
+cat >>"$top/Makefile" <<'MAKE'
+
+install: install-plugins
+install-plugins:
+	install -Dm00755 -t $(DESTDIR)$(PREFIX)/bin plugins/qwentune-eval-*
+	install -Dm00644 -t $(DESTDIR)$(PREFIX)/bin plugins/plugins.sha256
+user-install: user-install-plugins
+user-install-plugins:
+	install -Dm00755 -t $(HOME)/.config/qwentune/plugins plugins/qwentune-eval-*
+	install -Dm00644 -t $(HOME)/.config/qwentune/plugins plugins/plugins.sha256
+MAKE
 tar -cJf dist/QwenTune.tar.xz -C "$stage" .
 rm -rf "$stage" dist/qwentune-desktop
 echo "dist/QwenTune.tar.xz: extract it and run 'make user-install' to add QwenTune to the application menu"
