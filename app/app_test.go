@@ -555,3 +555,20 @@ func TestThrottleDeliversTheNewestCall(t *testing.T) {
 		}
 	})
 }
+
+// On a first start with the default config and no model downloaded, the app
+// loads the built-in demo model by itself and says why.
+func TestFirstStartUsesTheDemoWhenNothingIsDownloaded(t *testing.T) {
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	a := test.NewTempApp(t)
+	var u *UI
+	onUI(func() { u = Start(a, nil) })
+	waitFor(t, "the demo model", 60*time.Second, func() bool { return u.sess != nil && u.job == "" })
+	onUI(func() {
+		if u.cfg.Model.Name != "demo" || !strings.Contains(u.model.status.Text, "Qwen/Qwen2-1.5B is not downloaded yet") {
+			t.Errorf("model %q, status %q", u.cfg.Model.Name, u.model.status.Text)
+		}
+	})
+}

@@ -32,6 +32,9 @@ type modelScreen struct {
 	estimate *widget.Label
 
 	cancelFn context.CancelFunc
+	// afterLoad replaces the "Loaded" status once, e.g. to say why the
+	// demo model was chosen.
+	afterLoad string
 }
 
 func newModelScreen(u *UI) *modelScreen {
@@ -104,6 +107,21 @@ func (s *modelScreen) pickFolder() {
 	d.Show()
 }
 
+// startOnDemoIfNothingDownloaded is the first-start default: when the
+// configured model is neither a folder nor in the Hugging Face cache, the
+// built-in demo model is loaded so every screen works at once, and the
+// status says how to get the configured one.
+func (s *modelScreen) startOnDemoIfNothingDownloaded() {
+	want := s.u.resolved().Model
+	if engine.OnDisk(want.Name, want.Revision) {
+		return
+	}
+	s.afterLoad = want.Name + " is not downloaded yet, so QwenTune started on the built-in demo model. " +
+		"Type " + want.Name + " (or another id) and press Load model to download it."
+	s.name.SetText(engine.DemoName)
+	s.Load()
+}
+
 // Load opens the model named in the entry on a goroutine, showing download
 // progress; offline without the model it offers the demo.
 func (s *modelScreen) Load() {
@@ -174,6 +192,10 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	s.u.chat.sessionChanged()
 	sum := sess.Summary()
 	s.status.SetText("Loaded " + name + ".")
+	if s.afterLoad != "" {
+		s.status.SetText(s.afterLoad)
+		s.afterLoad = ""
+	}
 	s.summary.Items = nil
 	add := func(k, v string) { s.summary.Append(k, widget.NewLabel(v)) }
 	add("Folder", sum.Dir)

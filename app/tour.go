@@ -27,6 +27,7 @@ func Start(a fyne.App, args []string) *UI {
 			u.showError(err, "Fix the file or open another config with Open… on the Model & config tab.")
 		}
 	}
+	u.model.startOnDemoIfNothingDownloaded()
 	if os.Getenv(TourEnv) == "1" {
 		go u.tour()
 	}

@@ -57,3 +57,19 @@ func looksLikePath(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "~") ||
 		filepath.IsAbs(name) || strings.Count(name, "/") > 1
 }
+
+// OnDisk reports whether name can be loaded without the network: the demo,
+// an existing folder, or a complete snapshot in the Hugging Face cache.
+func OnDisk(name, revision string) bool {
+	if name == DemoName {
+		return true
+	}
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		return true
+	}
+	if revision == "" {
+		revision = hub.DefaultRevision
+	}
+	dir, ok := hub.NewClient().CachedSnapshot(name, revision)
+	return ok && len(hub.MissingFiles(dir)) == 0
+}
