@@ -21,6 +21,7 @@ import (
 	"qwentune/engine"
 	"qwentune/engine/config"
 	"qwentune/engine/data"
+	"qwentune/model"
 )
 
 // Preference keys remembered between runs.
@@ -168,7 +169,7 @@ func (u *UI) SaveConfig(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(abs, b); err != nil {
+	if err := model.WriteFileAtomic(abs, b); err != nil {
 		return err
 	}
 	u.cfgPath = abs
@@ -181,6 +182,22 @@ func (u *UI) SaveConfig(path string) error {
 func (u *UI) setConfig(c config.Config) {
 	u.cfg = c
 	u.configChanged()
+}
+
+// setKey sets one config key from a screen's own field (key=value as
+// --set takes it) and shows it in the config form. It reports whether the
+// config changed: an unchanged or invalid value leaves it alone.
+func (u *UI) setKey(key, v string) bool {
+	if vals, _ := configValues(u.cfg); vals[key] == v {
+		return false
+	}
+	c := u.cfg
+	if err := c.Set(key + "=" + v); err != nil {
+		return false
+	}
+	u.cfg = c
+	u.form.load()
+	return true
 }
 
 // configChanged refreshes every screen that shows config values.
@@ -301,29 +318,6 @@ func (u *UI) cancelAll() {
 	u.export.cancel()
 }
 
-// writeFileAtomic writes b to path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
 // throttle calls f at most once per interval; calls inside the interval
 // are coalesced and the newest is delivered at its end, so the last update
 // is never lost.
@@ -354,19 +348,6 @@ func (t *throttle) do(f func()) {
 		})
 	}
 	t.next = f
-}
-
-// byteSize formats a byte count for people.
-func byteSize(b int64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
 }
 
 // duration formats a time left for people: "1h02m", "3m05s", "12s".

@@ -112,7 +112,7 @@ func newChatScreen(u *UI) *chatScreen {
 	s.mode.SetSelected(ChatTuned)
 	s.system = widget.NewEntry()
 	s.system.SetPlaceHolder("System prompt (empty: the chat template's default)")
-	s.system.OnChanged = func(v string) { s.setKey("chat.system_prompt", v) }
+	s.system.OnChanged = func(v string) { s.u.setKey("chat.system_prompt", v) }
 	s.input = widget.NewMultiLineEntry()
 	s.input.SetPlaceHolder("Type a message; Send (or Shift+Enter) asks the model")
 	s.input.SetMinRowsVisible(2)
@@ -131,7 +131,7 @@ func newChatScreen(u *UI) *chatScreen {
 			c := s.u.cfg
 			return cleanSetError(c.Set(key + "=" + v))
 		}
-		e.OnChanged = func(v string) { s.setKey(key, v) }
+		e.OnChanged = func(v string) { s.u.setKey(key, v) }
 		s.sampler[key] = e
 	}
 	s.columns = container.NewGridWithColumns(1)
@@ -172,18 +172,6 @@ func (s *chatScreen) layout() {
 	s.columns.Layout = container.NewGridWithColumns(len(objs)).Layout
 	s.columns.Objects = objs
 	s.columns.Refresh()
-}
-
-func (s *chatScreen) setKey(key, v string) {
-	vals, _ := configValues(s.u.cfg)
-	if vals[key] == v {
-		return
-	}
-	c := s.u.cfg
-	if err := c.Set(key + "=" + v); err == nil {
-		s.u.cfg = c
-		s.u.form.load()
-	}
 }
 
 // load shows the config's chat settings.

@@ -108,15 +108,9 @@ func (s *datasetScreen) content() fyne.CanvasObject {
 	return container.NewBorder(top, nil, nil, nil, split)
 }
 
+// setKey sets a dataset file and updates the buttons that depend on it.
 func (s *datasetScreen) setKey(key, v string) {
-	vals, _ := configValues(s.u.cfg)
-	if vals[key] == v {
-		return
-	}
-	c := s.u.cfg
-	if err := c.Set(key + "=" + v); err == nil {
-		s.u.cfg = c
-		s.u.form.load()
+	if s.u.setKey(key, v) {
 		s.u.refresh()
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/eval"
+	"qwentune/model"
 	"qwentune/plugins/evaluators"
 )
 
@@ -479,7 +480,7 @@ func (s *evalScreen) exportFile(name string, content func() ([]byte, error)) {
 		w.Close()
 		b, err := content()
 		if err == nil {
-			err = writeFileAtomic(uriPath(w.URI()), b)
+			err = model.WriteFileAtomic(uriPath(w.URI()), b)
 		}
 		if err != nil {
 			s.u.showError(err, "Pick a folder you can write to.")

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
+	"qwentune/model"
 )
 
 // exportFormats describes each format for people, in engine.ExportFormats order.
@@ -213,7 +214,7 @@ func (s *exportScreen) Export() {
 					if total > 0 {
 						s.progress.SetValue(float64(done) / float64(total))
 					}
-					s.status.SetText(fmt.Sprintf("Writing %s: %s of %s", file, byteSize(done), byteSize(total)))
+					s.status.SetText(fmt.Sprintf("Writing %s: %s of %s", file, model.ByteSize(done), model.ByteSize(total)))
 				})
 			})
 		})

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
+	"qwentune/model"
 	"qwentune/model/hub"
 )
 
@@ -41,15 +42,7 @@ func newModelScreen(u *UI) *modelScreen {
 	s := &modelScreen{u: u}
 	s.name = widget.NewEntry()
 	s.name.SetPlaceHolder("Qwen/Qwen2-0.5B-Instruct, a local folder, or demo")
-	s.name.OnChanged = func(v string) {
-		if v != s.u.cfg.Model.Name {
-			c := s.u.cfg
-			if err := c.Set("model.name=" + v); err == nil {
-				s.u.cfg = c
-				s.u.form.load()
-			}
-		}
-	}
+	s.name.OnChanged = func(v string) { s.u.setKey("model.name", v) }
 	s.name.OnSubmitted = func(string) { s.Load() }
 	s.loadB = widget.NewButton("Load model", s.Load)
 	s.loadB.Importance = widget.HighImportance
@@ -125,7 +118,8 @@ func (s *modelScreen) startOnDemoIfNothingDownloaded() {
 // Load opens the model named in the entry on a goroutine, showing download
 // progress; offline without the model it offers the demo.
 func (s *modelScreen) Load() {
-	name := s.u.resolved().Model.Name
+	cfg := s.u.resolved().Model
+	name := cfg.Name
 	if name == "" {
 		s.u.showError(errors.New("no model given"), "Type a Hugging Face id such as Qwen/Qwen2-0.5B-Instruct, pick a folder, or press Use demo.")
 		return
@@ -135,7 +129,6 @@ func (s *modelScreen) Load() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancelFn = cancel
-	cfg := s.u.resolved().Model
 	s.progress.SetValue(0)
 	s.progress.Show()
 	s.status.SetText("Loading " + name + "…")
@@ -164,7 +157,7 @@ func (s *modelScreen) showProgress(p hub.Progress) {
 		s.progress.SetValue(float64(p.Done) / float64(p.Total))
 	}
 	s.status.SetText(fmt.Sprintf("Downloading %s (file %d of %d)\n%s of %s · %s/s · %s left",
-		p.File, p.FileIndex, p.Files, byteSize(p.Done), byteSize(p.Total), byteSize(int64(p.Speed)), duration(p.ETA)))
+		p.File, p.FileIndex, p.Files, model.ByteSize(p.Done), model.ByteSize(p.Total), model.ByteSize(int64(p.Speed)), duration(p.ETA)))
 }
 
 func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
@@ -201,7 +194,7 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	add("Folder", sum.Dir)
 	add("Parameters", fmt.Sprintf("%s (%d)", humanCount(sum.Params), sum.Params))
 	add("Weights dtype", sum.DType)
-	add("Memory for weights", byteSize(sum.WeightBytes))
+	add("Memory for weights", model.ByteSize(sum.WeightBytes))
 	add("Context length", fmt.Sprintf("%d tokens", sum.ContextLength))
 	add("Layers · hidden", fmt.Sprintf("%d · %d", sum.Layers, sum.Hidden))
 	add("Attention heads", fmt.Sprintf("%d (key/value %d)", sum.Heads, sum.KVHeads))

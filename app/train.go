@@ -17,6 +17,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/train"
+	"qwentune/model"
 )
 
 // preflightSteps are measured before every fresh run.
@@ -164,22 +165,11 @@ func (s *trainScreen) Start(resume string) {
 	s.u.refresh()
 
 	events := make(chan train.Event, 64)
-	returned := make(chan struct{})
+	forwarded := make(chan struct{})
 	go func() {
-		for {
-			select {
-			case ev := <-events:
-				runOnUI(func() { s.event(ev) })
-			case <-returned:
-				for {
-					select {
-					case ev := <-events:
-						runOnUI(func() { s.event(ev) })
-					default:
-						return
-					}
-				}
-			}
+		defer close(forwarded)
+		for ev := range events {
+			runOnUI(func() { s.event(ev) })
 		}
 	}()
 	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps,
@@ -194,7 +184,8 @@ func (s *trainScreen) Start(resume string) {
 	done := s.done
 	go func() {
 		res, plan, err := sess.Train(ctx, cfg, opts, events)
-		close(returned)
+		close(events)
+		<-forwarded // every event reaches the screen before the result
 		runOnUI(func() {
 			cancel()
 			s.finished(res, plan, err)
@@ -215,7 +206,7 @@ func (s *trainScreen) event(ev train.Event) {
 			s.progress.SetValue(float64(ev.Step) / float64(ev.MaxSteps))
 		}
 		s.stats.SetText(fmt.Sprintf("epoch %.2f · loss %.4f · lr %.3g · grad norm %.3f · %.0f tokens/s · ETA %s · memory %s",
-			ev.Epoch, ev.Loss, ev.LR, ev.GradNorm, ev.TokensPerSec, duration(time.Duration(ev.ETASeconds*float64(time.Second))), byteSize(ev.MemBytes)))
+			ev.Epoch, ev.Loss, ev.LR, ev.GradNorm, ev.TokensPerSec, duration(time.Duration(ev.ETASeconds*float64(time.Second))), model.ByteSize(ev.MemBytes)))
 		s.plotT.do(s.redraw)
 	case train.EventLog:
 		s.appendLog(formatLogEntry(ev.Step, ev.Log))

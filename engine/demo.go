@@ -28,9 +28,9 @@ var DemoShape = func() model.Config {
 	return c
 }()
 
-func init() {
-	DemoDir = demoDir
-}
+// DemoDir returns the folder of the built-in demo model, unpacking it into
+// the user cache on first use.
+var DemoDir = demoDir
 
 // demoDir unpacks the demo model embedded in the binary into the user cache
 // (once per content hash) and returns that folder, so the demo works from a
@@ -41,13 +41,15 @@ func demoDir() (string, error) {
 		return "", errors.New("the built-in demo model is missing from this build (data/demo)")
 	}
 	h := sha256.New()
-	for _, f := range files {
+	contents := make([][]byte, len(files))
+	for i, f := range files {
 		b, err := fs.ReadFile(data.Demo, "demo/"+f.Name())
 		if err != nil {
 			return "", err
 		}
 		fmt.Fprintf(h, "%s %d\n", f.Name(), len(b))
 		h.Write(b)
+		contents[i] = b
 	}
 	sum := hex.EncodeToString(h.Sum(nil))[:16]
 	base, err := os.UserCacheDir()
@@ -63,9 +65,8 @@ func demoDir() (string, error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return "", fmt.Errorf("unpacking the demo model: %w", err)
 	}
-	for _, f := range files {
-		b, _ := fs.ReadFile(data.Demo, "demo/"+f.Name())
-		if err := os.WriteFile(filepath.Join(tmp, f.Name()), b, 0o644); err != nil {
+	for i, f := range files {
+		if err := os.WriteFile(filepath.Join(tmp, f.Name()), contents[i], 0o644); err != nil {
 			return "", fmt.Errorf("unpacking the demo model: %w", err)
 		}
 	}

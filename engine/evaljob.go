@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -68,7 +69,7 @@ func FindEvaluator(name string, dirs ...string) (evaluators.Plugin, error) {
 	if err != nil {
 		msg += fmt.Sprintf("; %v", err)
 	}
-	return evaluators.Plugin{}, fmt.Errorf("%s", msg)
+	return evaluators.Plugin{}, errors.New(msg)
 }
 
 func pluginDirs(dirs []string) []string {

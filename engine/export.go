@@ -77,11 +77,11 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 	if o.OutDir == "" {
 		return fmt.Errorf("export: no output folder")
 	}
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return err
-	}
 	if NeedsWeights(o.Format) && s.Model == nil {
 		return fmt.Errorf("export: %s needs the model's weights; open the session with Open, not OpenWithoutWeights", o.Format)
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return err
 	}
 	switch o.Format {
 	case ExportPEFT:
@@ -128,7 +128,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 		if o.Config != nil {
 			mo.System = o.Config.Chat.SystemPrompt
 		}
-		return writeFileAtomic(filepath.Join(o.OutDir, ModelfileName), []byte(export.Modelfile(mo)))
+		return model.WriteFileAtomic(filepath.Join(o.OutDir, ModelfileName), []byte(export.Modelfile(mo)))
 	case ExportGGUFAdapter:
 		if o.AdapterDir == "" {
 			return fmt.Errorf("export: gguf-adapter needs an adapter folder")
@@ -194,16 +194,15 @@ func (s *Session) exportPEFT(o ExportOptions, progress func(done, total int64, w
 	if o.AdapterDir == "" {
 		return fmt.Errorf("export: peft needs an adapter folder")
 	}
-	a, err := s.LoadAdapter(o.AdapterDir)
+	read, a, err := s.loadAdapter(o.AdapterDir)
 	if err != nil {
 		return err
 	}
-	base := s.Name
-	if pc, err := peft.LoadConfig(o.AdapterDir); err == nil && pc.BaseModelNameOrPath != "" {
-		base = pc.BaseModelNameOrPath
+	base := read.Config.BaseModelNameOrPath
+	if base == "" {
+		base = s.Name
 	}
-	pa := a.ToPEFT(base)
-	if err := peft.Save(o.OutDir, pa); err != nil {
+	if err := peft.Save(o.OutDir, a.ToPEFT(base)); err != nil {
 		return err
 	}
 	if progress != nil {
@@ -223,19 +222,7 @@ func OpenWithoutWeights(ctx context.Context, name, revision string) (*Session, e
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := model.LoadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	gen, _, err := model.LoadGenerationConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	return &Session{Name: name, Dir: dir, Config: cfg, Gen: gen, Tokenizer: tok}, nil
+	return openFiles(dir, name)
 }
 
 // NeedsWeights reports whether an export format reads the base model's

@@ -6,15 +6,12 @@ import (
 	"qwentune/model"
 )
 
-// writeFileAtomic writes data through a temporary file and a rename, so
-// readers never see a half-written file.
-var writeFileAtomic = model.WriteFileAtomic
-
-// writeJSONAtomic writes v as indented JSON.
+// writeJSONAtomic writes v as indented JSON through model.WriteFileAtomic,
+// so readers never see a half-written file.
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return model.WriteFileAtomic(path, append(b, '\n'))
 }

@@ -18,12 +18,6 @@ const DemoName = "demo"
 // downloadable right now; the message offers the demo model.
 var ErrModelUnavailable = errors.New("model unavailable")
 
-// DemoDir returns the folder of the built-in demo model, unpacking it into
-// the user cache on first use.
-var DemoDir = func() (string, error) {
-	return "", errors.New("the built-in demo model is not part of this build")
-}
-
 // ResolveModel turns config's model.name into a folder holding config.json,
 // the tokenizer files and the safetensors weights: the demo model for
 // "demo", an existing local folder as it is, else the Hugging Face cache,

@@ -16,8 +16,10 @@ import (
 
 // Session is a loaded base model with its tokenizer, ready for training,
 // evaluation and chat. Adapters are applied unmerged, so switching between
-// the base model and a fine-tune costs nothing. A Session runs one job at a
-// time: every job holds its lock.
+// the base model and a fine-tune costs nothing. A Session computes one
+// thing at a time: Train, Export and each Generate (so each Chat answer and
+// each answer of Evaluate) hold its lock; an evaluation may therefore
+// interleave with chat answers, but nothing runs during training.
 type Session struct {
 	// Name is the model as the user gave it (Hub id, folder or "demo").
 	Name string
@@ -45,6 +47,23 @@ func Open(ctx context.Context, name, revision, dtype string, progress func(hub.P
 
 // OpenDir loads the model folder dir.
 func OpenDir(dir, name, dtype string) (*Session, error) {
+	s, err := openFiles(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	if s.Model, err = nn.Load(dir, nn.LoadOptions{DType: dtype}); err != nil {
+		return nil, err
+	}
+	if dtype == "" {
+		dtype = "float32"
+	}
+	s.DType = dtype
+	return s, nil
+}
+
+// openFiles reads everything of the model folder dir but the weights:
+// config.json, generation_config.json and the tokenizer.
+func openFiles(dir, name string) (*Session, error) {
 	cfg, err := model.LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -57,28 +76,27 @@ func OpenDir(dir, name, dtype string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := nn.Load(dir, nn.LoadOptions{DType: dtype})
-	if err != nil {
-		return nil, err
-	}
-	if dtype == "" {
-		dtype = "float32"
-	}
-	return &Session{Name: name, Dir: dir, DType: dtype, Config: cfg, Gen: gen, Model: m, Tokenizer: tok}, nil
+	return &Session{Name: name, Dir: dir, Config: cfg, Gen: gen, Tokenizer: tok}, nil
 }
 
 // LoadAdapter reads a PEFT adapter folder (adapter_model.safetensors or the
 // legacy adapter_model.bin) and checks it fits this model.
 func (s *Session) LoadAdapter(dir string) (*nn.Adapter, error) {
+	_, a, err := s.loadAdapter(dir)
+	return a, err
+}
+
+// loadAdapter is LoadAdapter that also returns the adapter as read.
+func (s *Session) loadAdapter(dir string) (peft.Adapter, *nn.Adapter, error) {
 	pa, err := peft.Load(dir)
 	if err != nil {
-		return nil, err
+		return pa, nil, err
 	}
 	a, err := nn.AdapterFromPEFT(pa, s.Config)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return pa, nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return a, nil
+	return pa, a, nil
 }
 
 // HasAdapter reports whether dir holds a PEFT adapter.

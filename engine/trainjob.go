@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
 	"qwentune/engine/train"
+	"qwentune/model"
 	"qwentune/model/peft"
 	"qwentune/model/safetensors"
 )
@@ -24,7 +24,8 @@ type TrainOptions struct {
 	InitAdapter string
 	// Control pauses and stops the run (nil: only ctx stops it).
 	Control *train.Control
-	// PreflightSteps optimizer steps are measured before the run (0: skip).
+	// PreflightSteps optimizer steps are measured before a fresh run (0:
+	// skip; a resumed run is never measured).
 	PreflightSteps int
 	// Log receives human-readable lines (the trainable-parameter line, the
 	// pre-flight estimate); nil discards them.
@@ -160,9 +161,6 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		logf("pre-flight: %s", est)
 	}
 	res, err := train.Run(ctx, s.Model, opts, events)
-	if err != nil && !errors.Is(err, train.ErrStopped) {
-		return res, plan, err
-	}
 	return res, plan, err
 }
 
@@ -182,13 +180,16 @@ func logPath(cfg config.Config) string {
 
 // flopsPerToken is the forward+backward cost of one token with a frozen
 // base: 2·N for the forward and 2·N for the input gradients, N the number
-// of weights every token multiplies (the embedding lookup is free, the head
-// is not).
+// of weights every token multiplies. The embedding lookup is free and the
+// head is not: a tied matrix is counted once, as the head; an untied
+// embedding is left out.
 func (s *Session) flopsPerToken() float64 {
 	c := s.Config
-	n := float64(s.Model.NumParams()) - float64(c.VocabSize*c.HiddenSize)
-	n += float64(c.VocabSize * c.HiddenSize) // the head, tied or not
-	return 4 * n
+	n := s.Model.NumParams()
+	if !c.TieWordEmbeddings {
+		n -= int64(c.VocabSize) * int64(c.HiddenSize)
+	}
+	return 4 * float64(n)
 }
 
 // saveFullModel writes the whole model (after full-parameter training) as a
@@ -238,21 +239,14 @@ func (e MemoryEstimate) Total() int64 { return e.Weights + e.Activations + e.Opt
 
 // String is one line for people.
 func (e MemoryEstimate) String() string {
-	s := fmt.Sprintf("about %s: weights %s, activations %s, optimizer %s", gib(e.Total()), gib(e.Weights), gib(e.Activations), gib(e.Optimizer))
+	s := fmt.Sprintf("about %s: weights %s, activations %s, optimizer %s", model.ByteSize(e.Total()), model.ByteSize(e.Weights), model.ByteSize(e.Activations), model.ByteSize(e.Optimizer))
 	if e.Available > 0 {
-		s += fmt.Sprintf("; %s available", gib(e.Available))
+		s += fmt.Sprintf("; %s available", model.ByteSize(e.Available))
 		if e.Activations+e.Optimizer > e.Available {
 			s += " — not enough: lower max_length or batch_size, or turn on training.recompute"
 		}
 	}
 	return s
-}
-
-func gib(b int64) string {
-	if b < 1<<30 {
-		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 }
 
 // EstimateMemory computes the training footprint of cfg on this session's

@@ -138,7 +138,11 @@ func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if derr != nil {
 			return derr
 		}
-		return fmt.Errorf("no evaluator plugins found in %v; build them with scripts/build-plugins.sh", evaluators.DefaultDirs())
+		searched := []string(dirs)
+		if len(searched) == 0 {
+			searched = evaluators.DefaultDirs()
+		}
+		return fmt.Errorf("no evaluator plugins found in %v; build them with scripts/build-plugins.sh", searched)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	enc := json.NewEncoder(stdout)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"qwentune/engine"
+	"qwentune/model"
 )
 
 func init() {
@@ -78,7 +79,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	o := engine.ExportOptions{Format: *format, DType: *dtype, OutDir: *out, AdapterDir: *adapter, MaxShardSize: *shard, Config: &cfg, GPUs: *gpus}
 	err = s.Export(ctx, o, func(done, total int64, what string) {
-		bar.update(float64(done), float64(total), fmt.Sprintf("%s %s/%s", what, humanBytes(done), humanBytes(total)))
+		bar.update(float64(done), float64(total), fmt.Sprintf("%s %s/%s", what, model.ByteSize(done), model.ByteSize(total)))
 	})
 	bar.finish()
 	if err != nil {

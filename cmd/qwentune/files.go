@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -167,8 +166,8 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		dt = append(dt, fmt.Sprintf("%s×%d", k, v))
 	}
 	sort.Strings(dt)
-	fmt.Fprintf(w, "dtypes on disk\t%s (%s)\n", strings.Join(dt, " "), humanBytes(diskBytes))
-	fmt.Fprintf(w, "memory needed\t%s as float32, %s as bfloat16 (weights only)\n", humanBytes(params*4), humanBytes(params*2))
+	fmt.Fprintf(w, "dtypes on disk\t%s (%s)\n", strings.Join(dt, " "), model.ByteSize(diskBytes))
+	fmt.Fprintf(w, "memory needed\t%s as float32, %s as bfloat16 (weights only)\n", model.ByteSize(params*4), model.ByteSize(params*2))
 	w.Flush()
 	fmt.Fprintln(stdout)
 	w = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -237,10 +236,7 @@ func runDownload(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usagef("want exactly one model id, e.g. Qwen/Qwen2-0.5B")
 	}
 	bar := newProgressBar(os.Stderr)
-	dir, err := hub.NewClient().Download(ctx, fs.Arg(0), *rev, hub.EngineFiles, func(p hub.Progress) {
-		bar.update(float64(p.Done), float64(p.Total), fmt.Sprintf("%s %s/%s %s/s ETA %s", filepath.Base(p.File),
-			humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Speed)), fmtETA(p.ETA.Seconds())))
-	})
+	dir, err := hub.NewClient().Download(ctx, fs.Arg(0), *rev, hub.EngineFiles, downloadProgress(bar))
 	bar.finish()
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"qwentune/model"
 	"qwentune/model/hub"
 )
 
@@ -27,21 +28,6 @@ func groupDigits(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
-}
-
-// humanBytes formats a byte count with a binary unit.
-func humanBytes(n int64) string {
-	f := float64(n)
-	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB"} {
-		if math.Abs(f) < 1024 || u == "TiB" {
-			if u == "B" {
-				return fmt.Sprintf("%d B", n)
-			}
-			return fmt.Sprintf("%.1f %s", f, u)
-		}
-		f /= 1024
-	}
-	return ""
 }
 
 // fmtETA formats seconds as h:mm:ss, or "?" when unknown.
@@ -101,6 +87,6 @@ func isTerminal(w io.Writer) bool {
 func downloadProgress(bar *progressBar) func(hub.Progress) {
 	return func(p hub.Progress) {
 		bar.update(float64(p.Done), float64(p.Total), fmt.Sprintf("downloading %s %s/%s %s/s ETA %s", p.File,
-			humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Speed)), fmtETA(p.ETA.Seconds())))
+			model.ByteSize(p.Done), model.ByteSize(p.Total), model.ByteSize(int64(p.Speed)), fmtETA(p.ETA.Seconds())))
 	}
 }

@@ -1,7 +1,7 @@
 package eval
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"qwentune/model"
 )
 
 // Meta identifies what was evaluated, for metrics.json.
@@ -102,34 +104,14 @@ func WriteOutputs(dir string, r Report, meta Meta) error {
 	})
 }
 
-// writeAtomic writes path through fill into a temporary file in the same
-// folder, syncs it and renames it over path.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
+// writeAtomic writes what fill produces to path with
+// model.WriteFileAtomic, so a reader never sees a half-written file.
+func writeAtomic(path string, fill func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := fill(&b); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	w := bufio.NewWriter(f)
-	if err = fill(w); err != nil {
-		return err
-	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return model.WriteFileAtomic(path, b.Bytes())
 }
 
 // FormatTable renders m for a terminal: accuracy, the positive label's

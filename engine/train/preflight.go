@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/model"
 )
 
 // Estimate is what Preflight measured and extrapolates.
@@ -39,16 +40,8 @@ type Estimate struct {
 // String is a one-line summary for people.
 func (e Estimate) String() string {
 	return fmt.Sprintf("%d step(s) measured: %s/step, %.0f tokens/s; peak memory %s (Go %s, %s available); %d steps ≈ %s",
-		e.Steps, shortDuration(e.StepTime), e.TokensPerSec, byteSize(e.PeakRSSBytes), byteSize(int64(e.GoSysBytes)),
-		byteSize(e.MemAvailable), e.TotalSteps, shortDuration(e.TotalTime))
-}
-
-// byteSize formats a byte count in GiB, or MiB below 1 GiB.
-func byteSize(b int64) string {
-	if b < 1<<30 {
-		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-	}
-	return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+		e.Steps, shortDuration(e.StepTime), e.TokensPerSec, model.ByteSize(e.PeakRSSBytes), model.ByteSize(int64(e.GoSysBytes)),
+		model.ByteSize(e.MemAvailable), e.TotalSteps, shortDuration(e.TotalTime))
 }
 
 // shortDuration rounds d to about three significant digits.
@@ -191,7 +184,7 @@ func CheckMemory(needBytes int64) error {
 	}
 	if needBytes > avail {
 		return fmt.Errorf("not enough memory: training needs about %s but only %s is available (MemAvailable in /proc/meminfo); lower the batch size or max_length, train fewer modules, or close other programs",
-			byteSize(needBytes), byteSize(avail))
+			model.ByteSize(needBytes), model.ByteSize(avail))
 	}
 	return nil
 }

@@ -178,6 +178,10 @@ func (w *Writer) WriteFile(path string) (err error) {
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("gguf: writing %s: %w", path, err)
 	}
+	// CreateTemp makes the file private; a model file is an ordinary one.
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("gguf: writing %s: %w", path, err)
+	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("gguf: writing %s: %w", path, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"qwentune/model"
 )
 
 // modelMaxLength is Qwen2's context length, written to generated tokenizer_config.json files.
@@ -126,14 +128,14 @@ func (t *Tokenizer) SaveFiles(dir string) error {
 			return fmt.Errorf("%s: tokenizer_config.json: %w", t.name, err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "tokenizer.json"), t.tokenizerFile); err != nil {
+	if err := model.WriteFileAtomic(filepath.Join(dir, "tokenizer.json"), t.tokenizerFile); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "tokenizer_config.json"), cfg); err != nil {
+	if err := model.WriteFileAtomic(filepath.Join(dir, "tokenizer_config.json"), cfg); err != nil {
 		return err
 	}
 	if t.templateFile != nil {
-		return writeFileAtomic(filepath.Join(dir, "chat_template.jinja"), t.templateFile)
+		return model.WriteFileAtomic(filepath.Join(dir, "chat_template.jinja"), t.templateFile)
 	}
 	return nil
 }
@@ -238,28 +240,4 @@ func (t *Tokenizer) defaultConfig() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Chmod(0o644) // CreateTemp makes the file private; these are ordinary model files
-	}
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
 }
