@@ -50,6 +50,7 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 		if err := loadTensor(t, st, opts.DType); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
+		set.Release(t.name)
 	}
 	for _, name := range set.Names() {
 		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == "lm_head.weight" && cfg.TieWordEmbeddings) {

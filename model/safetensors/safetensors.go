@@ -19,6 +19,7 @@ import (
 	"sort"
 	"syscall"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxHeaderSize is the largest header accepted, the limit of the reference
@@ -326,4 +327,25 @@ func decodeHeader(header []byte) (map[string]headerEntry, []string, map[string]s
 		return nil, nil, nil, errors.New("trailing data after the JSON object")
 	}
 	return entries, order, metadata, nil
+}
+
+// Release tells the kernel that the named tensor's bytes will not be read
+// again soon, so their pages leave the process's resident set (the data
+// stays valid: a later read faults it back in from the file). Loaders call
+// it after converting each tensor, so a checkpoint is never resident twice
+// (once mapped, once converted). It does nothing for a File from Parse.
+func (f *File) Release(name string) {
+	t, ok := f.tensors[name]
+	if !ok || f.mapped == nil || len(t.Data) == 0 {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	base := uintptr(unsafe.Pointer(&f.mapped[0]))
+	begin := uintptr(unsafe.Pointer(&t.Data[0])) - base
+	end := begin + uintptr(len(t.Data))
+	// Round outward to whole pages: the mapping is read-only and backed by
+	// the file, so dropping a neighbour's page only costs it a re-read.
+	begin -= begin % page
+	end = min(uintptr(len(f.mapped)), (end+page-1)/page*page)
+	_ = syscall.Madvise(f.mapped[begin:end], syscall.MADV_DONTNEED)
 }

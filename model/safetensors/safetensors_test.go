@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -524,4 +525,38 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("names %v vs %v", again.Names(), file.Names())
 		}
 	})
+}
+
+// Release drops a tensor's pages but leaves its data readable.
+func TestReleaseKeepsDataValid(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.safetensors")
+	big := make([]float32, 3*4096+7)
+	for i := range big {
+		big[i] = float32(i)
+	}
+	if err := Write(path, []Tensor{FromFloat32("a", []int{len(big)}, big), FromFloat32("b", []int{2}, []float32{1, 2})}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Release("a")
+	f.Release("b")
+	f.Release("missing")
+	for _, name := range []string{"a", "b"} {
+		tt, _ := f.Tensor(name)
+		v, err := tt.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := big
+		if name == "b" {
+			want = []float32{1, 2}
+		}
+		if !slices.Equal(v, want) {
+			t.Fatalf("%s changed after Release", name)
+		}
+	}
 }

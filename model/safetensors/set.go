@@ -131,3 +131,11 @@ func (s *Set) Close() error {
 	s.files = nil
 	return first
 }
+
+// Release drops the named tensor's pages from the resident set (see
+// File.Release).
+func (s *Set) Release(name string) {
+	if f, ok := s.byName[name]; ok {
+		f.Release(name)
+	}
+}
