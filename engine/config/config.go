@@ -243,8 +243,9 @@ func (c Config) Hash() string {
 // otherwise it is a Hub id and is left alone. "~/" expands to the home folder.
 func (c Config) Resolve(baseDir string) Config {
 	c.LoRA.TargetModules = append([]string(nil), c.LoRA.TargetModules...)
-	for _, p := range []*string{&c.Dataset.TrainFile, &c.Dataset.TestFile, &c.Training.OutputDir,
-		&c.Logging.File, &c.Model.Adapter} {
+	// logging.file stays relative: it is relative to training.output_dir,
+	// so every run folder keeps its own log.
+	for _, p := range []*string{&c.Dataset.TrainFile, &c.Dataset.TestFile, &c.Training.OutputDir, &c.Model.Adapter} {
 		*p = resolvePath(baseDir, *p)
 	}
 	if isLocalModel(baseDir, c.Model.Name) {

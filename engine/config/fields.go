@@ -189,7 +189,7 @@ var fieldTable = []Field{
 	with("logging.level", Field{Kind: KindChoice, Choices: []string{"DEBUG", "INFO", "WARNING", "ERROR"}, foldCase: true},
 		"Least severe message written to the log."),
 	with("logging.file", Field{Kind: KindPath, allowEmpty: true},
-		"Log file; empty means no log file."),
+		"Log file, relative to training.output_dir (an absolute path is used as it is); empty means no log file."),
 
 	with("evaluation.max_new_tokens", intRange(1),
 		"Longest generated answer per test row."),
