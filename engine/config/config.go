@@ -237,7 +237,7 @@ func (c Config) Hash() string {
 
 // Resolve returns a copy whose relative paths are made relative to baseDir
 // (the config file's folder) instead of the working directory: the data
-// files, output_dir, the log file, the adapter, and model.name when it is a
+// files, output_dir, the adapter, and model.name when it is a
 // local folder. model.name counts as a folder when it starts with "./", "../"
 // or "~/", is absolute, or names an existing directory under baseDir;
 // otherwise it is a Hub id and is left alone. "~/" expands to the home folder.
