@@ -103,6 +103,9 @@ func New(a fyne.App) *UI {
 			}
 		}
 	}
+	if u.cfgPath == "" {
+		u.configChanged() // show the defaults in every screen
+	}
 	u.refresh()
 	return u
 }

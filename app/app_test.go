@@ -570,5 +570,9 @@ func TestFirstStartUsesTheDemoWhenNothingIsDownloaded(t *testing.T) {
 		if u.cfg.Model.Name != "demo" || !strings.Contains(u.model.status.Text, "Qwen/Qwen2-1.5B is not downloaded yet") {
 			t.Errorf("model %q, status %q", u.cfg.Model.Name, u.model.status.Text)
 		}
+		// With no config file the form shows the defaults (it used to stay blank).
+		if !strings.Contains(u.form.status.Text, "valid") {
+			t.Errorf("config form status %q: the defaults are not shown", u.form.status.Text)
+		}
 	})
 }
