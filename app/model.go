@@ -1,6 +1,7 @@
 package app
 
 import (
+	"log"
 	"context"
 	"errors"
 	"fmt"
@@ -111,6 +112,7 @@ func (s *modelScreen) startOnDemoIfNothingDownloaded() {
 	}
 	s.afterLoad = want.Name + " is not downloaded yet, so QwenTune started on the built-in demo model. " +
 		"Type " + want.Name + " (or another id) and press Load model to download it."
+	log.Printf("QwenTune: %s is not on this machine; starting on the built-in demo model", want.Name)
 	s.name.SetText(engine.DemoName)
 	s.Load()
 }

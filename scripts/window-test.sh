@@ -161,4 +161,24 @@ if kill -0 "$app_pid" 2>/dev/null; then
 	kill "$app_pid"
 fi
 app_pid=""
+
+# The README's run command on a fresh machine: no config file, nothing
+# downloaded, offline. The app must start on the built-in demo model.
+echo "window-test: first start (no config, no model downloaded, offline)"
+mkdir -p "$work/fresh-config/fyne/io.qwentune.app"
+echo '{"windowWidth":1440,"windowHeight":900}' >"$work/fresh-config/fyne/io.qwentune.app/preferences.json"
+(cd "$work" && XDG_CONFIG_HOME="$work/fresh-config" XDG_CACHE_HOME="$work/fresh-cache" HF_HOME="$work/fresh-hf" \
+	HF_HUB_OFFLINE=1 LANG=en_US.UTF-8 "$OLDPWD/bin/qwentune-desktop" >"$work/first.log" 2>&1) &
+app_pid=$!
+for _ in $(seq 150); do
+	kill -0 "$app_pid" 2>/dev/null || fail "the app exited on first start: $(tail -5 "$work/first.log")"
+	grep -q 'starting on the built-in demo model' "$work/first.log" && break
+	sleep 0.2
+done
+grep -q 'starting on the built-in demo model' "$work/first.log" || fail "the app did not start on the demo model"
+sleep 5
+kill -0 "$app_pid" 2>/dev/null || fail "the app crashed on first start: $(tail -5 "$work/first.log")"
+shot "0-first-start"
+kill "$app_pid"
+app_pid=""
 echo "window-test: OK, $(ls "$shots" | wc -l) screenshots in $shots"
