@@ -1,10 +1,10 @@
 package app
 
 import (
-	"log"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"time"
 
 	"fyne.io/fyne/v2"
