@@ -129,7 +129,7 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		GradAccum: tc.GradientAccumulationSteps, LearningRate: tc.LearningRate, Scheduler: tc.LRScheduler,
 		WarmupSteps: tc.WarmupSteps, WarmupRatio: tc.WarmupRatio, WeightDecay: tc.WeightDecay,
 		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps,
-		Seed: uint64(tc.Seed), LogFile: logPath(cfg), FLOPsPerToken: s.flopsPerToken(),
+		Seed: uint64(tc.Seed), LogFile: logPath(cfg), FLOPsPerToken: 2 * s.ForwardFLOPs(),
 		ResumeFrom: o.Resume, Params: params, Control: o.Control,
 		Batches: func(epoch int) []nn.Batch {
 			return data.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
@@ -178,18 +178,18 @@ func logPath(cfg config.Config) string {
 	return filepath.Join(cfg.Training.OutputDir, f)
 }
 
-// flopsPerToken is the forward+backward cost of one token with a frozen
-// base: 2·N for the forward and 2·N for the input gradients, N the number
-// of weights every token multiplies. The embedding lookup is free and the
-// head is not: a tied matrix is counted once, as the head; an untied
-// embedding is left out.
-func (s *Session) flopsPerToken() float64 {
+// ForwardFLOPs is the forward cost of one token: 2·N, N the number of
+// weights every token multiplies. The embedding lookup is free and the head
+// is not: a tied matrix is counted once, as the head; an untied embedding is
+// left out. With a frozen base, training costs twice this per token (the
+// forward and the input gradients; no weight gradients).
+func (s *Session) ForwardFLOPs() float64 {
 	c := s.Config
 	n := s.Model.NumParams()
 	if !c.TieWordEmbeddings {
 		n -= int64(c.VocabSize) * int64(c.HiddenSize)
 	}
-	return 4 * float64(n)
+	return 2 * float64(n)
 }
 
 // saveFullModel writes the whole model (after full-parameter training) as a

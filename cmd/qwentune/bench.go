@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -18,6 +17,7 @@ import (
 	"qwentune/engine"
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
+	"qwentune/engine/train"
 )
 
 func init() {
@@ -85,10 +85,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		return ids
 	}
-	// Per-token forward cost: 2 FLOPs per weight every token multiplies (the
-	// embedding is a lookup, the head a matmul).
 	c := s.Config
-	fwdFlops := 2 * float64(s.Model.NumParams()-int64(c.VocabSize*c.HiddenSize)+int64(c.VocabSize*c.HiddenSize))
+	fwdFlops := s.ForwardFLOPs()
 	switch mode {
 	case "infer":
 		cache := s.Model.NewCache(*promptLen + *gen + 1)
@@ -141,7 +139,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		res["model_gflops"] = flopsPerToken * float64(*seq) / med / 1e9
 		res["flops_per_token"] = flopsPerToken
 	}
-	res["peak_rss_bytes"] = peakRSS()
+	res["peak_rss_bytes"] = train.PeakRSS()
 	sgemm := ops.MeasureSgemmGFLOPS(2048, 2*time.Second)
 	bw := ops.MeasureBandwidth(2 * time.Second)
 	res["sgemm_gflops"] = sgemm
@@ -169,21 +167,4 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintf(stdout, "%-24s %v\n", k, v)
 	}
 	return nil
-}
-
-// peakRSS reads VmHWM, the peak resident set size, from /proc/self/status.
-func peakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }

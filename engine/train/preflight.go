@@ -144,7 +144,7 @@ func Preflight(ctx context.Context, m Model, o Options, steps int) (Estimate, er
 		epoch := time.Duration(float64(epochInput)/est.TokensPerSec*float64(time.Second)) + time.Duration(pl.perEpoch)*optTime
 		est.TotalTime = time.Duration(float64(epoch) * float64(pl.total) / float64(pl.perEpoch))
 	}
-	est.PeakRSSBytes = readProcStatus("VmHWM")
+	est.PeakRSSBytes = PeakRSS()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	est.GoSysBytes = ms.Sys
@@ -240,6 +240,9 @@ func readProcStatus(key string) int64 {
 	}
 	return n
 }
+
+// PeakRSS is the process's peak resident set size (VmHWM), 0 when unknown.
+func PeakRSS() int64 { return readProcStatus("VmHWM") }
 
 // readRSS is the process's resident set size (VmRSS), 0 when unknown.
 func readRSS() int64 { return readProcStatus("VmRSS") }
