@@ -9,7 +9,6 @@ import (
 	"qwentune/engine/config"
 	"qwentune/engine/data"
 	"qwentune/engine/nn"
-	"qwentune/engine/ops"
 	"qwentune/engine/train"
 	"qwentune/model"
 	"qwentune/model/peft"
@@ -203,13 +202,7 @@ func (s *Session) saveFullModel(dir string) error {
 	for _, t := range s.Model.Tensors() {
 		v := t.Vector
 		if t.Weight != nil {
-			v = t.Weight.F32
-			if v == nil {
-				v = make([]float32, len(t.Weight.BF16))
-				for i, b := range t.Weight.BF16 {
-					v[i] = ops.BF16ToF32(b)
-				}
-			}
+			v = t.Weight.F32 // full-parameter training runs on float32 weights only (TrainAll)
 		}
 		ts = append(ts, safetensors.FromFloat32(t.Name, t.Shape, v))
 	}
