@@ -157,3 +157,37 @@ func BenchmarkBandwidth(b *testing.B) {
 		b.ReportMetric(MeasureBandwidth(0)/1e9, "GB/s")
 	}
 }
+
+// BenchmarkTiledVsSgemm runs the weight products of prefill (64 rows),
+// training (256 rows) and the LM head's loss chunk on the tiled kernels and,
+// in the same run, on sgemm (the path without AVX-512).
+func BenchmarkTiledVsSgemm(b *testing.B) {
+	for _, sh := range []struct{ n, rows, cols int }{{64, 1536, 1536}, {64, 8960, 1536}, {64, 1536, 8960}, {256, 1536, 1536}, {256, 8960, 1536}, {256, 1536, 8960}, {110, 151936, 1536}} {
+		w := patternWeight(sh.rows, sh.cols, false)
+		n := sh.n
+		for _, off := range []bool{false, true} {
+			name := "tiled"
+			if off {
+				name = "sgemm"
+			}
+			b.Run(fmt.Sprintf("MulT/%s/n%d/%dx%d", name, n, sh.rows, sh.cols), func(b *testing.B) {
+				forceNoTiled(off)
+				defer forceNoTiled(false)
+				x, y := patternSlice(n*sh.cols), make([]float32, n*sh.rows)
+				for b.Loop() {
+					w.MulT(y, x, n, false)
+				}
+				b.ReportMetric(2*float64(n*sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+			b.Run(fmt.Sprintf("Mul/%s/n%d/%dx%d", name, n, sh.rows, sh.cols), func(b *testing.B) {
+				forceNoTiled(off)
+				defer forceNoTiled(false)
+				dy, dx := patternSlice(n*sh.rows), make([]float32, n*sh.cols)
+				for b.Loop() {
+					w.Mul(dx, dy, n, false)
+				}
+				b.ReportMetric(2*float64(n*sh.rows*sh.cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}

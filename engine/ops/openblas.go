@@ -22,14 +22,19 @@ import (
 var blas32 netlib.Implementation
 
 // Backend names the matrix-multiply implementation in use, e.g.
-// "openblas 0.3.21 (core Haswell, 2 threads)".
+// "openblas 0.3.21 (core Haswell, 2 threads)", and says when products with
+// a weight run on the tiled kernels instead (gemm_c.go).
 func Backend() string {
 	version := "openblas"
 	// The config string reads "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY ...".
 	if f := strings.Fields(C.GoString(C.openblas_get_config())); len(f) > 1 {
 		version += " " + f[1]
 	}
-	return fmt.Sprintf("%s (core %s, %d threads)", version, CoreName(), int(C.openblas_get_num_threads()))
+	b := fmt.Sprintf("%s (core %s, %d threads)", version, CoreName(), int(C.openblas_get_num_threads()))
+	if tiledAvailable() {
+		b += ", weight products on the AVX-512 tiled kernels"
+	}
+	return b
 }
 
 // CoreName is the CPU core type the BLAS kernels were chosen for, as

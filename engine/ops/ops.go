@@ -91,6 +91,8 @@ func (w *Weight) MulT(y, x []float32, n int, accumulate bool) {
 		}
 	case n <= GEMVMaxN:
 		w.gemv(y, x, n, accumulate)
+	case useTiled(n):
+		w.tiled(y, x, n, accumulate, true)
 	case w.F32 != nil:
 		blas32.Sgemm(blas.NoTrans, blas.Trans, n, w.Rows, w.Cols, 1, x, w.Cols, w.F32, w.Cols, beta(accumulate), y, w.Rows)
 	default:
@@ -110,6 +112,8 @@ func (w *Weight) Mul(dx, dy []float32, n int, accumulate bool) {
 		}
 	case n <= GEMVMaxN:
 		w.axpy(dx, dy, n, accumulate)
+	case useTiled(n):
+		w.tiled(dx, dy, n, accumulate, false)
 	case w.F32 != nil:
 		blas32.Sgemm(blas.NoTrans, blas.NoTrans, n, w.Cols, w.Rows, 1, dy, w.Rows, w.F32, w.Cols, beta(accumulate), dx, w.Cols)
 	default:
@@ -127,9 +131,10 @@ func beta(accumulate bool) float32 {
 // tasks are the kernels' work descriptions, reused under pool.mu so that a
 // call does not allocate.
 var tasks struct {
-	gemv gemvTask
-	axpy axpyTask
-	conv convTask
+	gemv  gemvTask
+	axpy  axpyTask
+	conv  convTask
+	tiled tiledTask
 }
 
 // gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN.

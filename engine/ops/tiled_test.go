@@ -1,0 +1,63 @@
+package ops
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestTiled runs the tiled kernels (where the CPU has them) on shapes that
+// cover every tile remainder (weight rows mod 6, inputs mod 16 and 64,
+// columns mod 8, 16 and 64) and, with small cache budgets, several k blocks
+// of MulT and o blocks of Mul, against the float64 reference.
+func TestTiled(t *testing.T) {
+	if !tiledAvailable() {
+		t.Log("no AVX-512 here: MulT and Mul use sgemm for every n > GEMVMaxN, which TestMulTAndMul covers")
+	}
+	defer func(l2, oc int) { tiledL2, tiledOC = l2, oc }(tiledL2, tiledOC)
+	rng := rand.New(rand.NewPCG(21, 22))
+	shapes := []struct{ rows, cols int }{{1, 9}, {6, 16}, {7, 71}, {13, 64}, {64, 200}, {130, 67}, {11, 1031}}
+	for _, small := range []bool{false, true} {
+		if small {
+			tiledL2, tiledOC = 64*4*40, 5 // kc = 40 for n ≤ 64, o blocks of 5 rows
+		}
+		for _, sh := range shapes {
+			for _, bf16 := range []bool{false, true} {
+				w := randWeight(rng, sh.rows, sh.cols, bf16)
+				for _, n := range []int{9, 16, 17, 63, 64, 65, 110, 130} {
+					for _, acc := range []bool{false, true} {
+						for _, trans := range []bool{true, false} {
+							name := fmt.Sprintf("small=%v/%dx%d/bf16=%v/n=%d/acc=%v/mulT=%v", small, sh.rows, sh.cols, bf16, n, acc, trans)
+							checkMul(t, name, rng, w, n, acc, trans)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTiledMatchesSgemm checks that switching the tiled kernels off (the
+// sgemm path other CPUs take) gives the same products within rounding.
+func TestTiledMatchesSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	w := randWeight(rng, 97, 300, false)
+	const n = 70
+	x := randSlice(rng, n*w.Cols)
+	dy := randSlice(rng, n*w.Rows)
+	var ys, dxs [2][]float32
+	for k, off := range []bool{false, true} {
+		forceNoTiled(off)
+		ys[k], dxs[k] = make([]float32, n*w.Rows), make([]float32, n*w.Cols)
+		w.MulT(ys[k], x, n, false)
+		w.Mul(dxs[k], dy, n, false)
+	}
+	forceNoTiled(false)
+	for _, p := range [][2][]float32{ys, dxs} {
+		for i := range p[0] {
+			if d := p[0][i] - p[1][i]; d > 1e-4 || d < -1e-4 {
+				t.Fatalf("element %d: tiled %g, sgemm %g", i, p[0][i], p[1][i])
+			}
+		}
+	}
+}
