@@ -20,3 +20,7 @@ func (w *Weight) mulCols(lo, hi int, dy []float32, n int, dx []float32, acc bool
 func transposeCols(x []float32, n, cols, lo, hi int, xt []float32, np int) {
 	panic("ops: tiled kernels need cgo")
 }
+
+func (w *Weight) gemv1(lo, hi int, x, y []float32, acc bool) {
+	panic("ops: tiled kernels need cgo")
+}

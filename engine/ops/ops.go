@@ -147,6 +147,10 @@ type gemvTask struct {
 
 func (t *gemvTask) run(_, lo, hi int) {
 	w := t.w
+	if t.n == 1 && tiledAvailable() {
+		w.gemv1(lo, hi, t.x, t.y, t.acc)
+		return
+	}
 	if w.BF16 != nil {
 		gemvBF16(w.BF16, w.Cols, lo, hi, t.x, t.n, t.y, w.Rows, t.acc)
 	} else {

@@ -73,15 +73,18 @@ func TestMulTAndMul(t *testing.T) {
 	}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, scalar := range []bool{false, true} {
-		forceScalar(scalar)
+	// Each kernel family in turn: AVX-512 (where the CPU has it), AVX2, and
+	// the scalar C fallbacks.
+	for _, mode := range []string{"avx512", "avx2", "scalar"} {
+		forceNoTiled(mode != "avx512")
+		forceScalar(mode == "scalar")
 		for _, sh := range shapes {
 			for _, bf16 := range []bool{false, true} {
 				w := randWeight(rng, sh.rows, sh.cols, bf16)
 				for _, n := range ns {
 					for _, acc := range []bool{false, true} {
 						for _, trans := range []bool{true, false} {
-							name := fmt.Sprintf("scalar=%v/%dx%d/bf16=%v/n=%d/acc=%v/mulT=%v", scalar, sh.rows, sh.cols, bf16, n, acc, trans)
+							name := fmt.Sprintf("%s/%dx%d/bf16=%v/n=%d/acc=%v/mulT=%v", mode, sh.rows, sh.cols, bf16, n, acc, trans)
 							checkMul(t, name, rng, w, n, acc, trans)
 						}
 					}
@@ -90,6 +93,7 @@ func TestMulTAndMul(t *testing.T) {
 		}
 	}
 	forceScalar(false)
+	forceNoTiled(false)
 }
 
 // TestMulBlocked shrinks the scratch buffer so that bfloat16 products with
@@ -98,6 +102,8 @@ func TestMulTAndMul(t *testing.T) {
 func TestMulBlocked(t *testing.T) {
 	defer func(old int) { scratchElems = old }(scratchElems)
 	scratchElems = 1000
+	forceNoTiled(true) // the tiled kernels widen in registers instead
+	defer forceNoTiled(false)
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, sh := range []struct{ rows, cols int }{{50, 37}, {7, 1500}, {3, 1000}} {
 		w := randWeight(rng, sh.rows, sh.cols, true)
