@@ -381,11 +381,26 @@ import "os"
 
 // QWENTUNE_GEMM=blas turns the tiled kernels off, so that a benchmark can
 // compare them with sgemm on the same machine.
-func init() { C.gemm_detect(cbool(os.Getenv("QWENTUNE_GEMM") == "blas")) }
+func init() { setTiled(os.Getenv("QWENTUNE_GEMM") != "blas") }
+
+// setTiled turns the tiled kernels on (where the CPU has AVX-512) or off,
+// and hands the cores to whoever then does the heavy products: with tiled
+// kernels the pool's goroutines run them and OpenBLAS runs single-threaded
+// (Gemm splits its work over the pool instead), so that no OpenBLAS worker
+// spins on a core the pool needs; without them OpenBLAS gets one thread
+// per core.
+func setTiled(on bool) {
+	C.gemm_detect(cbool(!on))
+	if tiledAvailable() {
+		SetBLASThreads(1)
+	} else {
+		SetBLASThreads(Threads())
+	}
+}
 
 // forceNoTiled turns the tiled kernels off (on) or back on where the CPU
 // has AVX-512 (off), so that tests cover both paths.
-func forceNoTiled(on bool) { C.gemm_detect(cbool(on)) }
+func forceNoTiled(on bool) { setTiled(!on) }
 
 // tiledAvailable reports whether the tiled AVX-512 kernels can run.
 func tiledAvailable() bool { return C.gemm_available() != 0 }

@@ -24,3 +24,5 @@ func transposeCols(x []float32, n, cols, lo, hi int, xt []float32, np int) {
 func (w *Weight) gemv1(lo, hi int, x, y []float32, acc bool) {
 	panic("ops: tiled kernels need cgo")
 }
+
+func setTiled(bool) {}

@@ -135,6 +135,7 @@ var tasks struct {
 	axpy  axpyTask
 	conv  convTask
 	tiled tiledTask
+	gemm  gemmTask
 }
 
 // gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN.
@@ -329,8 +330,64 @@ func F32ToBF16(f float32) uint16 {
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, op(X) = Xᵀ when the flag is set; op(A) is m×k, op(B) is k×n.
 // Leading dimensions are row strides; bad sizes panic as in gonum's blas.
+//
+// When the pool owns the cores (the tiled kernels are on, OpenBLAS runs
+// single-threaded), a large product is split over the pool along the longer
+// of m and n, each chunk one single-threaded sgemm.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	blas32.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if !tiledAvailable() || m*n*k < gemmSplitFlops || m < 2 && n < 2 || !acquirePool() {
+		blas32.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	tasks.gemm = gemmTask{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false}
+	if m >= n {
+		runLocked(&tasks.gemm, m, 8)
+	} else {
+		tasks.gemm.splitN = true
+		runLocked(&tasks.gemm, n, 16)
+	}
+	tasks.gemm = gemmTask{}
+	pool.mu.Unlock()
+}
+
+// gemmSplitFlops is the smallest m·n·k that Gemm splits over the pool.
+const gemmSplitFlops = 1 << 18
+
+// gemmTask is one Gemm split by rows (or, with splitN, columns) of C.
+type gemmTask struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+	splitN         bool
+}
+
+func (t *gemmTask) run(_, lo, hi int) {
+	a, b, c, m, n := t.a, t.b, t.c, t.m, t.n
+	if t.splitN {
+		// Columns [lo, hi) of op(B) and C.
+		if t.transB {
+			b = b[lo*t.ldb:]
+		} else {
+			b = b[lo:]
+		}
+		c, n = c[lo:], hi-lo
+	} else {
+		// Rows [lo, hi) of op(A) and C.
+		if t.transA {
+			a = a[lo:]
+		} else {
+			a = a[lo*t.lda:]
+		}
+		c, m = c[lo*t.ldc:], hi-lo
+	}
+	blas32.Sgemm(trans(t.transA), trans(t.transB), m, n, t.k, t.alpha, a, t.lda, b, t.ldb, t.beta, c, t.ldc)
 }
 
 func trans(t bool) blas.Transpose {

@@ -319,8 +319,18 @@ func TestBF16RoundTrip(t *testing.T) {
 	}
 }
 
+// TestGemm covers small products (one sgemm call) and, where the pool owns
+// the cores, products split by rows (m ≥ n) and by columns (m < n).
 func TestGemm(t *testing.T) {
-	const m, n, k = 7, 5, 13
+	for _, sz := range [][3]int{{7, 5, 13}, {100, 37, 90}, {20, 300, 50}} {
+		if sz[0]*sz[1]*sz[2] > gemmSplitFlops == (sz[0] == 7) {
+			t.Fatalf("size %v: the split threshold moved; pick sizes on both sides of %d", sz, gemmSplitFlops)
+		}
+		testGemm(t, sz[0], sz[1], sz[2])
+	}
+}
+
+func testGemm(t *testing.T, m, n, k int) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	scalars := []struct{ alpha, beta float32 }{{1, 0}, {0.5, 2}, {-1.5, 1}, {0, 0.25}}
 	for _, transA := range []bool{false, true} {
@@ -477,7 +487,7 @@ func TestBackend(t *testing.T) {
 		if one := Backend(); !strings.Contains(one, "1 threads") {
 			t.Errorf("after SetBLASThreads(1), Backend() = %q", one)
 		}
-		SetBLASThreads(Threads())
+		setTiled(tiledAvailable()) // back to the threads setTiled chose
 	}
 }
 
