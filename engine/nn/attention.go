@@ -46,28 +46,26 @@ func softmaxRows(s []float32, nq, nk int, keyOK []bool, lo, hi int) {
 	for i := lo; i < hi; i++ {
 		row := s[i*nk : (i+1)*nk]
 		last := nk - nq + i
-		mx := float32(math.Inf(-1))
-		for j := 0; j <= last; j++ {
-			if (keyOK == nil || keyOK[j]) && row[j] > mx {
-				mx = row[j]
+		vis := row[:last+1]
+		clear(row[last+1:])
+		// Hidden keys become −Inf, whose exp is 0, so that the vector
+		// kernels run over one contiguous range.
+		if keyOK != nil {
+			for j, ok := range keyOK[:len(vis)] {
+				if !ok {
+					vis[j] = float32(math.Inf(-1))
+				}
 			}
 		}
-		var sum float32
-		for j := range row {
-			if j > last || (keyOK != nil && !keyOK[j]) || math.IsInf(float64(mx), -1) {
-				row[j] = 0
-				continue
-			}
-			e := float32(math.Exp(float64(row[j] - mx)))
-			row[j] = e
-			sum += e
-		}
-		if sum == 0 {
+		mx := ops.MaxF32(vis)
+		if math.IsInf(float64(mx), -1) {
+			clear(vis)
 			continue
 		}
-		inv := 1 / sum
-		for j := 0; j <= last; j++ {
-			row[j] *= inv
+		// The largest key contributes e^0 = 1, so the sum is at least 1.
+		inv := float32(1 / ops.ExpShiftSum(vis, mx))
+		for j := range vis {
+			vis[j] *= inv
 		}
 	}
 }

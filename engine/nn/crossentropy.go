@@ -7,26 +7,17 @@ import (
 )
 
 // crossEntropyForward computes, for logits z [c, V] and targets tgt[c],
-// loss[i] = logsumexp(z_i) − z_i[tgt_i] in float64. It consumes the logits:
-// row i is overwritten with exp(z_i − max z_i), and sum[i] receives the
-// row's total, which is what crossEntropyBackward needs.
+// loss[i] = logsumexp(z_i) − z_i[tgt_i] in float64 (the exps are float32,
+// their sum float64). It consumes the logits: row i is overwritten with
+// exp(z_i − max z_i), and sum[i] receives the row's total, which is what
+// crossEntropyBackward needs.
 func crossEntropyForward(loss, sum []float64, z []float32, c, v int, tgt []int) {
 	ops.Parallel(c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := z[i*v : (i+1)*v]
-			mx := row[0]
-			for _, x := range row {
-				if x > mx {
-					mx = x
-				}
-			}
+			mx := ops.MaxF32(row)
 			target := float64(row[tgt[i]] - mx)
-			var s float64
-			for j, x := range row {
-				e := math.Exp(float64(x - mx))
-				row[j] = float32(e)
-				s += e
-			}
+			s := ops.ExpShiftSum(row, mx)
 			sum[i] = s
 			loss[i] = math.Log(s) - target
 		}
