@@ -322,6 +322,9 @@ OUTER(outer_bf16, uint16_t, ld_bf16)
 
 // MUL_COLS defines name(...): dx[i*cols + c] (+)= Σ_o dy[i*ldy + o]·w[o*cols + c]
 // for columns c in [lo, hi), all rows o < rows and i < n, o blocked by oc.
+// PFROWS is how many weight rows ahead Mul prefetches within a block (the
+// first input block instead prefetches the next column block).
+#define PFROWS 8
 #define MUL_COLS(name, kern, T)                                                     \
 static AVX512 void name##_tile(int I, int V, const T *w, long ldw, const float *dy,   \
 		long ldy, long oc, float *dx, long ldx, int acc, __mmask16 m, const T *pf) { \
@@ -366,7 +369,7 @@ static AVX512 void name(const T *w, long cols, long rows, long lo, long hi,     
 				int I = n - i < 6 ? (int)(n - i) : 6;                               \
 				name##_tile(I, V, w + o0 * cols + c, cols, dy + i * rows + o0, rows, ol, \
 					dx + i * cols + c, cols, a, m,                                  \
-					i == 0 && c + 64 < hi ? w + o0 * cols + c + 64 : 0);           \
+					i == 0 ? (c + 64 < hi ? w + o0 * cols + c + 64 : 0) : w + o0 * cols + c + PFROWS * cols); \
 			}                                                                       \
 		}                                                                           \
 	}                                                                               \
