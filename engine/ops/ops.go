@@ -6,35 +6,40 @@
 //
 // # Backends
 //
-// The default build (cgo) runs Gemm and the float32 products on OpenBLAS
-// through gonum.org/v1/netlib, and the bfloat16 kernels in C with AVX2/FMA
-// (chosen at run time, with a scalar fallback). With -tags purego every
-// product runs on gonum's pure-Go BLAS and Go loops, behind the same API.
+// The default build (cgo) has three families of products:
+//   - Products with a weight and more than GEMVMaxN input rows (prefill,
+//     training) run on tiled AVX-512 kernels (gemm_c.go) that read the
+//     weight in place and widen bfloat16 in registers. sgemm would repack
+//     the whole weight on every call, which at 64–256 input rows costs about
+//     as much as the arithmetic (see BenchmarkTiledVsSgemm).
+//   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
+//     bandwidth: vector kernels stream the weight once per call, each thread
+//     taking a contiguous range of weight rows, so a bfloat16 weight (half
+//     the bytes) is about twice as fast as float32.
+//   - Gemm (attention, LoRA) runs on OpenBLAS through gonum.org/v1/netlib.
+//
+// Without AVX-512 (or with QWENTUNE_GEMM=blas) the weight products with
+// many rows go to sgemm too, bfloat16 widened block by block into a reused
+// float32 scratch, and the decode kernels use AVX2/FMA or scalar C. With
+// -tags purego every product runs on gonum's pure-Go BLAS and Go loops,
+// behind the same API.
 //
 // # Who owns the cores
 //
 // The engine runs one heavy operation at a time, and that operation owns all
-// cores while it runs:
-//   - Inside a BLAS call (sgemm, sgemv) OpenBLAS runs its own threads
-//     (SetBLASThreads; by default one per core) while Go code waits.
-//   - Between BLAS calls, Parallel and the bfloat16 kernels split work over
-//     a persistent pool of Threads() goroutines (GOMAXPROCS), the caller
-//     doing the first chunk. The pool starts once, so a call does not spawn
-//     goroutines or allocate: the decode loop stays allocation-free.
+// cores while it runs. Parallel, the tiled and decode kernels and Gemm split
+// work over a persistent pool of Threads() goroutines (GOMAXPROCS), the
+// caller doing the first chunk. The pool starts once, so a call does not
+// spawn goroutines or allocate: the decode loop stays allocation-free.
 //
-// The OpenBLAS and Go threads take turns rather than share: a BLAS call
-// returns before the next kernel starts. (After a multi-threaded call
-// OpenBLAS's workers poll with sched_yield for a while before sleeping; the
-// environment variable OPENBLAS_THREAD_TIMEOUT shortens that. Small calls,
-// such as attention on one token, stay on the calling thread.)
-//
-// Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
-// bandwidth. MulT and Mul then stream the weight once per call through
-// vector kernels that widen bfloat16 on the fly, each thread taking a
-// contiguous range of weight rows, so a bfloat16 weight (half the bytes) is
-// about twice as fast as float32. Larger products (prefill, training) widen
-// blocks of bfloat16 rows into a reused float32 scratch buffer and hand
-// them to sgemm, so they run near sgemm speed.
+// When the tiled kernels are on, OpenBLAS runs single-threaded
+// (SetBLASThreads(1)) and Gemm splits a large product over the pool, each
+// chunk one sgemm call: after a multi-threaded call OpenBLAS's workers poll
+// with sched_yield before they sleep, and they would take cores from the
+// pool's next kernel. Without the tiled kernels OpenBLAS owns the cores
+// inside each BLAS call (one thread per core) while Go code waits, and the
+// two take turns rather than share. The sgemm peak the benchmarks compare
+// against is measured with OpenBLAS's own threads either way.
 package ops
 
 import (
