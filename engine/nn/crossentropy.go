@@ -31,9 +31,7 @@ func crossEntropyBackward(z []float32, sum []float64, c, v int, tgt []int, scale
 		for i := lo; i < hi; i++ {
 			row := z[i*v : (i+1)*v]
 			k := float32(float64(scale) / sum[i])
-			for j := range row {
-				row[j] *= k
-			}
+			ops.Scale(row, k)
 			row[tgt[i]] -= scale
 		}
 	})

@@ -21,24 +21,19 @@ func dropoutKey(seed uint64, layer int, t target) uint64 {
 	return splitmix64(seed ^ splitmix64(uint64(layer)*uint64(numTargets)+uint64(t)+1))
 }
 
-// dropoutKeep reports whether element e survives dropout with rate p.
+// dropoutKeep reports whether element e survives dropout with rate p; it is
+// the mask ops.Dropout applies (kept here for the tests' references).
 func dropoutKeep(key uint64, e int, p float32) bool {
 	u := float32(splitmix64(key+uint64(e)*0xd1b54a32d192ed03)>>40) * (1.0 / (1 << 24))
 	return u >= p
 }
 
 // dropoutForward writes y[n] = x[n]·keep/(1−p), the inverted dropout of
-// torch.nn.Dropout in training mode. Its backward is the same map applied to
-// the gradient (dropoutForward(dx, dy, …) with the same key).
+// torch.nn.Dropout in training mode, keep being dropoutKeep(key, i, p). Its
+// backward is the same map applied to the gradient (dropoutForward(dx, dy,
+// …) with the same key). y may be x.
 func dropoutForward(y, x []float32, n int, p float32, key uint64) {
-	s := 1 / (1 - p)
 	ops.Parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if dropoutKeep(key, i, p) {
-				y[i] = x[i] * s
-			} else {
-				y[i] = 0
-			}
-		}
+		ops.Dropout(y[lo:hi], x[lo:hi], key, lo, p)
 	})
 }
