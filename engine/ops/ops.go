@@ -344,12 +344,11 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		blas32.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	tasks.gemm = gemmTask{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false}
-	if m >= n {
-		runLocked(&tasks.gemm, m, 8)
-	} else {
-		tasks.gemm.splitN = true
+	tasks.gemm = gemmTask{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, m < n}
+	if tasks.gemm.splitN {
 		runLocked(&tasks.gemm, n, 16)
+	} else {
+		runLocked(&tasks.gemm, m, 8)
 	}
 	tasks.gemm = gemmTask{}
 	pool.mu.Unlock()

@@ -105,3 +105,13 @@ func runLocked(t task, n, align int) int {
 	pool.wg.Wait()
 	return parts
 }
+
+// runOn runs t over [0, n) on the pool when the caller holds it (see
+// runLocked), and on the caller alone otherwise.
+func runOn(locked bool, t task, n, align int) {
+	if locked {
+		runLocked(t, n, align)
+	} else {
+		t.run(0, 0, n)
+	}
+}

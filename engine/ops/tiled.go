@@ -49,50 +49,38 @@ func useTiled(n int) bool { return n > GEMVMaxN && tiledAvailable() }
 
 // tiled computes MulT (transB) or Mul with the tiled kernels.
 func (w *Weight) tiled(out, in []float32, n int, acc, transB bool) {
-	if !transB {
-		t := tiledTask{w: w, out: out, in: in, n: n, acc: acc, kc: tiledOC}
-		if !acquirePool() {
-			t.run(0, 0, w.Cols)
-			return
-		}
-		tasks.tiled = t
-		runLocked(&tasks.tiled, w.Cols, 64)
-		tasks.tiled = tiledTask{}
-		pool.mu.Unlock()
-		return
-	}
-	// Inputs go 64 rows at a time (the width of a tile), so the transposed
-	// block stays small and each weight streams once per 64 rows.
 	locked := acquirePool()
-	size := 64 * w.Cols
-	var xt []float32
-	if locked {
-		if cap(xtBuf) < size {
-			xtBuf = make([]float32, size)
-		}
-		xt = xtBuf[:size]
+	t, xt := &tasks.tiled, xtBuf
+	if !locked {
+		// A nested or concurrent call: the shared task and buffer are the
+		// pool holder's, and the work runs on the caller.
+		t, xt = new(tiledTask), nil
+	}
+	if !transB {
+		*t = tiledTask{w: w, out: out, in: in, n: n, acc: acc, kc: tiledOC}
+		runOn(locked, t, w.Cols, 64)
 	} else {
-		xt = make([]float32, size) // a nested or concurrent call: xtBuf is the pool holder's
-	}
-	for i0 := 0; i0 < n; i0 += 64 {
-		c := tiledTask{w: w, out: out[i0*w.Rows:], in: in[i0*w.Cols:], xt: xt, n: min(64, n-i0), acc: acc, transB: true}
-		c.np = (c.n + 15) &^ 15
-		c.kc = max(64, tiledL2/(4*c.np))
-		if !locked {
-			c.transpose = true
-			c.run(0, 0, w.Cols)
-			c.transpose = false
-			c.run(0, 0, w.Rows)
-			continue
+		// Inputs go 64 rows at a time (the width of a tile), so the
+		// transposed block stays small and each weight streams once per 64
+		// rows.
+		if size := 64 * w.Cols; cap(xt) < size {
+			xt = make([]float32, size)
+			if locked {
+				xtBuf = xt
+			}
 		}
-		tasks.tiled = c
-		tasks.tiled.transpose = true
-		runLocked(&tasks.tiled, w.Cols, 8)
-		tasks.tiled.transpose = false
-		runLocked(&tasks.tiled, w.Rows, 6)
+		for i0 := 0; i0 < n; i0 += 64 {
+			nc := min(64, n-i0)
+			np := (nc + 15) &^ 15
+			*t = tiledTask{w: w, out: out[i0*w.Rows:], in: in[i0*w.Cols:], xt: xt, n: nc, np: np,
+				kc: max(64, tiledL2/(4*np)), acc: acc, transB: true, transpose: true}
+			runOn(locked, t, w.Cols, 8)
+			t.transpose = false
+			runOn(locked, t, w.Rows, 6)
+		}
 	}
 	if locked {
-		tasks.tiled = tiledTask{}
+		*t = tiledTask{}
 		pool.mu.Unlock()
 	}
 }

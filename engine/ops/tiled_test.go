@@ -61,3 +61,30 @@ func TestTiledMatchesSgemm(t *testing.T) {
 		}
 	}
 }
+
+// TestTiledNested runs tiled products from inside a Parallel chunk, where
+// the pool is busy and they must run on the caller with their own buffers,
+// and compares them with the same products made with the pool free.
+func TestTiledNested(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	w := randWeight(rng, 45, 130, false)
+	const n = 70
+	x, dy := randSlice(rng, n*w.Cols), randSlice(rng, n*w.Rows)
+	y, dx := make([]float32, n*w.Rows), make([]float32, n*w.Cols)
+	w.MulT(y, x, n, false)
+	w.Mul(dx, dy, n, false)
+	ny, ndx := make([]float32, n*w.Rows), make([]float32, n*w.Cols)
+	Parallel(2, func(lo, hi int) {
+		if lo == 0 {
+			w.MulT(ny, x, n, false)
+			w.Mul(ndx, dy, n, false)
+		}
+	})
+	for _, p := range [][2][]float32{{y, ny}, {dx, ndx}} {
+		for i := range p[0] {
+			if p[0][i] != p[1][i] {
+				t.Fatalf("element %d: pool free %g, nested %g", i, p[0][i], p[1][i])
+			}
+		}
+	}
+}
