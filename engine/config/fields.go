@@ -118,7 +118,7 @@ var fieldTable = []Field{
 	with("model.name", Field{Kind: KindModel, Expect: "a Hugging Face model id or a local folder"},
 		"Hugging Face model id (Qwen/Qwen2-0.5B, Qwen/Qwen2.5-1.5B-Instruct, ...) or a local folder with config.json, tokenizer.json and safetensors weights."),
 	with("model.dtype", choice("float32", "bfloat16"),
-		"Dtype of the frozen weights and the compute: float32 (exact, 4 bytes a weight) or bfloat16 (half the memory, slower kernels)."),
+		"Storage of the frozen weights, computed in float32 either way: float32 (4 bytes a weight) or bfloat16 (half the memory and faster decoding; lossless for checkpoints shipped in bfloat16, as Qwen2's are)."),
 	with("model.revision", Field{Kind: KindString},
 		"Hub branch, tag or commit to download."),
 	with("model.adapter", Field{Kind: KindPath, allowEmpty: true},
