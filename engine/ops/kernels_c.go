@@ -272,28 +272,29 @@ static void ops_bf16_to_f32(const uint16_t *src, float *dst, long count) {
 	for (long k = 0; k < count; k++) dst[k] = bf16f(src[k]);
 }
 
-static AVX2 float read_avx2(const float *p, long count) {
-	__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+// ops_read_words XORs count 32-bit words together: a pure read of memory
+// (integer, so that any bit pattern, such as two bfloat16 weights, is fine).
+static AVX2 uint32_t read_avx2(const uint32_t *p, long count) {
+	__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
 	long k = 0;
 	for (; k + 32 <= count; k += 32) {
-		s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p + k));
-		s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p + k + 8));
-		s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p + k + 16));
-		s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p + k + 24));
+		s0 = _mm256_xor_si256(s0, _mm256_loadu_si256((const __m256i *)(p + k)));
+		s1 = _mm256_xor_si256(s1, _mm256_loadu_si256((const __m256i *)(p + k + 8)));
+		s2 = _mm256_xor_si256(s2, _mm256_loadu_si256((const __m256i *)(p + k + 16)));
+		s3 = _mm256_xor_si256(s3, _mm256_loadu_si256((const __m256i *)(p + k + 24)));
 	}
-	float t = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-	for (; k < count; k++) t += p[k];
-	return t;
+	uint32_t t[8];
+	_mm256_storeu_si256((__m256i *)t, _mm256_xor_si256(_mm256_xor_si256(s0, s1), _mm256_xor_si256(s2, s3)));
+	uint32_t r = t[0] ^ t[1] ^ t[2] ^ t[3] ^ t[4] ^ t[5] ^ t[6] ^ t[7];
+	for (; k < count; k++) r ^= p[k];
+	return r;
 }
 
-static float ops_read(const float *p, long count) {
+static uint32_t ops_read_words(const uint32_t *p, long count) {
 	if (ops_has_avx2()) return read_avx2(p, count);
-	float s[8] = {0};
-	long k = 0;
-	for (; k + 8 <= count; k += 8)
-		for (int j = 0; j < 8; j++) s[j] += p[k + j];
-	for (; k < count; k++) s[0] += p[k];
-	return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+	uint32_t r = 0;
+	for (long k = 0; k < count; k++) r ^= p[k];
+	return r;
 }
 */
 import "C"
@@ -344,5 +345,7 @@ func bf16ToF32(dst []float32, src []uint16) {
 	C.ops_bf16_to_f32(u16p(src), f32p(dst), C.long(len(dst)))
 }
 
-// readSum reads every element of p once and returns their sum.
-func readSum(p []float32) float32 { return float32(C.ops_read(f32p(p), C.long(len(p)))) }
+// readWords reads every word of p once and returns their XOR.
+func readWords(p []uint32) uint32 {
+	return uint32(C.ops_read_words((*C.uint32_t)(unsafe.Pointer(unsafe.SliceData(p))), C.long(len(p))))
+}

@@ -101,18 +101,18 @@ func bf16ToF32(dst []float32, src []uint16) {
 	}
 }
 
-// readSum reads every element of p once and returns their sum.
-func readSum(p []float32) float32 {
-	var s0, s1, s2, s3 float32
+// readWords reads every word of p once and returns their XOR.
+func readWords(p []uint32) uint32 {
+	var r0, r1, r2, r3 uint32
 	k := 0
 	for ; k+4 <= len(p); k += 4 {
-		s0 += p[k]
-		s1 += p[k+1]
-		s2 += p[k+2]
-		s3 += p[k+3]
+		r0 ^= p[k]
+		r1 ^= p[k+1]
+		r2 ^= p[k+2]
+		r3 ^= p[k+3]
 	}
 	for ; k < len(p); k++ {
-		s0 += p[k]
+		r0 ^= p[k]
 	}
-	return (s0 + s1) + (s2 + s3)
+	return r0 ^ r1 ^ r2 ^ r3
 }

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"time"
+	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -50,15 +51,26 @@ func fastest(d time.Duration, f func()) time.Duration {
 // 32 MiB last-level cache, so the reads come from memory.
 const bandwidthBytes = 256 << 20
 
-// readTask reads its chunk of buf and keeps the sums so the reads are not
-// optimised away.
+// readTask reads its chunk of buf and keeps the XOR of every part so the
+// reads are not optimised away.
 type readTask struct {
-	buf  []float32
-	sums [64]float32
+	buf  []uint32
+	sink [64]uint32
 }
 
 func (t *readTask) run(part, lo, hi int) {
-	t.sums[part%len(t.sums)] += readSum(t.buf[lo:hi])
+	t.sink[part%len(t.sink)] ^= readWords(t.buf[lo:hi])
+}
+
+// stream reads t.buf once over the pool, each thread taking chunks of
+// gemvChunkBytes as the decode kernels do.
+func (t *readTask) stream() {
+	if !acquirePool() {
+		t.run(0, 0, len(t.buf))
+		return
+	}
+	runDynamic(t, len(t.buf), gemvChunkBytes/4)
+	pool.mu.Unlock()
 }
 
 // MeasureBandwidth returns the rate, in bytes per second, at which all
@@ -66,17 +78,32 @@ func (t *readTask) run(part, lo, hi int) {
 // which streams every weight once per token. Like MeasureSgemmGFLOPS it
 // repeats for at least d and reports the fastest run.
 func MeasureBandwidth(d time.Duration) float64 {
-	t := &readTask{buf: make([]float32, bandwidthBytes/4)}
+	t := &readTask{buf: make([]uint32, bandwidthBytes/4)}
 	for i := range t.buf {
 		t.buf[i] = 1 // fresh pages would all map to the kernel's zero page
 	}
-	read := func() {
-		if acquirePool() {
-			runLocked(t, len(t.buf), 1024)
-			pool.mu.Unlock()
+	return bandwidthBytes / fastest(d, t.stream).Seconds()
+}
+
+// StreamWeights reads every byte of ws once, over the pool's threads in the
+// chunks the decode kernels take, and does nothing else: how long it takes
+// is the memory-bandwidth bound of a decoding step that multiplies by each
+// of ws once, measured on the very pages the step reads. It returns the XOR
+// of the storage as 32-bit words (a bfloat16 weight with an odd number of
+// values leaves its last one out), which the reads cannot skip.
+func StreamWeights(ws []*Weight) uint32 {
+	var t readTask
+	for _, w := range ws {
+		if w.F32 != nil {
+			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w.F32))), len(w.F32))
 		} else {
-			t.run(0, 0, len(t.buf))
+			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w.BF16))), len(w.BF16)/2)
 		}
+		t.stream()
 	}
-	return bandwidthBytes / fastest(d, read).Seconds()
+	var x uint32
+	for _, v := range t.sink {
+		x ^= v
+	}
+	return x
 }

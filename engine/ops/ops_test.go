@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // randWeight returns a rows×cols weight of values in [-1, 1), in float32 or
@@ -69,7 +70,8 @@ func refMul(w *Weight, y0, x []float32, n int, acc, trans bool) (want, scale []f
 func TestMulTAndMul(t *testing.T) {
 	shapes := []struct{ rows, cols int }{
 		{1, 1}, {7, 13}, {13, 7}, {8, 16}, {33, 65}, {130, 257}, {300, 40},
-		{11, 4096}, {13, 4103}, // long rows: the vector kernels take several rows at a time
+		{11, 4096}, {13, 4103}, {16, 4160}, {9, 4127}, // long rows: the decode kernels read 8 at a time
+		{5, 32}, {6, 64}, {9, 96}, {3, 127}, // whole and partial 32-weight blocks of the bf16 decode kernel
 	}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -113,6 +115,28 @@ func TestMulBlocked(t *testing.T) {
 					name := fmt.Sprintf("%dx%d/n=%d/acc=%v/mulT=%v", sh.rows, sh.cols, n, acc, trans)
 					checkMul(t, name, rng, w, n, acc, trans)
 				}
+			}
+		}
+	}
+}
+
+// TestGEMVChunks runs decode-shaped products large enough that the pool's
+// threads take many chunks of rows (gemv hands them out dynamically), on
+// short and long rows, and checks every output row.
+func TestGEMVChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, sh := range []struct{ rows, cols int }{{700, 1536}, {203, 4168}} {
+		for _, bf16 := range []bool{false, true} {
+			w := randWeight(rng, sh.rows, sh.cols, bf16)
+			chunk := gemvChunkBytes / (sh.cols * 4) / 8 * 8
+			if bf16 {
+				chunk = gemvChunkBytes / (sh.cols * 2) / 8 * 8
+			}
+			if sh.rows < 4*chunk {
+				t.Fatalf("%dx%d: %d rows make fewer than 4 chunks of %d", sh.rows, sh.cols, sh.rows, chunk)
+			}
+			for _, acc := range []bool{false, true} {
+				checkMul(t, fmt.Sprintf("%dx%d/bf16=%v/acc=%v", sh.rows, sh.cols, bf16, acc), rng, w, 1, acc, true)
 			}
 		}
 	}
@@ -498,4 +522,43 @@ func TestMeasure(t *testing.T) {
 	if b := MeasureBandwidth(0); !(b > 1e8) {
 		t.Errorf("MeasureBandwidth = %g bytes/s", b)
 	}
+}
+
+// TestStreamWeights checks that every word of every weight is read: the
+// XOR StreamWeights returns, whatever chunks the threads took, equals a
+// plain loop's, for float32 and bfloat16 storage (an odd count of bfloat16
+// values leaves the last one out) and sizes around the kernel's 32-word
+// step and the chunk size.
+func TestStreamWeights(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	var ws []*Weight
+	var want uint32
+	for _, n := range []int{1, 31, 32, 33, 1000, gemvChunkBytes/4*3 + 5} {
+		f := &Weight{Rows: 1, Cols: n, F32: randSlice(rng, n)}
+		b := &Weight{Rows: 1, Cols: n, BF16: make([]uint16, n)}
+		for i := range b.BF16 {
+			b.BF16[i] = uint16(rng.Uint32())
+		}
+		for _, v := range f.F32 {
+			want ^= math.Float32bits(v)
+		}
+		for i := 0; i+1 < n; i += 2 {
+			want ^= uint32(b.BF16[i]) | uint32(b.BF16[i+1])<<16
+		}
+		ws = append(ws, f, b)
+		if got := readWords(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(f.F32))), n)); got != xorBits(f.F32) {
+			t.Fatalf("readWords of %d words = %#x, want %#x", n, got, xorBits(f.F32))
+		}
+	}
+	if got := StreamWeights(ws); got != want {
+		t.Fatalf("StreamWeights = %#x, want %#x", got, want)
+	}
+}
+
+func xorBits(p []float32) uint32 {
+	var x uint32
+	for _, v := range p {
+		x ^= math.Float32bits(v)
+	}
+	return x
 }

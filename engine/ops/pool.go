@@ -3,6 +3,7 @@ package ops
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // task is a unit of work the pool splits over [0, n); run does chunk number
@@ -114,4 +115,42 @@ func runOn(locked bool, t task, n, align int) {
 	} else {
 		t.run(0, 0, n)
 	}
+}
+
+// dynamicTask hands out [0, n) in chunks from a shared counter: each thread
+// takes the next chunk when it finishes one, so a thread that runs slower
+// (a virtual CPU the host is also using, a cache miss storm) takes fewer
+// chunks instead of making the others wait for its fixed share at the end.
+type dynamicTask struct {
+	t        task
+	n, chunk int
+	next     atomic.Int64
+}
+
+func (d *dynamicTask) run(part, _, _ int) {
+	for {
+		lo := int(d.next.Add(int64(d.chunk))) - d.chunk
+		if lo >= d.n {
+			return
+		}
+		d.t.run(part, lo, min(lo+d.chunk, d.n))
+	}
+}
+
+// dynamic is the one dynamicTask, reused under pool.mu.
+var dynamic dynamicTask
+
+// runDynamic runs t over [0, n) in chunks of chunk that the pool's threads
+// take in turn (see dynamicTask); part is the thread's number. The caller
+// holds the pool, as for runLocked.
+func runDynamic(t task, n, chunk int) {
+	chunk = max(chunk, 1)
+	if n <= chunk {
+		t.run(0, 0, n)
+		return
+	}
+	dynamic.t, dynamic.n, dynamic.chunk = t, n, chunk
+	dynamic.next.Store(0)
+	runLocked(&dynamic, min(pool.threads, (n+chunk-1)/chunk), 1)
+	dynamic.t = nil
 }
