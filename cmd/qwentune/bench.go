@@ -95,19 +95,34 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		logits := s.Model.Step(cache, prompt)
 		prefill := time.Since(t0)
 		next := slices.Index(logits, slices.Max(logits))
-		t1 := time.Now()
+		// Between decoding steps (outside their timing) the weights they
+		// multiply by are read once more with nothing else to do: the
+		// memory-bandwidth bound of a step, on the same pages, measured in
+		// alternation with the steps so that a busy host slows both alike.
+		ws := s.Model.DecodeWeights()
+		var decodeBytes int64
+		for _, w := range ws {
+			decodeBytes += w.Bytes()
+		}
+		var decode, read time.Duration
 		for i := 0; i < *gen; i++ {
+			t1 := time.Now()
 			logits = s.Model.Step(cache, []int{next})
 			next = slices.Index(logits, slices.Max(logits))
+			decode += time.Since(t1)
+			t1 = time.Now()
+			ops.StreamWeights(ws)
+			read += time.Since(t1)
 		}
-		decode := time.Since(t1)
 		// Prefill runs the head for the last position only.
 		headFlops := 2 * float64(c.VocabSize*c.HiddenSize)
 		prefillFlops := (fwdFlops-headFlops)*float64(*promptLen) + headFlops
 		res["prefill_tokens_per_s"] = float64(*promptLen) / prefill.Seconds()
 		res["prefill_gflops"] = prefillFlops / prefill.Seconds() / 1e9
 		res["decode_tokens_per_s"] = float64(*gen) / decode.Seconds()
-		res["decode_bytes_per_s"] = float64(s.Model.WeightBytes()) * float64(*gen) / decode.Seconds()
+		res["decode_bytes_per_s"] = float64(decodeBytes) * float64(*gen) / decode.Seconds()
+		res["weight_read_bytes_per_s"] = float64(decodeBytes) * float64(*gen) / read.Seconds()
+		res["decode_vs_weight_read"] = read.Seconds() / decode.Seconds()
 	case "train":
 		a, err := s.Model.NewAdapter(nn.LoRAConfig{R: *r, Alpha: 16, Dropout: 0.05, TargetModules: strings.Split(*targets, ",")}, 42)
 		if err != nil {

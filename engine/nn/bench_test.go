@@ -59,11 +59,17 @@ func (m *Model) matmulParams() float64 {
 	return float64(d.nLayers*per + d.V*d.H)
 }
 
+// BenchmarkDecode times one-token steps and, between them (timer stopped),
+// one read of every weight the step multiplies by (ops.StreamWeights):
+// vs_weight_read is the step's speed as a fraction of that memory bound,
+// the two measured in alternation so that a busy host slows both alike.
 func BenchmarkDecode(b *testing.B) {
 	m := benchModel(b)
 	c := m.NewCache(512)
 	rng := rand.New(rand.NewPCG(1, 1))
 	m.Step(c, randomIDs(rng, 16, m.d.V))
+	ws := m.DecodeWeights()
+	var read time.Duration
 	b.ResetTimer()
 	for range b.N {
 		if c.Len() == c.MaxLen() {
@@ -71,10 +77,16 @@ func BenchmarkDecode(b *testing.B) {
 			m.Step(c, []int{1})
 		}
 		m.Step(c, []int{rng.IntN(m.d.V)})
+		b.StopTimer()
+		t0 := time.Now()
+		ops.StreamWeights(ws)
+		read += time.Since(t0)
+		b.StartTimer()
 	}
 	s := b.Elapsed().Seconds()
 	b.ReportMetric(float64(b.N)/s, "tokens/s")
 	b.ReportMetric(2*m.matmulParams()*float64(b.N)/s/1e9, "GFLOPS")
+	b.ReportMetric(read.Seconds()/s, "vs_weight_read")
 }
 
 func BenchmarkPrefill(b *testing.B) {

@@ -301,6 +301,20 @@ func (m *Model) WeightBytes() int64 {
 	return n
 }
 
+// DecodeWeights are the matrices a decoding step multiplies by, each read
+// once per token: every layer's seven projections and the LM head (the
+// embedding contributes one row). Their bytes are what bounds decoding by
+// memory bandwidth (see ops.StreamWeights).
+func (m *Model) DecodeWeights() []*ops.Weight {
+	ws := make([]*ops.Weight, 0, len(m.Layers)*int(numTargets)+1)
+	for i := range m.Layers {
+		for t := range numTargets {
+			ws = append(ws, &m.Layers[i].linear(t).Weight)
+		}
+	}
+	return append(ws, m.LMHead)
+}
+
 // NumParams counts the base model's parameters (tied embeddings once), as
 // PEFT's "all params" without the adapter.
 func (m *Model) NumParams() int64 {
