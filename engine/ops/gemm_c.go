@@ -114,30 +114,47 @@ static AVX512 void ops_gemv1_f32(const float *w, long cols, long lo, long hi, co
 // them without any cross-lane instruction: each 32-bit lane holds weights 2j
 // (low half) and 2j+1 (high half), so a shift left by 16 is the float32 of
 // the even weight and a mask of the high half that of the odd one. The input
-// is split the same way once per call (xe[j] = x[2j], xo[j] = x[2j+1]) into
-// a per-thread buffer. Widening with vpmovzxwd instead (a 256-bit load
-// spread over 512 bits) streamed about 20% slower. Rows are read one at a
-// time, or 8 at a time above GEMV_LONG columns, as in ops_gemv1_f32.
+// is split the same way (ops_split_eo) once per product, before the threads
+// start, so that it is not redone for every chunk of rows. Widening with
+// vpmovzxwd instead (a 256-bit load spread over 512 bits) streamed about 20%
+// slower. Rows are read one at a time, or 8 at a time above GEMV_LONG
+// columns, as in ops_gemv1_f32.
+
+// ops_split_eo writes the even/odd copy of x the bfloat16 kernel reads for
+// the columns in whole 32-weight blocks (cols rounded down to 32, nb):
+// eo[j] = x[2j] and eo[nb/2 + j] = x[2j+1] for j < nb/2.
+static AVX512 void ops_split_eo(const float *x, long cols, float *eo) {
+	const long nb = cols & ~31L;
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+	for (long c = 0; c < nb; c += 32) {
+		__m512 x0 = _mm512_loadu_ps(x + c), x1 = _mm512_loadu_ps(x + c + 16);
+		_mm512_storeu_ps(eo + c / 2, _mm512_permutex2var_ps(x0, even, x1));
+		_mm512_storeu_ps(eo + nb / 2 + c / 2, _mm512_permutex2var_ps(x0, odd, x1));
+	}
+}
+
+// gemv_eo is a thread's own even/odd buffer, for a product run on one
+// thread without a split made beforehand (eo == NULL).
 static __thread float *gemv_eo;
 static __thread long gemv_eo_cap;
 
 static AVX512 void ops_gemv1_bf16(const uint16_t *w, long cols, long lo, long hi, const float *x,
-		float *y, int acc) {
+		const float *eo, float *y, int acc) {
 	const long nb = cols & ~31L; // columns in whole 32-weight blocks
-	if (gemv_eo_cap < nb) {
-		free(gemv_eo);
-		gemv_eo = aligned_alloc(64, nb * sizeof(float));
-		gemv_eo_cap = gemv_eo ? nb : 0;
+	if (!eo && nb > 0) {
+		if (gemv_eo_cap < nb) {
+			free(gemv_eo);
+			gemv_eo = aligned_alloc(64, nb * sizeof(float));
+			gemv_eo_cap = gemv_eo ? nb : 0;
+		}
+		if (gemv_eo) {
+			ops_split_eo(x, cols, gemv_eo);
+			eo = gemv_eo;
+		}
 	}
-	float *xe = gemv_eo, *xo = gemv_eo + nb / 2;
-	const long split = gemv_eo ? nb : 0; // columns the even/odd loop covers
-	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-	for (long c = 0; c < split; c += 32) {
-		__m512 x0 = _mm512_loadu_ps(x + c), x1 = _mm512_loadu_ps(x + c + 16);
-		_mm512_store_ps(xe + c / 2, _mm512_permutex2var_ps(x0, even, x1));
-		_mm512_store_ps(xo + c / 2, _mm512_permutex2var_ps(x0, odd, x1));
-	}
+	const float *xe = eo, *xo = eo + nb / 2;
+	const long split = eo ? nb : 0; // columns the even/odd loop covers
 	const __m512i high = _mm512_set1_epi32((int)0xffff0000);
 	long o = lo;
 	if (cols > GEMV_LONG && split > 0) {
@@ -147,7 +164,7 @@ static AVX512 void ops_gemv1_bf16(const uint16_t *w, long cols, long lo, long hi
 			_Pragma("GCC unroll 8")
 			for (int r = 0; r < 8; r++) a[r] = _mm512_setzero_ps();
 			for (long c = 0; c < split; c += 32) {
-				__m512 xev = _mm512_load_ps(xe + c / 2), xov = _mm512_load_ps(xo + c / 2);
+				__m512 xev = _mm512_loadu_ps(xe + c / 2), xov = _mm512_loadu_ps(xo + c / 2);
 				_Pragma("GCC unroll 8")
 				for (int r = 0; r < 8; r++) {
 					__m512i v = _mm512_loadu_si512(w0 + r * cols + c);
@@ -175,15 +192,15 @@ static AVX512 void ops_gemv1_bf16(const uint16_t *w, long cols, long lo, long hi
 		long c = 0;
 		for (; c + 64 <= split; c += 64) {
 			__m512i v0 = _mm512_loadu_si512(wr + c), v1 = _mm512_loadu_si512(wr + c + 32);
-			a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), _mm512_load_ps(xe + c / 2), a0);
-			a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, high)), _mm512_load_ps(xo + c / 2), a1);
-			a2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), _mm512_load_ps(xe + c / 2 + 16), a2);
-			a3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v1, high)), _mm512_load_ps(xo + c / 2 + 16), a3);
+			a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), _mm512_loadu_ps(xe + c / 2), a0);
+			a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, high)), _mm512_loadu_ps(xo + c / 2), a1);
+			a2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), _mm512_loadu_ps(xe + c / 2 + 16), a2);
+			a3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v1, high)), _mm512_loadu_ps(xo + c / 2 + 16), a3);
 		}
 		if (c < split) {
 			__m512i v0 = _mm512_loadu_si512(wr + c);
-			a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), _mm512_load_ps(xe + c / 2), a0);
-			a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, high)), _mm512_load_ps(xo + c / 2), a1);
+			a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), _mm512_loadu_ps(xe + c / 2), a0);
+			a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, high)), _mm512_loadu_ps(xo + c / 2), a1);
 			c += 32;
 		}
 		for (; c < cols; c += 16) {
@@ -479,12 +496,28 @@ func (w *Weight) multRows(lo, hi int, xt []float32, np, n int, y []float32, ldy 
 }
 
 // gemv1 computes y[o] (+)= Σ_c x[c]·W[o, c] for rows o in [lo, hi) with the
-// AVX-512 kernel (tiledAvailable must hold).
-func (w *Weight) gemv1(lo, hi int, x, y []float32, acc bool) {
+// AVX-512 kernel (tiledAvailable must hold). For a bfloat16 weight eo is x
+// split by splitEO, or nil to have the kernel split it itself.
+func (w *Weight) gemv1(lo, hi int, x, eo, y []float32, acc bool) {
 	if w.BF16 != nil {
-		C.ops_gemv1_bf16(u16p(w.BF16), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), f32p(y), cbool(acc))
+		var e *C.float
+		if eo != nil {
+			e = f32p(eo)
+		}
+		C.ops_gemv1_bf16(u16p(w.BF16), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), e, f32p(y), cbool(acc))
 	} else {
 		C.ops_gemv1_f32(f32p(w.F32), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), f32p(y), cbool(acc))
+	}
+}
+
+// eoLen is the length of the even/odd copy of an input of cols values.
+func eoLen(cols int) int { return cols &^ 31 }
+
+// splitEO writes the even/odd copy of x (cols values) that the bfloat16
+// decode kernel reads into eo (eoLen(cols) values).
+func splitEO(x []float32, cols int, eo []float32) {
+	if eoLen(cols) > 0 {
+		C.ops_split_eo(f32p(x), C.long(cols), f32p(eo))
 	}
 }
 

@@ -21,8 +21,12 @@ func transposeCols(x []float32, n, cols, lo, hi int, xt []float32, np int) {
 	panic("ops: tiled kernels need cgo")
 }
 
-func (w *Weight) gemv1(lo, hi int, x, y []float32, acc bool) {
+func (w *Weight) gemv1(lo, hi int, x, eo, y []float32, acc bool) {
 	panic("ops: tiled kernels need cgo")
 }
 
 func setTiled(bool) {}
+
+func eoLen(int) int { return 0 }
+
+func splitEO([]float32, int, []float32) {}

@@ -13,9 +13,11 @@
 //     the whole weight on every call, which at 64–256 input rows costs about
 //     as much as the arithmetic (see BenchmarkTiledVsSgemm).
 //   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
-//     bandwidth: vector kernels stream the weight once per call, each thread
-//     taking a contiguous range of weight rows, so a bfloat16 weight (half
-//     the bytes) is about twice as fast as float32.
+//     bandwidth: vector kernels stream the weight once per call, the threads
+//     taking chunks of 256 KiB of weight rows in turn (each chunk one
+//     sequential read), so a bfloat16 weight (half the bytes) is about twice
+//     as fast as float32. StreamWeights reads weights the same way and does
+//     nothing else: the bound the decode benchmarks compare against.
 //   - Gemm (attention, LoRA) runs on OpenBLAS through gonum.org/v1/netlib.
 //
 // Without AVX-512 (or with QWENTUNE_GEMM=blas) the weight products with
@@ -29,7 +31,10 @@
 // The engine runs one heavy operation at a time, and that operation owns all
 // cores while it runs. Parallel, the tiled and decode kernels and Gemm split
 // work over a persistent pool of Threads() goroutines (GOMAXPROCS), the
-// caller doing the first chunk. The pool starts once, so a call does not
+// caller doing the first chunk. The decode kernels hand their rows out in
+// chunks from a shared counter (runDynamic) rather than in fixed shares: on
+// a shared virtual machine one core often runs slower than the other, and
+// with fixed halves the faster one waited at the end of every product. The pool starts once, so a call does not
 // spawn goroutines or allocate: the decode loop stays allocation-free.
 //
 // When the tiled kernels are on, OpenBLAS runs single-threaded
@@ -145,16 +150,16 @@ var tasks struct {
 
 // gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN.
 type gemvTask struct {
-	w    *Weight
-	y, x []float32
-	n    int
-	acc  bool
+	w        *Weight
+	y, x, eo []float32 // eo: x split for the bfloat16 AVX-512 kernel, or nil
+	n        int
+	acc      bool
 }
 
 func (t *gemvTask) run(_, lo, hi int) {
 	w := t.w
 	if t.n == 1 && tiledAvailable() {
-		w.gemv1(lo, hi, t.x, t.y, t.acc)
+		w.gemv1(lo, hi, t.x, t.eo, t.y, t.acc)
 		return
 	}
 	if w.BF16 != nil {
@@ -163,6 +168,10 @@ func (t *gemvTask) run(_, lo, hi int) {
 		gemvF32(w.F32, w.Cols, lo, hi, t.x, t.n, t.y, w.Rows, t.acc)
 	}
 }
+
+// eoBuf holds gemv's even/odd copy of its input for a bfloat16 weight; it is
+// used under the pool lock.
+var eoBuf []float32
 
 // gemvChunkBytes is how much of the weight a thread streams per chunk of
 // rows it takes in gemv: enough that a chunk is one long sequential read
@@ -176,11 +185,20 @@ const gemvChunkBytes = 256 << 10
 // cost about 10% of decode's time (see BenchmarkGEMVSplit).
 func (w *Weight) gemv(y, x []float32, n int, acc bool) {
 	if !acquirePool() {
-		t := gemvTask{w, y, x, n, acc}
+		t := gemvTask{w: w, y: y, x: x, n: n, acc: acc}
 		t.run(0, 0, w.Rows)
 		return
 	}
-	tasks.gemv = gemvTask{w, y, x, n, acc}
+	tasks.gemv = gemvTask{w: w, y: y, x: x, n: n, acc: acc}
+	if w.BF16 != nil && n == 1 && tiledAvailable() {
+		// Split x once for all the chunks (the kernel would redo it per
+		// chunk: for down_proj's 8-row chunks, 35 KiB per 140 KiB of weight).
+		if size := eoLen(w.Cols); cap(eoBuf) < size {
+			eoBuf = make([]float32, size) // grows to the widest weight once
+		}
+		tasks.gemv.eo = eoBuf[:eoLen(w.Cols)]
+		splitEO(x, w.Cols, tasks.gemv.eo)
+	}
 	rowBytes := w.Cols * 4
 	if w.BF16 != nil {
 		rowBytes = w.Cols * 2

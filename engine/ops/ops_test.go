@@ -122,7 +122,8 @@ func TestMulBlocked(t *testing.T) {
 
 // TestGEMVChunks runs decode-shaped products large enough that the pool's
 // threads take many chunks of rows (gemv hands them out dynamically), on
-// short and long rows, and checks every output row.
+// short and long rows, checks every output row, and compares with the same
+// product run nested in the pool.
 func TestGEMVChunks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	for _, sh := range []struct{ rows, cols int }{{700, 1536}, {203, 4168}} {
@@ -137,6 +138,22 @@ func TestGEMVChunks(t *testing.T) {
 			}
 			for _, acc := range []bool{false, true} {
 				checkMul(t, fmt.Sprintf("%dx%d/bf16=%v/acc=%v", sh.rows, sh.cols, bf16, acc), rng, w, 1, acc, true)
+			}
+			// Inside a busy pool the product runs on the caller alone (the
+			// bfloat16 kernel then splits x itself): every row's sum is
+			// made the same way, so the results are identical.
+			x := randSlice(rng, sh.cols)
+			y, ny := make([]float32, sh.rows), make([]float32, sh.rows)
+			w.MulT(y, x, 1, false)
+			Parallel(2, func(lo, hi int) {
+				if lo == 0 {
+					w.MulT(ny, x, 1, false)
+				}
+			})
+			for i := range y {
+				if y[i] != ny[i] {
+					t.Fatalf("%dx%d/bf16=%v: row %d: pool %g, nested %g", sh.rows, sh.cols, bf16, i, y[i], ny[i])
+				}
 			}
 		}
 	}
