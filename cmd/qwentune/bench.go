@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -91,9 +92,17 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	case "infer":
 		cache := s.Model.NewCache(*promptLen + *gen + 1)
 		prompt := randomIDs(*promptLen)
-		t0 := time.Now()
-		logits := s.Model.Step(cache, prompt)
-		prefill := time.Since(t0)
+		// The prefill figure is the fastest of three, as the sgemm peak it
+		// is compared with is the fastest of its runs: a single 64-token
+		// prefill (well under a second) is at the mercy of a busy host.
+		var logits []float32
+		prefill := time.Duration(math.MaxInt64)
+		for range 3 {
+			cache.Reset()
+			t0 := time.Now()
+			logits = s.Model.Step(cache, prompt)
+			prefill = min(prefill, time.Since(t0))
+		}
 		next := slices.Index(logits, slices.Max(logits))
 		// Between decoding steps (outside their timing) the weights they
 		// multiply by are read once more with nothing else to do: the
