@@ -93,8 +93,16 @@ func (t Tensor) Float32() ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, n)
-	d := t.Data
-	switch t.DType {
+	if !decodeFloats(out, t.Data, t.DType) {
+		return nil, fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
+	}
+	return out, nil
+}
+
+// decodeFloats decodes len(out) values of dtype from d, reporting false for
+// a dtype that is not floating point.
+func decodeFloats(out []float32, d []byte, dtype string) bool {
+	switch dtype {
 	case "F32":
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
@@ -112,32 +120,38 @@ func (t Tensor) Float32() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
 		}
 	default:
-		return nil, fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
+		return false
 	}
-	return out, nil
+	return true
 }
 
 // BF16 returns the tensor as bfloat16 bit patterns: BF16 data is copied, F32,
-// F16 and F64 values are rounded to nearest even (F64 through float32).
+// F16 and F64 values are rounded to nearest even (F64 through float32). Other
+// dtypes are decoded a block at a time, so that no float32 copy of the whole
+// tensor is made: loading an F32 checkpoint into bfloat16 storage holds the
+// mapped tensor and its bfloat16 result, nothing more.
 func (t Tensor) BF16() ([]uint16, error) {
+	n, err := t.checkLen()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint16, n)
 	if t.DType == "BF16" {
-		n, err := t.checkLen()
-		if err != nil {
-			return nil, err
-		}
-		out := make([]uint16, n)
 		for i := range out {
 			out[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
 		}
 		return out, nil
 	}
-	f, err := t.Float32()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]uint16, len(f))
-	for i, v := range f {
-		out[i] = Float32ToBF16(v)
+	size := itemSizes[t.DType]
+	buf := make([]float32, min(n, 1<<16))
+	for lo := 0; lo < n; lo += len(buf) {
+		blk := buf[:min(len(buf), n-lo)]
+		if !decodeFloats(blk, t.Data[lo*size:], t.DType) {
+			return nil, fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
+		}
+		for i, v := range blk {
+			out[lo+i] = Float32ToBF16(v)
+		}
 	}
 	return out, nil
 }

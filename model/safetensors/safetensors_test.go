@@ -560,3 +560,36 @@ func TestReleaseKeepsDataValid(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16Blocks converts tensors longer than BF16's decoding block from
+// every floating-point dtype and checks each value against the rounding of
+// Float32's result, so the block boundaries lose or shift nothing.
+func TestBF16Blocks(t *testing.T) {
+	const n = 1<<16*2 + 1001
+	f := make([]float32, n)
+	for i := range f {
+		f[i] = float32(math.Sin(float64(i)*0.37)) * float32(1+i%97)
+	}
+	src := FromFloat32("w", []int{n}, f)
+	f16 := Tensor{Name: "h", DType: "F16", Shape: []int{n}, Data: make([]byte, 2*n)}
+	f64 := Tensor{Name: "d", DType: "F64", Shape: []int{n}, Data: make([]byte, 8*n)}
+	for i, v := range f {
+		binary.LittleEndian.PutUint16(f16.Data[2*i:], Float32ToF16(v))
+		binary.LittleEndian.PutUint64(f64.Data[8*i:], math.Float64bits(float64(v)))
+	}
+	for _, tt := range []Tensor{src, f16, f64} {
+		want, err := tt.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tt.BF16()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != Float32ToBF16(want[i]) {
+				t.Fatalf("%s: value %d: BF16 %#x, want %#x", tt.DType, i, got[i], Float32ToBF16(want[i]))
+			}
+		}
+	}
+}
