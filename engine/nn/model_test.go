@@ -93,6 +93,11 @@ func TestStepMatchesLogits(t *testing.T) {
 	if c.Len() != len(ids) {
 		t.Fatalf("cache length %d, want %d", c.Len(), len(ids))
 	}
+	// one at a time from the first token, with no prefill
+	c1 := m.NewCache(len(ids))
+	for i := range ids {
+		check(i, m.Step(c1, ids[i:i+1]))
+	}
 }
 
 func TestAdapterZeroBEqualsBase(t *testing.T) {
