@@ -58,6 +58,28 @@ INLINE float bf16s(uint16_t b) {
 // by 25-35% (down_proj, 8960 columns); 8 rows share each input load.
 #define GEMV_LONG 4096
 
+// ROWS8_MASKED adds to the accumulators a[r] the products of columns [from,
+// cols) of the 8 rows at w0 with x, 16 at a time (the last masked), loading
+// the weights with LDM (ld_f32 or ld_bf16).
+#define ROWS8_MASKED(LDM, w0, cols, from, x, a)                                    \
+	for (long c = (from); c < (cols); c += 16) {                                    \
+		long left = (cols) - c;                                                     \
+		__mmask16 m = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);          \
+		__m512 xv = _mm512_maskz_loadu_ps(m, (x) + c);                              \
+		_Pragma("GCC unroll 8")                                                     \
+		for (int r = 0; r < 8; r++) (a)[r] = _mm512_fmadd_ps(LDM((w0) + r * (cols) + c, m), xv, (a)[r]); \
+	}
+
+// store_rows8 writes the sums of the 8 row accumulators a to y[0..7], adding
+// to what is there when acc is set.
+INLINE AVX512 void store_rows8(const __m512 *a, float *y, int acc) {
+	_Pragma("GCC unroll 8")
+	for (int r = 0; r < 8; r++) {
+		float t = _mm512_reduce_add_ps(a[r]);
+		y[r] = acc ? y[r] + t : t;
+	}
+}
+
 // ops_gemv1_f32 computes y[o] (+)= Σ_c x[c]·w[o*cols + c] for rows o in
 // [lo, hi): decoding one token, bound by how fast the weight streams in.
 // Rows up to GEMV_LONG columns are read one at a time, as one sequential
@@ -73,18 +95,8 @@ static AVX512 void ops_gemv1_f32(const float *w, long cols, long lo, long hi, co
 			__m512 a[8];
 			_Pragma("GCC unroll 8")
 			for (int r = 0; r < 8; r++) a[r] = _mm512_setzero_ps();
-			for (long c = 0; c < cols; c += 16) {
-				long left = cols - c;
-				__mmask16 m = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
-				__m512 xv = _mm512_maskz_loadu_ps(m, x + c);
-				_Pragma("GCC unroll 8")
-				for (int r = 0; r < 8; r++) a[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w0 + r * cols + c), xv, a[r]);
-			}
-			_Pragma("GCC unroll 8")
-			for (int r = 0; r < 8; r++) {
-				float t = _mm512_reduce_add_ps(a[r]);
-				y[o + r] = acc ? y[o + r] + t : t;
-			}
+			ROWS8_MASKED(ld_f32, w0, cols, 0, x, a);
+			store_rows8(a, y + o, acc);
 		}
 	}
 	for (; o < hi; o++) {
@@ -172,18 +184,8 @@ static AVX512 void ops_gemv1_bf16(const uint16_t *w, long cols, long lo, long hi
 					a[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), xov, a[r]);
 				}
 			}
-			for (long c = split; c < cols; c += 16) {
-				long left = cols - c;
-				__mmask16 m = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
-				__m512 xv = _mm512_maskz_loadu_ps(m, x + c);
-				_Pragma("GCC unroll 8")
-				for (int r = 0; r < 8; r++) a[r] = _mm512_fmadd_ps(ld_bf16(w0 + r * cols + c, m), xv, a[r]);
-			}
-			_Pragma("GCC unroll 8")
-			for (int r = 0; r < 8; r++) {
-				float t = _mm512_reduce_add_ps(a[r]);
-				y[o + r] = acc ? y[o + r] + t : t;
-			}
+			ROWS8_MASKED(ld_bf16, w0, cols, split, x, a);
+			store_rows8(a, y + o, acc);
 		}
 	}
 	for (; o < hi; o++) {
