@@ -96,15 +96,21 @@ func MeasureBandwidth(d time.Duration) float64 {
 // values leaves its last one out), which the reads cannot skip.
 func StreamWeights(ws []*Weight) uint32 {
 	var t readTask
+	var x uint32
 	for _, w := range ws {
-		if w.F32 != nil {
+		switch b := w.BF16; {
+		case w.F32 != nil:
 			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w.F32))), len(w.F32))
-		} else {
-			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w.BF16))), len(w.BF16)/2)
+		case len(b) >= 2 && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 == 0:
+			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/2)
+		default: // too small (or too oddly placed) to view as words
+			for i := 0; i+1 < len(b); i += 2 {
+				x ^= uint32(b[i]) | uint32(b[i+1])<<16
+			}
+			continue
 		}
 		t.stream()
 	}
-	var x uint32
 	for _, v := range t.sink {
 		x ^= v
 	}
