@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs every check CI runs: gofmt, go vet, the unit
-# tests (default OpenBLAS build and the pure-Go build of the kernels), the CLI
+# tests (default OpenBLAS build, the kernels and model under the race detector,
+# and the pure-Go build of the kernels), the CLI
 # end to end on a tiny model, and the real-window test of the desktop app
 # under Xvfb.
 set -euo pipefail
@@ -16,6 +17,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test"
 go test -timeout 20m ./...
+echo "== go test -race (kernels and model: data races, and checkptr on the unsafe views)"
+go test -race -timeout 10m ./engine/ops/... ./engine/nn/...
 echo "== go test -tags purego (kernels)"
 go test -tags purego -timeout 10m ./engine/ops/...
 if [ -x scripts/e2e.sh ]; then
