@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"qwentune/engine/ops"
 )
 
 // relErr is max|a−b| / max|b| over two vectors.
@@ -275,6 +277,36 @@ func TestStepBatchMatchesStep(t *testing.T) {
 			if e := relErr(got[j], f64(want)); e > 1e-5 {
 				t.Fatalf("step %d row %d: batched logits differ by %.3g", step, j, e)
 			}
+		}
+	}
+}
+
+// TestDecodeWeights checks that the matrices a decoding step streams are
+// every weight matrix but an untied embedding (a step reads one row of it),
+// each once.
+func TestDecodeWeights(t *testing.T) {
+	for _, tied := range []bool{true, false} {
+		m := newTestModel(t, tinyConfig(tied), 9)
+		ws := m.DecodeWeights()
+		if len(ws) != len(m.Layers)*int(numTargets)+1 || ws[len(ws)-1] != m.LMHead {
+			t.Fatalf("tied=%v: %d weights, want the %d projections and the head last", tied, len(ws), len(m.Layers)*int(numTargets))
+		}
+		seen := map[*ops.Weight]bool{}
+		var got, want int64
+		for _, w := range ws {
+			if seen[w] {
+				t.Fatalf("tied=%v: a weight is listed twice", tied)
+			}
+			seen[w] = true
+			got += w.Bytes()
+		}
+		for _, tn := range m.tensors() {
+			if tn.w != nil && (tn.w != &m.EmbedTokens || tied) {
+				want += tn.w.Bytes()
+			}
+		}
+		if got != want {
+			t.Fatalf("tied=%v: decode weights hold %d bytes, want %d", tied, got, want)
 		}
 	}
 }
