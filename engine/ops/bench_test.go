@@ -87,7 +87,7 @@ func BenchmarkSgemvBLAS(b *testing.B) {
 
 // BenchmarkMulTSmallN is batched decode and the crossover to sgemm.
 func BenchmarkMulTSmallN(b *testing.B) {
-	for _, n := range []int{2, 4, 8, 9, 16} {
+	for _, n := range []int{2, 4, 5, 6, 8, 9, 16} {
 		for _, bf16 := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/n=%d", dtype(bf16), n), func(b *testing.B) {
 				w := patternWeight(8960, 1536, bf16)

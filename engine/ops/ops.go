@@ -12,7 +12,8 @@
 //     weight in place and widen bfloat16 in registers. sgemm would repack
 //     the whole weight on every call, which at 64–256 input rows costs about
 //     as much as the arithmetic (see BenchmarkTiledVsSgemm).
-//   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
+//   - Decode-shaped products (n ≤ GEMVMaxN input rows; for a float32 weight
+//     with AVX-512, fewer than tiledMinF32) are bound by memory
 //     bandwidth: vector kernels stream the weight once per call, the threads
 //     taking chunks of 256 KiB of weight rows in turn (each chunk one
 //     sequential read), so a bfloat16 weight (half the bytes) is about twice
@@ -59,6 +60,15 @@ import (
 // the streaming matrix-vector kernels; above it they go through sgemm.
 const GEMVMaxN = 8
 
+// tiledMinF32 is the smallest n from which MulT of a float32 weight uses the
+// tiled AVX-512 kernel rather than the streaming ones (batched decoding):
+// on the 8960×1536 MLP weight (BenchmarkMulTSmallN) the streaming AVX2
+// kernel ran 32, 35 and 37-40 GFLOPS at n = 5, 6 and 8 and the tiled one
+// 31-57, 54-72 and 79-81; at n ≤ 4 they were level. bfloat16 stays on the
+// streaming kernels, which the tiled one (widening each broadcast value on
+// its own) does not beat at so few rows.
+const tiledMinF32 = 5
+
 // scratchElems sizes the float32 scratch block a bfloat16 weight is widened
 // into before sgemm: 16 MiB, small enough to stay in a 32 MiB last-level
 // cache, large enough that each sgemm gets hundreds of weight rows even for
@@ -100,9 +110,9 @@ func (w *Weight) MulT(y, x []float32, n int, accumulate bool) {
 		if !accumulate {
 			clear(y[:n*w.Rows])
 		}
-	case n <= GEMVMaxN:
+	case n <= GEMVMaxN && !(w.F32 != nil && n >= tiledMinF32 && tiledAvailable()):
 		w.gemv(y, x, n, accumulate)
-	case useTiled(n):
+	case n <= GEMVMaxN || useTiled(n):
 		w.tiled(y, x, n, accumulate, true)
 	case w.F32 != nil:
 		blas32.Sgemm(blas.NoTrans, blas.Trans, n, w.Rows, w.Cols, 1, x, w.Cols, w.F32, w.Cols, beta(accumulate), y, w.Rows)
