@@ -272,8 +272,6 @@ static void ops_bf16_to_f32(const uint16_t *src, float *dst, long count) {
 	for (long k = 0; k < count; k++) dst[k] = bf16f(src[k]);
 }
 
-// ops_read_words XORs count 32-bit words together: a pure read of memory
-// (integer, so that any bit pattern, such as two bfloat16 weights, is fine).
 static AVX2 uint32_t read_avx2(const uint32_t *p, long count) {
 	__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
 	long k = 0;
@@ -290,6 +288,8 @@ static AVX2 uint32_t read_avx2(const uint32_t *p, long count) {
 	return r;
 }
 
+// ops_read_words XORs count 32-bit words together: a pure read of memory
+// (integer, so that any bit pattern, such as two bfloat16 weights, is fine).
 static uint32_t ops_read_words(const uint32_t *p, long count) {
 	if (ops_has_avx2()) return read_avx2(p, count);
 	uint32_t r = 0;

@@ -110,10 +110,10 @@ func (w *Weight) MulT(y, x []float32, n int, accumulate bool) {
 		if !accumulate {
 			clear(y[:n*w.Rows])
 		}
-	case n <= GEMVMaxN && !(w.F32 != nil && n >= tiledMinF32 && tiledAvailable()):
-		w.gemv(y, x, n, accumulate)
-	case n <= GEMVMaxN || useTiled(n):
+	case w.mulTTiled(n):
 		w.tiled(y, x, n, accumulate, true)
+	case n <= GEMVMaxN:
+		w.gemv(y, x, n, accumulate)
 	case w.F32 != nil:
 		blas32.Sgemm(blas.NoTrans, blas.Trans, n, w.Rows, w.Cols, 1, x, w.Cols, w.F32, w.Cols, beta(accumulate), y, w.Rows)
 	default:

@@ -129,10 +129,7 @@ func TestGEMVChunks(t *testing.T) {
 	for _, sh := range []struct{ rows, cols int }{{700, 1536}, {203, 4168}} {
 		for _, bf16 := range []bool{false, true} {
 			w := randWeight(rng, sh.rows, sh.cols, bf16)
-			chunk := gemvChunkBytes / (sh.cols * 4) / 8 * 8
-			if bf16 {
-				chunk = gemvChunkBytes / (sh.cols * 2) / 8 * 8
-			}
+			chunk := gemvChunkBytes / (int(w.Bytes()) / sh.rows) / 8 * 8
 			if sh.rows < 4*chunk {
 				t.Fatalf("%dx%d: %d rows make fewer than 4 chunks of %d", sh.rows, sh.cols, sh.rows, chunk)
 			}
