@@ -7,14 +7,13 @@
 # with the mouse, typing into the chat box). Exits non-zero when the app
 # fails to start, crashes, or does not finish the tour.
 #
-#   scripts/window-test.sh            # display :99
+#   scripts/window-test.sh            # a free display
 #   DISPLAY_NUM=98 scripts/window-test.sh
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH=$PATH:/usr/local/go/bin
-num=${DISPLAY_NUM:-99}
 shots="$root/bin/screenshots"
 work=$(mktemp -d /tmp/qwentune-window-test.XXXXXX)
 xvfb_pid=""
@@ -32,6 +31,10 @@ fail() {
 	if [ -f "$work/app.log" ]; then
 		echo "--- app output (tail) ---" >&2
 		tail -40 "$work/app.log" >&2
+	fi
+	if [ -s "$work/xvfb.log" ]; then
+		echo "--- Xvfb output ---" >&2
+		tail -20 "$work/xvfb.log" >&2
 	fi
 	exit 1
 }
@@ -76,15 +79,24 @@ chat:
   max_new_tokens: 40
 EOF
 
-echo "window-test: starting Xvfb :$num"
-Xvfb ":$num" -screen 0 1440x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+# Xvfb picks a free display itself (-displayfd) and writes its number
+# when it accepts connections, so a display left over by another run, or
+# a slow start, cannot make the app meet a half-started or foreign server.
+# DISPLAY_NUM asks for a given display instead.
+echo "window-test: starting Xvfb"
+want=()
+[ -n "${DISPLAY_NUM:-}" ] && want=(":$DISPLAY_NUM")
+Xvfb "${want[@]}" -displayfd 3 -screen 0 1440x900x24 -nolisten tcp 3>"$work/display" >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
-export DISPLAY=":$num"
-for _ in $(seq 50); do
-	xdpyinfo >/dev/null 2>&1 && break
+for _ in $(seq 300); do
+	[ -s "$work/display" ] && grep -q '^[0-9]' "$work/display" && break
 	kill -0 "$xvfb_pid" 2>/dev/null || fail "Xvfb did not start: $(cat "$work/xvfb.log")"
 	sleep 0.1
 done
+grep -q '^[0-9]' "$work/display" || fail "Xvfb did not report a display within 30 s: $(cat "$work/xvfb.log")"
+num=$(head -1 "$work/display" | tr -dc 0-9)
+export DISPLAY=":$num"
+echo "window-test: Xvfb on :$num"
 
 rm -rf "$shots"
 mkdir -p "$shots"
