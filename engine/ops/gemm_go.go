@@ -21,7 +21,7 @@ func transposeCols(x []float32, n, cols, lo, hi int, xt []float32, np int) {
 	panic("ops: tiled kernels need cgo")
 }
 
-func (w *Weight) gemv1(lo, hi int, x, eo, y []float32, acc bool) {
+func (w *Weight) gemv1(lo, hi int, x []float32, n int, eo, y []float32, ldy int, acc bool) {
 	panic("ops: tiled kernels need cgo")
 }
 

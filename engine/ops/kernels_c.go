@@ -110,53 +110,41 @@ GEMV_BLOCK(gemv_block_f32, float, load_f32, f32f)
 		for (; o < hi; o++) block(1, N, 1, 0, w, cols, o, x, y, ldy, acc);          \
 	}
 
-// GEMV_AVX2 defines name(...): y[i*ldy + o] (+)= sum_c x[i*cols + c]*w[o*cols + c]
-// for rows o in [lo, hi) and inputs i in [0, n), eight inputs at a time.
-// Short rows (x fits in L1) stream one row at a time: a single sequential
-// stream is what the hardware prefetcher follows best when rows are only a
-// few KiB. Long rows go several at a time, which saves reloading x from L2
-// for every row, with software prefetch to keep the streams ahead.
+// GEMV_AVX2 defines name(...): y[o] (+)= sum_c x[c]*w[o*cols + c] for rows o
+// in [lo, hi) and one input x. Short rows (x fits in L1) stream one row at a
+// time: a single sequential stream is what the hardware prefetcher follows
+// best when rows are only a few KiB. Long rows go four at a time, which saves
+// reloading x from L2 for every row, with software prefetch to keep the
+// streams ahead.
 #define GEMV_AVX2(name, block, T)                                                   \
 static AVX2 void name(const T *w, long cols, long lo, long hi, const float *x,       \
-		long n, float *y, long ldy, int acc) {                                      \
+		float *y, int acc) {                                                        \
 	const int pf = 2048;                                                            \
-	for (; n > 0; n -= 8, x += 8 * cols, y += 8 * ldy) {                            \
-		int m = n < 8 ? n : 8;                                                      \
-		if (cols < 4096) {                                                          \
-			switch (m) {                                                            \
-			case 1: GEMV_ROWS(block, 1, 1, 4, 0) break;                             \
-			case 2: GEMV_ROWS(block, 1, 2, 2, 0) break;                             \
-			case 3: GEMV_ROWS(block, 1, 3, 2, 0) break;                             \
-			case 4: GEMV_ROWS(block, 1, 4, 2, 0) break;                             \
-			case 5: GEMV_ROWS(block, 1, 5, 1, 0) break;                             \
-			case 6: GEMV_ROWS(block, 1, 6, 1, 0) break;                             \
-			case 7: GEMV_ROWS(block, 1, 7, 1, 0) break;                             \
-			default: GEMV_ROWS(block, 1, 8, 1, 0) break;                            \
-			}                                                                       \
-			continue;                                                               \
-		}                                                                           \
-		switch (m) {                                                                \
-		case 1: GEMV_ROWS(block, 4, 1, 2, pf) break;                                \
-		case 2: GEMV_ROWS(block, 4, 2, 1, pf) break;                                \
-		case 3: GEMV_ROWS(block, 2, 3, 1, pf) break;                                \
-		case 4: GEMV_ROWS(block, 2, 4, 1, pf) break;                                \
-		case 5: GEMV_ROWS(block, 1, 5, 1, 0) break;                                 \
-		case 6: GEMV_ROWS(block, 1, 6, 1, 0) break;                                 \
-		case 7: GEMV_ROWS(block, 1, 7, 1, 0) break;                                 \
-		default: GEMV_ROWS(block, 1, 8, 1, 0) break;                                \
-		}                                                                           \
-	}                                                                               \
+	const long ldy = 0;                                                             \
+	if (cols < 4096) GEMV_ROWS(block, 1, 1, 4, 0)                                   \
+	else GEMV_ROWS(block, 4, 1, 2, pf)                                              \
 }
 
 GEMV_AVX2(gemv_bf16_avx2, gemv_block_bf16, uint16_t)
 GEMV_AVX2(gemv_f32_avx2, gemv_block_f32, float)
 
-// GEMV defines the entry point name(...): GEMV_AVX2 or its scalar fallback.
+// GEMV defines the entry point name(...): y[i*ldy + o] (+)= sum_c
+// x[i*cols + c]*w[o*cols + c] for rows o in [lo, hi) and inputs i < n, with
+// GEMV_AVX2 or its scalar fallback. Each input is computed as if it were
+// alone (batched decoding gives every row what decoding it alone gives),
+// over blocks of rows small enough to stay in cache for the inputs after
+// the first: 16 KiB, or 8 long rows (a multiple of GEMV_AVX2's groups of 4,
+// which lo, a multiple of 8, starts in step with).
 #define GEMV(name, avx2, T, CVT)                                                    \
 static void name(const T *w, long cols, long lo, long hi, const float *x, long n,   \
 		float *y, long ldy, int acc) {                                              \
 	if (ops_has_avx2()) {                                                           \
-		avx2(w, cols, lo, hi, x, n, y, ldy, acc);                                   \
+		long step = n == 1 ? hi - lo : cols >= 4096 ? 8 : 16384 / (cols * (long)sizeof(T)); \
+		if (step < 1) step = 1;                                                     \
+		for (long o = lo; o < hi; o += step) {                                      \
+			long e = o + step < hi ? o + step : hi;                                 \
+			for (long i = 0; i < n; i++) avx2(w, cols, o, e, x + i * cols, y + i * ldy, acc); \
+		}                                                                           \
 		return;                                                                     \
 	}                                                                               \
 	for (long i = 0; i < n; i++)                                                    \

@@ -12,13 +12,16 @@
 //     weight in place and widen bfloat16 in registers. sgemm would repack
 //     the whole weight on every call, which at 64–256 input rows costs about
 //     as much as the arithmetic (see BenchmarkTiledVsSgemm).
-//   - Decode-shaped products (n ≤ GEMVMaxN input rows; for a float32 weight
-//     with AVX-512, fewer than tiledMinF32) are bound by memory
+//   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
 //     bandwidth: vector kernels stream the weight once per call, the threads
 //     taking chunks of 256 KiB of weight rows in turn (each chunk one
 //     sequential read), so a bfloat16 weight (half the bytes) is about twice
 //     as fast as float32. StreamWeights reads weights the same way and does
 //     nothing else: the bound the decode benchmarks compare against.
+//     Batched decoding (n > 1) runs every input through the one-input
+//     kernel over each block of rows while the block is in cache, so row i
+//     of MulT's result is bit for bit what MulT gives for input i alone:
+//     a sample's output does not depend on the batch it is decoded in.
 //   - Gemm (attention, LoRA) runs on OpenBLAS through gonum.org/v1/netlib.
 //
 // Without AVX-512 (or with QWENTUNE_GEMM=blas) the weight products with
@@ -59,15 +62,6 @@ import (
 // GEMVMaxN is the largest number of input rows n for which MulT and Mul use
 // the streaming matrix-vector kernels; above it they go through sgemm.
 const GEMVMaxN = 8
-
-// tiledMinF32 is the smallest n from which MulT of a float32 weight uses the
-// tiled AVX-512 kernel rather than the streaming ones (batched decoding):
-// on the 8960×1536 MLP weight (BenchmarkMulTSmallN) the streaming AVX2
-// kernel ran 32, 35 and 37-40 GFLOPS at n = 5, 6 and 8 and the tiled one
-// 31-57, 54-72 and 79-81; at n ≤ 4 they were level. bfloat16 stays on the
-// streaming kernels, which the tiled one (widening each broadcast value on
-// its own) does not beat at so few rows.
-const tiledMinF32 = 5
 
 // scratchElems sizes the float32 scratch block a bfloat16 weight is widened
 // into before sgemm: 16 MiB, small enough to stay in a 32 MiB last-level
@@ -110,7 +104,7 @@ func (w *Weight) MulT(y, x []float32, n int, accumulate bool) {
 		if !accumulate {
 			clear(y[:n*w.Rows])
 		}
-	case w.mulTTiled(n):
+	case useTiled(n):
 		w.tiled(y, x, n, accumulate, true)
 	case n <= GEMVMaxN:
 		w.gemv(y, x, n, accumulate)
@@ -169,8 +163,8 @@ type gemvTask struct {
 
 func (t *gemvTask) run(_, lo, hi int) {
 	w := t.w
-	if t.n == 1 && tiledAvailable() {
-		w.gemv1(lo, hi, t.x, t.eo, t.y, t.acc)
+	if tiledAvailable() {
+		w.gemv1(lo, hi, t.x, t.n, t.eo, t.y, w.Rows, t.acc)
 		return
 	}
 	if w.BF16 != nil {
@@ -202,14 +196,17 @@ func (w *Weight) gemv(y, x []float32, n int, acc bool) {
 		return
 	}
 	tasks.gemv = gemvTask{w: w, y: y, x: x, n: n, acc: acc}
-	if w.BF16 != nil && n == 1 && tiledAvailable() {
+	if w.BF16 != nil && tiledAvailable() {
 		// Split x once for all the chunks (the kernel would redo it per
 		// chunk: for down_proj's 8-row chunks, 35 KiB per 140 KiB of weight).
-		if size := eoLen(w.Cols); cap(eoBuf) < size {
-			eoBuf = make([]float32, size) // grows to the widest weight once
+		e := eoLen(w.Cols)
+		if cap(eoBuf) < n*e {
+			eoBuf = make([]float32, n*e) // grows to the widest product once
 		}
-		tasks.gemv.eo = eoBuf[:eoLen(w.Cols)]
-		splitEO(x, w.Cols, tasks.gemv.eo)
+		tasks.gemv.eo = eoBuf[:n*e]
+		for i := range n {
+			splitEO(x[i*w.Cols:], w.Cols, tasks.gemv.eo[i*e:])
+		}
 	}
 	// Chunks are whole multiples of 8 rows, which the kernels for long rows
 	// read together.

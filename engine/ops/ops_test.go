@@ -156,6 +156,53 @@ func TestGEMVChunks(t *testing.T) {
 	}
 }
 
+// TestMulTBatchInvariant checks that batched decoding gives each input
+// what decoding it alone gives, bit for bit, in every kernel family: MulT
+// with n ≤ GEMVMaxN rows equals n one-row products, on rows that are short
+// or long (8 at a time), bfloat16 blocks whole or partial, a row count that
+// is not a multiple of 8, through the pool and on a caller whose pool is
+// busy, and with enough rows that the pool hands out several chunks.
+func TestMulTBatchInvariant(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	shapes := []struct{ rows, cols int }{{1, 1}, {37, 13}, {130, 257}, {700, 1536}, {203, 4168}, {21, 4103}, {9, 127}}
+	for _, mode := range []string{"avx512", "avx2", "scalar"} {
+		forceNoTiled(mode != "avx512")
+		forceScalar(mode == "scalar")
+		for _, sh := range shapes {
+			for _, bf16 := range []bool{false, true} {
+				w := randWeight(rng, sh.rows, sh.cols, bf16)
+				x := randSlice(rng, GEMVMaxN*sh.cols)
+				alone := make([]float32, GEMVMaxN*sh.rows)
+				for i := range GEMVMaxN {
+					w.MulT(alone[i*sh.rows:(i+1)*sh.rows], x[i*sh.cols:(i+1)*sh.cols], 1, false)
+				}
+				for n := 2; n <= GEMVMaxN; n++ {
+					for _, nested := range []bool{false, true} {
+						y := make([]float32, n*sh.rows)
+						if nested {
+							Parallel(2, func(lo, hi int) {
+								if lo == 0 {
+									w.MulT(y, x, n, false)
+								}
+							})
+						} else {
+							w.MulT(y, x, n, false)
+						}
+						for k := range y {
+							if y[k] != alone[k] {
+								t.Fatalf("%s/%dx%d/bf16=%v/n=%d/nested=%v: row %d output %d: batched %g, alone %g",
+									mode, sh.rows, sh.cols, bf16, n, nested, k/sh.rows, k%sh.rows, y[k], alone[k])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	forceScalar(false)
+	forceNoTiled(false)
+}
+
 func checkMul(t *testing.T, name string, rng *rand.Rand, w *Weight, n int, acc, trans bool) {
 	t.Helper()
 	out, in := w.Rows, w.Cols

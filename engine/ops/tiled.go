@@ -47,12 +47,6 @@ var xtBuf []float32
 // kernels.
 func useTiled(n int) bool { return n > GEMVMaxN && tiledAvailable() }
 
-// mulTTiled is useTiled for MulT, which also takes batched decoding of a
-// float32 weight (tiledMinF32 ≤ n ≤ GEMVMaxN) to the tiled kernels.
-func (w *Weight) mulTTiled(n int) bool {
-	return useTiled(n) || w.F32 != nil && n >= tiledMinF32 && tiledAvailable()
-}
-
 // tiled computes MulT (transB) or Mul with the tiled kernels.
 func (w *Weight) tiled(out, in []float32, n int, acc, transB bool) {
 	locked := acquirePool()
