@@ -41,31 +41,97 @@ type Completion struct {
 func (s *Session) Generate(ctx context.Context, a *nn.Adapter, prompt []int, smp Sampling, stop []int, onText func(string)) (Completion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range prompt {
-		if id < 0 || id >= s.Config.VocabSize {
-			return Completion{}, fmt.Errorf("token id %d is outside the model's vocabulary (0..%d)", id, s.Config.VocabSize-1)
-		}
-	}
-	if len(prompt)+smp.MaxNewTokens > s.Config.MaxPositionEmbeddings {
-		return Completion{}, fmt.Errorf("prompt of %d tokens plus %d new tokens exceeds the model's context of %d",
-			len(prompt), smp.MaxNewTokens, s.Config.MaxPositionEmbeddings)
+	if err := s.checkPrompt(prompt, smp); err != nil {
+		return Completion{}, err
 	}
 	s.Model.SetAdapter(a)
 	defer s.Model.SetAdapter(nil)
 	dec := s.Tokenizer.NewStreamDecoder()
-	isStop := func(id int) bool { return slices.Contains(stop, id) }
-	opts := generate.Options{MaxNewTokens: smp.MaxNewTokens, Temperature: smp.Temperature, TopP: smp.TopP, TopK: smp.TopK,
-		RepetitionPenalty: smp.RepetitionPenalty, Seed: smp.Seed, StopIDs: stop}
-	ids, err := generate.Generate(ctx, s.Model, prompt, opts, func(id int) error {
-		if onText != nil && !isStop(id) && !s.Tokenizer.IsSpecial(id) {
+	ids, err := generate.Generate(ctx, s.Model, prompt, generateOptions(smp, stop), func(id int) error {
+		if onText != nil && !slices.Contains(stop, id) && !s.Tokenizer.IsSpecial(id) {
 			if piece := dec.Add(id); piece != "" {
 				onText(piece)
 			}
 		}
 		return nil
 	})
+	c, err := s.completion(prompt, ids, stop, err)
+	if err == nil && onText != nil {
+		if rest := dec.Flush(); rest != "" {
+			onText(rest)
+		}
+	}
+	return c, err
+}
+
+// GenerateEach continues every prompt with adapter a, prompt j with seed
+// seeds[j] (smp.Seed is not used). Completion j is exactly what Generate
+// gives for prompt j with that seed, but the prompts are decoded together
+// (generate.GenerateEach), which reads the weights once per step for up to
+// generate.MaxBatch of them. done, when not nil, is called with each
+// completion as soon as its row stops. On cancellation it returns ctx's
+// error and no completions.
+func (s *Session) GenerateEach(ctx context.Context, a *nn.Adapter, prompts [][]int, seeds []int64, smp Sampling, stop []int, done func(j int, c Completion)) ([]Completion, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range prompts {
+		if err := s.checkPrompt(p, smp); err != nil {
+			return nil, err
+		}
+	}
+	s.Model.SetAdapter(a)
+	defer s.Model.SetAdapter(nil)
+	o := generateOptions(smp, stop)
+	ids := make([][]int, len(prompts))
+	out := make([]Completion, len(prompts))
+	_, err := generate.GenerateEach(ctx, s.Model, prompts, seeds, o, func(j, id int) error {
+		ids[j] = append(ids[j], id)
+		if slices.Contains(stop, id) || len(ids[j]) == o.MaxNewTokens {
+			out[j], _ = s.completion(prompts[j], ids[j], stop, nil)
+			if done != nil {
+				done(j, out[j])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for j := range out {
+		if out[j].PromptIDs == nil { // max_new_tokens 0
+			out[j], _ = s.completion(prompts[j], nil, stop, nil)
+		}
+	}
+	return out, nil
+}
+
+// checkPrompt refuses ids outside the vocabulary and a prompt that, with
+// smp.MaxNewTokens more tokens, exceeds the model's context.
+func (s *Session) checkPrompt(prompt []int, smp Sampling) error {
+	for _, id := range prompt {
+		if id < 0 || id >= s.Config.VocabSize {
+			return fmt.Errorf("token id %d is outside the model's vocabulary (0..%d)", id, s.Config.VocabSize-1)
+		}
+	}
+	if len(prompt)+smp.MaxNewTokens > s.Config.MaxPositionEmbeddings {
+		return fmt.Errorf("prompt of %d tokens plus %d new tokens exceeds the model's context of %d",
+			len(prompt), smp.MaxNewTokens, s.Config.MaxPositionEmbeddings)
+	}
+	return nil
+}
+
+// generateOptions are the decoding options of smp, stopping on stop.
+func generateOptions(smp Sampling, stop []int) generate.Options {
+	return generate.Options{MaxNewTokens: smp.MaxNewTokens, Temperature: smp.Temperature, TopP: smp.TopP, TopK: smp.TopK,
+		RepetitionPenalty: smp.RepetitionPenalty, Seed: smp.Seed, StopIDs: stop}
+}
+
+// completion makes the Completion of prompt from the generated ids and
+// generation's error: the stop token is left out and a cancellation is
+// reported in Stopped rather than as an error.
+func (s *Session) completion(prompt, ids, stop []int, err error) (Completion, error) {
 	c := Completion{PromptIDs: prompt, Stopped: "length"}
-	if len(ids) > 0 && isStop(ids[len(ids)-1]) {
+	if len(ids) > 0 && slices.Contains(stop, ids[len(ids)-1]) {
 		ids = ids[:len(ids)-1]
 		c.Stopped = "eos"
 	}
@@ -74,11 +140,6 @@ func (s *Session) Generate(ctx context.Context, a *nn.Adapter, prompt []int, smp
 			return c, err
 		}
 		c.Stopped = "cancelled"
-	}
-	if onText != nil {
-		if rest := dec.Flush(); rest != "" {
-			onText(rest)
-		}
 	}
 	c.IDs = ids
 	c.Text = s.Tokenizer.Decode(ids, true)

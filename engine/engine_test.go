@@ -266,6 +266,55 @@ func TestEvaluateWithHeuristicPlugin(t *testing.T) {
 	}
 }
 
+// TestEvaluateAnswersAsAlone checks that evaluation, which decodes the test
+// inputs several at a time, gives every sample exactly the answer that
+// generating it alone gives with its seed (the chat seed plus its 1-based
+// position), sampled, with a trained-looking adapter.
+func TestEvaluateAnswersAsAlone(t *testing.T) {
+	s, err := OpenDir(tinyModel(t), "tiny", "float32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, s.Dir, "evaluation.max_new_tokens=10", "chat.temperature=0.9", "chat.seed=5")
+	a, err := s.Model.NewAdapter(LoRAConfig(cfg.LoRA), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range a.Params() {
+		if strings.Contains(p.Name, "lora_B") {
+			for i := range p.Data {
+				p.Data[i] = float32(i%7-3) * 0.05
+			}
+		}
+	}
+	res, err := s.Evaluate(context.Background(), cfg, EvalOptions{Adapter: a, PluginDirs: []string{pluginDir}, DevPlugins: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smp := ChatSampling(cfg.Chat)
+	smp.MaxNewTokens = cfg.Evaluation.MaxNewTokens
+	distinct := map[string]bool{}
+	for i, r := range res.Tuned.Results {
+		ids, err := s.ChatPrompt(cfg.Chat.SystemPrompt, []tokenizer.Message{{Role: "user", Content: r.Input}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm := smp
+		sm.Seed = int64(cfg.Chat.Seed) + int64(i+1)
+		c, err := s.Generate(context.Background(), a, ids, sm, s.StopIDs(true), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Text != r.Output {
+			t.Fatalf("sample %s: evaluation answered %q, alone %q", r.ID, r.Output, c.Text)
+		}
+		distinct[c.Text] = true
+	}
+	if len(res.Tuned.Results) != 21 || len(distinct) < 5 {
+		t.Fatalf("%d results, %d distinct answers", len(res.Tuned.Results), len(distinct))
+	}
+}
+
 func TestChatStreamsTheAnswer(t *testing.T) {
 	s, err := OpenDir(tinyModel(t), "tiny", "float32")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"qwentune/engine/config"
 	"qwentune/engine/eval"
+	"qwentune/engine/generate"
 	"qwentune/engine/nn"
 	"qwentune/model/tokenizer"
 	"qwentune/plugins/evaluators"
@@ -160,18 +161,26 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	positive := cfg.Evaluation.PositiveLabel
 	runOne := func(phase string, a *nn.Adapter) (eval.Report, error) {
 		i := 0
-		gen := func(ctx context.Context, input string) (string, error) {
-			i++
-			ids, err := s.ChatPrompt(cfg.Chat.SystemPrompt, []tokenizer.Message{{Role: "user", Content: input}})
-			if err != nil {
-				return "", err
+		gen := func(ctx context.Context, inputs []string, answer func(int, string)) error {
+			prompts := make([][]int, len(inputs))
+			seeds := make([]int64, len(inputs))
+			for k, input := range inputs {
+				ids, err := s.ChatPrompt(cfg.Chat.SystemPrompt, []tokenizer.Message{{Role: "user", Content: input}})
+				if err == nil {
+					err = s.checkPrompt(ids, smp)
+				}
+				if err != nil {
+					return &eval.InputError{Index: k, Err: err}
+				}
+				i++
+				prompts[k], seeds[k] = ids, seed+int64(i)
 			}
-			sm := smp
-			sm.Seed = seed + int64(i)
-			c, err := s.Generate(ctx, a, ids, sm, s.StopIDs(true), nil)
-			return c.Text, err
+			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, s.StopIDs(true), func(j int, c Completion) { answer(j, c.Text) })
+			return err
 		}
-		return eval.Run(ctx, samples, gen, client, eval.Options{BatchSize: cfg.Evaluation.BatchSize, Positive: positive},
+		// The inputs are decoded generate.MaxBatch at a time; each answer is
+		// exactly what generating it alone gives.
+		return eval.Run(ctx, samples, gen, client, eval.Options{BatchSize: cfg.Evaluation.BatchSize, GenerateBatch: generate.MaxBatch, Positive: positive},
 			func(pr eval.Progress) {
 				if progress != nil {
 					progress(EvalProgress{Phase: phase, Progress: pr})

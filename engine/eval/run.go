@@ -2,7 +2,9 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"qwentune/plugins/evaluators"
@@ -12,10 +14,22 @@ import (
 // when Options.BatchSize is 0.
 const DefaultBatchSize = 16
 
-// Generator produces the model's answer to one input. The caller wires the
+// Generator produces the model's answers to inputs (one, or up to
+// Options.GenerateBatch at a time), calling answer(i, output) once for each
+// input as soon as its answer is ready, in any order. The caller wires the
 // model, adapter, chat template and sampling settings into it; it should
 // return promptly with ctx's error once ctx is done.
-type Generator func(ctx context.Context, input string) (string, error)
+type Generator func(ctx context.Context, inputs []string, answer func(i int, output string)) error
+
+// InputError is a Generator's error about one of its inputs, Index in the
+// inputs of the call; Run names that input's sample.
+type InputError struct {
+	Index int
+	Err   error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("input %d: %v", e.Index, e.Err) }
+func (e *InputError) Unwrap() error { return e.Err }
 
 // Judge is the part of an evaluator Run needs; *evaluators.Client
 // implements it.
@@ -29,6 +43,8 @@ type Options struct {
 	// BatchSize is the number of samples per Judge call (DefaultBatchSize
 	// when 0).
 	BatchSize int
+	// GenerateBatch is the number of inputs per Generator call (1 when 0).
+	GenerateBatch int
 	// Positive is the label precision, recall and F1 are reported for;
 	// normally the evaluator's first label (Client.About().Labels[0]).
 	// When empty, the first sample's expected label is used.
@@ -80,23 +96,26 @@ type Report struct {
 	Elapsed  time.Duration `json:"elapsed"`
 }
 
-// Run generates an answer for every sample and has judge label them, in
-// batches of opts.BatchSize. progress (may be nil) is called after every
-// answer and every batch verdict. On cancellation or on a generation or
-// judge error, Run returns the Report of the samples judged so far
-// (Complete false) together with the error.
+// Run generates an answer for every sample, opts.GenerateBatch inputs per
+// call of gen, and has judge label them in batches of opts.BatchSize.
+// progress (may be nil) is called after every answer and every batch
+// verdict. On cancellation or on a generation or judge error, Run returns
+// the Report of the samples judged so far (Complete false) together with
+// the error.
 func Run(ctx context.Context, samples []Sample, gen Generator, judge Judge, opts Options, progress func(Progress)) (Report, error) {
 	start := time.Now()
 	batch := opts.BatchSize
 	if batch <= 0 {
 		batch = DefaultBatchSize
 	}
+	group := max(opts.GenerateBatch, 1)
 	positive := opts.Positive
 	if positive == "" && len(samples) > 0 {
 		positive = samples[0].Label
 	}
 	rep := Report{Total: len(samples)}
-	report := func(answered int) {
+	answered := 0
+	report := func() {
 		p := Progress{Generated: answered, Judged: len(rep.Results), Total: len(samples), Elapsed: time.Since(start)}
 		if p.Generated > 0 {
 			p.ETA = time.Duration(float64(p.Elapsed) / float64(p.Generated) * float64(p.Total-p.Generated))
@@ -116,25 +135,18 @@ func Run(ctx context.Context, samples []Sample, gen Generator, judge Judge, opts
 		rep.Elapsed = time.Since(start)
 		return rep, err
 	}
-
-	for lo := 0; lo < len(samples); lo += batch {
-		hi := min(lo+batch, len(samples))
-		pending := make([]Result, 0, hi-lo)
-		asks := make([]evaluators.Sample, 0, hi-lo)
-		for _, s := range samples[lo:hi] {
-			if err := ctx.Err(); err != nil {
-				return finish(err)
-			}
-			out, err := gen(ctx, s.Input)
-			if err != nil {
-				if ctx.Err() != nil {
-					return finish(ctx.Err())
-				}
-				return finish(fmt.Errorf("sample %s (line %d): generate: %w", s.ID, s.Line, err))
-			}
-			pending = append(pending, Result{ID: s.ID, Line: s.Line, Input: s.Input, Reference: s.Reference, Output: out, Label: s.Label})
-			asks = append(asks, evaluators.Sample{ID: s.ID, Input: s.Input, Output: out, Reference: s.Reference, ExpectedLabel: s.Label})
-			report(len(rep.Results) + len(pending))
+	// judgeFirst has judge label the first n answers not yet judged.
+	judgeFirst := func(n int, outputs []string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lo := len(rep.Results)
+		pending := make([]Result, n)
+		asks := make([]evaluators.Sample, n)
+		for k, s := range samples[lo : lo+n] {
+			out := outputs[lo+k]
+			pending[k] = Result{ID: s.ID, Line: s.Line, Input: s.Input, Reference: s.Reference, Output: out, Label: s.Label}
+			asks[k] = evaluators.Sample{ID: s.ID, Input: s.Input, Output: out, Reference: s.Reference, ExpectedLabel: s.Label}
 		}
 		verdicts, err := judge.Judge(ctx, asks)
 		if err == nil && len(verdicts) != len(asks) {
@@ -142,15 +154,62 @@ func Run(ctx context.Context, samples []Sample, gen Generator, judge Judge, opts
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return finish(ctx.Err())
+				return ctx.Err()
 			}
-			return finish(fmt.Errorf("samples %s to %s: judge: %w", samples[lo].ID, samples[hi-1].ID, err))
+			return fmt.Errorf("samples %s to %s: judge: %w", samples[lo].ID, samples[lo+n-1].ID, err)
 		}
 		for i, v := range verdicts {
 			pending[i].Predicted, pending[i].Score, pending[i].Reason = v.Label, v.Score, v.Reason
 		}
 		rep.Results = append(rep.Results, pending...)
-		report(len(rep.Results))
+		report()
+		return nil
+	}
+
+	outputs := make([]string, len(samples))
+	inputs := make([]string, 0, group)
+	for lo := 0; lo < len(samples); lo += group {
+		if err := ctx.Err(); err != nil {
+			return finish(err)
+		}
+		hi := min(lo+group, len(samples))
+		inputs = inputs[:0]
+		for _, s := range samples[lo:hi] {
+			inputs = append(inputs, s.Input)
+		}
+		done := make([]bool, hi-lo)
+		err := gen(ctx, inputs, func(i int, output string) {
+			if i < 0 || i >= len(done) || done[i] {
+				return
+			}
+			done[i], outputs[lo+i] = true, output
+			answered++
+			report()
+		})
+		if err == nil && slices.Contains(done, false) {
+			err = fmt.Errorf("no answer")
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return finish(ctx.Err())
+			}
+			k := max(slices.Index(done, false), 0)
+			if ie := (*InputError)(nil); errors.As(err, &ie) && ie.Index >= 0 && ie.Index < hi-lo {
+				k, err = ie.Index, ie.Err
+			}
+			s := samples[lo+k]
+			return finish(fmt.Errorf("sample %s (line %d): generate: %w", s.ID, s.Line, err))
+		}
+		for answered-len(rep.Results) >= batch {
+			if err := judgeFirst(batch, outputs); err != nil {
+				return finish(err)
+			}
+		}
+	}
+	if n := answered - len(rep.Results); n > 0 {
+		if err := judgeFirst(n, outputs); err != nil {
+			return finish(err)
+		}
 	}
 	return finish(nil)
 }

@@ -52,13 +52,32 @@ func makeSamples(n int) []Sample {
 	return out
 }
 
-// echo answers "good" for inputs q1..q4 and "bad" otherwise.
-func echo(_ context.Context, input string) (string, error) {
-	switch input {
-	case "q1", "q2", "q3", "q4":
-		return "good " + input, nil
+// echo answers "good" for inputs q1..q4 and "bad" otherwise, the last input
+// of a call first.
+func echo(_ context.Context, inputs []string, answer func(int, string)) error {
+	for i := len(inputs) - 1; i >= 0; i-- {
+		switch in := inputs[i]; in {
+		case "q1", "q2", "q3", "q4":
+			answer(i, "good "+in)
+		default:
+			answer(i, "bad "+in)
+		}
 	}
-	return "bad " + input, nil
+	return nil
+}
+
+// each makes a Generator of one answer per input from f.
+func each(f func(input string) (string, error)) Generator {
+	return func(_ context.Context, inputs []string, answer func(int, string)) error {
+		for i, in := range inputs {
+			out, err := f(in)
+			if err != nil {
+				return err
+			}
+			answer(i, out)
+		}
+		return nil
+	}
 }
 
 func TestRun(t *testing.T) {
@@ -126,24 +145,24 @@ func TestRunStops(t *testing.T) {
 		{
 			name: "cancelled during the second batch",
 			gen: func(cancel context.CancelFunc) Generator {
-				return func(_ context.Context, input string) (string, error) {
+				return each(func(input string) (string, error) {
 					if input == "q5" {
 						cancel()
 					}
 					return "good", nil
-				}
+				})
 			},
 			judge: &fakeJudge{}, judged: 3, wantErr: context.Canceled,
 		},
 		{
 			name: "generation error",
 			gen: func(context.CancelFunc) Generator {
-				return func(_ context.Context, input string) (string, error) {
+				return each(func(input string) (string, error) {
 					if input == "q4" {
 						return "", boom
 					}
 					return "good", nil
-				}
+				})
 			},
 			judge: &fakeJudge{}, judged: 3, want: "sample 4 (line 4): generate: boom", wantErr: boom,
 		},
@@ -162,5 +181,54 @@ func TestRunStops(t *testing.T) {
 				t.Errorf("partial report: complete %v total %d results %d metrics total %d", rep.Complete, rep.Total, len(rep.Results), rep.Metrics.Total)
 			}
 		})
+	}
+}
+
+// TestRunGenerateBatch checks that answers generated several inputs at a
+// time, and given back in any order, end up with their samples, that the
+// judge batches are independent of the generation groups, and that a
+// generator that leaves an input unanswered fails the run naming it.
+func TestRunGenerateBatch(t *testing.T) {
+	for _, group := range []int{1, 2, 3, 8} {
+		judge := &fakeJudge{}
+		var calls []int
+		gen := func(ctx context.Context, inputs []string, answer func(int, string)) error {
+			calls = append(calls, len(inputs))
+			return echo(ctx, inputs, answer)
+		}
+		var events []Progress
+		rep, err := Run(context.Background(), makeSamples(7), gen, judge, Options{BatchSize: 3, GenerateBatch: group, Positive: "ok"}, func(p Progress) { events = append(events, p) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(judge.batches) != "[3 3 1]" || len(calls) != (7+group-1)/group || calls[0] != min(group, 7) {
+			t.Errorf("group %d: judge batches %v, generator calls %v", group, judge.batches, calls)
+		}
+		for i, r := range rep.Results {
+			if want := fmt.Sprintf("q%d", i+1); r.Input != want || !strings.HasSuffix(r.Output, " "+want) {
+				t.Fatalf("group %d: result %d is %+v", group, i, r)
+			}
+		}
+		if len(events) != 7+3 || events[len(events)-1].Judged != 7 {
+			t.Errorf("group %d: %d progress events, last %+v", group, len(events), events[len(events)-1])
+		}
+	}
+	skip := func(_ context.Context, inputs []string, answer func(int, string)) error {
+		for i, in := range inputs {
+			if in != "q5" {
+				answer(i, "good")
+			}
+		}
+		return nil
+	}
+	bad := func(_ context.Context, inputs []string, answer func(int, string)) error {
+		return &InputError{Index: len(inputs) - 1, Err: errors.New("too long")}
+	}
+	if _, err := Run(context.Background(), makeSamples(7), bad, &fakeJudge{}, Options{GenerateBatch: 3}, nil); err == nil || err.Error() != "sample 3 (line 3): generate: too long" {
+		t.Errorf("input error: %v", err)
+	}
+	rep, err := Run(context.Background(), makeSamples(7), skip, &fakeJudge{}, Options{BatchSize: 2, GenerateBatch: 4}, nil)
+	if err == nil || err.Error() != "sample 5 (line 5): generate: no answer" || len(rep.Results) != 4 || rep.Complete {
+		t.Errorf("unanswered input: err %v, %d results", err, len(rep.Results))
 	}
 }
