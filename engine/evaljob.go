@@ -10,7 +10,6 @@ import (
 
 	"qwentune/engine/config"
 	"qwentune/engine/eval"
-	"qwentune/engine/generate"
 	"qwentune/engine/nn"
 	"qwentune/model/tokenizer"
 	"qwentune/plugins/evaluators"
@@ -124,7 +123,9 @@ type EvalResult struct {
 // prompt is the input as a user message in the model's chat template, as in
 // training and chat; decoding uses the chat sampling settings with
 // evaluation.max_new_tokens and a seed per sample, so base and fine-tuned
-// see the same draws. A crashed or hung plugin fails this run only.
+// see the same draws. evaluation.batch_size inputs are decoded together,
+// which changes only the speed: each answer is the one generating it alone
+// gives. A crashed or hung plugin fails this run only.
 func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, progress func(EvalProgress)) (EvalResult, error) {
 	var res EvalResult
 	samples, err := eval.LoadTestSet(cfg.Dataset.TestFile)
@@ -178,9 +179,10 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, s.StopIDs(true), func(j int, c Completion) { answer(j, c.Text) })
 			return err
 		}
-		// The inputs are decoded generate.MaxBatch at a time; each answer is
-		// exactly what generating it alone gives.
-		return eval.Run(ctx, samples, gen, client, eval.Options{BatchSize: cfg.Evaluation.BatchSize, GenerateBatch: generate.MaxBatch, Positive: positive},
+		// evaluation.batch_size inputs are decoded together (at most
+		// generate.MaxBatch per step); each answer is exactly what
+		// generating it alone gives.
+		return eval.Run(ctx, samples, gen, client, eval.Options{BatchSize: cfg.Evaluation.BatchSize, GenerateBatch: cfg.Evaluation.BatchSize, Positive: positive},
 			func(pr eval.Progress) {
 				if progress != nil {
 					progress(EvalProgress{Phase: phase, Progress: pr})

@@ -200,7 +200,7 @@ var fieldTable = []Field{
 	with("evaluation.compare_base", Field{Kind: KindBool},
 		"Also evaluate the base model without the adapter and show both side by side."),
 	with("evaluation.batch_size", intRange(1),
-		"Test rows generated together."),
+		"Test rows generated and judged together; each answer is exactly what generating it alone gives, so this changes only the speed."),
 
 	with("chat.max_new_tokens", intRange(1),
 		"Longest answer in tokens."),
