@@ -632,6 +632,11 @@ func (w *Weight) gemv1(lo, hi int, x []float32, n int, eo, y []float32, ldy int,
 	}
 }
 
+// The batched decode kernels hold the accumulators of up to GEMVN_MAX
+// inputs, and MulT gives them up to GEMVMaxN: this fails to compile if
+// GEMVN_MAX is the smaller.
+var _ [C.GEMVN_MAX - GEMVMaxN]struct{}
+
 // eoLen is the length of the even/odd copy of an input of cols values.
 func eoLen(cols int) int { return cols &^ 31 }
 

@@ -156,7 +156,7 @@ var tasks struct {
 // gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN.
 type gemvTask struct {
 	w        *Weight
-	y, x, eo []float32 // eo: x split for the bfloat16 AVX-512 kernel, or nil
+	y, x, eo []float32 // eo: each input split for the bfloat16 AVX-512 kernel, or nil
 	n        int
 	acc      bool
 }
