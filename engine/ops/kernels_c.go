@@ -50,16 +50,16 @@ INLINE AVX2 float hsum(__m256 v) {
 	return _mm_cvtss_f32(s);
 }
 
-// GEMV_BLOCK defines name(R, N, U, PF, ...): rows o..o+R-1 of w times the N
-// input rows of x, stepping U chunks of 8 columns so that R*U*N ≤ 8
-// independent accumulators hide the FMA latency while the weight streams
-// from memory once. PF > 0 prefetches each row that many bytes ahead.
+// GEMV_BLOCK defines name(R, U, PF, ...): rows o..o+R-1 of w times x,
+// stepping U chunks of 8 columns so that R*U ≤ 8 independent accumulators
+// hide the FMA latency while the weight streams from memory once. PF > 0
+// prefetches each row that many bytes ahead.
 #define GEMV_BLOCK(name, T, LOAD, CVT)                                              \
-INLINE AVX2 void name(const int R, const int N, const int U, const int PF,          \
-		const T *w, long cols, long o, const float *x, float *y, long ldy, int acc) { \
+INLINE AVX2 void name(const int R, const int U, const int PF,                       \
+		const T *w, long cols, long o, const float *x, float *y, int acc) {          \
 	__m256 s[8];                                                                    \
 	_Pragma("GCC unroll 8")                                                         \
-	for (int k = 0; k < R * U * N; k++) s[k] = _mm256_setzero_ps();                 \
+	for (int k = 0; k < R * U; k++) s[k] = _mm256_setzero_ps();                     \
 	long c = 0;                                                                     \
 	for (; c + 8 * U <= cols; c += 8 * U) {                                         \
 		_Pragma("GCC unroll 8")                                                     \
@@ -67,62 +67,45 @@ INLINE AVX2 void name(const int R, const int N, const int U, const int PF,      
 			const T *p = w + (o + r) * cols + c;                                    \
 			if (PF) _mm_prefetch((const char *)p + PF, _MM_HINT_T0);                \
 			_Pragma("GCC unroll 8")                                                 \
-			for (int u = 0; u < U; u++) {                                           \
-				__m256 wv = LOAD(p + 8 * u);                                        \
-				_Pragma("GCC unroll 8")                                             \
-				for (int i = 0; i < N; i++)                                         \
-					s[(r * U + u) * N + i] = _mm256_fmadd_ps(wv,                    \
-						_mm256_loadu_ps(x + i * cols + c + 8 * u), s[(r * U + u) * N + i]); \
-			}                                                                       \
+			for (int u = 0; u < U; u++)                                             \
+				s[r * U + u] = _mm256_fmadd_ps(LOAD(p + 8 * u), _mm256_loadu_ps(x + c + 8 * u), s[r * U + u]); \
 		}                                                                           \
 	}                                                                               \
 	for (; c + 8 <= cols; c += 8) {                                                 \
 		_Pragma("GCC unroll 8")                                                     \
-		for (int r = 0; r < R; r++) {                                               \
-			__m256 wv = LOAD(w + (o + r) * cols + c);                               \
-			_Pragma("GCC unroll 8")                                                 \
-			for (int i = 0; i < N; i++)                                             \
-				s[r * U * N + i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i * cols + c), s[r * U * N + i]); \
-		}                                                                           \
+		for (int r = 0; r < R; r++)                                                 \
+			s[r * U] = _mm256_fmadd_ps(LOAD(w + (o + r) * cols + c), _mm256_loadu_ps(x + c), s[r * U]); \
 	}                                                                               \
 	_Pragma("GCC unroll 8")                                                         \
 	for (int r = 0; r < R; r++) {                                                   \
+		__m256 v = s[r * U];                                                        \
 		_Pragma("GCC unroll 8")                                                     \
-		for (int i = 0; i < N; i++) {                                               \
-			__m256 v = s[r * U * N + i];                                            \
-			_Pragma("GCC unroll 8")                                                 \
-			for (int u = 1; u < U; u++) v = _mm256_add_ps(v, s[(r * U + u) * N + i]); \
-			float t = hsum(v);                                                      \
-			for (long k = c; k < cols; k++) t += CVT(w[(o + r) * cols + k]) * x[i * cols + k]; \
-			float *d = y + i * ldy + o + r;                                         \
-			*d = acc ? *d + t : t;                                                  \
-		}                                                                           \
+		for (int u = 1; u < U; u++) v = _mm256_add_ps(v, s[r * U + u]);             \
+		float t = hsum(v);                                                          \
+		for (long k = c; k < cols; k++) t += CVT(w[(o + r) * cols + k]) * x[k];      \
+		y[o + r] = acc ? y[o + r] + t : t;                                          \
 	}                                                                               \
 }
 
 GEMV_BLOCK(gemv_block_bf16, uint16_t, load_bf16, bf16f)
 GEMV_BLOCK(gemv_block_f32, float, load_f32, f32f)
 
-#define GEMV_ROWS(block, R, N, U, PF)                                               \
-	{                                                                               \
-		long o = lo;                                                                \
-		for (; o + R <= hi; o += R) block(R, N, U, PF, w, cols, o, x, y, ldy, acc); \
-		for (; o < hi; o++) block(1, N, 1, 0, w, cols, o, x, y, ldy, acc);          \
-	}
-
 // GEMV_AVX2 defines name(...): y[o] (+)= sum_c x[c]*w[o*cols + c] for rows o
 // in [lo, hi) and one input x. Short rows (x fits in L1) stream one row at a
 // time: a single sequential stream is what the hardware prefetcher follows
-// best when rows are only a few KiB. Long rows go four at a time, which saves
-// reloading x from L2 for every row, with software prefetch to keep the
-// streams ahead.
+// best when rows are only a few KiB. Long rows go four at a time (the rest
+// one at a time), which saves reloading x from L2 for every row, with
+// software prefetch to keep the streams ahead.
 #define GEMV_AVX2(name, block, T)                                                   \
 static AVX2 void name(const T *w, long cols, long lo, long hi, const float *x,       \
 		float *y, int acc) {                                                        \
-	const int pf = 2048;                                                            \
-	const long ldy = 0;                                                             \
-	if (cols < 4096) GEMV_ROWS(block, 1, 1, 4, 0)                                   \
-	else GEMV_ROWS(block, 4, 1, 2, pf)                                              \
+	long o = lo;                                                                    \
+	if (cols < 4096) {                                                              \
+		for (; o < hi; o++) block(1, 4, 0, w, cols, o, x, y, acc);                  \
+		return;                                                                     \
+	}                                                                               \
+	for (; o + 4 <= hi; o += 4) block(4, 2, 2048, w, cols, o, x, y, acc);           \
+	for (; o < hi; o++) block(1, 1, 0, w, cols, o, x, y, acc);                      \
 }
 
 GEMV_AVX2(gemv_bf16_avx2, gemv_block_bf16, uint16_t)

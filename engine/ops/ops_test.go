@@ -75,11 +75,7 @@ func TestMulTAndMul(t *testing.T) {
 	}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64}
 	rng := rand.New(rand.NewPCG(1, 2))
-	// Each kernel family in turn: AVX-512 (where the CPU has it), AVX2, and
-	// the scalar C fallbacks.
-	for _, mode := range []string{"avx512", "avx2", "scalar"} {
-		forceNoTiled(mode != "avx512")
-		forceScalar(mode == "scalar")
+	eachFamily(func(mode string) {
 		for _, sh := range shapes {
 			for _, bf16 := range []bool{false, true} {
 				w := randWeight(rng, sh.rows, sh.cols, bf16)
@@ -93,9 +89,19 @@ func TestMulTAndMul(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// eachFamily runs f with each kernel family in turn: AVX-512 (where the CPU
+// has it), AVX2, and the scalar C fallbacks; it restores the default after.
+func eachFamily(f func(mode string)) {
+	defer forceScalar(false)
+	defer forceNoTiled(false)
+	for _, mode := range []string{"avx512", "avx2", "scalar"} {
+		forceNoTiled(mode != "avx512")
+		forceScalar(mode == "scalar")
+		f(mode)
 	}
-	forceScalar(false)
-	forceNoTiled(false)
 }
 
 // TestMulBlocked shrinks the scratch buffer so that bfloat16 products with
@@ -165,9 +171,7 @@ func TestGEMVChunks(t *testing.T) {
 func TestMulTBatchInvariant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	shapes := []struct{ rows, cols int }{{1, 1}, {37, 13}, {130, 257}, {700, 1536}, {203, 4168}, {21, 4103}, {9, 127}}
-	for _, mode := range []string{"avx512", "avx2", "scalar"} {
-		forceNoTiled(mode != "avx512")
-		forceScalar(mode == "scalar")
+	eachFamily(func(mode string) {
 		for _, sh := range shapes {
 			for _, bf16 := range []bool{false, true} {
 				w := randWeight(rng, sh.rows, sh.cols, bf16)
@@ -198,9 +202,7 @@ func TestMulTBatchInvariant(t *testing.T) {
 				}
 			}
 		}
-	}
-	forceScalar(false)
-	forceNoTiled(false)
+	})
 }
 
 func checkMul(t *testing.T, name string, rng *rand.Rand, w *Weight, n int, acc, trans bool) {
