@@ -12,7 +12,10 @@ go build -o bin/qwentune ./cmd/qwentune
 q=bin/qwentune
 
 $q make-model --shape tiny --out "$work/tiny" --seed 3
-$q inspect "$work/tiny" | grep -q "Qwen2ForCausalLM"
+# (outputs go to files before grep -q: grep stops reading at the first match,
+# and with pipefail the writer's SIGPIPE would fail the step)
+$q inspect "$work/tiny" > "$work/inspect.txt"
+grep -q "Qwen2ForCausalLM" "$work/inspect.txt"
 
 # tokenize round trip
 out=$(echo '{"text": "Hello, world! 123"}' | $q tokenize --tokenizer "$work/tiny")
@@ -21,7 +24,8 @@ back=$(echo "$out" | $q tokenize --tokenizer "$work/tiny" --decode)
 
 common=(--config config.yml --set model.name="$work/tiny" --set training.output_dir="$work/run"
   --set dataset.max_length=96 --set lora.r=4 --set training.logging_steps=2 --set training.save_steps=4)
-$q data inspect "${common[@]}" --rows 1 | grep -q "format"
+$q data inspect "${common[@]}" --rows 1 > "$work/data.txt"
+grep -q "format" "$work/data.txt"
 
 # train for 4 steps, then resume to 8: the resumed run continues from checkpoint-4
 $q train "${common[@]}" --set training.max_steps=4 --no-preflight --json > "$work/train1.jsonl"
