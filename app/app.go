@@ -20,7 +20,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/config"
-	"qwentune/engine/data"
+	"qwentune/engine/dataset"
 	"qwentune/model"
 )
 
@@ -55,7 +55,7 @@ type UI struct {
 	sess *engine.Session
 	// report is the inspected training data; datasetFile the (resolved)
 	// train file it was made from. Training needs both to match the config.
-	report      *data.Report
+	report      *dataset.Report
 	datasetFile string
 	// job names the engine job running ("" when idle); a session runs one
 	// job at a time.

@@ -15,7 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"gonum.org/v1/plot/vg"
 
-	"qwentune/engine/data"
+	"qwentune/engine/dataset"
 	"qwentune/engine/eval"
 )
 
@@ -36,7 +36,7 @@ type datasetScreen struct {
 	problems  *widget.Label
 	testInfo  *widget.Label
 
-	rep      *data.Report
+	rep      *dataset.Report
 	selected int
 }
 
@@ -193,7 +193,7 @@ func (s *datasetScreen) Inspect() {
 	}
 	s.summary.SetText("Reading " + cfg.Dataset.TrainFile + "…")
 	go func() {
-		rep, err := data.Inspect(cfg.Dataset.TrainFile, sess.Tokenizer, data.OptionsFrom(cfg.Dataset))
+		rep, err := dataset.Inspect(cfg.Dataset.TrainFile, sess.Tokenizer, dataset.OptionsFrom(cfg.Dataset))
 		var tests []eval.Sample
 		var testErr error
 		if cfg.Dataset.TestFile != "" {
@@ -215,7 +215,7 @@ func (s *datasetScreen) Inspect() {
 	}()
 }
 
-func (s *datasetScreen) show(rep *data.Report, maxLen int) {
+func (s *datasetScreen) show(rep *dataset.Report, maxLen int) {
 	s.rep = rep
 	s.selected = -1
 	format := "no valid row"
@@ -308,7 +308,7 @@ func (s *datasetScreen) ShowRow(i int) {
 	}
 	s.selected = i
 	e := s.rep.Examples[i]
-	toks := data.Tokens(e, s.u.sess.Tokenizer)
+	toks := dataset.Tokens(e, s.u.sess.Tokenizer)
 	var segs []widget.RichTextSegment
 	var run strings.Builder
 	flush := func(trained bool) {

@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"qwentune/engine"
-	"qwentune/engine/train"
+	"qwentune/engine/trainer"
 	"qwentune/model"
 )
 
@@ -41,7 +41,7 @@ type trainScreen struct {
 	log                            *widget.TextGrid
 	logScroll                      *container.Scroll
 
-	control  *train.Control
+	control  *trainer.Control
 	cancelFn context.CancelFunc
 	done     chan struct{} // closed when the running Train call has returned
 	paused   bool
@@ -49,7 +49,7 @@ type trainScreen struct {
 	steps, loss, lr, grad []float64
 	lines                 []string
 	plotT                 throttle
-	last                  train.Event
+	last                  trainer.Event
 }
 
 func newTrainScreen(u *UI) *trainScreen {
@@ -138,7 +138,7 @@ func (s *trainScreen) Start(resume string) {
 		return
 	}
 	if resume == "latest" {
-		ck, err := train.LatestCheckpoint(cfg.Training.OutputDir)
+		ck, err := trainer.LatestCheckpoint(cfg.Training.OutputDir)
 		if err == nil && ck == "" {
 			err = fmt.Errorf("%s holds no checkpoint", cfg.Training.OutputDir)
 		}
@@ -153,18 +153,18 @@ func (s *trainScreen) Start(resume string) {
 	sess := s.u.sess
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancelFn = cancel
-	s.control = train.NewControl()
+	s.control = trainer.NewControl()
 	s.done = make(chan struct{})
 	s.paused = false
 	if resume == "" {
 		s.steps, s.loss, s.lr, s.grad = nil, nil, nil, nil
-		s.last = train.Event{}
+		s.last = trainer.Event{}
 	}
 	s.progress.SetValue(0)
 	s.stats.SetText("Preparing the data and measuring a few steps…")
 	s.u.refresh()
 
-	events := make(chan train.Event, 64)
+	events := make(chan trainer.Event, 64)
 	forwarded := make(chan struct{})
 	go func() {
 		defer close(forwarded)
@@ -194,9 +194,9 @@ func (s *trainScreen) Start(resume string) {
 	}()
 }
 
-func (s *trainScreen) event(ev train.Event) {
+func (s *trainScreen) event(ev trainer.Event) {
 	switch ev.Kind {
-	case train.EventStep:
+	case trainer.EventStep:
 		s.last = ev
 		s.steps = append(s.steps, float64(ev.Step))
 		s.loss = append(s.loss, ev.Loss)
@@ -208,19 +208,19 @@ func (s *trainScreen) event(ev train.Event) {
 		s.stats.SetText(fmt.Sprintf("epoch %.2f · loss %.4f · lr %.3g · grad norm %.3f · %.0f tokens/s · ETA %s · memory %s",
 			ev.Epoch, ev.Loss, ev.LR, ev.GradNorm, ev.TokensPerSec, duration(time.Duration(ev.ETASeconds*float64(time.Second))), model.ByteSize(ev.MemBytes)))
 		s.plotT.do(s.redraw)
-	case train.EventLog:
+	case trainer.EventLog:
 		s.appendLog(formatLogEntry(ev.Step, ev.Log))
-	case train.EventSave:
+	case trainer.EventSave:
 		s.appendLog("checkpoint saved: " + ev.Path)
-	case train.EventPause:
+	case trainer.EventPause:
 		s.appendLog(fmt.Sprintf("paused at step %d", ev.Step))
-	case train.EventResume:
+	case trainer.EventResume:
 		s.appendLog("continuing")
-	case train.EventStopped:
+	case trainer.EventStopped:
 		s.appendLog("stopped; checkpoint " + ev.Path)
-	case train.EventDone:
+	case trainer.EventDone:
 		s.appendLog(formatLogEntry(ev.Step, ev.Log))
-	case train.EventError:
+	case trainer.EventError:
 		s.appendLog("error: " + ev.Message)
 	}
 }
@@ -232,7 +232,7 @@ func (s *trainScreen) redraw() {
 	s.gradPlot.update()
 }
 
-func (s *trainScreen) finished(res train.Result, plan engine.TrainPlan, err error) {
+func (s *trainScreen) finished(res trainer.Result, plan engine.TrainPlan, err error) {
 	s.done = nil
 	s.control = nil
 	s.cancelFn = nil
@@ -243,7 +243,7 @@ func (s *trainScreen) finished(res train.Result, plan engine.TrainPlan, err erro
 		s.u.model.setEstimate(plan.Estimate.String())
 	}
 	switch {
-	case errors.Is(err, train.ErrStopped):
+	case errors.Is(err, trainer.ErrStopped):
 		msg := "Stopped at step " + fmt.Sprint(res.GlobalStep) + "."
 		if res.Checkpoint != "" {
 			msg += " Checkpoint: " + res.Checkpoint + " — press Resume from checkpoint to continue."
@@ -314,7 +314,7 @@ func (s *trainScreen) appendLog(line string) {
 }
 
 // formatLogEntry prints a log_history entry like the Trainer's console line.
-func formatLogEntry(step int, e train.LogEntry) string {
+func formatLogEntry(step int, e trainer.LogEntry) string {
 	keys := make([]string, 0, len(e))
 	for k := range e {
 		keys = append(keys, k)

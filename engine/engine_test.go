@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"qwentune/engine/config"
-	"qwentune/engine/train"
+	"qwentune/engine/trainer"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
 )
@@ -74,7 +74,7 @@ func testConfig(t *testing.T, modelDir string, sets ...string) config.Config {
 
 func readLogLosses(t *testing.T, dir string) []float64 {
 	t.Helper()
-	st, err := train.ReadTrainerState(filepath.Join(dir, "trainer_state.json"))
+	st, err := trainer.ReadTrainerState(filepath.Join(dir, "trainer_state.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +189,8 @@ func TestStopSavesAndResumeContinues(t *testing.T) {
 	if _, _, err := s.Train(context.Background(), ref, TrainOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ctl := train.NewControl()
-	events := make(chan train.Event, 16)
+	ctl := trainer.NewControl()
+	events := make(chan trainer.Event, 16)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -203,7 +203,7 @@ func TestStopSavesAndResumeContinues(t *testing.T) {
 	res, _, err := s.Train(context.Background(), cfg, TrainOptions{Control: ctl}, events)
 	close(events)
 	<-done
-	if !errors.Is(err, train.ErrStopped) || res.Checkpoint == "" {
+	if !errors.Is(err, trainer.ErrStopped) || res.Checkpoint == "" {
 		t.Fatalf("stop: err %v, checkpoint %q", err, res.Checkpoint)
 	}
 	if _, _, err := s.Train(context.Background(), cfg, TrainOptions{Resume: "latest"}, nil); err != nil {

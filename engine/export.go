@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"qwentune/engine/config"
-	"qwentune/engine/data"
-	"qwentune/engine/export"
+	"qwentune/engine/dataset"
+	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/model"
 	"qwentune/model/peft"
@@ -91,14 +91,14 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 		if err != nil {
 			return err
 		}
-		if enc == export.Q8_0 {
+		if enc == formats.Q8_0 {
 			return fmt.Errorf("export: merged: a Hugging Face folder stores f32, f16 or bf16; use --format gguf for q8_0")
 		}
 		shard := o.MaxShardSize
 		if shard == "" {
-			shard = export.DefaultMaxShardSize
+			shard = formats.DefaultMaxShardSize
 		}
-		limit, err := export.ParseSize(shard)
+		limit, err := formats.ParseSize(shard)
 		if err != nil {
 			return fmt.Errorf("export: max shard size: %w", err)
 		}
@@ -106,7 +106,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 		if err != nil {
 			return err
 		}
-		return export.WriteHF(ctx, o.OutDir, s.Model, s.Gen, s.Tokenizer, export.HFOptions{DType: enc, MaxShardBytes: limit, Adapter: a}, progress)
+		return formats.WriteHF(ctx, o.OutDir, s.Model, s.Gen, s.Tokenizer, formats.HFOptions{DType: enc, MaxShardBytes: limit, Adapter: a}, progress)
 	case ExportGGUF:
 		enc, err := s.encoding(o.DType, "f16", "")
 		if err != nil {
@@ -117,18 +117,18 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 			return err
 		}
 		name := filepath.Base(filepath.Clean(s.Name))
-		if err := export.WriteGGUF(ctx, filepath.Join(o.OutDir, GGUFModelFile), s.Model, s.Tokenizer,
-			export.GGUFOptions{DType: enc, Name: name, Adapter: a}, progress); err != nil {
+		if err := formats.WriteGGUF(ctx, filepath.Join(o.OutDir, GGUFModelFile), s.Model, s.Tokenizer,
+			formats.GGUFOptions{DType: enc, Name: name, Adapter: a}, progress); err != nil {
 			return err
 		}
-		mo := export.ModelfileOptions{GGUF: GGUFModelFile}
+		mo := formats.ModelfileOptions{GGUF: GGUFModelFile}
 		if o.AdapterDir != "" {
 			mo.BaseGGUF, mo.AdapterGGUF = "base.gguf", GGUFAdapterFile
 		}
 		if o.Config != nil {
 			mo.System = o.Config.Chat.SystemPrompt
 		}
-		return model.WriteFileAtomic(filepath.Join(o.OutDir, ModelfileName), []byte(export.Modelfile(mo)))
+		return model.WriteFileAtomic(filepath.Join(o.OutDir, ModelfileName), []byte(formats.Modelfile(mo)))
 	case ExportGGUFAdapter:
 		if o.AdapterDir == "" {
 			return fmt.Errorf("export: gguf-adapter needs an adapter folder")
@@ -141,8 +141,8 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 		if err != nil {
 			return err
 		}
-		return export.WriteGGUFAdapter(ctx, filepath.Join(o.OutDir, GGUFAdapterFile), pa, s.Config,
-			export.AdapterOptions{DType: enc, Name: filepath.Base(filepath.Clean(o.AdapterDir))}, progress)
+		return formats.WriteGGUFAdapter(ctx, filepath.Join(o.OutDir, GGUFAdapterFile), pa, s.Config,
+			formats.AdapterOptions{DType: enc, Name: filepath.Base(filepath.Clean(o.AdapterDir))}, progress)
 	case ExportHFJob:
 		if o.Config == nil {
 			return fmt.Errorf("export: hf-job needs the config (dataset, LoRA and training settings)")
@@ -153,25 +153,25 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 }
 
 // WriteHFJob renders cfg's training set with tok and writes a Hugging Face
-// Trainer job into outDir (see export.WriteHFJob); it needs no model
+// Trainer job into outDir (see formats.WriteHFJob); it needs no model
 // weights. gpus ≤ 0 means 2.
 func WriteHFJob(ctx context.Context, cfg config.Config, tok *tokenizer.Tokenizer, outDir string, gpus int, progress func(done, total int64, what string)) error {
-	ex, err := data.Load(cfg.Dataset.TrainFile, tok, data.OptionsFrom(cfg.Dataset))
+	ex, err := dataset.Load(cfg.Dataset.TrainFile, tok, dataset.OptionsFrom(cfg.Dataset))
 	if err != nil {
 		return err
 	}
-	return export.WriteHFJob(ctx, outDir, export.HFJob{Config: cfg, Examples: ex, PadID: tok.Pad(), GPUs: gpus}, progress)
+	return formats.WriteHFJob(ctx, outDir, formats.HFJob{Config: cfg, Examples: ex, PadID: tok.Pad(), GPUs: gpus}, progress)
 }
 
 // encoding parses dtype, or def when it is empty ("" def: use fallback).
-func (s *Session) encoding(dtype, def, fallback string) (export.Encoding, error) {
+func (s *Session) encoding(dtype, def, fallback string) (formats.Encoding, error) {
 	if dtype == "" {
 		dtype = def
 	}
 	if dtype == "" {
 		dtype = fallback
 	}
-	e, err := export.ParseEncoding(dtype)
+	e, err := formats.ParseEncoding(dtype)
 	if err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"qwentune/engine"
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
-	"qwentune/engine/train"
+	"qwentune/engine/trainer"
 )
 
 func init() {
@@ -163,7 +163,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		res["model_gflops"] = flopsPerToken * float64(*seq) / med / 1e9
 		res["flops_per_token"] = flopsPerToken
 	}
-	res["peak_rss_bytes"] = train.PeakRSS()
+	res["peak_rss_bytes"] = trainer.PeakRSS()
 	sgemm := ops.MeasureSgemmGFLOPS(2048, 2*time.Second)
 	bw := ops.MeasureBandwidth(2 * time.Second)
 	res["sgemm_gflops"] = sgemm

@@ -9,8 +9,8 @@ import (
 	"os"
 
 	"qwentune/engine"
-	"qwentune/engine/data"
-	"qwentune/engine/train"
+	"qwentune/engine/dataset"
+	"qwentune/engine/trainer"
 	"qwentune/model/tokenizer"
 )
 
@@ -88,7 +88,7 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *noPreflight || resume.v != "" {
 		steps = 0
 	}
-	events := make(chan train.Event, 64)
+	events := make(chan trainer.Event, 64)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -119,7 +119,7 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		PreflightSteps: steps, Log: say}, events)
 	close(events)
 	<-done
-	if errors.Is(err, train.ErrStopped) {
+	if errors.Is(err, trainer.ErrStopped) {
 		say(fmt.Sprintf("stopped at step %d; resume with: qwentune train --resume %s", res.GlobalStep, res.Checkpoint))
 		return err
 	}
@@ -134,7 +134,7 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func jsonEvent(ev train.Event) map[string]any {
+func jsonEvent(ev trainer.Event) map[string]any {
 	m := map[string]any{"event": ev.Kind, "step": ev.Step, "max_steps": ev.MaxSteps, "epoch": ev.Epoch}
 	switch ev.Kind {
 	case "step":
@@ -174,7 +174,7 @@ func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := data.Inspect(path, tok, data.OptionsFrom(cfg.Dataset))
+	rep, err := dataset.Inspect(path, tok, dataset.OptionsFrom(cfg.Dataset))
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		e := rep.Examples[*row-1]
 		fmt.Fprintf(stdout, "row %d (line %d, %s): %d tokens, %d trained, %d cut\n", *row, e.Line, e.Format, len(e.IDs), e.TrainedTokens(), e.Truncated)
-		fmt.Fprintln(stdout, data.Annotate(e, tok))
+		fmt.Fprintln(stdout, dataset.Annotate(e, tok))
 		return nil
 	}
 	return rep.Write(stdout, tok, *rows)

@@ -1,9 +1,9 @@
-// Package data turns JSONL datasets into training examples: it reads
+// Package dataset turns JSONL datasets into training examples: it reads
 // train.jsonl rows in the common fine-tuning formats, renders chat rows with
 // the model's chat template, tokenizes them into ids with a loss mask,
 // truncates, batches with a seeded shuffle, lints the data for mistakes that
 // silently spoil a fine-tune, and reads the evaluation rows of test.jsonl.
-package data
+package dataset
 
 import (
 	"crypto/sha256"

@@ -1,10 +1,10 @@
-// Package train is the training loop of the engine, with the semantics of the
+// Package trainer is the training loop of the engine, with the semantics of the
 // Hugging Face Trainer: gradient accumulation normalised by the token count of
 // the whole accumulated batch, global-norm clipping, torch's AdamW, the
 // transformers learning-rate schedules, log_history, checkpoints that resume
 // exactly, pause/stop, and a pre-flight that measures a few real steps. It
 // knows nothing of the model beyond the Model interface.
-package train
+package trainer
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-// Package export writes what QwenTune loads and trains in the formats other
+// Package formats writes what QwenTune loads and trains in the formats other
 // tools read: a merged Hugging Face folder (sharded safetensors like
 // save_pretrained), GGUF v3 files for llama.cpp and Ollama (the merged model,
 // or the LoRA adapter alone) with an Ollama Modelfile, and a ready-to-run
@@ -8,7 +8,7 @@
 // Tensor data is produced one row block at a time while the file is written,
 // so a multi-gigabyte model is never held twice; every file is written
 // atomically (temporary file, then rename).
-package export
+package formats
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package export
+package formats
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"text/template"
 
 	"qwentune/engine/config"
-	"qwentune/engine/data"
+	"qwentune/engine/dataset"
 	"qwentune/internal/npmtest"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
@@ -177,7 +177,7 @@ func TestHFJob(t *testing.T) {
 	cfg.LoRA.TargetModules = []string{"all-linear"}
 	cfg.Training.WarmupRatio = 0.1
 	tok := tokenizer.Builtin()
-	ex, err := data.Load(train, tok, data.OptionsFrom(cfg.Dataset))
+	ex, err := dataset.Load(train, tok, dataset.OptionsFrom(cfg.Dataset))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 
 	"qwentune/engine/config"
-	"qwentune/engine/data"
+	"qwentune/engine/dataset"
 	"qwentune/engine/nn"
-	"qwentune/engine/train"
+	"qwentune/engine/trainer"
 	"qwentune/model"
 	"qwentune/model/peft"
 	"qwentune/model/safetensors"
@@ -22,7 +22,7 @@ type TrainOptions struct {
 	// InitAdapter starts LoRA from an existing PEFT adapter folder.
 	InitAdapter string
 	// Control pauses and stops the run (nil: only ctx stops it).
-	Control *train.Control
+	Control *trainer.Control
 	// PreflightSteps optimizer steps are measured before a fresh run (0:
 	// skip; a resumed run is never measured).
 	PreflightSteps int
@@ -33,14 +33,14 @@ type TrainOptions struct {
 
 // TrainPlan is what a run will do, known before it starts.
 type TrainPlan struct {
-	Examples      []data.Example
-	Lints         []data.Lint
+	Examples      []dataset.Example
+	Lints         []dataset.Lint
 	TrainedTokens int
 	Trainable     int64
 	AllParams     int64
 	TrainableLine string
 	DatasetSHA256 string
-	Estimate      *train.Estimate
+	Estimate      *trainer.Estimate
 }
 
 // RunFiles are the files besides the weights that make a run reproducible.
@@ -54,7 +54,7 @@ const (
 // files, trainer_state.json, checkpoints and the log into
 // training.output_dir. Events report progress; cancelling ctx or
 // o.Control.Stop() stops after saving a checkpoint.
-func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, events chan<- train.Event) (train.Result, TrainPlan, error) {
+func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, events chan<- trainer.Event) (trainer.Result, TrainPlan, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	logf := func(format string, a ...any) {
@@ -64,12 +64,12 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 	}
 	var plan TrainPlan
 	tc := cfg.Training
-	ex, err := data.Load(cfg.Dataset.TrainFile, s.Tokenizer, data.OptionsFrom(cfg.Dataset))
+	ex, err := dataset.Load(cfg.Dataset.TrainFile, s.Tokenizer, dataset.OptionsFrom(cfg.Dataset))
 	if err != nil {
-		return train.Result{}, plan, err
+		return trainer.Result{}, plan, err
 	}
 	plan.Examples = ex
-	plan.Lints = data.Lints(ex)
+	plan.Lints = dataset.Lints(ex)
 	for i, l := range plan.Lints {
 		if i == 20 {
 			logf("warning: %s: %d more warnings (qwentune data inspect lists them all)", cfg.Dataset.TrainFile, len(plan.Lints)-20)
@@ -81,10 +81,10 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		plan.TrainedTokens += e.TrainedTokens()
 	}
 	if plan.TrainedTokens == 0 {
-		return train.Result{}, plan, fmt.Errorf("%s: no row has a token to train on (check dataset.loss_on and the rows' completions)", cfg.Dataset.TrainFile)
+		return trainer.Result{}, plan, fmt.Errorf("%s: no row has a token to train on (check dataset.loss_on and the rows' completions)", cfg.Dataset.TrainFile)
 	}
-	if plan.DatasetSHA256, err = data.SHA256(cfg.Dataset.TrainFile); err != nil {
-		return train.Result{}, plan, err
+	if plan.DatasetSHA256, err = dataset.SHA256(cfg.Dataset.TrainFile); err != nil {
+		return trainer.Result{}, plan, err
 	}
 
 	full := tc.Mode == "full"
@@ -92,7 +92,7 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 	var adapter *nn.Adapter
 	if full {
 		if params, err = s.Model.TrainAll(); err != nil {
-			return train.Result{}, plan, err
+			return trainer.Result{}, plan, err
 		}
 		for _, p := range params {
 			plan.Trainable += int64(len(p.Data))
@@ -102,10 +102,10 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		lc := LoRAConfig(cfg.LoRA)
 		if o.InitAdapter != "" {
 			if adapter, err = s.LoadAdapter(o.InitAdapter); err != nil {
-				return train.Result{}, plan, err
+				return trainer.Result{}, plan, err
 			}
 		} else if adapter, err = s.Model.NewAdapter(lc, int64(tc.Seed)); err != nil {
-			return train.Result{}, plan, err
+			return trainer.Result{}, plan, err
 		}
 		params = adapter.Params()
 		plan.Trainable = adapter.NumParams()
@@ -120,10 +120,10 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 
 	resolved, err := cfg.Marshal()
 	if err != nil {
-		return train.Result{}, plan, err
+		return trainer.Result{}, plan, err
 	}
 	batchSize := tc.BatchSize
-	opts := train.Options{
+	opts := trainer.Options{
 		OutputDir: tc.OutputDir, Epochs: float64(tc.Epochs), MaxSteps: tc.MaxSteps, BatchSize: batchSize,
 		GradAccum: tc.GradientAccumulationSteps, LearningRate: tc.LearningRate, Scheduler: tc.LRScheduler,
 		WarmupSteps: tc.WarmupSteps, WarmupRatio: tc.WarmupRatio, WeightDecay: tc.WeightDecay,
@@ -131,7 +131,7 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		Seed: uint64(tc.Seed), LogFile: logPath(cfg), FLOPsPerToken: 2 * s.ForwardFLOPs(),
 		ResumeFrom: o.Resume, Params: params, Control: o.Control,
 		Batches: func(epoch int) []nn.Batch {
-			return data.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
+			return dataset.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
 		},
 		Extra: map[string]string{ResolvedConfigFile: string(resolved), DatasetHashFile: plan.DatasetSHA256 + "  " + filepath.Base(cfg.Dataset.TrainFile) + "\n"},
 	}
@@ -149,17 +149,17 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 	if o.PreflightSteps > 0 && o.Resume == "" {
 		// The weights are already in memory; a run adds the rest.
 		mem := s.EstimateMemory(cfg)
-		if err := train.CheckMemory(mem.Activations + mem.Optimizer); err != nil {
-			return train.Result{}, plan, err
+		if err := trainer.CheckMemory(mem.Activations + mem.Optimizer); err != nil {
+			return trainer.Result{}, plan, err
 		}
-		est, err := train.Preflight(ctx, s.Model, opts, o.PreflightSteps)
+		est, err := trainer.Preflight(ctx, s.Model, opts, o.PreflightSteps)
 		if err != nil {
-			return train.Result{}, plan, fmt.Errorf("pre-flight: %w", err)
+			return trainer.Result{}, plan, fmt.Errorf("pre-flight: %w", err)
 		}
 		plan.Estimate = &est
 		logf("pre-flight: %s", est)
 	}
-	res, err := train.Run(ctx, s.Model, opts, events)
+	res, err := trainer.Run(ctx, s.Model, opts, events)
 	return res, plan, err
 }
 
@@ -256,6 +256,6 @@ func (s *Session) EstimateMemory(cfg config.Config) MemoryEstimate {
 		pc := lc.PEFT()
 		trainable = pc.CountLoRA(s.Config)
 	}
-	avail, _ := train.MemAvailable()
+	avail, _ := trainer.MemAvailable()
 	return MemoryEstimate{Weights: s.Model.WeightBytes(), Activations: act, Optimizer: 12 * trainable, Available: avail}
 }

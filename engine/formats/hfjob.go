@@ -1,4 +1,4 @@
-package export
+package formats
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"text/template"
 
 	"qwentune/engine/config"
-	"qwentune/engine/data"
+	"qwentune/engine/dataset"
 	"qwentune/model"
 )
 
@@ -21,8 +21,8 @@ import (
 type HFJob struct {
 	// Config is the run's config.yml (LoRA, schedule, batch, seed …).
 	Config config.Config
-	// Examples are the tokenized training rows (data.Load).
-	Examples []data.Example
+	// Examples are the tokenized training rows (dataset.Load).
+	Examples []dataset.Example
 	// PadID pads input_ids in the collator (labels are padded with -100).
 	PadID int
 	// BaseModel is what train.py passes to from_pretrained: a Hub id or a
