@@ -11,6 +11,8 @@
 #                                (and both with OMP_WAIT_POLICY=PASSIVE, which stops torch's OpenMP threads
 #                                spinning against OpenBLAS's: ~1.8x faster training on 2 cores)
 #   bench/llamacpp_bench.mjs     llama.cpp through node-llama-cpp@3.21.1 (installed in $LLAMA_PEER_DIR)
+#   bench/hf_trainer.py          the original pipeline: transformers + PEFT + Trainer on current PyTorch (the venv of
+#   bench/hf_generate.py         scripts/pyenv.sh), float32 and bf16=True; and model.generate in float32 and bfloat16
 # Each run's JSON (with the load average before and after) goes to --results (default WORK/results),
 # and bench/table.py prints one table with the same-run ratios and the targets.
 # Needs ~20 GB free RAM and ~13 GB disk; a full run takes about 10 minutes on 2 cores (plus ~3 to make the files).
@@ -39,6 +41,8 @@ while [ $# -gt 0 ]; do
 done
 peer=${LLAMA_PEER_DIR:-/tmp/llamapeer}
 py=${PYTHON:-/usr/bin/python3} # Debian python3-torch lives in the system Python
+hfpy=""
+if [ $peers = 1 ]; then hfpy=$("$repo/scripts/pyenv.sh"); fi # current torch + transformers + peft, pinned
 envkernel=${OPENBLAS_CORETYPE:-Haswell}
 results=${results:-$work/results}
 mkdir -p "$results"
@@ -86,6 +90,8 @@ if [ "$only" != train ]; then
 		run torch_infer_f32_native noenv $py "$here/pytorch_infer.py" --model "$model" --prompt-len 64 --gen 32 --json
 		run torch_infer_f32_env withenv $py "$here/pytorch_infer.py" --model "$model" --prompt-len 64 --gen 32 --json
 		run torch_infer_f32_native_passive noenv OMP_WAIT_POLICY=PASSIVE $py "$here/pytorch_infer.py" --model "$model" --prompt-len 64 --gen 32 --json
+		run hf_infer_f32 "$hfpy" "$here/hf_generate.py" --model "$model" --prompt-len 64 --gen 32 --json
+		run hf_infer_bf16 "$hfpy" "$here/hf_generate.py" --model "$model" --prompt-len 64 --gen 32 --dtype bfloat16 --json
 	fi
 fi
 if [ "$only" != infer ]; then
@@ -97,6 +103,8 @@ if [ "$only" != infer ]; then
 		run torch_train_f32_native noenv $py "$here/pytorch_lora_train.py" --model "$model" "${targs[@]}" --json
 		run torch_train_f32_env withenv $py "$here/pytorch_lora_train.py" --model "$model" "${targs[@]}" --json
 		run torch_train_f32_native_passive noenv OMP_WAIT_POLICY=PASSIVE $py "$here/pytorch_lora_train.py" --model "$model" "${targs[@]}" --json
+		run hf_train_f32 "$hfpy" "$here/hf_trainer.py" --model "$model" "${targs[@]}" --json
+		run hf_train_bf16 "$hfpy" "$here/hf_trainer.py" --model "$model" "${targs[@]}" --bf16 --json
 	fi
 fi
 $py "$here/table.py" "$results"
