@@ -20,7 +20,6 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/config"
-	"qwentune/engine/dataset"
 	"qwentune/model"
 )
 
@@ -53,10 +52,9 @@ type UI struct {
 	cfgPath string
 	// sess is the loaded model, nil until Load succeeds.
 	sess *engine.Session
-	// report is the inspected training data; datasetFile the (resolved)
-	// train file it was made from. Training needs both to match the config.
-	report      *dataset.Report
-	datasetFile string
+	// data is the inspected training data, made with sess's tokenizer;
+	// training needs it to match the config.
+	data *engine.Dataset
 	// job names the engine job running ("" when idle); a session runs one
 	// job at a time.
 	job string
@@ -231,12 +229,13 @@ func (u *UI) resolved() config.Config {
 // datasetReady reports whether the training data in the config is the one
 // the user inspected on the dataset screen, without bad lines.
 func (u *UI) datasetReady() bool {
-	return u.datasetSeen() && len(u.report.Errors) == 0 && len(u.report.Examples) > 0
+	return u.datasetSeen() && u.data.Ready()
 }
 
-// datasetSeen reports whether the config's training file was inspected.
+// datasetSeen reports whether the config's training file was inspected,
+// with the config's dataset settings and the loaded model's tokenizer.
 func (u *UI) datasetSeen() bool {
-	return u.report != nil && u.datasetFile == u.resolved().Dataset.TrainFile
+	return u.sess != nil && u.data.Matches(u.resolved().Dataset, u.sess.Tokenizer)
 }
 
 // startJob claims the session for a job; it shows why not and returns false

@@ -150,7 +150,7 @@ func inspect(t *testing.T, u *UI, path string) {
 	t.Helper()
 	onUI(func() { u.dataset.PickFile(false, path) })
 	waitFor(t, "the dataset report", 30*time.Second, func() bool {
-		return u.report != nil && u.report.File == path && u.job == ""
+		return u.data != nil && u.data.File == path && u.job == ""
 	})
 }
 

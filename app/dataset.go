@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"gonum.org/v1/plot/vg"
 
+	"qwentune/engine"
 	"qwentune/engine/dataset"
 	"qwentune/engine/eval"
 )
@@ -36,7 +37,6 @@ type datasetScreen struct {
 	problems  *widget.Label
 	testInfo  *widget.Label
 
-	rep      *dataset.Report
 	selected int
 }
 
@@ -73,10 +73,11 @@ func newDatasetScreen(u *UI) *datasetScreen {
 	s.rowInfo = widget.NewLabel("Select a row to see its training text. Green tokens are trained on; grey ones only give context.")
 	s.rowInfo.Wrapping = fyne.TextWrapWord
 	s.hist = newPlotView(func(w, h vg.Length) image.Image {
-		if s.rep == nil {
+		d := s.u.data
+		if d == nil {
 			return Histogram(nil, 0, w, h)
 		}
-		return Histogram(s.rep.Lengths, s.rep.Options.MaxLength, w, h)
+		return Histogram(d.Lengths, d.Options.MaxLength, w, h)
 	}, 480, 260)
 	s.problems = widget.NewLabel("")
 	s.problems.Wrapping = fyne.TextWrapWord
@@ -136,7 +137,7 @@ func (s *datasetScreen) refresh() {
 
 // sessionChanged forgets a report made with another tokenizer.
 func (s *datasetScreen) sessionChanged() {
-	if s.rep != nil {
+	if s.u.data != nil {
 		s.summary.SetText("The model changed: press Load and inspect again to see the rows with its tokenizer.")
 	}
 }
@@ -193,7 +194,7 @@ func (s *datasetScreen) Inspect() {
 	}
 	s.summary.SetText("Reading " + cfg.Dataset.TrainFile + "…")
 	go func() {
-		rep, err := dataset.Inspect(cfg.Dataset.TrainFile, sess.Tokenizer, dataset.OptionsFrom(cfg.Dataset))
+		data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 		var tests []eval.Sample
 		var testErr error
 		if cfg.Dataset.TestFile != "" {
@@ -206,17 +207,15 @@ func (s *datasetScreen) Inspect() {
 				s.u.showError(err, "Check the path of the train file, or pick it with Browse….")
 				return
 			}
-			s.show(&rep, cfg.Dataset.MaxLength)
-			s.u.report = &rep
-			s.u.datasetFile = cfg.Dataset.TrainFile
+			s.u.data = data
+			s.show(data)
 			s.showTests(cfg.Dataset.TestFile, tests, testErr)
 			s.u.refresh()
 		})
 	}()
 }
 
-func (s *datasetScreen) show(rep *dataset.Report, maxLen int) {
-	s.rep = rep
+func (s *datasetScreen) show(rep *engine.Dataset) {
 	s.selected = -1
 	format := "no valid row"
 	if rep.Format != "" {
@@ -225,7 +224,7 @@ func (s *datasetScreen) show(rep *dataset.Report, maxLen int) {
 	st := rep.Stats
 	s.summary.SetText(fmt.Sprintf("%s — %s · %d rows · %d bad lines · %d tokens, %d trained on · %d rows longer than max_length %d · length min %d, median %.0f, p95 %.0f, max %d",
 		filepath.Base(rep.File), format, len(rep.Examples), len(rep.Errors), rep.Tokens, rep.Trained,
-		rep.TruncatedRows, maxLen, st.Min, st.Median, st.P95, st.Max))
+		rep.TruncatedRows, rep.Options.MaxLength, st.Min, st.Median, st.P95, st.Max))
 	s.table.UnselectAll()
 	s.table.Refresh()
 	s.table.ScrollToTop()
@@ -268,19 +267,20 @@ func (s *datasetScreen) showTests(path string, tests []eval.Sample, err error) {
 }
 
 func (s *datasetScreen) tableSize() (int, int) {
-	if s.rep == nil {
+	if s.u.data == nil {
 		return 0, len(datasetColumns)
 	}
-	return len(s.rep.Examples), len(datasetColumns)
+	return len(s.u.data.Examples), len(datasetColumns)
 }
 
 func (s *datasetScreen) tableCell(id widget.TableCellID, o fyne.CanvasObject) {
 	l := o.(*widget.Label)
-	if s.rep == nil || id.Row >= len(s.rep.Examples) {
+	d := s.u.data
+	if d == nil || id.Row >= len(d.Examples) {
 		l.SetText("")
 		return
 	}
-	e := s.rep.Examples[id.Row]
+	e := d.Examples[id.Row]
 	var v string
 	switch id.Col {
 	case 0:
@@ -303,11 +303,12 @@ func (s *datasetScreen) tableCell(id widget.TableCellID, o fyne.CanvasObject) {
 
 // ShowRow renders row i's training text, tokens coloured by the loss mask.
 func (s *datasetScreen) ShowRow(i int) {
-	if s.rep == nil || i < 0 || i >= len(s.rep.Examples) || s.u.sess == nil {
+	d := s.u.data
+	if d == nil || i < 0 || i >= len(d.Examples) || s.u.sess == nil {
 		return
 	}
 	s.selected = i
-	e := s.rep.Examples[i]
+	e := d.Examples[i]
 	toks := dataset.Tokens(e, s.u.sess.Tokenizer)
 	var segs []widget.RichTextSegment
 	var run strings.Builder

@@ -19,6 +19,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/eval"
+	"qwentune/engine/progress"
 	"qwentune/model"
 	"qwentune/plugins/evaluators"
 )
@@ -283,8 +284,8 @@ func (s *evalScreen) Run() {
 	s.refresh()
 	t := throttle{interval: 100 * time.Millisecond}
 	go func() {
-		res, err := sess.Evaluate(ctx, cfg, opts, func(p engine.EvalProgress) {
-			runOnUI(func() { t.do(func() { s.showProgress(p) }) })
+		res, err := sess.Evaluate(ctx, cfg, opts, func(ev progress.Event) {
+			runOnUI(func() { t.do(func() { s.showProgress(ev.Eval) }) })
 		})
 		runOnUI(func() {
 			cancel()
@@ -306,7 +307,7 @@ func (s *evalScreen) Run() {
 	}()
 }
 
-func (s *evalScreen) showProgress(p engine.EvalProgress) {
+func (s *evalScreen) showProgress(p *progress.Eval) {
 	if s.cancelFn == nil {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
+	"qwentune/engine/progress"
 	"qwentune/model"
 )
 
@@ -205,7 +206,8 @@ func (s *exportScreen) Export() {
 	start := time.Now()
 	t := throttle{interval: 100 * time.Millisecond}
 	go func() {
-		err := sess.Export(ctx, o, func(done, total int64, file string) {
+		err := sess.Export(ctx, o, func(ev progress.Event) {
+			done, total, file := ev.Bytes.Done, ev.Bytes.Total, ev.Bytes.What
 			runOnUI(func() {
 				t.do(func() {
 					if s.cancelFn == nil {

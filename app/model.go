@@ -13,8 +13,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
+	"qwentune/engine/progress"
 	"qwentune/model"
-	"qwentune/model/hub"
 )
 
 // modelScreen picks and loads the base model (a Hub id, a local folder or
@@ -136,11 +136,11 @@ func (s *modelScreen) Load() {
 	s.status.SetText("Loading " + name + "…")
 	s.refresh()
 	t := throttle{interval: 100 * time.Millisecond}
-	progress := func(p hub.Progress) {
-		runOnUI(func() { t.do(func() { s.showProgress(p) }) })
+	onEvent := func(ev progress.Event) {
+		runOnUI(func() { t.do(func() { s.showProgress(ev.Bytes) }) })
 	}
 	go func() {
-		sess, err := engine.Open(ctx, cfg.Name, cfg.Revision, cfg.Dtype, progress)
+		sess, err := engine.Open(ctx, cfg.Name, cfg.Revision, cfg.Dtype, onEvent)
 		runOnUI(func() {
 			cancel()
 			s.cancelFn = nil
@@ -151,7 +151,7 @@ func (s *modelScreen) Load() {
 	}()
 }
 
-func (s *modelScreen) showProgress(p hub.Progress) {
+func (s *modelScreen) showProgress(p *progress.Bytes) {
 	if s.cancelFn == nil {
 		return // a late update after the load ended
 	}
@@ -159,7 +159,7 @@ func (s *modelScreen) showProgress(p hub.Progress) {
 		s.progress.SetValue(float64(p.Done) / float64(p.Total))
 	}
 	s.status.SetText(fmt.Sprintf("Downloading %s (file %d of %d)\n%s of %s · %s/s · %s left",
-		p.File, p.FileIndex, p.Files, model.ByteSize(p.Done), model.ByteSize(p.Total), model.ByteSize(int64(p.Speed)), duration(p.ETA)))
+		p.What, p.Index, p.Files, model.ByteSize(p.Done), model.ByteSize(p.Total), model.ByteSize(int64(p.Speed)), duration(p.ETA)))
 }
 
 func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
@@ -183,7 +183,7 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 		return
 	}
 	s.u.sess = sess
-	s.u.report = nil
+	s.u.data = nil
 	s.u.chat.sessionChanged()
 	sum := sess.Summary()
 	s.status.SetText("Loaded " + name + ".")

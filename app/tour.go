@@ -71,7 +71,7 @@ func (u *UI) tour() {
 	do(func() { u.SelectTab(TabDataset); u.dataset.Inspect() })
 	idle()
 	do(func() {
-		if u.report != nil && len(u.report.Examples) > 1 {
+		if u.data != nil && len(u.data.Examples) > 1 {
 			u.dataset.table.Select(widget.TableCellID{Row: 1})
 		}
 	})

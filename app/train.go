@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"qwentune/engine"
+	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model"
 )
@@ -49,7 +50,7 @@ type trainScreen struct {
 	steps, loss, lr, grad []float64
 	lines                 []string
 	plotT                 throttle
-	last                  trainer.Event
+	last                  progress.Train
 }
 
 func newTrainScreen(u *UI) *trainScreen {
@@ -116,8 +117,10 @@ func (s *trainScreen) refresh() {
 		s.hint.SetText("Training. Pause keeps everything in memory; Stop saves a checkpoint you can resume from.")
 	case s.u.sess == nil:
 		s.hint.SetText("Load a model on the Model & config tab first.")
-	case !s.u.datasetSeen():
+	case s.u.data == nil:
 		s.hint.SetText("Open the Dataset tab and press Load and inspect: nothing trains on data you have not seen.")
+	case !s.u.datasetSeen():
+		s.hint.SetText("The training file, the dataset settings or the model changed since the data was inspected: press Load and inspect on the Dataset tab again.")
 	case !s.u.datasetReady():
 		s.hint.SetText("The training file has bad lines (listed on the Dataset tab): fix them and inspect it again.")
 	default:
@@ -158,69 +161,60 @@ func (s *trainScreen) Start(resume string) {
 	s.paused = false
 	if resume == "" {
 		s.steps, s.loss, s.lr, s.grad = nil, nil, nil, nil
-		s.last = trainer.Event{}
+		s.last = progress.Train{}
 	}
 	s.progress.SetValue(0)
 	s.stats.SetText("Preparing the data and measuring a few steps…")
 	s.u.refresh()
 
-	events := make(chan trainer.Event, 64)
-	forwarded := make(chan struct{})
-	go func() {
-		defer close(forwarded)
-		for ev := range events {
-			runOnUI(func() { s.event(ev) })
-		}
-	}()
-	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps,
-		Log: func(line string) {
-			runOnUI(func() {
-				s.appendLog(line)
-				if strings.HasPrefix(line, "pre-flight:") {
-					s.u.model.setEstimate(strings.TrimSpace(strings.TrimPrefix(line, "pre-flight:")))
-				}
-			})
-		}}
+	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps}
+	data := s.u.data
 	done := s.done
 	go func() {
-		res, plan, err := sess.Train(ctx, cfg, opts, events)
-		close(events)
-		<-forwarded // every event reaches the screen before the result
+		// Train delivers its last event before it returns, and runOnUI
+		// keeps their order: every event reaches the screen before the
+		// result.
+		res, err := sess.Train(ctx, cfg, data, opts, func(ev progress.Event) { runOnUI(func() { s.event(ev) }) })
 		runOnUI(func() {
 			cancel()
-			s.finished(res, plan, err)
+			s.finished(res, err)
 			close(done)
 		})
 	}()
 }
 
-func (s *trainScreen) event(ev trainer.Event) {
+// event shows one of the run's events.
+func (s *trainScreen) event(ev progress.Event) {
+	t := ev.Train
 	switch ev.Kind {
-	case trainer.EventStep:
-		s.last = ev
-		s.steps = append(s.steps, float64(ev.Step))
-		s.loss = append(s.loss, ev.Loss)
-		s.lr = append(s.lr, ev.LR)
-		s.grad = append(s.grad, ev.GradNorm)
-		if ev.MaxSteps > 0 {
-			s.progress.SetValue(float64(ev.Step) / float64(ev.MaxSteps))
+	case progress.Info:
+		s.appendLog(ev.Message)
+	case progress.Preflight:
+		s.appendLog(ev.Message)
+		s.u.model.setEstimate(ev.Estimate.String())
+	case progress.Step:
+		s.last = *t
+		s.steps = append(s.steps, float64(t.Step))
+		s.loss = append(s.loss, t.Loss)
+		s.lr = append(s.lr, t.LR)
+		s.grad = append(s.grad, t.GradNorm)
+		if t.MaxSteps > 0 {
+			s.progress.SetValue(float64(t.Step) / float64(t.MaxSteps))
 		}
 		s.stats.SetText(fmt.Sprintf("epoch %.2f · loss %.4f · lr %.3g · grad norm %.3f · %.0f tokens/s · ETA %s · memory %s",
-			ev.Epoch, ev.Loss, ev.LR, ev.GradNorm, ev.TokensPerSec, duration(time.Duration(ev.ETASeconds*float64(time.Second))), model.ByteSize(ev.MemBytes)))
+			t.Epoch, t.Loss, t.LR, t.GradNorm, t.TokensPerSec, duration(time.Duration(t.ETASeconds*float64(time.Second))), model.ByteSize(t.MemBytes)))
 		s.plotT.do(s.redraw)
-	case trainer.EventLog:
-		s.appendLog(formatLogEntry(ev.Step, ev.Log))
-	case trainer.EventSave:
-		s.appendLog("checkpoint saved: " + ev.Path)
-	case trainer.EventPause:
-		s.appendLog(fmt.Sprintf("paused at step %d", ev.Step))
-	case trainer.EventResume:
+	case progress.Log, progress.Done:
+		s.appendLog(formatLogEntry(t.Step, t.Log))
+	case progress.Checkpoint:
+		s.appendLog("checkpoint saved: " + t.Path)
+	case progress.Pause:
+		s.appendLog(fmt.Sprintf("paused at step %d", t.Step))
+	case progress.Resume:
 		s.appendLog("continuing")
-	case trainer.EventStopped:
-		s.appendLog("stopped; checkpoint " + ev.Path)
-	case trainer.EventDone:
-		s.appendLog(formatLogEntry(ev.Step, ev.Log))
-	case trainer.EventError:
+	case progress.Stopped:
+		s.appendLog("stopped; checkpoint " + t.Path)
+	case progress.Error:
 		s.appendLog("error: " + ev.Message)
 	}
 }
@@ -232,16 +226,13 @@ func (s *trainScreen) redraw() {
 	s.gradPlot.update()
 }
 
-func (s *trainScreen) finished(res trainer.Result, plan engine.TrainPlan, err error) {
+func (s *trainScreen) finished(res trainer.Result, err error) {
 	s.done = nil
 	s.control = nil
 	s.cancelFn = nil
 	s.paused = false
 	s.u.endJob()
 	s.redraw()
-	if plan.Estimate != nil {
-		s.u.model.setEstimate(plan.Estimate.String())
-	}
 	switch {
 	case errors.Is(err, trainer.ErrStopped):
 		msg := "Stopped at step " + fmt.Sprint(res.GlobalStep) + "."
@@ -314,7 +305,7 @@ func (s *trainScreen) appendLog(line string) {
 }
 
 // formatLogEntry prints a log_history entry like the Trainer's console line.
-func formatLogEntry(step int, e trainer.LogEntry) string {
+func formatLogEntry(step int, e map[string]float64) string {
 	keys := make([]string, 0, len(e))
 	for k := range e {
 		keys = append(keys, k)

@@ -46,7 +46,7 @@ func TestDemoLoRAStopsAtEOS(t *testing.T) {
 	cfg := testConfig(t, s.Dir, "dataset.train_file="+data, "training.learning_rate=0.005", "training.epochs=30",
 		"training.gradient_accumulation_steps=1", "training.batch_size=4", "lora.r=8", "lora.alpha=16",
 		"lora.target_modules=all-linear", "training.lr_scheduler=constant", "dataset.padding=longest")
-	if _, _, err := s.Train(context.Background(), cfg, TrainOptions{}, nil); err != nil {
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, err := s.LoadAdapter(cfg.Training.OutputDir)

@@ -133,21 +133,17 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 }
 
 // openConfigSession loads the configured model and the adapter to use:
-// adapterFlag when set ("none" for the base model), else model.adapter, else
-// the adapter in training.output_dir when there is one.
+// adapterFlag when set ("none" for the base model), else engine.AdapterDir's.
 func openConfigSession(ctx context.Context, cfg config.Config, adapterFlag string) (*engine.Session, *nn.Adapter, string, error) {
 	bar := newProgressBar(os.Stderr)
-	s, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, downloadProgress(bar))
+	s, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, (&printer{bar: bar}).event)
 	bar.finish()
 	if err != nil {
 		return nil, nil, "", err
 	}
 	dir := adapterFlag
 	if dir == "" {
-		dir = cfg.Model.Adapter
-	}
-	if dir == "" && engine.HasAdapter(cfg.Training.OutputDir) {
-		dir = cfg.Training.OutputDir
+		dir = engine.AdapterDir(cfg)
 	}
 	if dir == "" || dir == "none" {
 		return s, nil, "", nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
 )
 
@@ -216,16 +217,17 @@ func accumulate(m Model, group []nn.Batch, seed func(i int) uint64, gate func() 
 }
 
 // Run trains m on o.Batches until MaxSteps (or Epochs) is reached, o.Control
-// stops it or ctx is cancelled. Events, when non-nil, receives progress
-// without ever slowing the loop; consume it concurrently: Run returns only
-// after the last event was delivered, and never closes the channel.
+// stops it or ctx is cancelled. on, when non-nil, receives progress without
+// ever slowing the loop: it is called from a goroutine of its own, one event
+// at a time and in order (step events coalesce while it is busy), and Run
+// returns only after the last event was delivered.
 //
 // On cancellation (ctx or Control.Stop) the partial accumulation is dropped,
 // a checkpoint is saved at the last finished step and the error wraps
 // ErrStopped. A NaN or infinite loss or gradient stops the run without an
 // update, naming the step.
-func Run(ctx context.Context, m Model, o Options, events chan<- Event) (res Result, err error) {
-	em := newEmitter(events)
+func Run(ctx context.Context, m Model, o Options, on progress.Func) (res Result, err error) {
+	em := newEmitter(on)
 	defer em.close()
 	r, err := newRunner(ctx, m, o, em)
 	if err == nil {
@@ -233,7 +235,7 @@ func Run(ctx context.Context, m Model, o Options, events chan<- Event) (res Resu
 		res, err = r.run()
 	}
 	if err != nil && !errors.Is(err, ErrStopped) {
-		em.send(Event{Kind: EventError, Message: err.Error(), Step: res.GlobalStep, MaxSteps: res.MaxSteps})
+		em.send(progress.Event{Kind: progress.Error, Message: err.Error(), Train: &progress.Train{Step: res.GlobalStep, MaxSteps: res.MaxSteps}})
 	}
 	return res, err
 }
@@ -389,7 +391,7 @@ func (r *runner) gate() bool {
 		if ch == nil {
 			return false
 		}
-		r.em.send(r.event(EventPause, "paused at step "+strconv.Itoa(r.step)))
+		r.em.send(r.event(progress.Pause, "paused at step "+strconv.Itoa(r.step)))
 		t0 := time.Now()
 		select {
 		case <-ch:
@@ -398,19 +400,19 @@ func (r *runner) gate() bool {
 		}
 		r.pausedFor += time.Since(t0)
 		if !ctl.stopRequested(r.ctx) {
-			r.em.send(r.event(EventResume, "resumed at step "+strconv.Itoa(r.step)))
+			r.em.send(r.event(progress.Resume, "resumed at step "+strconv.Itoa(r.step)))
 		}
 	}
 }
 
-// event fills the fields every event carries.
-func (r *runner) event(kind, msg string) Event {
-	ev := Event{Kind: kind, Step: r.step, MaxSteps: r.plan.total, Epoch: r.plan.epochAt(r.step), Message: msg, MemBytes: readRSS()}
+// event makes an event of kind with the run's position, speed and memory.
+func (r *runner) event(kind progress.Kind, msg string) progress.Event {
+	t := &progress.Train{Step: r.step, MaxSteps: r.plan.total, Epoch: r.plan.epochAt(r.step), MemBytes: readRSS()}
 	if active := r.active().Seconds(); active > 0 && r.runSteps > 0 {
-		ev.TokensPerSec = float64(r.runTokens) / active
-		ev.ETASeconds = active / float64(r.runSteps) * float64(r.plan.total-r.step)
+		t.TokensPerSec = float64(r.runTokens) / active
+		t.ETASeconds = active / float64(r.runSteps) * float64(r.plan.total-r.step)
 	}
-	return ev
+	return progress.Event{Kind: kind, Message: msg, Train: t}
 }
 
 // active is the training time of this call, pauses excluded.
@@ -483,8 +485,8 @@ func (r *runner) update() (stopped bool, err error) {
 		r.loop.LogLoss += loss
 		r.loop.LogLossSteps++
 	}
-	ev := r.event(EventStep, "")
-	ev.Loss, ev.LR, ev.GradNorm = loss, lr, norm
+	ev := r.event(progress.Step, "")
+	ev.Train.Loss, ev.Train.LR, ev.Train.GradNorm = loss, lr, norm
 	r.em.send(ev)
 
 	if r.o.LoggingSteps > 0 && r.step%r.o.LoggingSteps == 0 {
@@ -499,8 +501,8 @@ func (r *runner) update() (stopped bool, err error) {
 		if err := r.appendLog(entry); err != nil {
 			return false, err
 		}
-		ev := r.event(EventLog, "")
-		ev.Loss, ev.LR, ev.GradNorm, ev.Log = entry["loss"], lr, norm, entry
+		ev := r.event(progress.Log, "")
+		ev.Train.Loss, ev.Train.LR, ev.Train.GradNorm, ev.Train.Log = entry["loss"], lr, norm, entry
 		r.em.send(ev)
 	}
 	if r.o.SaveSteps > 0 && (r.step%r.o.SaveSteps == 0 || r.step == r.plan.total) {
@@ -532,8 +534,8 @@ func (r *runner) checkpoint() error {
 			return err
 		}
 	}
-	ev := r.event(EventSave, "saved "+dir)
-	ev.Path = dir
+	ev := r.event(progress.Checkpoint, "saved "+dir)
+	ev.Train.Path = dir
 	r.em.send(ev)
 	return nil
 }
@@ -556,8 +558,8 @@ func (r *runner) stop() (Result, error) {
 			return res, err
 		}
 	}
-	ev := r.event(EventStopped, msg)
-	ev.Path = res.Checkpoint
+	ev := r.event(progress.Stopped, msg)
+	ev.Train.Path = res.Checkpoint
 	r.em.send(ev)
 	return res, fmt.Errorf("%w: %s", ErrStopped, msg)
 }
@@ -595,8 +597,8 @@ func (r *runner) finish() (Result, error) {
 		return r.result(), err
 	}
 	res := r.result()
-	ev := r.event(EventDone, fmt.Sprintf("finished %d steps, train_loss %.4f", r.step, trainLoss))
-	ev.Loss, ev.Log = trainLoss, summary
+	ev := r.event(progress.Done, fmt.Sprintf("finished %d steps, train_loss %.4f", r.step, trainLoss))
+	ev.Train.Loss, ev.Train.Log = trainLoss, summary
 	r.em.send(ev)
 	return res, nil
 }
