@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"qwentune/engine/config"
+	"qwentune/engine/generate"
 	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model"
@@ -186,7 +187,7 @@ func TestFineTuneStopsAtEOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	prompt := tuned.Tokenizer.Encode("Question: what colour is the sky?\nAnswer:")
-	c, err := tuned.Generate(context.Background(), nil, prompt, Sampling{MaxNewTokens: 20}, tuned.StopIDs(false), nil)
+	c, err := tuned.Generate(context.Background(), nil, prompt, generate.Options{MaxNewTokens: 20, StopIDs: tuned.StopIDs(false)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,8 @@ func TestEvaluateAnswersAsAlone(t *testing.T) {
 		}
 		sm := smp
 		sm.Seed = int64(cfg.Chat.Seed) + int64(i+1)
-		c, err := s.Generate(context.Background(), a, ids, sm, s.StopIDs(true), nil)
+		sm.StopIDs = s.StopIDs(true)
+		c, err := s.Generate(context.Background(), a, ids, sm, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +333,7 @@ func TestChatStreamsTheAnswer(t *testing.T) {
 	}
 	var pieces []string
 	c, err := s.Chat(context.Background(), nil, "", []tokenizer.Message{{Role: "user", Content: "Hello!"}},
-		Sampling{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, func(p string) { pieces = append(pieces, p) })
+		generate.Options{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, func(p string) { pieces = append(pieces, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestChatStreamsTheAnswer(t *testing.T) {
 		t.Fatalf("streamed %q, final text %q", pieces, c.Text)
 	}
 	again, err := s.Chat(context.Background(), nil, "", []tokenizer.Message{{Role: "user", Content: "Hello!"}},
-		Sampling{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, nil)
+		generate.Options{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, nil)
 	if err != nil || again.Text != c.Text {
 		t.Fatalf("seeded sampling is not reproducible: %q vs %q (%v)", again.Text, c.Text, err)
 	}

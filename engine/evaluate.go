@@ -151,6 +151,7 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	res.Info = client.About()
 	smp := ChatSampling(cfg.Chat)
 	smp.MaxNewTokens = cfg.Evaluation.MaxNewTokens
+	smp.StopIDs = s.StopIDs(true)
 	seed := int64(cfg.Chat.Seed)
 	if seed < 0 {
 		seed = int64(cfg.Training.Seed)
@@ -172,7 +173,7 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 				i++
 				prompts[k], seeds[k] = ids, seed+int64(i)
 			}
-			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, s.StopIDs(true), func(j int, c Completion) { answer(j, c.Text) })
+			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, func(j int, c Completion) { answer(j, c.Text) })
 			return err
 		}
 		// evaluation.batch_size inputs are decoded together (at most

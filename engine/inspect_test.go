@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"qwentune/model/peft"
 	"qwentune/model/tokenizer"
 )
 
@@ -94,5 +96,20 @@ func TestAdapterDir(t *testing.T) {
 	cfg.Model.Adapter = named
 	if got := AdapterDir(cfg); got != named {
 		t.Errorf("model.adapter set: %q, want %q", got, named)
+	}
+}
+
+// TestAllLinearExpandedOnce: config.yml's all-linear stays as written up to
+// the model, whose PEFT config lists all seven linear modules, as PEFT saves
+// it in adapter_config.json.
+func TestAllLinearExpandedOnce(t *testing.T) {
+	cfg := testConfig(t, "tiny", "lora.target_modules=all-linear")
+	lc := LoRAConfig(cfg.LoRA)
+	if !slices.Equal(lc.TargetModules, []string{"all-linear"}) {
+		t.Errorf("the model is given %v", lc.TargetModules)
+	}
+	pc := lc.PEFT()
+	if pc.TargetModules.IsRegex || !slices.Equal(pc.TargetModules.List, peft.LinearModules) || len(pc.TargetModules.List) != 7 {
+		t.Errorf("adapter_config.json targets %+v, want all seven linear modules", pc.TargetModules)
 	}
 }

@@ -138,9 +138,11 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o
 	return trainer.Run(ctx, s.Model, opts, on)
 }
 
-// LoRAConfig converts the lora section of config.yml.
+// LoRAConfig is the lora section of config.yml as the model takes it: the
+// one conversion between the two (the model's PEFT() is the one into
+// adapter_config.json, where all-linear is expanded).
 func LoRAConfig(c config.LoRAConfig) nn.LoRAConfig {
-	return nn.LoRAConfig{R: c.R, Alpha: c.Alpha, Dropout: c.Dropout, TargetModules: c.Modules(), UseRSLoRA: c.UseRSLoRA}
+	return nn.LoRAConfig{R: c.R, Alpha: c.Alpha, Dropout: c.Dropout, TargetModules: append([]string(nil), c.TargetModules...), UseRSLoRA: c.UseRSLoRA}
 }
 
 // logPath puts logging.file inside the output folder unless it is absolute.

@@ -13,6 +13,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/config"
+	"qwentune/engine/generate"
 	"qwentune/engine/nn"
 	"qwentune/model/tokenizer"
 )
@@ -110,12 +111,12 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if len(ids) == 0 {
 		return usagef("the prompt is empty")
 	}
-	smp := engine.Sampling{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, TopP: *topP, RepetitionPenalty: *rep, Seed: *seed}
+	smp := generate.Options{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, TopP: *topP, RepetitionPenalty: *rep, Seed: *seed, StopIDs: s.StopIDs(*chat)}
 	var onText func(string)
 	if !*asJSON {
 		onText = func(t string) { io.WriteString(stdout, t) }
 	}
-	c, err := s.Generate(ctx, a, ids, smp, s.StopIDs(*chat), onText)
+	c, err := s.Generate(ctx, a, ids, smp, onText)
 	if err != nil {
 		return err
 	}
