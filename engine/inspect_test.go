@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"qwentune/engine/trainer"
 	"qwentune/model/peft"
 	"qwentune/model/tokenizer"
 )
@@ -111,5 +112,39 @@ func TestAllLinearExpandedOnce(t *testing.T) {
 	pc := lc.PEFT()
 	if pc.TargetModules.IsRegex || !slices.Equal(pc.TargetModules.List, peft.LinearModules) || len(pc.TargetModules.List) != 7 {
 		t.Errorf("adapter_config.json targets %+v, want all seven linear modules", pc.TargetModules)
+	}
+}
+
+// TestConfigKeysReachTheRun: training.save_total_limit, training.optimizer
+// and logging.level change what a run leaves on disk.
+func TestConfigKeysReachTheRun(t *testing.T) {
+	s, err := OpenDir(tinyModel(t), "tiny", "float32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, s.Dir, "training.max_steps=3", "training.save_steps=1", "training.save_total_limit=1",
+		"logging.level=DEBUG", "training.optimizer=adamw")
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cks, err := trainer.Checkpoints(cfg.Training.OutputDir)
+	if err != nil || !slices.Equal(cks, []string{filepath.Join(cfg.Training.OutputDir, "checkpoint-3")}) {
+		t.Errorf("save_total_limit 1 left %v (%v)", cks, err)
+	}
+	log, err := os.ReadFile(filepath.Join(cfg.Training.OutputDir, "training.log"))
+	if err != nil || !strings.Contains(string(log), " - DEBUG - step 3: loss ") {
+		t.Errorf("logging.level DEBUG: no step line in %q (%v)", log, err)
+	}
+	args, err := os.ReadFile(filepath.Join(cfg.Training.OutputDir, trainer.TrainingArgsFile))
+	if err != nil || !strings.Contains(string(args), `"optim": "adamw_torch"`) {
+		t.Errorf("training_args.json %s (%v)", args, err)
+	}
+
+	quiet := testConfig(t, s.Dir, "training.max_steps=1", "logging.level=ERROR")
+	if _, err := s.Train(context.Background(), quiet, inspected(t, s, quiet), TrainOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if log, err := os.ReadFile(filepath.Join(quiet.Training.OutputDir, "training.log")); err != nil || len(log) != 0 {
+		t.Errorf("logging.level ERROR on a good run wrote %q (%v)", log, err)
 	}
 }

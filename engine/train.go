@@ -55,12 +55,16 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o
 		return trainer.Result{}, err
 	}
 	tc := cfg.Training
+	var warnings []string
 	for i, l := range data.Lints {
 		if i == maxWarnings {
-			on.Info("warning: %s: %d more warnings (qwentune data inspect lists them all)", data.File, len(data.Lints)-maxWarnings)
+			warnings = append(warnings, fmt.Sprintf("%s: %d more warnings (qwentune data inspect lists them all)", data.File, len(data.Lints)-maxWarnings))
 			break
 		}
-		on.Info("warning: %s:%d: %s", data.File, l.Line, l.Message)
+		warnings = append(warnings, fmt.Sprintf("%s:%d: %s", data.File, l.Line, l.Message))
+	}
+	for _, w := range warnings {
+		on.Info("warning: %s", w)
 	}
 
 	full := tc.Mode == "full"
@@ -104,9 +108,10 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o
 		OutputDir: tc.OutputDir, Epochs: float64(tc.Epochs), MaxSteps: tc.MaxSteps, BatchSize: batchSize,
 		GradAccum: tc.GradientAccumulationSteps, LearningRate: tc.LearningRate, Scheduler: tc.LRScheduler,
 		WarmupSteps: tc.WarmupSteps, WarmupRatio: tc.WarmupRatio, WeightDecay: tc.WeightDecay,
-		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps,
-		Seed: uint64(tc.Seed), LogFile: logPath(cfg), FLOPsPerToken: 2 * s.ForwardFLOPs(),
-		ResumeFrom: o.Resume, Params: params, Control: o.Control,
+		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps, SaveTotalLimit: tc.SaveTotalLimit,
+		Optimizer: tc.Optimizer, Seed: uint64(tc.Seed), LogFile: logPath(cfg), LogLevel: cfg.Logging.Level, Warnings: warnings,
+		FLOPsPerToken: 2 * s.ForwardFLOPs(),
+		ResumeFrom:    o.Resume, Params: params, Control: o.Control,
 		Batches: func(epoch int) []nn.Batch {
 			return dataset.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
 		},

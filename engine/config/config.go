@@ -83,6 +83,7 @@ type TrainingConfig struct {
 	MaxSteps                  int     `yaml:"max_steps"`
 	MaxGradNorm               float64 `yaml:"max_grad_norm"`
 	SaveSteps                 int     `yaml:"save_steps"`
+	SaveTotalLimit            int     `yaml:"save_total_limit"`
 	LoggingSteps              int     `yaml:"logging_steps"`
 	Seed                      int     `yaml:"seed"`
 	Recompute                 bool    `yaml:"recompute"`

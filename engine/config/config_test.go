@@ -253,6 +253,8 @@ func TestSet(t *testing.T) {
 			func(c Config) bool { return c.Chat.SystemPrompt == "You are: terse. #1" }},
 		{"chat.system_prompt=", "", func(c Config) bool { return c.Chat.SystemPrompt == "" }},
 		{"logging.level=debug", "", func(c Config) bool { return c.Logging.Level == "DEBUG" }},
+		{"training.save_total_limit=2", "", func(c Config) bool { return c.Training.SaveTotalLimit == 2 }},
+		{"training.save_total_limit=-1", `--set training.save_total_limit: must be a non-negative integer, got -1`, nil},
 		{"training.learning_rate=1e-4", "", func(c Config) bool { return c.Training.LearningRate == 1e-4 }},
 		{"training.max_grad_norm=0", "", func(c Config) bool { return c.Training.MaxGradNorm == 0 }},
 		{"dataset.append_eos=false", "", func(c Config) bool { return !c.Dataset.AppendEOS }},

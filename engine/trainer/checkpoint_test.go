@@ -434,3 +434,49 @@ func FuzzParseTrainerState(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckpointLimitKeepsTheResumed: with save_total_limit 1 a resumed run
+// keeps its newest checkpoint and never deletes the one it resumed from.
+func TestCheckpointLimitKeepsTheResumed(t *testing.T) {
+	m := newBigram(6, 7, 0)
+	o := runOpts(t, m, 4, 1) // 2 updates per epoch
+	o.SaveSteps, o.MaxSteps = 1, 3
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(o.OutputDir, "checkpoint-2")
+	o.ResumeFrom, o.MaxSteps, o.SaveTotalLimit = from, 6, 1
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	cks, err := Checkpoints(o.OutputDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{from, filepath.Join(o.OutputDir, "checkpoint-6")}
+	if !slices.Equal(cks, want) {
+		t.Fatalf("checkpoints %v, want %v", cks, want)
+	}
+}
+
+// TestOptimizerOption: adamw (or "") selects torch's AdamW, recorded as
+// adamw_torch in training_args.json; anything else is refused.
+func TestOptimizerOption(t *testing.T) {
+	m := newBigram(6, 7, 0)
+	o := runOpts(t, m, 4, 1)
+	o.Optimizer, o.MaxSteps = "sgd", 1
+	if _, err := Run(context.Background(), m, o, nil); err == nil || !strings.Contains(err.Error(), `optimizer "sgd"`) {
+		t.Fatalf("sgd: %v", err)
+	}
+	o.Optimizer = OptimizerAdamW
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	var args trainingArgs
+	if err := readJSON(filepath.Join(o.OutputDir, TrainingArgsFile), &args); err != nil {
+		t.Fatal(err)
+	}
+	if args.Optim != "adamw_torch" {
+		t.Errorf("training_args.json optim %q", args.Optim)
+	}
+}

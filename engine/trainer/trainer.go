@@ -38,19 +38,31 @@ type Options struct {
 	// BatchSize is per_device_train_batch_size, recorded in trainer_state.json
 	// (the rows per micro-batch are whatever Batches returns); 0 takes the
 	// row count of the first micro-batch.
-	BatchSize      int
-	GradAccum      int // gradient_accumulation_steps; 0 means 1
-	LearningRate   float64
-	Scheduler      string // cosine, linear (""), constant, constant_with_warmup
-	WarmupSteps    int
-	WarmupRatio    float64 // used when WarmupSteps is 0: ceil(ratio·T) steps
-	WeightDecay    float64 // decoupled, on Params with Decay only
-	MaxGradNorm    float64 // 0 turns clipping (and the logged grad_norm) off
-	LoggingSteps   int     // log every this many updates; 0 never
-	SaveSteps      int     // checkpoint every this many updates and at the end; 0 never
-	SaveTotalLimit int     // keep only the newest this many checkpoints; 0 keeps all
-	Seed           uint64  // dropout seeds derive from it, the epoch and the micro-batch index
-	LogFile        string  // appended in Python logging format; "" for none
+	BatchSize    int
+	GradAccum    int // gradient_accumulation_steps; 0 means 1
+	LearningRate float64
+	Scheduler    string // cosine, linear (""), constant, constant_with_warmup
+	WarmupSteps  int
+	WarmupRatio  float64 // used when WarmupSteps is 0: ceil(ratio·T) steps
+	WeightDecay  float64 // decoupled, on Params with Decay only
+	MaxGradNorm  float64 // 0 turns clipping (and the logged grad_norm) off
+	LoggingSteps int     // log every this many updates; 0 never
+	SaveSteps    int     // checkpoint every this many updates and at the end; 0 never
+	// SaveTotalLimit keeps only the newest this many checkpoints (and the
+	// one resumed from); 0 keeps all.
+	SaveTotalLimit int
+	// Optimizer is "adamw" (torch's AdamW, the only one; "" means it).
+	Optimizer string
+	Seed      uint64 // dropout seeds derive from it, the epoch and the micro-batch index
+	LogFile   string // appended in Python logging format; "" for none
+	// LogLevel is the least severe line LogFile gets: DEBUG (also a line
+	// per optimizer step), INFO (the default: the run banner, log_history
+	// entries, checkpoints, the stop), WARNING (Warnings and failures) or
+	// ERROR (failures).
+	LogLevel string
+	// Warnings are written to LogFile at WARNING when the run starts (the
+	// data lints).
+	Warnings []string
 	// FLOPsPerToken gives total_flos (FLOPs per non-padding input token of
 	// one forward+backward); 0 records 0.
 	FLOPsPerToken float64
@@ -235,6 +247,9 @@ func Run(ctx context.Context, m Model, o Options, on progress.Func) (res Result,
 		res, err = r.run()
 	}
 	if err != nil && !errors.Is(err, ErrStopped) {
+		if r != nil && r.log != nil {
+			_ = r.log.write(levelError, err.Error())
+		}
 		em.send(progress.Event{Kind: progress.Error, Message: err.Error(), Train: &progress.Train{Step: res.GlobalStep, MaxSteps: res.MaxSteps}})
 	}
 	return res, err
@@ -257,7 +272,8 @@ type runner struct {
 	totalFlos      float64
 	inputTokens    int64
 	lastCheckpoint string
-	savedStep      int // step of the newest checkpoint (-1 for none)
+	resumedFrom    string // the checkpoint this run resumed from, "" for a fresh run
+	savedStep      int    // step of the newest checkpoint (-1 for none)
 	rowsPerEpoch   int
 
 	batches      []nn.Batch
@@ -328,6 +344,12 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 	if o.BatchSize == 0 {
 		o.BatchSize = len(first[0].IDs)
 	}
+	switch o.Optimizer {
+	case "", OptimizerAdamW:
+		o.Optimizer = OptimizerAdamW
+	default:
+		return nil, fmt.Errorf("train: optimizer %q: the one optimizer is %s (torch's AdamW)", o.Optimizer, OptimizerAdamW)
+	}
 	sched, err := NewSchedule(o.Scheduler, o.LearningRate, o.WarmupSteps, o.WarmupRatio, pl.total)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -355,7 +377,7 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 		}
 	}
 	if o.LogFile != "" {
-		if r.log, err = openLog(o.LogFile); err != nil {
+		if r.log, err = openLog(o.LogFile, o.LogLevel); err != nil {
 			return nil, err
 		}
 	}
@@ -488,6 +510,11 @@ func (r *runner) update() (stopped bool, err error) {
 	ev := r.event(progress.Step, "")
 	ev.Train.Loss, ev.Train.LR, ev.Train.GradNorm = loss, lr, norm
 	r.em.send(ev)
+	if r.log != nil {
+		if err := r.log.write(levelDebug, fmt.Sprintf("step %d: loss %.6g, learning_rate %.6g, grad_norm %.6g, %d tokens", r.step, loss, lr, norm, tokens)); err != nil {
+			return false, err
+		}
+	}
 
 	if r.o.LoggingSteps > 0 && r.step%r.o.LoggingSteps == 0 {
 		entry := LogEntry{"learning_rate": lr, "epoch": r.plan.epochAt(r.step), "step": float64(r.step)}
@@ -630,6 +657,11 @@ func (r *runner) logStart() error {
 	}
 	if r.step > 0 {
 		lines = append(lines, fmt.Sprintf("  Continuing training from global step %d", r.step))
+	}
+	for _, l := range r.o.Warnings {
+		if err := r.log.write(levelWarning, l); err != nil {
+			return err
+		}
 	}
 	for _, l := range lines {
 		if err := r.log.info(l); err != nil {

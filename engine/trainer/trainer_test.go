@@ -577,3 +577,45 @@ func TestResumeFinished(t *testing.T) {
 		t.Fatalf("%+v %v, %d calls", res, err, len(m.calls)-calls)
 	}
 }
+
+// TestLogLevel: the log file gets the lines at LogLevel and above: DEBUG
+// adds a line per step, WARNING keeps only the warnings and failures, ERROR
+// only failures.
+func TestLogLevel(t *testing.T) {
+	count := func(level string, nan bool) map[string]int {
+		m := newBigram(6, 2, 0)
+		o := runOpts(t, m, 4, 1)
+		o.MaxSteps, o.LoggingSteps = 3, 1
+		o.LogFile, o.LogLevel = filepath.Join(o.OutputDir, "train.log"), level
+		o.Warnings = []string{"train.jsonl:2: a duplicate row"}
+		if nan {
+			m.nanAt = 3
+		}
+		if _, err := Run(context.Background(), m, o, nil); (err != nil) != nan {
+			t.Fatalf("%s: %v", level, err)
+		}
+		b, err := os.ReadFile(o.LogFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if f := strings.SplitN(l, " - ", 3); len(f) == 3 {
+				n[f[1]]++
+			}
+		}
+		return n
+	}
+	if n := count("DEBUG", false); n["DEBUG"] != 3 || n["INFO"] == 0 || n["WARNING"] != 1 {
+		t.Errorf("DEBUG: %v, want 3 step lines, the INFO lines and the warning", n)
+	}
+	if n := count("info", false); n["DEBUG"] != 0 || n["INFO"] == 0 || n["WARNING"] != 1 {
+		t.Errorf("INFO: %v", n)
+	}
+	if n := count("WARNING", true); n["INFO"] != 0 || n["WARNING"] != 1 || n["ERROR"] != 1 {
+		t.Errorf("WARNING: %v, want the warning and the failure", n)
+	}
+	if n := count("ERROR", false); len(n) != 0 {
+		t.Errorf("ERROR on a good run: %v, want an empty log", n)
+	}
+}
