@@ -83,6 +83,7 @@ func newTrainScreen(u *UI) *trainScreen {
 	s.log = widget.NewTextGrid()
 	s.logScroll = container.NewScroll(s.log)
 	s.logScroll.SetMinSize(fyne.NewSize(200, 120))
+	u.st.observe(func(change) { s.refresh() })
 	return s
 }
 
@@ -101,8 +102,8 @@ func (s *trainScreen) running() bool { return s.done != nil }
 
 func (s *trainScreen) refresh() {
 	run := s.running()
-	idle := s.u.job == ""
-	ready := s.u.sess != nil && s.u.datasetReady()
+	idle := s.u.st.idle()
+	ready := s.u.st.sess != nil && s.u.st.datasetReady()
 	setEnabled(s.trainB, idle && ready)
 	setEnabled(s.resumeB, idle && ready)
 	setEnabled(s.pauseB, run)
@@ -115,28 +116,28 @@ func (s *trainScreen) refresh() {
 	switch {
 	case run:
 		s.hint.SetText("Training. Pause keeps everything in memory; Stop saves a checkpoint you can resume from.")
-	case s.u.sess == nil:
+	case s.u.st.sess == nil:
 		s.hint.SetText("Load a model on the Model & config tab first.")
-	case s.u.data == nil:
+	case s.u.st.data == nil:
 		s.hint.SetText("Open the Dataset tab and press Load and inspect: nothing trains on data you have not seen.")
-	case !s.u.datasetSeen():
+	case !s.u.st.datasetSeen():
 		s.hint.SetText("The training file, the dataset settings or the model changed since the data was inspected: press Load and inspect on the Dataset tab again.")
-	case !s.u.datasetReady():
+	case !s.u.st.datasetReady():
 		s.hint.SetText("The training file has bad lines (listed on the Dataset tab): fix them and inspect it again.")
 	default:
-		s.hint.SetText("Ready: " + s.u.resolved().Dataset.TrainFile + " → " + s.u.resolved().Training.OutputDir)
+		s.hint.SetText("Ready: " + s.u.st.resolved().Dataset.TrainFile + " → " + s.u.st.resolved().Training.OutputDir)
 	}
 }
 
 // Start runs training on a goroutine; resume is "" for a fresh run or
 // "latest" to continue from the newest checkpoint.
 func (s *trainScreen) Start(resume string) {
-	cfg := s.u.resolved()
+	cfg := s.u.st.resolved()
 	if err := cfg.Validate(); err != nil {
 		s.u.showError(err, "Fix these fields on the Model & config tab, then press Train again.")
 		return
 	}
-	if !s.u.datasetReady() {
+	if !s.u.st.datasetReady() {
 		s.u.showError(errors.New("the training data has not been inspected"), "Open the Dataset tab and press Load and inspect first.")
 		return
 	}
@@ -153,7 +154,7 @@ func (s *trainScreen) Start(resume string) {
 	if !s.u.startJob("training") {
 		return
 	}
-	sess := s.u.sess
+	sess := s.u.st.sess
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancelFn = cancel
 	s.control = trainer.NewControl()
@@ -165,10 +166,10 @@ func (s *trainScreen) Start(resume string) {
 	}
 	s.progress.SetValue(0)
 	s.stats.SetText("Preparing the data and measuring a few steps…")
-	s.u.refresh()
+	s.refresh()
 
 	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps}
-	data := s.u.data
+	data := s.u.st.data
 	done := s.done
 	go func() {
 		// Train delivers its last event before it returns, and runOnUI
@@ -191,7 +192,7 @@ func (s *trainScreen) event(ev progress.Event) {
 		s.appendLog(ev.Message)
 	case progress.Preflight:
 		s.appendLog(ev.Message)
-		s.u.model.setEstimate(ev.Estimate.String())
+		s.u.st.setEstimate(ev.Estimate.String())
 	case progress.Step:
 		s.last = *t
 		s.steps = append(s.steps, float64(t.Step))
@@ -231,7 +232,6 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 	s.control = nil
 	s.cancelFn = nil
 	s.paused = false
-	s.u.endJob()
 	s.redraw()
 	switch {
 	case errors.Is(err, trainer.ErrStopped):
@@ -247,10 +247,10 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 	default:
 		s.progress.SetValue(1)
 		s.stats.SetText(fmt.Sprintf("Done: %d steps in %s, train loss %.4f. The adapter is in %s.",
-			res.GlobalStep, duration(res.Runtime), res.TrainLoss, s.u.resolved().Training.OutputDir))
-		s.u.chat.adapterChanged()
+			res.GlobalStep, duration(res.Runtime), res.TrainLoss, s.u.st.resolved().Training.OutputDir))
+		s.u.st.adapterWritten()
 	}
-	s.u.refresh()
+	s.u.st.endJob()
 }
 
 // togglePause pauses the run in memory or lets it continue.
