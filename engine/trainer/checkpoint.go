@@ -625,9 +625,12 @@ func openLog(path, level string) (*logFile, error) {
 	return &logFile{f: f, min: min}, nil
 }
 
+// enabled reports whether lines of level reach the file.
+func (l *logFile) enabled(level string) bool { return levelRank[level] >= l.min }
+
 // write appends msg at level when the file's level lets it through.
 func (l *logFile) write(level, msg string) error {
-	if levelRank[level] < l.min {
+	if !l.enabled(level) {
 		return nil
 	}
 	_, err := fmt.Fprintf(l.f, "%s - %s - %s\n", time.Now().Format("2006-01-02 15:04:05,000"), level, msg)

@@ -510,7 +510,7 @@ func (r *runner) update() (stopped bool, err error) {
 	ev := r.event(progress.Step, "")
 	ev.Train.Loss, ev.Train.LR, ev.Train.GradNorm = loss, lr, norm
 	r.em.send(ev)
-	if r.log != nil {
+	if r.log != nil && r.log.enabled(levelDebug) {
 		if err := r.log.write(levelDebug, fmt.Sprintf("step %d: loss %.6g, learning_rate %.6g, grad_norm %.6g, %d tokens", r.step, loss, lr, norm, tokens)); err != nil {
 			return false, err
 		}
