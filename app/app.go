@@ -20,7 +20,6 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/config"
-	"qwentune/engine/dataset"
 	"qwentune/model"
 )
 
@@ -41,25 +40,12 @@ const (
 	TabExport   = "Export"
 )
 
-// UI is the app: one window with a tab per screen and the state the screens
+// UI is the app: one window with a tab per screen over the state they
 // share. Every field is owned by the UI goroutine.
 type UI struct {
 	app fyne.App
 	win fyne.Window
-
-	// cfg is the config as the form shows it, paths relative to cfgPath's
-	// folder; cfgPath is "" until a config is loaded or saved.
-	cfg     config.Config
-	cfgPath string
-	// sess is the loaded model, nil until Load succeeds.
-	sess *engine.Session
-	// report is the inspected training data; datasetFile the (resolved)
-	// train file it was made from. Training needs both to match the config.
-	report      *dataset.Report
-	datasetFile string
-	// job names the engine job running ("" when idle); a session runs one
-	// job at a time.
-	job string
+	st  *state
 
 	tabs     *container.AppTabs
 	model    *modelScreen
@@ -74,7 +60,7 @@ type UI struct {
 // New builds the app's window on a (a desktop app or a test app). It opens
 // the config remembered from the last run, if any.
 func New(a fyne.App) *UI {
-	u := &UI{app: a, cfg: config.Default()}
+	u := &UI{app: a, st: &state{cfg: config.Default()}}
 	u.win = a.NewWindow("QwenTune")
 	u.model = newModelScreen(u)
 	u.form = newConfigScreen(u)
@@ -83,8 +69,11 @@ func New(a fyne.App) *UI {
 	u.evaluate = newEvalScreen(u)
 	u.chat = newChatScreen(u)
 	u.export = newExportScreen(u)
+	u.st.observe(func(change) { u.setTitle() })
+	modelTab := container.NewHSplit(u.model.content(), u.form.content())
+	modelTab.Offset = 0.36
 	u.tabs = container.NewAppTabs(
-		container.NewTabItem(TabModel, u.model.content()),
+		container.NewTabItem(TabModel, modelTab),
 		container.NewTabItem(TabDataset, u.dataset.content()),
 		container.NewTabItem(TabTrain, u.train.content()),
 		container.NewTabItem(TabEvaluate, u.evaluate.content()),
@@ -103,10 +92,9 @@ func New(a fyne.App) *UI {
 			}
 		}
 	}
-	if u.cfgPath == "" {
-		u.configChanged() // show the defaults in every screen
+	if u.st.cfgPath == "" {
+		u.st.setConfig(u.st.cfg, nil) // show the defaults in every screen
 	}
-	u.refresh()
 	return u
 }
 
@@ -117,13 +105,13 @@ func (u *UI) Window() fyne.Window { return u.win }
 func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
 
 // Config returns the config as the form shows it.
-func (u *UI) Config() config.Config { return u.cfg }
+func (u *UI) Config() config.Config { return u.st.cfg }
 
 // ConfigPath returns the config file in use, "" if none.
-func (u *UI) ConfigPath() string { return u.cfgPath }
+func (u *UI) ConfigPath() string { return u.st.cfgPath }
 
 // Session returns the loaded model, nil before Load.
-func (u *UI) Session() *engine.Session { return u.sess }
+func (u *UI) Session() *engine.Session { return u.st.sess }
 
 // SelectTab shows the tab with the given title (TabModel, ...).
 func (u *UI) SelectTab(title string) {
@@ -146,25 +134,24 @@ func (u *UI) LoadConfig(path string) error {
 	if err != nil {
 		return err
 	}
-	u.cfg = cfg
-	u.cfgPath = abs
 	u.app.Preferences().SetString(prefConfig, abs)
 	ws := make([]string, len(warns))
 	for i, w := range warns {
 		ws[i] = w.String()
 	}
 	u.form.setWarnings(ws)
-	u.configChanged()
+	u.st.cfgPath = abs
+	u.st.setConfig(cfg, nil)
 	return nil
 }
 
 // SaveConfig writes the form's config to path atomically and makes it the
 // config in use.
 func (u *UI) SaveConfig(path string) error {
-	if err := u.cfg.Validate(); err != nil {
+	if err := u.st.cfg.Validate(); err != nil {
 		return err
 	}
-	b, err := u.cfg.Marshal()
+	b, err := u.st.cfg.Marshal()
 	if err != nil {
 		return err
 	}
@@ -175,102 +162,29 @@ func (u *UI) SaveConfig(path string) error {
 	if err := model.WriteFileAtomic(abs, b); err != nil {
 		return err
 	}
-	u.cfgPath = abs
 	u.app.Preferences().SetString(prefConfig, abs)
-	u.refresh()
+	u.st.setConfigPath(abs)
 	return nil
-}
-
-// setConfig replaces the config (a preset, a form edit) and updates the screens.
-func (u *UI) setConfig(c config.Config) {
-	u.cfg = c
-	u.configChanged()
-}
-
-// setKey sets one config key from a screen's own field (key=value as
-// --set takes it) and shows it in the config form. It reports whether the
-// config changed: an unchanged or invalid value leaves it alone.
-func (u *UI) setKey(key, v string) bool {
-	if vals, _ := configValues(u.cfg); vals[key] == v {
-		return false
-	}
-	c := u.cfg
-	if err := c.Set(key + "=" + v); err != nil {
-		return false
-	}
-	u.cfg = c
-	u.form.load()
-	return true
-}
-
-// configChanged refreshes every screen that shows config values.
-func (u *UI) configChanged() {
-	u.form.load()
-	u.model.load()
-	u.dataset.load()
-	u.chat.load()
-	u.evaluate.load()
-	u.export.load()
-	u.refresh()
-}
-
-// resolved is the config with its paths made relative to the config file's
-// folder (the working directory while no file is in use): what the engine
-// is given.
-func (u *UI) resolved() config.Config {
-	dir := "."
-	if u.cfgPath != "" {
-		dir = filepath.Dir(u.cfgPath)
-	}
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
-	}
-	return u.cfg.Resolve(dir)
-}
-
-// datasetReady reports whether the training data in the config is the one
-// the user inspected on the dataset screen, without bad lines.
-func (u *UI) datasetReady() bool {
-	return u.datasetSeen() && len(u.report.Errors) == 0 && len(u.report.Examples) > 0
-}
-
-// datasetSeen reports whether the config's training file was inspected.
-func (u *UI) datasetSeen() bool {
-	return u.report != nil && u.datasetFile == u.resolved().Dataset.TrainFile
 }
 
 // startJob claims the session for a job; it shows why not and returns false
 // when another job is running.
 func (u *UI) startJob(name string) bool {
-	if u.job != "" {
-		u.showError(fmt.Errorf("%s is running", u.job), "Wait for it to finish or stop it, then try again.")
+	if !u.st.startJob(name) {
+		u.showError(fmt.Errorf("%s is running", u.st.job), "Wait for it to finish or stop it, then try again.")
 		return false
 	}
-	u.job = name
-	u.refresh()
 	return true
 }
 
-// endJob releases the session.
-func (u *UI) endJob() {
-	u.job = ""
-	u.refresh()
-}
-
-// refresh updates the enabled state of every screen's buttons.
-func (u *UI) refresh() {
-	u.model.refresh()
-	u.dataset.refresh()
-	u.train.refresh()
-	u.evaluate.refresh()
-	u.chat.refresh()
-	u.export.refresh()
+// setTitle names the config file and the running job in the title bar.
+func (u *UI) setTitle() {
 	title := "QwenTune"
-	if u.cfgPath != "" {
-		title += " — " + filepath.Base(u.cfgPath)
+	if u.st.cfgPath != "" {
+		title += " — " + filepath.Base(u.st.cfgPath)
 	}
-	if u.job != "" {
-		title += " (" + u.job + ")"
+	if u.st.job != "" {
+		title += " (" + u.st.job + ")"
 	}
 	u.win.SetTitle(title)
 }

@@ -141,7 +141,7 @@ func newTestUI(t *testing.T) (*UI, string) {
 func loadModel(t *testing.T, u *UI) {
 	t.Helper()
 	onUI(func() { test.Tap(u.model.loadB) })
-	waitFor(t, "the model to load", 30*time.Second, func() bool { return u.sess != nil && u.job == "" })
+	waitFor(t, "the model to load", 30*time.Second, func() bool { return u.st.sess != nil && u.st.idle() })
 }
 
 // inspect picks a training file the way the file picker's callback does
@@ -150,7 +150,7 @@ func inspect(t *testing.T, u *UI, path string) {
 	t.Helper()
 	onUI(func() { u.dataset.PickFile(false, path) })
 	waitFor(t, "the dataset report", 30*time.Second, func() bool {
-		return u.report != nil && u.report.File == path && u.job == ""
+		return u.st.data != nil && u.st.data.File == path && u.st.idle()
 	})
 }
 
@@ -196,12 +196,12 @@ func TestFormValidatesAndEdits(t *testing.T) {
 		})
 	}
 	onUI(func() {
-		if u.cfg.LoRA.R != 16 || u.cfg.Dataset.MaxLength != 64 {
-			t.Errorf("config not updated: r %d max_length %d", u.cfg.LoRA.R, u.cfg.Dataset.MaxLength)
+		if u.st.cfg.LoRA.R != 16 || u.st.cfg.Dataset.MaxLength != 64 {
+			t.Errorf("config not updated: r %d max_length %d", u.st.cfg.LoRA.R, u.st.cfg.Dataset.MaxLength)
 		}
 		u.form.ApplyPreset(PresetQuick)
-		if u.cfg.Model.Name != "demo" || u.cfg.LoRA.R != 8 || u.cfg.Dataset.MaxLength != 128 || u.cfg.Training.Epochs != 1 {
-			t.Errorf("quick preset gave %+v", u.cfg)
+		if u.st.cfg.Model.Name != "demo" || u.st.cfg.LoRA.R != 8 || u.st.cfg.Dataset.MaxLength != 128 || u.st.cfg.Training.Epochs != 1 {
+			t.Errorf("quick preset gave %+v", u.st.cfg)
 		}
 		if u.model.name.Text != "demo" {
 			t.Errorf("model entry not updated: %q", u.model.name.Text)
@@ -285,7 +285,7 @@ func TestTrainShowsProgressAndPlot(t *testing.T) {
 		before = u.train.lossPlot.raster
 		test.Tap(u.train.trainB)
 	})
-	waitFor(t, "training to finish", 60*time.Second, func() bool { return !u.train.running() && u.job == "" })
+	waitFor(t, "training to finish", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() })
 	onUI(func() {
 		if len(u.train.steps) != 4 {
 			t.Errorf("plotted %d steps, want 4", len(u.train.steps))
@@ -316,7 +316,7 @@ func TestChatStreamsAnAnswer(t *testing.T) {
 		u.chat.input.SetText("Hello there")
 		test.Tap(u.chat.sendB)
 	})
-	waitFor(t, "the answer", 30*time.Second, func() bool { return u.job == "" && len(u.chat.base.history) == 2 })
+	waitFor(t, "the answer", 30*time.Second, func() bool { return u.st.idle() && len(u.chat.base.history) == 2 })
 	onUI(func() {
 		h := u.chat.base.history
 		if h[0].Role != "user" || h[0].Content != "Hello there" || h[1].Role != "assistant" {
@@ -338,8 +338,8 @@ func TestChatFineTunedNeedsAnAdapter(t *testing.T) {
 	onUI(func() {
 		u.chat.mode.SetSelected(ChatTuned)
 		u.chat.Send("hi")
-		if u.job != "" {
-			t.Errorf("chat started without an adapter (job %q)", u.job)
+		if !u.st.idle() {
+			t.Errorf("chat started without an adapter (job %q)", u.st.job)
 		}
 	})
 }
@@ -385,7 +385,7 @@ func trainTiny(t *testing.T, u *UI, dir string) {
 	loadModel(t, u)
 	inspect(t, u, filepath.Join(dir, "train.jsonl"))
 	onUI(func() { test.Tap(u.train.trainB) })
-	waitFor(t, "training to finish", 60*time.Second, func() bool { return !u.train.running() && u.job == "" })
+	waitFor(t, "training to finish", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() })
 }
 
 func TestEvaluateShowsMetricsAndMatrix(t *testing.T) {
@@ -405,7 +405,7 @@ func TestEvaluateShowsMetricsAndMatrix(t *testing.T) {
 		}
 		test.Tap(u.evaluate.runB)
 	})
-	waitFor(t, "the evaluation", 60*time.Second, func() bool { return u.evaluate.res != nil && u.job == "" })
+	waitFor(t, "the evaluation", 60*time.Second, func() bool { return u.evaluate.res != nil && u.st.idle() })
 	onUI(func() {
 		res := u.evaluate.res
 		if res.Base == nil || res.Comparison == nil {
@@ -443,7 +443,7 @@ func TestExportWritesPEFT(t *testing.T) {
 		u.export.out.SetText(out)
 		test.Tap(u.export.exportB)
 	})
-	waitFor(t, "the export", 30*time.Second, func() bool { return u.job == "" && u.export.cancelFn == nil })
+	waitFor(t, "the export", 30*time.Second, func() bool { return u.st.idle() && u.export.cancelFn == nil })
 	onUI(func() {
 		if !strings.HasPrefix(u.export.status.Text, "Exported") {
 			t.Errorf("status %q", u.export.status.Text)
@@ -490,7 +490,7 @@ func TestCloseDuringTrainingStopsWithACheckpointAndResumes(t *testing.T) {
 		t.Fatalf("no checkpoint after the stop: %v %v", cks, err)
 	}
 	onUI(func() { test.Tap(u.train.resumeB) })
-	waitFor(t, "the resumed run", 60*time.Second, func() bool { return !u.train.running() && u.job == "" })
+	waitFor(t, "the resumed run", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() })
 	onUI(func() {
 		if !strings.HasPrefix(u.train.stats.Text, "Done: 40 steps") {
 			t.Errorf("resumed run ended with %q", u.train.stats.Text)
@@ -517,10 +517,10 @@ func TestOfflineOffersTheDemoModel(t *testing.T) {
 		u.model.name.SetText("Qwen/Qwen2-0.5B")
 		test.Tap(u.model.loadB)
 	})
-	waitFor(t, "the load to fail", 30*time.Second, func() bool { return u.job == "" && u.model.cancelFn == nil })
+	waitFor(t, "the load to fail", 30*time.Second, func() bool { return u.st.idle() && u.model.cancelFn == nil })
 	var yes *widget.Button
 	onUI(func() {
-		if u.sess != nil {
+		if u.st.sess != nil {
 			t.Fatal("a session without the model")
 		}
 		top := u.win.Canvas().Overlays().Top()
@@ -532,10 +532,10 @@ func TestOfflineOffersTheDemoModel(t *testing.T) {
 		}
 		test.Tap(yes)
 	})
-	waitFor(t, "the demo model", 60*time.Second, func() bool { return u.sess != nil && u.job == "" })
+	waitFor(t, "the demo model", 60*time.Second, func() bool { return u.st.sess != nil && u.st.idle() })
 	onUI(func() {
-		if u.cfg.Model.Name != "demo" || u.sess.Summary().Params == 0 {
-			t.Errorf("model %q, summary %+v", u.cfg.Model.Name, u.sess.Summary())
+		if u.st.cfg.Model.Name != "demo" || u.st.sess.Summary().Params == 0 {
+			t.Errorf("model %q, summary %+v", u.st.cfg.Model.Name, u.st.sess.Summary())
 		}
 	})
 }
@@ -565,10 +565,10 @@ func TestFirstStartUsesTheDemoWhenNothingIsDownloaded(t *testing.T) {
 	a := test.NewTempApp(t)
 	var u *UI
 	onUI(func() { u = Start(a, nil) })
-	waitFor(t, "the demo model", 60*time.Second, func() bool { return u.sess != nil && u.job == "" })
+	waitFor(t, "the demo model", 60*time.Second, func() bool { return u.st.sess != nil && u.st.idle() })
 	onUI(func() {
-		if u.cfg.Model.Name != "demo" || !strings.Contains(u.model.status.Text, "Qwen/Qwen2-1.5B is not downloaded yet") {
-			t.Errorf("model %q, status %q", u.cfg.Model.Name, u.model.status.Text)
+		if u.st.cfg.Model.Name != "demo" || !strings.Contains(u.model.status.Text, "Qwen/Qwen2-1.5B is not downloaded yet") {
+			t.Errorf("model %q, status %q", u.st.cfg.Model.Name, u.model.status.Text)
 		}
 		// With no config file the form shows the defaults. (The blank-form bug
 		// only showed in the real window; scripts/window-test.sh guards it.)

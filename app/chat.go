@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,8 +40,6 @@ type chatScreen struct {
 	columns *fyne.Container
 
 	base, tuned *chatColumn
-	adapter     *nn.Adapter
-	adapterDir  string
 	cancelFn    context.CancelFunc
 }
 
@@ -112,7 +109,7 @@ func newChatScreen(u *UI) *chatScreen {
 	s.mode.SetSelected(ChatTuned)
 	s.system = widget.NewEntry()
 	s.system.SetPlaceHolder("System prompt (empty: the chat template's default)")
-	s.system.OnChanged = func(v string) { s.u.setKey("chat.system_prompt", v) }
+	s.system.OnChanged = func(v string) { s.u.st.setKey("chat.system_prompt", v, s) }
 	s.input = widget.NewMultiLineEntry()
 	s.input.SetPlaceHolder("Type a message; Send (or Shift+Enter) asks the model")
 	s.input.SetMinRowsVisible(2)
@@ -128,14 +125,28 @@ func newChatScreen(u *UI) *chatScreen {
 		e := widget.NewEntry()
 		key := k.key
 		e.Validator = func(v string) error {
-			c := s.u.cfg
+			c := s.u.st.cfg
 			return cleanSetError(c.Set(key + "=" + v))
 		}
-		e.OnChanged = func(v string) { s.u.setKey(key, v) }
+		e.OnChanged = func(v string) { s.u.st.setKey(key, v, s) }
 		s.sampler[key] = e
 	}
 	s.columns = container.NewGridWithColumns(1)
+	u.st.observe(s.changed)
 	return s
+}
+
+// changed follows the state: the chat settings, a new model (whose
+// transcripts no longer apply), the buttons and the adapter status.
+func (s *chatScreen) changed(c change) {
+	if c.config && c.from != s {
+		s.load()
+	}
+	if c.session {
+		s.base.clear()
+		s.tuned.clear()
+	}
+	s.refresh()
 }
 
 func (s *chatScreen) content() fyne.CanvasObject {
@@ -176,7 +187,7 @@ func (s *chatScreen) layout() {
 
 // load shows the config's chat settings.
 func (s *chatScreen) load() {
-	vals, err := configValues(s.u.cfg)
+	vals, err := configValues(s.u.st.cfg)
 	if err != nil {
 		return
 	}
@@ -185,51 +196,27 @@ func (s *chatScreen) load() {
 			e.SetText(vals[key])
 		}
 	}
-	if s.system.Text != s.u.cfg.Chat.SystemPrompt {
-		s.system.SetText(s.u.cfg.Chat.SystemPrompt)
+	if s.system.Text != s.u.st.cfg.Chat.SystemPrompt {
+		s.system.SetText(s.u.st.cfg.Chat.SystemPrompt)
 	}
-	s.adapterChanged()
 }
 
 func (s *chatScreen) refresh() {
 	busy := s.cancelFn != nil
-	setEnabled(s.sendB, s.u.sess != nil && s.u.job == "")
+	setEnabled(s.sendB, s.u.st.sess != nil && s.u.st.idle())
 	setEnabled(s.stopB, busy)
 	setEnabled(s.clearB, !busy)
 	switch {
-	case s.u.sess == nil:
+	case s.u.st.sess == nil:
 		s.status.SetText("Load a model on the Model & config tab to chat.")
 	case busy:
 	default:
-		dir := s.adapterPath()
-		if engine.HasAdapter(dir) {
+		if dir := s.u.st.adapterDir(); engine.HasAdapter(dir) {
 			s.status.SetText("Fine-tuned = base model + the adapter in " + dir + ".")
 		} else {
-			s.status.SetText("No adapter in " + dir + " yet: train first to chat with the fine-tune; the base model works now.")
+			s.status.SetText("No adapter in " + s.u.st.adapterWhere() + " yet: train first to chat with the fine-tune; the base model works now.")
 		}
 	}
-}
-
-// adapterPath is model.adapter, or training.output_dir when it is empty.
-func (s *chatScreen) adapterPath() string {
-	c := s.u.resolved()
-	if c.Model.Adapter != "" {
-		return c.Model.Adapter
-	}
-	return c.Training.OutputDir
-}
-
-// adapterChanged forgets the loaded adapter (a run finished, the config changed).
-func (s *chatScreen) adapterChanged() {
-	s.adapter = nil
-	s.adapterDir = ""
-}
-
-// sessionChanged forgets state tied to the previous model.
-func (s *chatScreen) sessionChanged() {
-	s.adapterChanged()
-	s.base.clear()
-	s.tuned.clear()
 }
 
 // Send asks the model(s) of the current mode to answer text, streaming the
@@ -237,12 +224,12 @@ func (s *chatScreen) sessionChanged() {
 // fine-tune (one session runs one job at a time).
 func (s *chatScreen) Send(text string) {
 	text = strings.TrimSpace(text)
-	sess := s.u.sess
+	sess := s.u.st.sess
 	if text == "" || sess == nil {
 		return
 	}
-	smp := engine.ChatSampling(s.u.cfg.Chat)
-	if err := s.u.cfg.Validate(); err != nil {
+	smp := engine.ChatSampling(s.u.st.cfg.Chat)
+	if err := s.u.st.cfg.Validate(); err != nil {
 		s.u.showError(err, "Fix the sampling settings shown in red.")
 		return
 	}
@@ -253,7 +240,7 @@ func (s *chatScreen) Send(text string) {
 		cols, adapters = append(cols, s.base), append(adapters, nil)
 	}
 	if mode != ChatBase {
-		a, err := s.loadAdapter()
+		a, _, err := s.u.st.fineTune()
 		if err != nil {
 			s.u.showError(err, "Train a model first (Train tab), set model.adapter to an adapter folder, or chat with the base model.")
 			return
@@ -266,7 +253,7 @@ func (s *chatScreen) Send(text string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancelFn = cancel
 	s.input.SetText("")
-	system := s.u.cfg.Chat.SystemPrompt
+	system := s.u.st.cfg.Chat.SystemPrompt
 	histories := make([][]tokenizer.Message, len(cols))
 	labels := make([]*widget.Label, len(cols))
 	for i, c := range cols {
@@ -318,29 +305,12 @@ func (s *chatScreen) Send(text string) {
 		runOnUI(func() {
 			cancel()
 			s.cancelFn = nil
-			s.u.endJob()
+			s.u.st.endJob()
 			if failure != nil {
 				s.u.showError(failure, "Shorten the conversation (Clear) or lower max tokens; the prompt and the answer must fit the model's context.")
 			}
 		})
 	}()
-}
-
-// loadAdapter reads the fine-tune's adapter once.
-func (s *chatScreen) loadAdapter() (*nn.Adapter, error) {
-	dir := s.adapterPath()
-	if s.adapter != nil && s.adapterDir == dir {
-		return s.adapter, nil
-	}
-	if !engine.HasAdapter(dir) {
-		return nil, errors.New("no fine-tuned adapter in " + dir)
-	}
-	a, err := s.u.sess.LoadAdapter(dir)
-	if err != nil {
-		return nil, err
-	}
-	s.adapter, s.adapterDir = a, dir
-	return a, nil
 }
 
 // stop cancels the answer being generated.

@@ -69,17 +69,29 @@ func newConfigScreen(u *UI) *configScreen {
 	})
 	s.preset.PlaceHolder = "Presets…"
 	s.body = s.build()
+	u.st.observe(s.changed)
 	return s
+}
+
+// changed shows a config that another screen (or a file) changed, and the
+// file in use.
+func (s *configScreen) changed(c change) {
+	switch {
+	case c.config && c.from != s:
+		s.load()
+	case c.file:
+		s.checkAll()
+	}
 }
 
 func (s *configScreen) content() fyne.CanvasObject {
 	open := widget.NewButton("Open…", s.pickOpen)
 	save := widget.NewButton("Save", func() {
-		if s.u.cfgPath == "" {
+		if s.u.st.cfgPath == "" {
 			s.pickSave()
 			return
 		}
-		s.save(s.u.cfgPath)
+		s.save(s.u.st.cfgPath)
 	})
 	saveAs := widget.NewButton("Save as…", s.pickSave)
 	bar := container.NewHBox(widget.NewLabelWithStyle("config.yml", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
@@ -120,22 +132,12 @@ func (s *configScreen) apply(key, v string) error {
 	if s.loading {
 		return nil
 	}
-	c := s.u.cfg
+	c := s.u.st.cfg
 	if err := c.Set(key + "=" + v); err != nil {
 		return cleanSetError(err)
 	}
-	s.u.cfg = c
+	s.u.st.setConfig(c, s)
 	s.checkAll()
-	if key == "model.name" {
-		s.u.model.load()
-	}
-	if strings.HasPrefix(key, "dataset.") {
-		s.u.dataset.load()
-	}
-	if strings.HasPrefix(key, "chat.") {
-		s.u.chat.load()
-	}
-	s.u.refresh()
 	return nil
 }
 
@@ -166,7 +168,7 @@ func (s *configScreen) widgetFor(f config.Field) fyne.CanvasObject {
 	}
 	e := widget.NewEntry()
 	e.Validator = func(v string) error {
-		c := s.u.cfg
+		c := s.u.st.cfg
 		return cleanSetError(c.Set(key + "=" + v))
 	}
 	e.OnChanged = func(v string) { s.report(key, s.apply(key, v)) }
@@ -234,22 +236,22 @@ func (s *configScreen) report(key string, err error) {
 
 // checkAll shows whether the whole config is valid (cross-key rules included).
 func (s *configScreen) checkAll() {
-	if err := s.u.cfg.Validate(); err != nil {
+	if err := s.u.st.cfg.Validate(); err != nil {
 		s.status.Importance = widget.DangerImportance
 		s.status.SetText("Fix before training:\n" + err.Error())
 		return
 	}
 	s.status.Importance = widget.SuccessImportance
 	where := "not saved yet"
-	if s.u.cfgPath != "" {
-		where = s.u.cfgPath
+	if s.u.st.cfgPath != "" {
+		where = s.u.st.cfgPath
 	}
 	s.status.SetText("Config is valid (" + where + ").")
 }
 
 // load puts the config's values into the widgets.
 func (s *configScreen) load() {
-	vals, err := configValues(s.u.cfg)
+	vals, err := configValues(s.u.st.cfg)
 	if err != nil {
 		s.report("", err)
 		return
@@ -276,10 +278,10 @@ func (s *configScreen) setWarnings(ws []string) {
 
 // ApplyPreset replaces the config with one of the presets.
 func (s *configScreen) ApplyPreset(name string) {
-	c := s.u.cfg
+	c := s.u.st.cfg
 	if name == PresetDefault {
 		c = config.Default()
-		c.Dataset = s.u.cfg.Dataset
+		c.Dataset = s.u.st.cfg.Dataset
 	}
 	for _, kv := range presets[name] {
 		if err := c.Set(kv); err != nil {
@@ -287,7 +289,7 @@ func (s *configScreen) ApplyPreset(name string) {
 			return
 		}
 	}
-	s.u.setConfig(c)
+	s.u.st.setConfig(c, nil)
 	s.status.SetText(s.status.Text + " Preset " + name + " applied.")
 }
 
@@ -302,7 +304,7 @@ func (s *configScreen) pickOpen() {
 		}
 	}, s.u.win)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".yml", ".yaml"}))
-	s.startIn(d.SetLocation)
+	startIn(s.u.st, d.SetLocation)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
@@ -316,7 +318,7 @@ func (s *configScreen) pickSave() {
 		s.save(uriPath(w.URI()))
 	}, s.u.win)
 	d.SetFileName("config.yml")
-	s.startIn(d.SetLocation)
+	startIn(s.u.st, d.SetLocation)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
@@ -329,11 +331,11 @@ func (s *configScreen) save(path string) {
 	s.checkAll()
 }
 
-// startIn opens file dialogs in the config's folder.
-func (s *configScreen) startIn(set func(fyne.ListableURI)) {
+// startIn opens file dialogs in the folder of st's config file.
+func startIn(st *state, set func(fyne.ListableURI)) {
 	dir := "."
-	if s.u.cfgPath != "" {
-		dir = filepath.Dir(s.u.cfgPath)
+	if st.cfgPath != "" {
+		dir = filepath.Dir(st.cfgPath)
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		if l, err := storage.ListerForURI(storage.NewFileURI(abs)); err == nil {
@@ -347,8 +349,8 @@ func (s *configScreen) startIn(set func(fyne.ListableURI)) {
 func (s *configScreen) pickPath(e *widget.Entry, folder bool) {
 	set := func(p string) {
 		base := "."
-		if s.u.cfgPath != "" {
-			base = filepath.Dir(s.u.cfgPath)
+		if s.u.st.cfgPath != "" {
+			base = filepath.Dir(s.u.st.cfgPath)
 		}
 		if abs, err := filepath.Abs(base); err == nil {
 			if rel, err := filepath.Rel(abs, p); err == nil && !strings.HasPrefix(rel, "..") {
@@ -363,7 +365,7 @@ func (s *configScreen) pickPath(e *widget.Entry, folder bool) {
 				set(uriPath(l))
 			}
 		}, s.u.win)
-		s.startIn(d.SetLocation)
+		startIn(s.u.st, d.SetLocation)
 		d.Resize(fyne.NewSize(900, 600))
 		d.Show()
 		return
@@ -374,7 +376,7 @@ func (s *configScreen) pickPath(e *widget.Entry, folder bool) {
 			set(uriPath(r.URI()))
 		}
 	}, s.u.win)
-	s.startIn(d.SetLocation)
+	startIn(s.u.st, d.SetLocation)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }

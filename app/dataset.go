@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"gonum.org/v1/plot/vg"
 
+	"qwentune/engine"
 	"qwentune/engine/dataset"
 	"qwentune/engine/eval"
 )
@@ -36,7 +37,6 @@ type datasetScreen struct {
 	problems  *widget.Label
 	testInfo  *widget.Label
 
-	rep      *dataset.Report
 	selected int
 }
 
@@ -46,10 +46,10 @@ func newDatasetScreen(u *UI) *datasetScreen {
 	s := &datasetScreen{u: u, selected: -1}
 	s.trainFile = widget.NewEntry()
 	s.trainFile.SetPlaceHolder("train.jsonl")
-	s.trainFile.OnChanged = func(v string) { s.setKey("dataset.train_file", v) }
+	s.trainFile.OnChanged = func(v string) { s.u.st.setKey("dataset.train_file", v, s) }
 	s.testFile = widget.NewEntry()
 	s.testFile.SetPlaceHolder("test.jsonl (optional, for Evaluate)")
-	s.testFile.OnChanged = func(v string) { s.setKey("dataset.test_file", v) }
+	s.testFile.OnChanged = func(v string) { s.u.st.setKey("dataset.test_file", v, s) }
 	s.inspect = widget.NewButton("Load and inspect", s.Inspect)
 	s.inspect.Importance = widget.HighImportance
 	s.summary = widget.NewLabel("Pick the training file (or drop a .jsonl file on the window), then press Load and inspect.")
@@ -73,16 +73,35 @@ func newDatasetScreen(u *UI) *datasetScreen {
 	s.rowInfo = widget.NewLabel("Select a row to see its training text. Green tokens are trained on; grey ones only give context.")
 	s.rowInfo.Wrapping = fyne.TextWrapWord
 	s.hist = newPlotView(func(w, h vg.Length) image.Image {
-		if s.rep == nil {
+		d := s.u.st.data
+		if d == nil {
 			return Histogram(nil, 0, w, h)
 		}
-		return Histogram(s.rep.Lengths, s.rep.Options.MaxLength, w, h)
+		return Histogram(d.Lengths, d.Options.MaxLength, w, h)
 	}, 480, 260)
 	s.problems = widget.NewLabel("")
 	s.problems.Wrapping = fyne.TextWrapWord
 	s.testInfo = widget.NewLabel("")
 	s.testInfo.Wrapping = fyne.TextWrapWord
+	u.st.observe(s.changed)
 	return s
+}
+
+// changed follows the state: the data files, the inspected data (dropped
+// when the model changes), the button.
+func (s *datasetScreen) changed(c change) {
+	if c.config && c.from != s {
+		s.load()
+	}
+	if c.data {
+		if s.u.st.data != nil {
+			s.show(s.u.st.data)
+		} else if c.session {
+			s.summary.SetText("The model changed: press Load and inspect again to see the rows with its tokenizer.")
+			s.show(nil)
+		}
+	}
+	s.refresh()
 }
 
 func (s *datasetScreen) content() fyne.CanvasObject {
@@ -108,36 +127,22 @@ func (s *datasetScreen) content() fyne.CanvasObject {
 	return container.NewBorder(top, nil, nil, nil, split)
 }
 
-// setKey sets a dataset file and updates the buttons that depend on it.
-func (s *datasetScreen) setKey(key, v string) {
-	if s.u.setKey(key, v) {
-		s.u.refresh()
-	}
-}
-
 // load shows the config's data files.
 func (s *datasetScreen) load() {
-	if s.trainFile.Text != s.u.cfg.Dataset.TrainFile {
-		s.trainFile.SetText(s.u.cfg.Dataset.TrainFile)
+	if cfg := s.u.st.cfg.Dataset; s.trainFile.Text != cfg.TrainFile {
+		s.trainFile.SetText(cfg.TrainFile)
 	}
-	if s.testFile.Text != s.u.cfg.Dataset.TestFile {
-		s.testFile.SetText(s.u.cfg.Dataset.TestFile)
+	if cfg := s.u.st.cfg.Dataset; s.testFile.Text != cfg.TestFile {
+		s.testFile.SetText(cfg.TestFile)
 	}
 }
 
 func (s *datasetScreen) refresh() {
-	setEnabled(s.inspect, s.u.sess != nil && s.u.job == "")
-	if s.u.sess == nil {
+	setEnabled(s.inspect, s.u.st.sess != nil && s.u.st.idle())
+	if s.u.st.sess == nil {
 		s.inspect.SetText("Load and inspect (load a model first)")
 	} else {
 		s.inspect.SetText("Load and inspect")
-	}
-}
-
-// sessionChanged forgets a report made with another tokenizer.
-func (s *datasetScreen) sessionChanged() {
-	if s.rep != nil {
-		s.summary.SetText("The model changed: press Load and inspect again to see the rows with its tokenizer.")
 	}
 }
 
@@ -150,7 +155,7 @@ func (s *datasetScreen) pick(target *widget.Entry) {
 		s.PickFile(target == s.testFile, uriPath(r.URI()))
 	}, s.u.win)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".jsonl"}))
-	s.u.form.startIn(d.SetLocation)
+	startIn(s.u.st, d.SetLocation)
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
@@ -163,7 +168,7 @@ func (s *datasetScreen) PickFile(test bool, path string) {
 	} else {
 		s.trainFile.SetText(path)
 	}
-	if s.u.sess != nil && s.u.job == "" {
+	if s.u.st.sess != nil && s.u.st.idle() {
 		s.Inspect()
 	}
 }
@@ -182,42 +187,48 @@ func (s *datasetScreen) dropped(uris []fyne.URI) {
 
 // Inspect reads and tokenizes both files on a goroutine.
 func (s *datasetScreen) Inspect() {
-	sess := s.u.sess
+	sess := s.u.st.sess
 	if sess == nil {
 		s.u.showError(errors.New("no model loaded"), "Load a model on the Model & config tab first: its tokenizer and chat template decide what the rows look like.")
 		return
 	}
-	cfg := s.u.resolved()
+	cfg := s.u.st.resolved()
 	if !s.u.startJob("reading the dataset") {
 		return
 	}
 	s.summary.SetText("Reading " + cfg.Dataset.TrainFile + "…")
 	go func() {
-		rep, err := dataset.Inspect(cfg.Dataset.TrainFile, sess.Tokenizer, dataset.OptionsFrom(cfg.Dataset))
+		data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 		var tests []eval.Sample
 		var testErr error
 		if cfg.Dataset.TestFile != "" {
 			tests, testErr = eval.LoadTestSet(cfg.Dataset.TestFile)
 		}
 		runOnUI(func() {
-			s.u.endJob()
+			s.u.st.endJob()
 			if err != nil {
 				s.summary.SetText("Could not read the training file.")
 				s.u.showError(err, "Check the path of the train file, or pick it with Browse….")
 				return
 			}
-			s.show(&rep, cfg.Dataset.MaxLength)
-			s.u.report = &rep
-			s.u.datasetFile = cfg.Dataset.TrainFile
 			s.showTests(cfg.Dataset.TestFile, tests, testErr)
-			s.u.refresh()
+			s.u.st.setData(data)
 		})
 	}()
 }
 
-func (s *datasetScreen) show(rep *dataset.Report, maxLen int) {
-	s.rep = rep
+// show fills the screen from the inspected data (nil empties it).
+func (s *datasetScreen) show(rep *engine.Dataset) {
 	s.selected = -1
+	s.table.UnselectAll()
+	s.table.Refresh()
+	s.tokens.Segments = nil
+	s.tokens.Refresh()
+	s.hist.update()
+	if rep == nil {
+		s.problems.SetText("")
+		return
+	}
 	format := "no valid row"
 	if rep.Format != "" {
 		format = rep.Format.Describe()
@@ -225,13 +236,8 @@ func (s *datasetScreen) show(rep *dataset.Report, maxLen int) {
 	st := rep.Stats
 	s.summary.SetText(fmt.Sprintf("%s — %s · %d rows · %d bad lines · %d tokens, %d trained on · %d rows longer than max_length %d · length min %d, median %.0f, p95 %.0f, max %d",
 		filepath.Base(rep.File), format, len(rep.Examples), len(rep.Errors), rep.Tokens, rep.Trained,
-		rep.TruncatedRows, maxLen, st.Min, st.Median, st.P95, st.Max))
-	s.table.UnselectAll()
-	s.table.Refresh()
+		rep.TruncatedRows, rep.Options.MaxLength, st.Min, st.Median, st.P95, st.Max))
 	s.table.ScrollToTop()
-	s.tokens.Segments = nil
-	s.tokens.Refresh()
-	s.hist.update()
 	var b strings.Builder
 	if len(rep.Errors) == 0 && len(rep.Lints) == 0 {
 		b.WriteString("No bad lines and no warnings.")
@@ -268,19 +274,20 @@ func (s *datasetScreen) showTests(path string, tests []eval.Sample, err error) {
 }
 
 func (s *datasetScreen) tableSize() (int, int) {
-	if s.rep == nil {
+	if s.u.st.data == nil {
 		return 0, len(datasetColumns)
 	}
-	return len(s.rep.Examples), len(datasetColumns)
+	return len(s.u.st.data.Examples), len(datasetColumns)
 }
 
 func (s *datasetScreen) tableCell(id widget.TableCellID, o fyne.CanvasObject) {
 	l := o.(*widget.Label)
-	if s.rep == nil || id.Row >= len(s.rep.Examples) {
+	d := s.u.st.data
+	if d == nil || id.Row >= len(d.Examples) {
 		l.SetText("")
 		return
 	}
-	e := s.rep.Examples[id.Row]
+	e := d.Examples[id.Row]
 	var v string
 	switch id.Col {
 	case 0:
@@ -303,12 +310,13 @@ func (s *datasetScreen) tableCell(id widget.TableCellID, o fyne.CanvasObject) {
 
 // ShowRow renders row i's training text, tokens coloured by the loss mask.
 func (s *datasetScreen) ShowRow(i int) {
-	if s.rep == nil || i < 0 || i >= len(s.rep.Examples) || s.u.sess == nil {
+	d := s.u.st.data
+	if d == nil || i < 0 || i >= len(d.Examples) || s.u.st.sess == nil {
 		return
 	}
 	s.selected = i
-	e := s.rep.Examples[i]
-	toks := dataset.Tokens(e, s.u.sess.Tokenizer)
+	e := d.Examples[i]
+	toks := dataset.Tokens(e, s.u.st.sess.Tokenizer)
 	var segs []widget.RichTextSegment
 	var run strings.Builder
 	flush := func(trained bool) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/eval"
+	"qwentune/engine/progress"
 	"qwentune/model"
 	"qwentune/plugins/evaluators"
 )
@@ -70,24 +72,15 @@ func newEvalScreen(u *UI) *evalScreen {
 	s := &evalScreen{u: u, infos: map[string]evaluators.Info{}}
 	s.picker = widget.NewSelect(nil, func(name string) {
 		s.describe(name)
-		if name != "" && name != s.u.cfg.Evaluation.Evaluator {
-			c := s.u.cfg
-			if err := c.Set("evaluation.evaluator=" + name); err == nil {
-				s.u.cfg = c
-				s.u.form.load()
-			}
+		if name != "" {
+			s.u.st.setKey("evaluation.evaluator", name, s)
 		}
 	})
 	s.picker.PlaceHolder = "evaluator plugin"
 	s.about = widget.NewLabel("Press Find plugins to list the evaluators installed.")
 	s.about.Wrapping = fyne.TextWrapWord
 	s.compare = widget.NewCheck("Compare with the base model", func(b bool) {
-		if b != s.u.cfg.Evaluation.CompareBase {
-			c := s.u.cfg
-			c.Evaluation.CompareBase = b
-			s.u.cfg = c
-			s.u.form.load()
-		}
+		s.u.st.setKey("evaluation.compare_base", strconv.FormatBool(b), s)
 	})
 	s.runB = widget.NewButton("Run evaluation", s.Run)
 	s.runB.Importance = widget.HighImportance
@@ -124,7 +117,16 @@ func newEvalScreen(u *UI) *evalScreen {
 		return Confusion("Base model", m.Labels, m.Confusion, w, h)
 	}, 300, 250)
 	s.baseMat.raster.Hide()
+	u.st.observe(s.changed)
 	return s
+}
+
+// changed follows the state: the evaluation settings and the buttons.
+func (s *evalScreen) changed(c change) {
+	if c.config && c.from != s {
+		s.load()
+	}
+	s.refresh()
 }
 
 // newTable makes a read-only table of labels with a bold header row.
@@ -164,27 +166,27 @@ func (s *evalScreen) content() fyne.CanvasObject {
 }
 
 func (s *evalScreen) load() {
-	if s.compare.Checked != s.u.cfg.Evaluation.CompareBase {
-		s.compare.SetChecked(s.u.cfg.Evaluation.CompareBase)
+	if s.compare.Checked != s.u.st.cfg.Evaluation.CompareBase {
+		s.compare.SetChecked(s.u.st.cfg.Evaluation.CompareBase)
 	}
-	if s.picker.Selected != s.u.cfg.Evaluation.Evaluator && len(s.picker.Options) > 0 {
-		s.picker.SetSelected(s.u.cfg.Evaluation.Evaluator)
+	if s.picker.Selected != s.u.st.cfg.Evaluation.Evaluator && len(s.picker.Options) > 0 {
+		s.picker.SetSelected(s.u.st.cfg.Evaluation.Evaluator)
 	}
 }
 
 func (s *evalScreen) refresh() {
 	busy := s.cancelFn != nil
-	setEnabled(s.runB, s.u.sess != nil && s.u.job == "")
+	setEnabled(s.runB, s.u.st.sess != nil && s.u.st.idle())
 	setEnabled(s.rescanB, !busy)
 	s.cancelB.Hidden = !busy
 	s.cancelB.Refresh()
 	setEnabled(s.csvB, s.res != nil)
 	setEnabled(s.jsonB, s.res != nil)
 	if !busy && s.res == nil {
-		if s.u.sess == nil {
-			s.status.SetText("Load a model first; the test file is dataset.test_file (" + s.u.cfg.Dataset.TestFile + ").")
+		if s.u.st.sess == nil {
+			s.status.SetText("Load a model first; the test file is dataset.test_file (" + s.u.st.cfg.Dataset.TestFile + ").")
 		} else {
-			s.status.SetText("Ready to evaluate " + s.u.resolved().Dataset.TestFile + ".")
+			s.status.SetText("Ready to evaluate " + s.u.st.resolved().Dataset.TestFile + ".")
 		}
 	}
 }
@@ -220,8 +222,8 @@ func (s *evalScreen) Discover() {
 					msg += "\n" + err.Error()
 				}
 				s.about.SetText(msg + "\n" + strings.Join(problems, "\n"))
-			case s.u.cfg.Evaluation.Evaluator != "" && infos[s.u.cfg.Evaluation.Evaluator].Name != "":
-				s.picker.SetSelected(s.u.cfg.Evaluation.Evaluator)
+			case s.u.st.cfg.Evaluation.Evaluator != "" && infos[s.u.st.cfg.Evaluation.Evaluator].Name != "":
+				s.picker.SetSelected(s.u.st.cfg.Evaluation.Evaluator)
 			default:
 				s.picker.SetSelected(names[0])
 			}
@@ -247,21 +249,20 @@ func (s *evalScreen) describe(name string) {
 // Run evaluates the fine-tune (or the base model when there is no adapter
 // yet) on a goroutine.
 func (s *evalScreen) Run() {
-	sess := s.u.sess
+	sess := s.u.st.sess
 	if sess == nil {
 		return
 	}
-	cfg := s.u.resolved()
+	cfg := s.u.st.resolved()
 	if cfg.Dataset.TestFile == "" {
 		s.u.showError(errors.New("no test file"), "Set dataset.test_file (Dataset tab) to a JSONL file of {\"input\", \"label\"} rows.")
 		return
 	}
 	opts := engine.EvalOptions{Evaluator: s.picker.Selected, CompareBase: cfg.Evaluation.CompareBase,
 		PluginDirs: s.pluginDirs, DevPlugins: s.devPlugins}
-	adapterDir := s.u.chat.adapterPath()
-	note := "base model (no adapter in " + adapterDir + " yet)"
-	if engine.HasAdapter(adapterDir) {
-		a, err := sess.LoadAdapter(adapterDir)
+	note := "base model (no adapter in " + s.u.st.adapterWhere() + " yet)"
+	if adapterDir := s.u.st.adapterDir(); engine.HasAdapter(adapterDir) {
+		a, _, err := s.u.st.fineTune()
 		if err != nil {
 			s.u.showError(err, "The adapter folder does not fit this model: train again or set model.adapter.")
 			return
@@ -283,13 +284,13 @@ func (s *evalScreen) Run() {
 	s.refresh()
 	t := throttle{interval: 100 * time.Millisecond}
 	go func() {
-		res, err := sess.Evaluate(ctx, cfg, opts, func(p engine.EvalProgress) {
-			runOnUI(func() { t.do(func() { s.showProgress(p) }) })
+		res, err := sess.Evaluate(ctx, cfg, opts, func(ev progress.Event) {
+			runOnUI(func() { t.do(func() { s.showProgress(ev.Eval) }) })
 		})
 		runOnUI(func() {
 			cancel()
 			s.cancelFn = nil
-			s.u.endJob()
+			s.u.st.endJob()
 			switch {
 			case isCancel(err):
 				s.status.SetText("Evaluation cancelled.")
@@ -306,7 +307,7 @@ func (s *evalScreen) Run() {
 	}()
 }
 
-func (s *evalScreen) showProgress(p engine.EvalProgress) {
+func (s *evalScreen) showProgress(p *progress.Eval) {
 	if s.cancelFn == nil {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
+	"qwentune/engine/progress"
 	"qwentune/model"
 )
 
@@ -79,7 +80,16 @@ func newExportScreen(u *UI) *exportScreen {
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
 	s.format.SetSelected(engine.ExportPEFT)
+	u.st.observe(s.changed)
 	return s
+}
+
+// changed follows the state: the default folders and the buttons.
+func (s *exportScreen) changed(c change) {
+	if c.config || c.adapter {
+		s.load()
+	}
+	s.refresh()
 }
 
 func (s *exportScreen) content() fyne.CanvasObject {
@@ -128,12 +138,12 @@ func (s *exportScreen) defaultOut() {
 	if s.u == nil || s.format == nil {
 		return
 	}
-	s.out.SetText(filepath.Join(s.u.resolved().Training.OutputDir, "export-"+s.format.Selected))
+	s.out.SetText(filepath.Join(s.u.st.resolved().Training.OutputDir, "export-"+s.format.Selected))
 	s.outEdited = false
 }
 
 func (s *exportScreen) load() {
-	s.adapter.SetPlaceHolder(s.u.chat.adapterPath())
+	s.adapter.SetPlaceHolder(s.u.st.adapterWhere())
 	if !s.outEdited {
 		s.defaultOut()
 	}
@@ -141,10 +151,10 @@ func (s *exportScreen) load() {
 
 func (s *exportScreen) refresh() {
 	busy := s.cancelFn != nil
-	setEnabled(s.exportB, s.u.sess != nil && s.u.job == "")
+	setEnabled(s.exportB, s.u.st.sess != nil && s.u.st.idle())
 	s.cancelB.Hidden = !busy
 	s.cancelB.Refresh()
-	if !busy && s.u.sess == nil {
+	if !busy && s.u.st.sess == nil {
 		s.status.SetText("Load the base model first (Model & config tab).")
 	}
 }
@@ -161,15 +171,15 @@ func (s *exportScreen) pickFolder(e *widget.Entry) {
 
 // Export writes the chosen format on a goroutine with progress.
 func (s *exportScreen) Export() {
-	sess := s.u.sess
+	sess := s.u.st.sess
 	if sess == nil {
 		return
 	}
-	cfg := s.u.resolved()
+	cfg := s.u.st.resolved()
 	o := engine.ExportOptions{Format: s.format.Selected, DType: s.dtype.Selected, OutDir: s.out.Text, Config: &cfg}
 	o.AdapterDir = s.adapter.Text
 	if o.AdapterDir == "" {
-		o.AdapterDir = s.u.chat.adapterPath()
+		o.AdapterDir = s.u.st.adapterWhere()
 	}
 	if !engine.HasAdapter(o.AdapterDir) {
 		if o.Format == engine.ExportPEFT || o.Format == engine.ExportGGUFAdapter {
@@ -205,7 +215,8 @@ func (s *exportScreen) Export() {
 	start := time.Now()
 	t := throttle{interval: 100 * time.Millisecond}
 	go func() {
-		err := sess.Export(ctx, o, func(done, total int64, file string) {
+		err := sess.Export(ctx, o, func(ev progress.Event) {
+			done, total, file := ev.Bytes.Done, ev.Bytes.Total, ev.Bytes.What
 			runOnUI(func() {
 				t.do(func() {
 					if s.cancelFn == nil {
@@ -221,7 +232,7 @@ func (s *exportScreen) Export() {
 		runOnUI(func() {
 			cancel()
 			s.cancelFn = nil
-			s.u.endJob()
+			s.u.st.endJob()
 			switch {
 			case isCancel(err):
 				s.status.SetText("Export cancelled; no partial file was left behind.")

@@ -13,8 +13,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
+	"qwentune/engine/progress"
 	"qwentune/model"
-	"qwentune/model/hub"
 )
 
 // modelScreen picks and loads the base model (a Hub id, a local folder or
@@ -43,7 +43,7 @@ func newModelScreen(u *UI) *modelScreen {
 	s := &modelScreen{u: u}
 	s.name = widget.NewEntry()
 	s.name.SetPlaceHolder("Qwen/Qwen2-0.5B-Instruct, a local folder, or demo")
-	s.name.OnChanged = func(v string) { s.u.setKey("model.name", v) }
+	s.name.OnChanged = func(v string) { s.u.st.setKey("model.name", v, s) }
 	s.name.OnSubmitted = func(string) { s.Load() }
 	s.loadB = widget.NewButton("Load model", s.Load)
 	s.loadB.Importance = widget.HighImportance
@@ -57,7 +57,19 @@ func newModelScreen(u *UI) *modelScreen {
 	s.summary = widget.NewForm()
 	s.estimate = widget.NewLabel("Measured on a few real steps when you press Train: memory, time per step and the whole run.")
 	s.estimate.Wrapping = fyne.TextWrapWord
+	u.st.observe(s.changed)
 	return s
+}
+
+// changed follows the state: the model name, the estimate, the buttons.
+func (s *modelScreen) changed(c change) {
+	if c.config && c.from != s {
+		s.load()
+	}
+	if c.estimate {
+		s.estimate.SetText(s.u.st.estimate)
+	}
+	s.refresh()
 }
 
 func (s *modelScreen) content() fyne.CanvasObject {
@@ -67,22 +79,19 @@ func (s *modelScreen) content() fyne.CanvasObject {
 		container.NewVBox(row, buttons, s.progress, s.status))
 	summaryCard := widget.NewCard("Summary", "", s.summary)
 	estimateCard := widget.NewCard("Pre-flight estimate", "", s.estimate)
-	left := container.NewVScroll(container.NewVBox(modelCard, summaryCard, estimateCard))
-	split := container.NewHSplit(left, s.u.form.content())
-	split.Offset = 0.36
-	return split
+	return container.NewVScroll(container.NewVBox(modelCard, summaryCard, estimateCard))
 }
 
 // load shows the config's model name.
 func (s *modelScreen) load() {
-	if s.name.Text != s.u.cfg.Model.Name {
-		s.name.SetText(s.u.cfg.Model.Name)
+	if s.name.Text != s.u.st.cfg.Model.Name {
+		s.name.SetText(s.u.st.cfg.Model.Name)
 	}
 }
 
 func (s *modelScreen) refresh() {
 	loading := s.cancelFn != nil
-	idle := s.u.job == ""
+	idle := s.u.st.idle()
 	setEnabled(s.loadB, idle)
 	setEnabled(s.folder, idle)
 	setEnabled(s.demo, idle)
@@ -106,7 +115,7 @@ func (s *modelScreen) pickFolder() {
 // built-in demo model is loaded so every screen works at once, and the
 // status says how to get the configured one.
 func (s *modelScreen) startOnDemoIfNothingDownloaded() {
-	want := s.u.resolved().Model
+	want := s.u.st.resolved().Model
 	if engine.OnDisk(want.Name, want.Revision) {
 		return
 	}
@@ -120,7 +129,7 @@ func (s *modelScreen) startOnDemoIfNothingDownloaded() {
 // Load opens the model named in the entry on a goroutine, showing download
 // progress; offline without the model it offers the demo.
 func (s *modelScreen) Load() {
-	cfg := s.u.resolved().Model
+	cfg := s.u.st.resolved().Model
 	name := cfg.Name
 	if name == "" {
 		s.u.showError(errors.New("no model given"), "Type a Hugging Face id such as Qwen/Qwen2-0.5B-Instruct, pick a folder, or press Use demo.")
@@ -136,22 +145,22 @@ func (s *modelScreen) Load() {
 	s.status.SetText("Loading " + name + "…")
 	s.refresh()
 	t := throttle{interval: 100 * time.Millisecond}
-	progress := func(p hub.Progress) {
-		runOnUI(func() { t.do(func() { s.showProgress(p) }) })
+	onEvent := func(ev progress.Event) {
+		runOnUI(func() { t.do(func() { s.showProgress(ev.Bytes) }) })
 	}
 	go func() {
-		sess, err := engine.Open(ctx, cfg.Name, cfg.Revision, cfg.Dtype, progress)
+		sess, err := engine.Open(ctx, cfg.Name, cfg.Revision, cfg.Dtype, onEvent)
 		runOnUI(func() {
 			cancel()
 			s.cancelFn = nil
 			s.progress.Hide()
-			s.u.endJob()
+			s.u.st.endJob()
 			s.loaded(name, sess, err)
 		})
 	}()
 }
 
-func (s *modelScreen) showProgress(p hub.Progress) {
+func (s *modelScreen) showProgress(p *progress.Bytes) {
 	if s.cancelFn == nil {
 		return // a late update after the load ended
 	}
@@ -159,7 +168,7 @@ func (s *modelScreen) showProgress(p hub.Progress) {
 		s.progress.SetValue(float64(p.Done) / float64(p.Total))
 	}
 	s.status.SetText(fmt.Sprintf("Downloading %s (file %d of %d)\n%s of %s · %s/s · %s left",
-		p.File, p.FileIndex, p.Files, model.ByteSize(p.Done), model.ByteSize(p.Total), model.ByteSize(int64(p.Speed)), duration(p.ETA)))
+		p.What, p.Index, p.Files, model.ByteSize(p.Done), model.ByteSize(p.Total), model.ByteSize(int64(p.Speed)), duration(p.ETA)))
 }
 
 func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
@@ -182,9 +191,6 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 		s.u.showError(err, "Check the model id or folder (it needs config.json, tokenizer files and *.safetensors), or use the demo model.")
 		return
 	}
-	s.u.sess = sess
-	s.u.report = nil
-	s.u.chat.sessionChanged()
 	sum := sess.Summary()
 	s.status.SetText("Loaded " + name + ".")
 	if s.afterLoad != "" {
@@ -202,10 +208,9 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	add("Attention heads", fmt.Sprintf("%d (key/value %d)", sum.Heads, sum.KVHeads))
 	add("Vocabulary", fmt.Sprintf("%d tokens", sum.Vocab))
 	s.summary.Refresh()
-	s.setEstimate("Estimated from the config: " + sess.EstimateMemory(s.u.resolved()).String() +
+	s.u.st.setSession(sess)
+	s.u.st.setEstimate("Estimated from the config: " + sess.EstimateMemory(s.u.st.resolved()).String() +
 		". Train measures memory and time on a few real steps first.")
-	s.u.dataset.sessionChanged()
-	s.u.refresh()
 }
 
 // cancel stops a running load.
@@ -214,9 +219,6 @@ func (s *modelScreen) cancel() {
 		s.cancelFn()
 	}
 }
-
-// setEstimate shows the pre-flight measurement of the last Train.
-func (s *modelScreen) setEstimate(text string) { s.estimate.SetText(text) }
 
 // humanCount formats a parameter count: 1.54B, 494M, 12.3K.
 func humanCount(n int64) string {

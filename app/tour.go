@@ -41,7 +41,7 @@ func (u *UI) tour() {
 		for {
 			time.Sleep(100 * time.Millisecond)
 			var busy bool
-			fyne.DoAndWait(func() { busy = u.job != "" })
+			fyne.DoAndWait(func() { busy = !u.st.idle() })
 			if !busy {
 				return
 			}
@@ -71,7 +71,7 @@ func (u *UI) tour() {
 	do(func() { u.SelectTab(TabDataset); u.dataset.Inspect() })
 	idle()
 	do(func() {
-		if u.report != nil && len(u.report.Examples) > 1 {
+		if u.st.data != nil && len(u.st.data.Examples) > 1 {
 			u.dataset.table.Select(widget.TableCellID{Row: 1})
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"qwentune/engine"
+	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model"
 )
@@ -49,7 +50,7 @@ type trainScreen struct {
 	steps, loss, lr, grad []float64
 	lines                 []string
 	plotT                 throttle
-	last                  trainer.Event
+	last                  progress.Train
 }
 
 func newTrainScreen(u *UI) *trainScreen {
@@ -82,6 +83,7 @@ func newTrainScreen(u *UI) *trainScreen {
 	s.log = widget.NewTextGrid()
 	s.logScroll = container.NewScroll(s.log)
 	s.logScroll.SetMinSize(fyne.NewSize(200, 120))
+	u.st.observe(func(change) { s.refresh() })
 	return s
 }
 
@@ -100,8 +102,8 @@ func (s *trainScreen) running() bool { return s.done != nil }
 
 func (s *trainScreen) refresh() {
 	run := s.running()
-	idle := s.u.job == ""
-	ready := s.u.sess != nil && s.u.datasetReady()
+	idle := s.u.st.idle()
+	ready := s.u.st.sess != nil && s.u.st.datasetReady()
 	setEnabled(s.trainB, idle && ready)
 	setEnabled(s.resumeB, idle && ready)
 	setEnabled(s.pauseB, run)
@@ -114,26 +116,28 @@ func (s *trainScreen) refresh() {
 	switch {
 	case run:
 		s.hint.SetText("Training. Pause keeps everything in memory; Stop saves a checkpoint you can resume from.")
-	case s.u.sess == nil:
+	case s.u.st.sess == nil:
 		s.hint.SetText("Load a model on the Model & config tab first.")
-	case !s.u.datasetSeen():
+	case s.u.st.data == nil:
 		s.hint.SetText("Open the Dataset tab and press Load and inspect: nothing trains on data you have not seen.")
-	case !s.u.datasetReady():
+	case !s.u.st.datasetSeen():
+		s.hint.SetText("The training file, the dataset settings or the model changed since the data was inspected: press Load and inspect on the Dataset tab again.")
+	case !s.u.st.datasetReady():
 		s.hint.SetText("The training file has bad lines (listed on the Dataset tab): fix them and inspect it again.")
 	default:
-		s.hint.SetText("Ready: " + s.u.resolved().Dataset.TrainFile + " → " + s.u.resolved().Training.OutputDir)
+		s.hint.SetText("Ready: " + s.u.st.resolved().Dataset.TrainFile + " → " + s.u.st.resolved().Training.OutputDir)
 	}
 }
 
 // Start runs training on a goroutine; resume is "" for a fresh run or
 // "latest" to continue from the newest checkpoint.
 func (s *trainScreen) Start(resume string) {
-	cfg := s.u.resolved()
+	cfg := s.u.st.resolved()
 	if err := cfg.Validate(); err != nil {
 		s.u.showError(err, "Fix these fields on the Model & config tab, then press Train again.")
 		return
 	}
-	if !s.u.datasetReady() {
+	if !s.u.st.datasetReady() {
 		s.u.showError(errors.New("the training data has not been inspected"), "Open the Dataset tab and press Load and inspect first.")
 		return
 	}
@@ -150,7 +154,7 @@ func (s *trainScreen) Start(resume string) {
 	if !s.u.startJob("training") {
 		return
 	}
-	sess := s.u.sess
+	sess := s.u.st.sess
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancelFn = cancel
 	s.control = trainer.NewControl()
@@ -158,69 +162,60 @@ func (s *trainScreen) Start(resume string) {
 	s.paused = false
 	if resume == "" {
 		s.steps, s.loss, s.lr, s.grad = nil, nil, nil, nil
-		s.last = trainer.Event{}
+		s.last = progress.Train{}
 	}
 	s.progress.SetValue(0)
 	s.stats.SetText("Preparing the data and measuring a few steps…")
-	s.u.refresh()
+	s.refresh()
 
-	events := make(chan trainer.Event, 64)
-	forwarded := make(chan struct{})
-	go func() {
-		defer close(forwarded)
-		for ev := range events {
-			runOnUI(func() { s.event(ev) })
-		}
-	}()
-	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps,
-		Log: func(line string) {
-			runOnUI(func() {
-				s.appendLog(line)
-				if strings.HasPrefix(line, "pre-flight:") {
-					s.u.model.setEstimate(strings.TrimSpace(strings.TrimPrefix(line, "pre-flight:")))
-				}
-			})
-		}}
+	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps}
+	data := s.u.st.data
 	done := s.done
 	go func() {
-		res, plan, err := sess.Train(ctx, cfg, opts, events)
-		close(events)
-		<-forwarded // every event reaches the screen before the result
+		// Train delivers its last event before it returns, and runOnUI
+		// keeps their order: every event reaches the screen before the
+		// result.
+		res, err := sess.Train(ctx, cfg, data, opts, func(ev progress.Event) { runOnUI(func() { s.event(ev) }) })
 		runOnUI(func() {
 			cancel()
-			s.finished(res, plan, err)
+			s.finished(res, err)
 			close(done)
 		})
 	}()
 }
 
-func (s *trainScreen) event(ev trainer.Event) {
+// event shows one of the run's events.
+func (s *trainScreen) event(ev progress.Event) {
+	t := ev.Train
 	switch ev.Kind {
-	case trainer.EventStep:
-		s.last = ev
-		s.steps = append(s.steps, float64(ev.Step))
-		s.loss = append(s.loss, ev.Loss)
-		s.lr = append(s.lr, ev.LR)
-		s.grad = append(s.grad, ev.GradNorm)
-		if ev.MaxSteps > 0 {
-			s.progress.SetValue(float64(ev.Step) / float64(ev.MaxSteps))
+	case progress.Info:
+		s.appendLog(ev.Message)
+	case progress.Preflight:
+		s.appendLog(ev.Message)
+		s.u.st.setEstimate(ev.Estimate.String())
+	case progress.Step:
+		s.last = *t
+		s.steps = append(s.steps, float64(t.Step))
+		s.loss = append(s.loss, t.Loss)
+		s.lr = append(s.lr, t.LR)
+		s.grad = append(s.grad, t.GradNorm)
+		if t.MaxSteps > 0 {
+			s.progress.SetValue(float64(t.Step) / float64(t.MaxSteps))
 		}
 		s.stats.SetText(fmt.Sprintf("epoch %.2f · loss %.4f · lr %.3g · grad norm %.3f · %.0f tokens/s · ETA %s · memory %s",
-			ev.Epoch, ev.Loss, ev.LR, ev.GradNorm, ev.TokensPerSec, duration(time.Duration(ev.ETASeconds*float64(time.Second))), model.ByteSize(ev.MemBytes)))
+			t.Epoch, t.Loss, t.LR, t.GradNorm, t.TokensPerSec, duration(time.Duration(t.ETASeconds*float64(time.Second))), model.ByteSize(t.MemBytes)))
 		s.plotT.do(s.redraw)
-	case trainer.EventLog:
-		s.appendLog(formatLogEntry(ev.Step, ev.Log))
-	case trainer.EventSave:
-		s.appendLog("checkpoint saved: " + ev.Path)
-	case trainer.EventPause:
-		s.appendLog(fmt.Sprintf("paused at step %d", ev.Step))
-	case trainer.EventResume:
+	case progress.Log, progress.Done:
+		s.appendLog(formatLogEntry(t.Step, t.Log))
+	case progress.Checkpoint:
+		s.appendLog("checkpoint saved: " + t.Path)
+	case progress.Pause:
+		s.appendLog(fmt.Sprintf("paused at step %d", t.Step))
+	case progress.Resume:
 		s.appendLog("continuing")
-	case trainer.EventStopped:
-		s.appendLog("stopped; checkpoint " + ev.Path)
-	case trainer.EventDone:
-		s.appendLog(formatLogEntry(ev.Step, ev.Log))
-	case trainer.EventError:
+	case progress.Stopped:
+		s.appendLog("stopped; checkpoint " + t.Path)
+	case progress.Error:
 		s.appendLog("error: " + ev.Message)
 	}
 }
@@ -232,16 +227,12 @@ func (s *trainScreen) redraw() {
 	s.gradPlot.update()
 }
 
-func (s *trainScreen) finished(res trainer.Result, plan engine.TrainPlan, err error) {
+func (s *trainScreen) finished(res trainer.Result, err error) {
 	s.done = nil
 	s.control = nil
 	s.cancelFn = nil
 	s.paused = false
-	s.u.endJob()
 	s.redraw()
-	if plan.Estimate != nil {
-		s.u.model.setEstimate(plan.Estimate.String())
-	}
 	switch {
 	case errors.Is(err, trainer.ErrStopped):
 		msg := "Stopped at step " + fmt.Sprint(res.GlobalStep) + "."
@@ -256,10 +247,10 @@ func (s *trainScreen) finished(res trainer.Result, plan engine.TrainPlan, err er
 	default:
 		s.progress.SetValue(1)
 		s.stats.SetText(fmt.Sprintf("Done: %d steps in %s, train loss %.4f. The adapter is in %s.",
-			res.GlobalStep, duration(res.Runtime), res.TrainLoss, s.u.resolved().Training.OutputDir))
-		s.u.chat.adapterChanged()
+			res.GlobalStep, duration(res.Runtime), res.TrainLoss, s.u.st.resolved().Training.OutputDir))
+		s.u.st.adapterWritten()
 	}
-	s.u.refresh()
+	s.u.st.endJob()
 }
 
 // togglePause pauses the run in memory or lets it continue.
@@ -314,7 +305,7 @@ func (s *trainScreen) appendLog(line string) {
 }
 
 // formatLogEntry prints a log_history entry like the Trainer's console line.
-func formatLogEntry(step int, e trainer.LogEntry) string {
+func formatLogEntry(step int, e map[string]float64) string {
 	keys := make([]string, 0, len(e))
 	for k := range e {
 		keys = append(keys, k)

@@ -12,19 +12,11 @@ import (
 	"qwentune/model/tokenizer"
 )
 
-// Sampling is the decoding settings of one request.
-type Sampling struct {
-	MaxNewTokens      int
-	Temperature       float64
-	TopP              float64
-	TopK              int
-	RepetitionPenalty float64
-	Seed              int64
-}
-
-// ChatSampling takes the chat section of config.yml.
-func ChatSampling(c config.ChatConfig) Sampling {
-	return Sampling{MaxNewTokens: c.MaxNewTokens, Temperature: c.Temperature, TopP: c.TopP, TopK: c.TopK,
+// ChatSampling is the chat section of config.yml as the decoding options
+// generation takes: the one conversion between the two. StopIDs are left
+// to the caller (Chat and Evaluate stop at the chat template's end too).
+func ChatSampling(c config.ChatConfig) generate.Options {
+	return generate.Options{MaxNewTokens: c.MaxNewTokens, Temperature: c.Temperature, TopP: c.TopP, TopK: c.TopK,
 		RepetitionPenalty: c.RepetitionPenalty, Seed: int64(c.Seed)}
 }
 
@@ -37,17 +29,19 @@ type Completion struct {
 }
 
 // Generate continues the token ids prompt with adapter a (nil for the base
-// model), calling onText with each newly decodable piece of text.
-func (s *Session) Generate(ctx context.Context, a *nn.Adapter, prompt []int, smp Sampling, stop []int, onText func(string)) (Completion, error) {
+// model) as o says, stopping at o.StopIDs, calling onText with each newly
+// decodable piece of text.
+func (s *Session) Generate(ctx context.Context, a *nn.Adapter, prompt []int, o generate.Options, onText func(string)) (Completion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkPrompt(prompt, smp); err != nil {
+	if err := s.checkPrompt(prompt, o); err != nil {
 		return Completion{}, err
 	}
 	s.Model.SetAdapter(a)
 	defer s.Model.SetAdapter(nil)
+	stop := o.StopIDs
 	dec := s.Tokenizer.NewStreamDecoder()
-	ids, err := generate.Generate(ctx, s.Model, prompt, generateOptions(smp, stop), func(id int) error {
+	ids, err := generate.Generate(ctx, s.Model, prompt, o, func(id int) error {
 		if onText != nil && !slices.Contains(stop, id) && !s.Tokenizer.IsSpecial(id) {
 			if piece := dec.Add(id); piece != "" {
 				onText(piece)
@@ -65,23 +59,23 @@ func (s *Session) Generate(ctx context.Context, a *nn.Adapter, prompt []int, smp
 }
 
 // GenerateEach continues every prompt with adapter a, prompt j with seed
-// seeds[j] (smp.Seed is not used). Completion j is exactly what Generate
+// seeds[j] (o.Seed is not used). Completion j is exactly what Generate
 // gives for prompt j with that seed, but the prompts are decoded together
 // (generate.GenerateEach), which reads the weights once per step for up to
 // generate.MaxBatch of them. done, when not nil, is called with each
 // completion as soon as its row stops. On cancellation it returns ctx's
 // error and no completions.
-func (s *Session) GenerateEach(ctx context.Context, a *nn.Adapter, prompts [][]int, seeds []int64, smp Sampling, stop []int, done func(j int, c Completion)) ([]Completion, error) {
+func (s *Session) GenerateEach(ctx context.Context, a *nn.Adapter, prompts [][]int, seeds []int64, o generate.Options, done func(j int, c Completion)) ([]Completion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range prompts {
-		if err := s.checkPrompt(p, smp); err != nil {
+		if err := s.checkPrompt(p, o); err != nil {
 			return nil, err
 		}
 	}
 	s.Model.SetAdapter(a)
 	defer s.Model.SetAdapter(nil)
-	o := generateOptions(smp, stop)
+	stop := o.StopIDs
 	ids := make([][]int, len(prompts))
 	out := make([]Completion, len(prompts))
 	_, err := generate.GenerateEach(ctx, s.Model, prompts, seeds, o, func(j, id int) error {
@@ -106,24 +100,18 @@ func (s *Session) GenerateEach(ctx context.Context, a *nn.Adapter, prompts [][]i
 }
 
 // checkPrompt refuses ids outside the vocabulary and a prompt that, with
-// smp.MaxNewTokens more tokens, exceeds the model's context.
-func (s *Session) checkPrompt(prompt []int, smp Sampling) error {
+// o.MaxNewTokens more tokens, exceeds the model's context.
+func (s *Session) checkPrompt(prompt []int, o generate.Options) error {
 	for _, id := range prompt {
 		if id < 0 || id >= s.Config.VocabSize {
 			return fmt.Errorf("token id %d is outside the model's vocabulary (0..%d)", id, s.Config.VocabSize-1)
 		}
 	}
-	if len(prompt)+smp.MaxNewTokens > s.Config.MaxPositionEmbeddings {
+	if len(prompt)+o.MaxNewTokens > s.Config.MaxPositionEmbeddings {
 		return fmt.Errorf("prompt of %d tokens plus %d new tokens exceeds the model's context of %d",
-			len(prompt), smp.MaxNewTokens, s.Config.MaxPositionEmbeddings)
+			len(prompt), o.MaxNewTokens, s.Config.MaxPositionEmbeddings)
 	}
 	return nil
-}
-
-// generateOptions are the decoding options of smp, stopping on stop.
-func generateOptions(smp Sampling, stop []int) generate.Options {
-	return generate.Options{MaxNewTokens: smp.MaxNewTokens, Temperature: smp.Temperature, TopP: smp.TopP, TopK: smp.TopK,
-		RepetitionPenalty: smp.RepetitionPenalty, Seed: smp.Seed, StopIDs: stop}
 }
 
 // completion makes the Completion of prompt from the generated ids and
@@ -163,11 +151,12 @@ func (s *Session) ChatPrompt(system string, history []tokenizer.Message) ([]int,
 
 // Chat answers the last user message of history with adapter a (nil for
 // the base model), streaming text to onText. Generation stops at eos or
-// <|im_end|>.
-func (s *Session) Chat(ctx context.Context, a *nn.Adapter, system string, history []tokenizer.Message, smp Sampling, onText func(string)) (Completion, error) {
+// <|im_end|> (o.StopIDs is replaced).
+func (s *Session) Chat(ctx context.Context, a *nn.Adapter, system string, history []tokenizer.Message, o generate.Options, onText func(string)) (Completion, error) {
 	prompt, err := s.ChatPrompt(system, history)
 	if err != nil {
 		return Completion{}, err
 	}
-	return s.Generate(ctx, a, prompt, smp, s.StopIDs(true), onText)
+	o.StopIDs = s.StopIDs(true)
+	return s.Generate(ctx, a, prompt, o, onText)
 }

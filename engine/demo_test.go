@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"qwentune/engine/generate"
 )
 
 // The built-in demo model is embedded and loads like any Hugging Face folder.
@@ -20,7 +22,7 @@ func TestDemoModelLoads(t *testing.T) {
 	}
 	// It was pretrained: it continues a familiar verse with English words.
 	c, err := s.Generate(context.Background(), nil, s.Tokenizer.Encode("In the beginning God created"),
-		Sampling{MaxNewTokens: 8}, s.StopIDs(false), nil)
+		generate.Options{MaxNewTokens: 8, StopIDs: s.StopIDs(false)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func TestDemoLoRAStopsAtEOS(t *testing.T) {
 	cfg := testConfig(t, s.Dir, "dataset.train_file="+data, "training.learning_rate=0.005", "training.epochs=30",
 		"training.gradient_accumulation_steps=1", "training.batch_size=4", "lora.r=8", "lora.alpha=16",
 		"lora.target_modules=all-linear", "training.lr_scheduler=constant", "dataset.padding=longest")
-	if _, _, err := s.Train(context.Background(), cfg, TrainOptions{}, nil); err != nil {
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, err := s.LoadAdapter(cfg.Training.OutputDir)
@@ -54,11 +56,11 @@ func TestDemoLoRAStopsAtEOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	prompt := s.Tokenizer.Encode("Question: what colour is the sky?\nAnswer:")
-	base, err := s.Generate(context.Background(), nil, prompt, Sampling{MaxNewTokens: 20}, s.StopIDs(false), nil)
+	base, err := s.Generate(context.Background(), nil, prompt, generate.Options{MaxNewTokens: 20, StopIDs: s.StopIDs(false)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tuned, err := s.Generate(context.Background(), a, prompt, Sampling{MaxNewTokens: 20}, s.StopIDs(false), nil)
+	tuned, err := s.Generate(context.Background(), a, prompt, generate.Options{MaxNewTokens: 20, StopIDs: s.StopIDs(false)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

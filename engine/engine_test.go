@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"qwentune/engine/config"
+	"qwentune/engine/generate"
+	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
@@ -72,6 +74,17 @@ func testConfig(t *testing.T, modelDir string, sets ...string) config.Config {
 	return cfg
 }
 
+// inspected inspects cfg's training file with s's tokenizer, as the app's
+// Dataset screen and the CLI do before training.
+func inspected(t *testing.T, s *Session, cfg config.Config) *Dataset {
+	t.Helper()
+	d, err := InspectDataset(cfg.Dataset.TrainFile, s.Tokenizer, cfg.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func readLogLosses(t *testing.T, dir string) []float64 {
 	t.Helper()
 	st, err := trainer.ReadTrainerState(filepath.Join(dir, "trainer_state.json"))
@@ -93,12 +106,17 @@ func TestTrainLowersLossAndAdapterReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t, s.Dir, "training.learning_rate=0.01", "training.epochs=4", "lora.target_modules=all-linear")
-	res, plan, err := s.Train(context.Background(), cfg, TrainOptions{PreflightSteps: 1}, nil)
+	var estimate *progress.Estimate
+	res, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{PreflightSteps: 1}, func(ev progress.Event) {
+		if ev.Kind == progress.Preflight {
+			estimate = ev.Estimate
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.Estimate == nil || plan.Estimate.StepTime <= 0 {
-		t.Fatalf("pre-flight did not measure a step: %+v", plan.Estimate)
+	if estimate == nil || estimate.StepTime <= 0 {
+		t.Fatalf("pre-flight did not measure a step: %+v", estimate)
 	}
 	if res.GlobalStep != 32 { // 32 rows, accumulation 4 → 8 updates per epoch
 		t.Fatalf("global step %d, want 32", res.GlobalStep)
@@ -161,7 +179,7 @@ func TestFineTuneStopsAtEOS(t *testing.T) {
 	cfg := testConfig(t, s.Dir, "dataset.train_file="+data, "training.mode=full", "training.learning_rate=0.01",
 		"training.epochs=60", "training.gradient_accumulation_steps=1", "training.batch_size=4",
 		"training.lr_scheduler=constant", "dataset.padding=longest")
-	if _, _, err := s.Train(context.Background(), cfg, TrainOptions{}, nil); err != nil {
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tuned, err := OpenDir(cfg.Training.OutputDir, "tuned", "float32")
@@ -169,7 +187,7 @@ func TestFineTuneStopsAtEOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	prompt := tuned.Tokenizer.Encode("Question: what colour is the sky?\nAnswer:")
-	c, err := tuned.Generate(context.Background(), nil, prompt, Sampling{MaxNewTokens: 20}, tuned.StopIDs(false), nil)
+	c, err := tuned.Generate(context.Background(), nil, prompt, generate.Options{MaxNewTokens: 20, StopIDs: tuned.StopIDs(false)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,27 +204,19 @@ func TestStopSavesAndResumeContinues(t *testing.T) {
 	}
 	cfg := testConfig(t, s.Dir, "training.max_steps=6")
 	ref := testConfig(t, s.Dir, "training.max_steps=6")
-	if _, _, err := s.Train(context.Background(), ref, TrainOptions{}, nil); err != nil {
+	if _, err := s.Train(context.Background(), ref, inspected(t, s, ref), TrainOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	ctl := trainer.NewControl()
-	events := make(chan trainer.Event, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range events {
-			if ev.Kind == "step" && ev.Step == 3 {
-				ctl.Stop()
-			}
+	res, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{Control: ctl}, func(ev progress.Event) {
+		if ev.Kind == progress.Step && ev.Train.Step == 3 {
+			ctl.Stop()
 		}
-	}()
-	res, _, err := s.Train(context.Background(), cfg, TrainOptions{Control: ctl}, events)
-	close(events)
-	<-done
+	})
 	if !errors.Is(err, trainer.ErrStopped) || res.Checkpoint == "" {
 		t.Fatalf("stop: err %v, checkpoint %q", err, res.Checkpoint)
 	}
-	if _, _, err := s.Train(context.Background(), cfg, TrainOptions{Resume: "latest"}, nil); err != nil {
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{Resume: "latest"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	want, got := readLogLosses(t, ref.Training.OutputDir), readLogLosses(t, cfg.Training.OutputDir)
@@ -228,8 +238,8 @@ func TestEvaluateWithHeuristicPlugin(t *testing.T) {
 	}
 	var phases []string
 	res, err := s.Evaluate(context.Background(), cfg, EvalOptions{Adapter: a, AdapterDir: "in-memory", CompareBase: true,
-		OutDir: out, PluginDirs: []string{pluginDir}, DevPlugins: true}, func(p EvalProgress) {
-		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+		OutDir: out, PluginDirs: []string{pluginDir}, DevPlugins: true}, func(ev progress.Event) {
+		if p := ev.Eval; len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 			phases = append(phases, p.Phase)
 		}
 	})
@@ -301,7 +311,8 @@ func TestEvaluateAnswersAsAlone(t *testing.T) {
 		}
 		sm := smp
 		sm.Seed = int64(cfg.Chat.Seed) + int64(i+1)
-		c, err := s.Generate(context.Background(), a, ids, sm, s.StopIDs(true), nil)
+		sm.StopIDs = s.StopIDs(true)
+		c, err := s.Generate(context.Background(), a, ids, sm, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +333,7 @@ func TestChatStreamsTheAnswer(t *testing.T) {
 	}
 	var pieces []string
 	c, err := s.Chat(context.Background(), nil, "", []tokenizer.Message{{Role: "user", Content: "Hello!"}},
-		Sampling{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, func(p string) { pieces = append(pieces, p) })
+		generate.Options{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, func(p string) { pieces = append(pieces, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +341,7 @@ func TestChatStreamsTheAnswer(t *testing.T) {
 		t.Fatalf("streamed %q, final text %q", pieces, c.Text)
 	}
 	again, err := s.Chat(context.Background(), nil, "", []tokenizer.Message{{Role: "user", Content: "Hello!"}},
-		Sampling{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, nil)
+		generate.Options{MaxNewTokens: 12, Temperature: 0.7, TopK: 50, TopP: 1, Seed: 3}, nil)
 	if err != nil || again.Text != c.Text {
 		t.Fatalf("seeded sampling is not reproducible: %q vs %q (%v)", again.Text, c.Text, err)
 	}

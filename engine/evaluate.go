@@ -11,6 +11,7 @@ import (
 	"qwentune/engine/config"
 	"qwentune/engine/eval"
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model/tokenizer"
 	"qwentune/plugins/evaluators"
 )
@@ -101,13 +102,6 @@ type EvalOptions struct {
 	DevPlugins bool
 }
 
-// EvalProgress reports an evaluation: which model is being run ("tuned" or
-// "base") and how far it is.
-type EvalProgress struct {
-	Phase string
-	eval.Progress
-}
-
 // EvalResult is an evaluation's outcome.
 type EvalResult struct {
 	Info       evaluators.Info
@@ -125,8 +119,10 @@ type EvalResult struct {
 // evaluation.max_new_tokens and a seed per sample, so base and fine-tuned
 // see the same draws. evaluation.batch_size inputs are decoded together,
 // which changes only the speed: each answer is the one generating it alone
-// gives. A crashed or hung plugin fails this run only.
-func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, progress func(EvalProgress)) (EvalResult, error) {
+// gives. on receives an EvalSample event, its Phase "tuned" or "base", after
+// every answer and every verdict. A crashed or hung plugin fails this run
+// only.
+func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, on progress.Func) (EvalResult, error) {
 	var res EvalResult
 	samples, err := eval.LoadTestSet(cfg.Dataset.TestFile)
 	if err != nil {
@@ -155,6 +151,7 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	res.Info = client.About()
 	smp := ChatSampling(cfg.Chat)
 	smp.MaxNewTokens = cfg.Evaluation.MaxNewTokens
+	smp.StopIDs = s.StopIDs(true)
 	seed := int64(cfg.Chat.Seed)
 	if seed < 0 {
 		seed = int64(cfg.Training.Seed)
@@ -176,17 +173,16 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 				i++
 				prompts[k], seeds[k] = ids, seed+int64(i)
 			}
-			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, s.StopIDs(true), func(j int, c Completion) { answer(j, c.Text) })
+			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, func(j int, c Completion) { answer(j, c.Text) })
 			return err
 		}
 		// evaluation.batch_size inputs are decoded together (at most
 		// generate.MaxBatch per step); each answer is exactly what
 		// generating it alone gives.
 		return eval.Run(ctx, samples, gen, client, eval.Options{BatchSize: cfg.Evaluation.BatchSize, GenerateBatch: cfg.Evaluation.BatchSize, Positive: positive},
-			func(pr eval.Progress) {
-				if progress != nil {
-					progress(EvalProgress{Phase: phase, Progress: pr})
-				}
+			func(ev progress.Event) {
+				ev.Eval.Phase = phase
+				on.Emit(ev)
 			})
 	}
 	meta := eval.Meta{Evaluator: res.Info.Name, EvaluatorVersion: res.Info.Version, Settings: o.Settings,

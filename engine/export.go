@@ -11,6 +11,7 @@ import (
 	"qwentune/engine/dataset"
 	"qwentune/engine/formats"
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
 	"qwentune/model/peft"
 	"qwentune/model/tokenizer"
@@ -69,9 +70,10 @@ type ExportOptions struct {
 }
 
 // Export writes the session's model, an adapter for it, or a training job,
-// as o says. Progress reports bytes written (total is known up front);
-// cancelling ctx stops between tensor row blocks and leaves no partial file.
-func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(done, total int64, what string)) error {
+// as o says. on receives Export events with the bytes written (the total is
+// known up front); cancelling ctx stops between tensor row blocks and leaves
+// no partial file.
+func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o.OutDir == "" {
@@ -85,7 +87,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 	}
 	switch o.Format {
 	case ExportPEFT:
-		return s.exportPEFT(o, progress)
+		return s.exportPEFT(o, on)
 	case ExportMerged:
 		enc, err := s.encoding(o.DType, strings.ToLower(s.Config.TorchDType), "f32")
 		if err != nil {
@@ -106,7 +108,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 		if err != nil {
 			return err
 		}
-		return formats.WriteHF(ctx, o.OutDir, s.Model, s.Gen, s.Tokenizer, formats.HFOptions{DType: enc, MaxShardBytes: limit, Adapter: a}, progress)
+		return formats.WriteHF(ctx, o.OutDir, s.Model, s.Gen, s.Tokenizer, formats.HFOptions{DType: enc, MaxShardBytes: limit, Adapter: a}, on)
 	case ExportGGUF:
 		enc, err := s.encoding(o.DType, "f16", "")
 		if err != nil {
@@ -118,7 +120,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 		}
 		name := filepath.Base(filepath.Clean(s.Name))
 		if err := formats.WriteGGUF(ctx, filepath.Join(o.OutDir, GGUFModelFile), s.Model, s.Tokenizer,
-			formats.GGUFOptions{DType: enc, Name: name, Adapter: a}, progress); err != nil {
+			formats.GGUFOptions{DType: enc, Name: name, Adapter: a}, on); err != nil {
 			return err
 		}
 		mo := formats.ModelfileOptions{GGUF: GGUFModelFile}
@@ -142,12 +144,12 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 			return err
 		}
 		return formats.WriteGGUFAdapter(ctx, filepath.Join(o.OutDir, GGUFAdapterFile), pa, s.Config,
-			formats.AdapterOptions{DType: enc, Name: filepath.Base(filepath.Clean(o.AdapterDir))}, progress)
+			formats.AdapterOptions{DType: enc, Name: filepath.Base(filepath.Clean(o.AdapterDir))}, on)
 	case ExportHFJob:
 		if o.Config == nil {
 			return fmt.Errorf("export: hf-job needs the config (dataset, LoRA and training settings)")
 		}
-		return WriteHFJob(ctx, *o.Config, s.Tokenizer, o.OutDir, o.GPUs, progress)
+		return WriteHFJob(ctx, *o.Config, s.Tokenizer, o.OutDir, o.GPUs, on)
 	}
 	return fmt.Errorf("export: format %q: want one of %s", o.Format, strings.Join(ExportFormats, ", "))
 }
@@ -155,12 +157,12 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, progress func(don
 // WriteHFJob renders cfg's training set with tok and writes a Hugging Face
 // Trainer job into outDir (see formats.WriteHFJob); it needs no model
 // weights. gpus ≤ 0 means 2.
-func WriteHFJob(ctx context.Context, cfg config.Config, tok *tokenizer.Tokenizer, outDir string, gpus int, progress func(done, total int64, what string)) error {
+func WriteHFJob(ctx context.Context, cfg config.Config, tok *tokenizer.Tokenizer, outDir string, gpus int, on progress.Func) error {
 	ex, err := dataset.Load(cfg.Dataset.TrainFile, tok, dataset.OptionsFrom(cfg.Dataset))
 	if err != nil {
 		return err
 	}
-	return formats.WriteHFJob(ctx, outDir, formats.HFJob{Config: cfg, Examples: ex, PadID: tok.Pad(), GPUs: gpus}, progress)
+	return formats.WriteHFJob(ctx, outDir, formats.HFJob{Config: cfg, Examples: ex, PadID: tok.Pad(), GPUs: gpus}, on)
 }
 
 // encoding parses dtype, or def when it is empty ("" def: use fallback).
@@ -190,7 +192,7 @@ func (s *Session) optionalAdapter(dir string) (*nn.Adapter, error) {
 
 // exportPEFT writes the adapter in o.AdapterDir, checked against this
 // model, as a clean PEFT folder with safetensors weights and the tokenizer.
-func (s *Session) exportPEFT(o ExportOptions, progress func(done, total int64, what string)) error {
+func (s *Session) exportPEFT(o ExportOptions, on progress.Func) error {
 	if o.AdapterDir == "" {
 		return fmt.Errorf("export: peft needs an adapter folder")
 	}
@@ -205,10 +207,8 @@ func (s *Session) exportPEFT(o ExportOptions, progress func(done, total int64, w
 	if err := peft.Save(o.OutDir, a.ToPEFT(base)); err != nil {
 		return err
 	}
-	if progress != nil {
-		n := a.NumParams() * 4
-		progress(n, n, peft.WeightsName)
-	}
+	n := a.NumParams() * 4
+	on.Emit(progress.Event{Kind: progress.Export, Bytes: &progress.Bytes{What: peft.WeightsName, Done: n, Total: n}})
 	return s.Tokenizer.SaveFiles(o.OutDir)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"qwentune/engine/config"
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
 	"qwentune/model/gguf"
 	"qwentune/model/peft"
@@ -308,7 +309,8 @@ func TestExportFormats(t *testing.T) {
 		t.Helper()
 		var last, total int64
 		var calls int
-		err := s.Export(ctx, o, func(done, tot int64, what string) {
+		err := s.Export(ctx, o, func(ev progress.Event) {
+			done, tot := ev.Bytes.Done, ev.Bytes.Total
 			if done < last {
 				t.Errorf("progress went back from %d to %d", last, done)
 			}

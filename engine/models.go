@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"qwentune/engine/progress"
 	"qwentune/model/hub"
 )
 
@@ -21,10 +22,10 @@ var ErrModelUnavailable = errors.New("model unavailable")
 // ResolveModel turns config's model.name into a folder holding config.json,
 // the tokenizer files and the safetensors weights: the demo model for
 // "demo", an existing local folder as it is, else the Hugging Face cache,
-// downloading what is missing (progress may be nil). When the Hub cannot be
-// reached and the model is not cached the error wraps ErrModelUnavailable
-// and says how to use the demo model instead.
-func ResolveModel(ctx context.Context, name, revision string, progress func(hub.Progress)) (string, error) {
+// downloading what is missing with Download events to on (may be nil). When
+// the Hub cannot be reached and the model is not cached the error wraps
+// ErrModelUnavailable and says how to use the demo model instead.
+func ResolveModel(ctx context.Context, name, revision string, on progress.Func) (string, error) {
 	if name == DemoName {
 		return DemoDir()
 	}
@@ -34,7 +35,7 @@ func ResolveModel(ctx context.Context, name, revision string, progress func(hub.
 	if looksLikePath(name) {
 		return "", fmt.Errorf("model folder %s does not exist", name)
 	}
-	dir, err := hub.LocalOrDownload(ctx, name, revision, progress)
+	dir, err := hub.LocalOrDownload(ctx, name, revision, DownloadEvents(on))
 	if err != nil {
 		if errors.Is(err, hub.ErrOffline) || errors.Is(err, hub.ErrInterrupted) {
 			return "", fmt.Errorf("%w: %v\nThe model %s is not on this machine and the Hugging Face Hub cannot be reached. "+
@@ -44,6 +45,18 @@ func ResolveModel(ctx context.Context, name, revision string, progress func(hub.
 		return "", err
 	}
 	return dir, nil
+}
+
+// DownloadEvents turns the Hub client's progress reports into Download
+// events for on: the one place a download's progress changes shape.
+func DownloadEvents(on progress.Func) func(hub.Progress) {
+	if on == nil {
+		return nil
+	}
+	return func(p hub.Progress) {
+		on(progress.Event{Kind: progress.Download, Bytes: &progress.Bytes{What: p.File, Done: p.Done, Total: p.Total,
+			Index: p.FileIndex, Files: p.Files, Speed: p.Speed, ETA: p.ETA}})
+	}
 }
 
 // looksLikePath reports whether name is meant as a folder rather than a Hub id.

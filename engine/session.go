@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"sync"
 
+	"qwentune/engine/config"
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
-	"qwentune/model/hub"
 	"qwentune/model/peft"
 	"qwentune/model/tokenizer"
 )
@@ -35,10 +36,11 @@ type Session struct {
 	mu sync.Mutex
 }
 
-// Open resolves name (see ResolveModel) and loads the model with weights
-// stored as dtype ("float32" or "bfloat16").
-func Open(ctx context.Context, name, revision, dtype string, progress func(hub.Progress)) (*Session, error) {
-	dir, err := ResolveModel(ctx, name, revision, progress)
+// Open resolves name (see ResolveModel; on receives the download's events)
+// and loads the model with weights stored as dtype ("float32" or
+// "bfloat16").
+func Open(ctx context.Context, name, revision, dtype string, on progress.Func) (*Session, error) {
+	dir, err := ResolveModel(ctx, name, revision, on)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +108,20 @@ func HasAdapter(dir string) bool {
 	}
 	_, err := os.Stat(filepath.Join(dir, "adapter_config.json"))
 	return err == nil
+}
+
+// AdapterDir is the adapter that evaluation, chat and export apply on top
+// of cfg's model: model.adapter when it is set (whether or not it holds an
+// adapter yet: the user named it), else training.output_dir when a run has
+// left an adapter there, else "" for the base model alone.
+func AdapterDir(cfg config.Config) string {
+	if cfg.Model.Adapter != "" {
+		return cfg.Model.Adapter
+	}
+	if HasAdapter(cfg.Training.OutputDir) {
+		return cfg.Training.OutputDir
+	}
+	return ""
 }
 
 // StopIDs are the token ids generation stops on: the model's eos ids from

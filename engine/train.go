@@ -9,6 +9,7 @@ import (
 	"qwentune/engine/config"
 	"qwentune/engine/dataset"
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model"
 	"qwentune/model/peft"
@@ -26,21 +27,6 @@ type TrainOptions struct {
 	// PreflightSteps optimizer steps are measured before a fresh run (0:
 	// skip; a resumed run is never measured).
 	PreflightSteps int
-	// Log receives human-readable lines (the trainable-parameter line, the
-	// pre-flight estimate); nil discards them.
-	Log func(string)
-}
-
-// TrainPlan is what a run will do, known before it starts.
-type TrainPlan struct {
-	Examples      []dataset.Example
-	Lints         []dataset.Lint
-	TrainedTokens int
-	Trainable     int64
-	AllParams     int64
-	TrainableLine string
-	DatasetSHA256 string
-	Estimate      *trainer.Estimate
 }
 
 // RunFiles are the files besides the weights that make a run reproducible.
@@ -49,91 +35,87 @@ const (
 	DatasetHashFile    = "dataset.sha256"
 )
 
-// Train fine-tunes the session's model as cfg says (LoRA, or every weight
-// with training.mode: full) and writes the adapter (or model), the tokenizer
-// files, trainer_state.json, checkpoints and the log into
-// training.output_dir. Events report progress; cancelling ctx or
-// o.Control.Stop() stops after saving a checkpoint.
-func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, events chan<- trainer.Event) (trainer.Result, TrainPlan, error) {
+// maxWarnings is how many lint warnings a run reports one by one.
+const maxWarnings = 20
+
+// Train fine-tunes the session's model on data, the training file as it was
+// inspected (see InspectDataset and Dataset.Check: data made from another
+// file, other settings or a file changed since is refused), as cfg says
+// (LoRA, or every weight with training.mode: full), and writes the adapter
+// (or model), the tokenizer files, trainer_state.json, checkpoints and the
+// log into training.output_dir. on receives the run's events: the data
+// warnings and the trainable-parameter line (Info), the pre-flight
+// Estimate, then the trainer's step, log, checkpoint, pause, resume,
+// stopped, done or error events. Cancelling ctx or o.Control.Stop() stops
+// after saving a checkpoint.
+func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o TrainOptions, on progress.Func) (trainer.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	logf := func(format string, a ...any) {
-		if o.Log != nil {
-			o.Log(fmt.Sprintf(format, a...))
-		}
+	if err := data.Check(cfg.Dataset, s.Tokenizer); err != nil {
+		return trainer.Result{}, err
 	}
-	var plan TrainPlan
 	tc := cfg.Training
-	ex, err := dataset.Load(cfg.Dataset.TrainFile, s.Tokenizer, dataset.OptionsFrom(cfg.Dataset))
-	if err != nil {
-		return trainer.Result{}, plan, err
-	}
-	plan.Examples = ex
-	plan.Lints = dataset.Lints(ex)
-	for i, l := range plan.Lints {
-		if i == 20 {
-			logf("warning: %s: %d more warnings (qwentune data inspect lists them all)", cfg.Dataset.TrainFile, len(plan.Lints)-20)
+	var warnings []string
+	for i, l := range data.Lints {
+		if i == maxWarnings {
+			warnings = append(warnings, fmt.Sprintf("%s: %d more warnings (qwentune data inspect lists them all)", data.File, len(data.Lints)-maxWarnings))
 			break
 		}
-		logf("warning: %s:%d: %s", cfg.Dataset.TrainFile, l.Line, l.Message)
+		warnings = append(warnings, fmt.Sprintf("%s:%d: %s", data.File, l.Line, l.Message))
 	}
-	for _, e := range ex {
-		plan.TrainedTokens += e.TrainedTokens()
-	}
-	if plan.TrainedTokens == 0 {
-		return trainer.Result{}, plan, fmt.Errorf("%s: no row has a token to train on (check dataset.loss_on and the rows' completions)", cfg.Dataset.TrainFile)
-	}
-	if plan.DatasetSHA256, err = dataset.SHA256(cfg.Dataset.TrainFile); err != nil {
-		return trainer.Result{}, plan, err
+	for _, w := range warnings {
+		on.Info("warning: %s", w)
 	}
 
 	full := tc.Mode == "full"
 	var params []*nn.Param
 	var adapter *nn.Adapter
+	var trainable, all int64
+	var err error
 	if full {
 		if params, err = s.Model.TrainAll(); err != nil {
-			return trainer.Result{}, plan, err
+			return trainer.Result{}, err
 		}
 		for _, p := range params {
-			plan.Trainable += int64(len(p.Data))
+			trainable += int64(len(p.Data))
 		}
-		plan.AllParams = s.Model.NumParams()
+		all = s.Model.NumParams()
 	} else {
-		lc := LoRAConfig(cfg.LoRA)
 		if o.InitAdapter != "" {
 			if adapter, err = s.LoadAdapter(o.InitAdapter); err != nil {
-				return trainer.Result{}, plan, err
+				return trainer.Result{}, err
 			}
-		} else if adapter, err = s.Model.NewAdapter(lc, int64(tc.Seed)); err != nil {
-			return trainer.Result{}, plan, err
+		} else if adapter, err = s.Model.NewAdapter(LoRAConfig(cfg.LoRA), int64(tc.Seed)); err != nil {
+			return trainer.Result{}, err
 		}
 		params = adapter.Params()
-		plan.Trainable = adapter.NumParams()
-		plan.AllParams = s.Model.NumParams() + plan.Trainable
+		trainable = adapter.NumParams()
+		all = s.Model.NumParams() + trainable
 		s.Model.SetAdapter(adapter)
 		defer s.Model.SetAdapter(nil)
 	}
-	plan.TrainableLine = peft.TrainableLine(plan.Trainable, plan.AllParams)
-	logf("%s", plan.TrainableLine)
+	on.Info("%s", peft.TrainableLine(trainable, all))
 	s.Model.TrainOptions.Recompute = tc.Recompute
 	defer s.Model.ReleaseWorkspace()
 
 	resolved, err := cfg.Marshal()
 	if err != nil {
-		return trainer.Result{}, plan, err
+		return trainer.Result{}, err
 	}
+	ex := data.Examples
 	batchSize := tc.BatchSize
 	opts := trainer.Options{
 		OutputDir: tc.OutputDir, Epochs: float64(tc.Epochs), MaxSteps: tc.MaxSteps, BatchSize: batchSize,
 		GradAccum: tc.GradientAccumulationSteps, LearningRate: tc.LearningRate, Scheduler: tc.LRScheduler,
 		WarmupSteps: tc.WarmupSteps, WarmupRatio: tc.WarmupRatio, WeightDecay: tc.WeightDecay,
-		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps,
-		Seed: uint64(tc.Seed), LogFile: logPath(cfg), FLOPsPerToken: 2 * s.ForwardFLOPs(),
-		ResumeFrom: o.Resume, Params: params, Control: o.Control,
+		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps, SaveTotalLimit: tc.SaveTotalLimit,
+		Optimizer: tc.Optimizer, Seed: uint64(tc.Seed), LogFile: logPath(cfg), LogLevel: cfg.Logging.Level, Warnings: warnings,
+		FLOPsPerToken: 2 * s.ForwardFLOPs(),
+		ResumeFrom:    o.Resume, Params: params, Control: o.Control,
 		Batches: func(epoch int) []nn.Batch {
 			return dataset.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
 		},
-		Extra: map[string]string{ResolvedConfigFile: string(resolved), DatasetHashFile: plan.DatasetSHA256 + "  " + filepath.Base(cfg.Dataset.TrainFile) + "\n"},
+		Extra: map[string]string{ResolvedConfigFile: string(resolved), DatasetHashFile: data.SHA256 + "  " + filepath.Base(data.File) + "\n"},
 	}
 	if full {
 		opts.SaveAdapter = func(dir string) error { return s.saveFullModel(dir) }
@@ -150,22 +132,22 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, o TrainOptions, 
 		// The weights are already in memory; a run adds the rest.
 		mem := s.EstimateMemory(cfg)
 		if err := trainer.CheckMemory(mem.Activations + mem.Optimizer); err != nil {
-			return trainer.Result{}, plan, err
+			return trainer.Result{}, err
 		}
 		est, err := trainer.Preflight(ctx, s.Model, opts, o.PreflightSteps)
 		if err != nil {
-			return trainer.Result{}, plan, fmt.Errorf("pre-flight: %w", err)
+			return trainer.Result{}, fmt.Errorf("pre-flight: %w", err)
 		}
-		plan.Estimate = &est
-		logf("pre-flight: %s", est)
+		on.Emit(progress.Event{Kind: progress.Preflight, Message: "pre-flight: " + est.String(), Estimate: &est})
 	}
-	res, err := trainer.Run(ctx, s.Model, opts, events)
-	return res, plan, err
+	return trainer.Run(ctx, s.Model, opts, on)
 }
 
-// LoRAConfig converts the lora section of config.yml.
+// LoRAConfig is the lora section of config.yml as the model takes it: the
+// one conversion between the two (the model's PEFT() is the one into
+// adapter_config.json, where all-linear is expanded).
 func LoRAConfig(c config.LoRAConfig) nn.LoRAConfig {
-	return nn.LoRAConfig{R: c.R, Alpha: c.Alpha, Dropout: c.Dropout, TargetModules: c.Modules(), UseRSLoRA: c.UseRSLoRA}
+	return nn.LoRAConfig{R: c.R, Alpha: c.Alpha, Dropout: c.Dropout, TargetModules: append([]string(nil), c.TargetModules...), UseRSLoRA: c.UseRSLoRA}
 }
 
 // logPath puts logging.file inside the output folder unless it is absolute.

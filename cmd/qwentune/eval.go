@@ -67,10 +67,7 @@ func runEval(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	bar := newProgressBar(os.Stderr)
 	res, err := s.Evaluate(ctx, cfg, engine.EvalOptions{Evaluator: name, Settings: set, Adapter: a, AdapterDir: adapterDir,
 		CompareBase: *compare || cfg.Evaluation.CompareBase, OutDir: outDir, PluginDirs: dirs, DevPlugins: *dev},
-		func(p engine.EvalProgress) {
-			bar.update(float64(p.Judged), float64(p.Total), fmt.Sprintf("%s: generated %d/%d, judged %d ETA %s", p.Phase,
-				p.Generated, p.Total, p.Judged, fmtETA(p.ETA.Seconds())))
-		})
+		(&printer{bar: bar}).event)
 	bar.finish()
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"qwentune/engine"
-	"qwentune/model"
 )
 
 func init() {
@@ -62,6 +61,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	cfg.Model.Name = name
 	bar := newProgressBar(os.Stderr)
 	defer bar.finish()
+	show := &printer{bar: bar}
 	var s *engine.Session
 	if engine.NeedsWeights(*format) {
 		// bf16 output is rounded from bf16 storage; everything else merges in float32.
@@ -69,7 +69,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if strings.EqualFold(*dtype, "bf16") || strings.EqualFold(*dtype, "bfloat16") {
 			storage = "bfloat16"
 		}
-		s, err = engine.Open(ctx, name, cfg.Model.Revision, storage, downloadProgress(bar))
+		s, err = engine.Open(ctx, name, cfg.Model.Revision, storage, show.event)
 	} else {
 		s, err = engine.OpenWithoutWeights(ctx, name, cfg.Model.Revision)
 	}
@@ -78,9 +78,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	o := engine.ExportOptions{Format: *format, DType: *dtype, OutDir: *out, AdapterDir: *adapter, MaxShardSize: *shard, Config: &cfg, GPUs: *gpus}
-	err = s.Export(ctx, o, func(done, total int64, what string) {
-		bar.update(float64(done), float64(total), fmt.Sprintf("%s %s/%s", what, model.ByteSize(done), model.ByteSize(total)))
-	})
+	err = s.Export(ctx, o, show.event)
 	bar.finish()
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/config"
+	"qwentune/engine/generate"
 	"qwentune/engine/nn"
 	"qwentune/model/tokenizer"
 )
@@ -110,12 +111,12 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if len(ids) == 0 {
 		return usagef("the prompt is empty")
 	}
-	smp := engine.Sampling{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, TopP: *topP, RepetitionPenalty: *rep, Seed: *seed}
+	smp := generate.Options{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, TopP: *topP, RepetitionPenalty: *rep, Seed: *seed, StopIDs: s.StopIDs(*chat)}
 	var onText func(string)
 	if !*asJSON {
 		onText = func(t string) { io.WriteString(stdout, t) }
 	}
-	c, err := s.Generate(ctx, a, ids, smp, s.StopIDs(*chat), onText)
+	c, err := s.Generate(ctx, a, ids, smp, onText)
 	if err != nil {
 		return err
 	}
@@ -133,21 +134,17 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 }
 
 // openConfigSession loads the configured model and the adapter to use:
-// adapterFlag when set ("none" for the base model), else model.adapter, else
-// the adapter in training.output_dir when there is one.
+// adapterFlag when set ("none" for the base model), else engine.AdapterDir's.
 func openConfigSession(ctx context.Context, cfg config.Config, adapterFlag string) (*engine.Session, *nn.Adapter, string, error) {
 	bar := newProgressBar(os.Stderr)
-	s, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, downloadProgress(bar))
+	s, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, (&printer{bar: bar}).event)
 	bar.finish()
 	if err != nil {
 		return nil, nil, "", err
 	}
 	dir := adapterFlag
 	if dir == "" {
-		dir = cfg.Model.Adapter
-	}
-	if dir == "" && engine.HasAdapter(cfg.Training.OutputDir) {
-		dir = cfg.Training.OutputDir
+		dir = engine.AdapterDir(cfg)
 	}
 	if dir == "" || dir == "none" {
 		return s, nil, "", nil

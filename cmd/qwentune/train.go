@@ -10,6 +10,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/dataset"
+	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model/tokenizer"
 )
@@ -71,84 +72,39 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	bar := newProgressBar(os.Stderr)
-	sess, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, downloadProgress(bar))
+	defer bar.finish()
+	out := &printer{bar: bar}
+	if *asJSON {
+		out.json = json.NewEncoder(stdout)
+	}
+	sess, err := engine.Open(ctx, cfg.Model.Name, cfg.Model.Revision, cfg.Model.Dtype, out.event)
 	bar.finish()
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	say := func(msg string) {
-		if *asJSON {
-			enc.Encode(map[string]any{"event": "info", "message": msg})
-		} else {
-			fmt.Fprintln(os.Stderr, msg)
-		}
+	data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
+	if err != nil {
+		return err
 	}
 	steps := 1
 	if *noPreflight || resume.v != "" {
 		steps = 0
 	}
-	events := make(chan trainer.Event, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range events {
-			if *asJSON {
-				enc.Encode(jsonEvent(ev))
-				continue
-			}
-			switch ev.Kind {
-			case "step":
-				bar.update(float64(ev.Step), float64(ev.MaxSteps), fmt.Sprintf("step %d/%d loss %.4f lr %.3g %.0f tok/s ETA %s",
-					ev.Step, ev.MaxSteps, ev.Loss, ev.LR, ev.TokensPerSec, fmtETA(ev.ETASeconds)))
-			case "log":
-				bar.finish()
-				b, _ := json.Marshal(ev.Log)
-				fmt.Fprintln(os.Stderr, string(b))
-			case "save", "stopped":
-				bar.finish()
-				fmt.Fprintf(os.Stderr, "saved %s\n", ev.Path)
-			case "error":
-				bar.finish()
-				fmt.Fprintf(os.Stderr, "error: %s\n", ev.Message)
-			}
-		}
-		bar.finish()
-	}()
-	res, _, err := sess.Train(ctx, cfg, engine.TrainOptions{Resume: resume.v, InitAdapter: *initAdapter,
-		PreflightSteps: steps, Log: say}, events)
-	close(events)
-	<-done
+	res, err := sess.Train(ctx, cfg, data, engine.TrainOptions{Resume: resume.v, InitAdapter: *initAdapter, PreflightSteps: steps}, out.event)
+	bar.finish()
 	if errors.Is(err, trainer.ErrStopped) {
-		say(fmt.Sprintf("stopped at step %d; resume with: qwentune train --resume %s", res.GlobalStep, res.Checkpoint))
+		out.event(progress.Event{Kind: progress.Info, Message: fmt.Sprintf("stopped at step %d; resume with: qwentune train --resume %s", res.GlobalStep, res.Checkpoint)})
 		return err
 	}
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return enc.Encode(map[string]any{"event": "result", "global_step": res.GlobalStep, "train_loss": res.TrainLoss,
+		return out.json.Encode(map[string]any{"event": "result", "global_step": res.GlobalStep, "train_loss": res.TrainLoss,
 			"runtime_seconds": res.Runtime.Seconds(), "output_dir": cfg.Training.OutputDir})
 	}
 	fmt.Fprintf(stdout, "trained %d steps in %s, train_loss %.4f; adapter in %s\n", res.GlobalStep, res.Runtime.Round(1e9), res.TrainLoss, cfg.Training.OutputDir)
 	return nil
-}
-
-func jsonEvent(ev trainer.Event) map[string]any {
-	m := map[string]any{"event": ev.Kind, "step": ev.Step, "max_steps": ev.MaxSteps, "epoch": ev.Epoch}
-	switch ev.Kind {
-	case "step":
-		m["loss"], m["learning_rate"], m["grad_norm"] = ev.Loss, ev.LR, ev.GradNorm
-		m["tokens_per_second"], m["eta_seconds"], m["memory_bytes"] = ev.TokensPerSec, ev.ETASeconds, ev.MemBytes
-	case "log", "done":
-		m["log"] = ev.Log
-	case "save", "stopped":
-		m["path"] = ev.Path
-	}
-	if ev.Message != "" {
-		m["message"] = ev.Message
-	}
-	return m
 }
 
 func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -174,7 +130,7 @@ func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := dataset.Inspect(path, tok, dataset.OptionsFrom(cfg.Dataset))
+	rep, err := engine.InspectDataset(path, tok, cfg.Dataset)
 	if err != nil {
 		return err
 	}

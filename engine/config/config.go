@@ -51,17 +51,10 @@ type LoRAConfig struct {
 // modules LoRA can target, in the order PEFT lists them.
 var LinearModules = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
-// AllLinear is the target_modules shorthand for every Linear layer but the head.
+// AllLinear is the target_modules shorthand for every Linear layer but the
+// head; it is kept as written and expanded once, where the adapter's PEFT
+// config is made (nn.LoRAConfig.PEFT).
 const AllLinear = "all-linear"
-
-// Modules returns the targeted module names with "all-linear" expanded to
-// LinearModules.
-func (l LoRAConfig) Modules() []string {
-	if len(l.TargetModules) == 1 && l.TargetModules[0] == AllLinear {
-		return append([]string(nil), LinearModules...)
-	}
-	return append([]string(nil), l.TargetModules...)
-}
 
 // DatasetConfig says where the data is and how rows become token ids.
 type DatasetConfig struct {
@@ -90,6 +83,7 @@ type TrainingConfig struct {
 	MaxSteps                  int     `yaml:"max_steps"`
 	MaxGradNorm               float64 `yaml:"max_grad_norm"`
 	SaveSteps                 int     `yaml:"save_steps"`
+	SaveTotalLimit            int     `yaml:"save_total_limit"`
 	LoggingSteps              int     `yaml:"logging_steps"`
 	Seed                      int     `yaml:"seed"`
 	Recompute                 bool    `yaml:"recompute"`

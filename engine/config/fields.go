@@ -169,7 +169,7 @@ var fieldTable = []Field{
 	with("training.weight_decay", Field{Kind: KindFloat, HasMin: true},
 		"Decoupled weight decay of AdamW (not applied to biases and norms)."),
 	with("training.optimizer", choice("adamw"),
-		"Optimizer: AdamW as in torch (betas 0.9, 0.999, eps 1e-8)."),
+		"Optimizer: AdamW as in torch (betas 0.9, 0.999, eps 1e-8), the one QwenTune has; training_args.json records it as adamw_torch."),
 	with("training.epochs", intRange(1),
 		"Passes over the training data (ignored when max_steps is set)."),
 	with("training.max_steps", Field{Kind: KindInt, Min: -1, HasMin: true, notZero: true,
@@ -179,6 +179,8 @@ var fieldTable = []Field{
 		"Clip the gradient's total L2 norm to this; 0 turns clipping off."),
 	with("training.save_steps", intRange(0),
 		"Save a checkpoint every this many optimizer steps; 0 saves only at the end."),
+	with("training.save_total_limit", intRange(0),
+		"Keep only the newest this many checkpoints (never deleting the one a run resumed from); 0 keeps them all."),
 	with("training.logging_steps", intRange(1),
 		"Log loss, learning rate and grad norm every this many optimizer steps."),
 	with("training.seed", intRange(0),
@@ -187,7 +189,7 @@ var fieldTable = []Field{
 		"Recompute activations in the backward pass (gradient checkpointing): less memory, about a third more time."),
 
 	with("logging.level", Field{Kind: KindChoice, Choices: []string{"DEBUG", "INFO", "WARNING", "ERROR"}, foldCase: true},
-		"Least severe message written to the log."),
+		"Least severe line written to the log file: DEBUG adds a line per optimizer step, INFO (the default) the run banner, log entries and checkpoints, WARNING only data warnings and failures, ERROR only failures."),
 	with("logging.file", Field{Kind: KindPath, allowEmpty: true},
 		"Log file, relative to training.output_dir (an absolute path is used as it is); empty means no log file."),
 

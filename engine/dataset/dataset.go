@@ -200,16 +200,24 @@ func (l ErrorList) Unwrap() []error {
 func Load(path string, tok Tokenizer, opt Options) ([]Example, error) {
 	ex, err := LoadAll(path, tok, opt)
 	if list, ok := err.(ErrorList); ok && len(list) > 0 {
-		first := *list[0]
-		if n := len(list) - 1; n > 0 {
-			first.Message += fmt.Sprintf(" (and %d more bad %s)", n, plural(n, "row", "rows"))
-		}
-		return nil, &first
+		return nil, list.First()
 	}
 	if err != nil {
 		return nil, err
 	}
 	return ex, nil
+}
+
+// First is the first bad row, its message saying how many more there are.
+func (l ErrorList) First() error {
+	if len(l) == 0 {
+		return nil
+	}
+	first := *l[0]
+	if n := len(l) - 1; n > 0 {
+		first.Message += fmt.Sprintf(" (and %d more bad %s)", n, plural(n, "row", "rows"))
+	}
+	return &first
 }
 
 // LoadAll reads and tokenizes a training file, returning the good examples
@@ -226,10 +234,24 @@ func LoadAll(path string, tok Tokenizer, opt Options) ([]Example, error) {
 
 // LoadReader is LoadAll on a reader; name is the file name used in errors.
 func LoadReader(r io.Reader, name string, tok Tokenizer, opt Options) ([]Example, error) {
-	rows, _, err := ReadRows(r, name)
+	out, _, errs, err := readExamples(r, name, tok, opt)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return out, errs
+	}
+	return out, nil
+}
+
+// readExamples reads and tokenizes every row of r: the good examples, the
+// file's format, and every bad row in line order (a file without a single
+// row is one). err is an I/O error.
+func readExamples(r io.Reader, name string, tok Tokenizer, opt Options) ([]Example, Format, ErrorList, error) {
+	rows, format, err := ReadRows(r, name)
 	errs, isList := err.(ErrorList)
 	if err != nil && !isList {
-		return nil, err
+		return nil, format, nil, err
 	}
 	out := make([]Example, 0, len(rows))
 	for _, row := range rows {
@@ -243,11 +265,8 @@ func LoadReader(r io.Reader, name string, tok Tokenizer, opt Options) ([]Example
 	if len(rows) == 0 && len(errs) == 0 {
 		errs = append(errs, &Error{File: name, Message: "no rows"})
 	}
-	if len(errs) > 0 {
-		slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
-		return out, errs
-	}
-	return out, nil
+	slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
+	return out, format, errs, nil
 }
 
 func plural(n int, one, many string) string {

@@ -2,6 +2,9 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
@@ -65,33 +68,21 @@ func quantile(sorted []int, q float64) float64 {
 	return float64(sorted[lo]) + frac*float64(sorted[hi]-sorted[lo])
 }
 
-// Inspect loads a training file and gathers its report. The error is an I/O
-// error only; bad rows are in Report.Errors.
+// Inspect loads a training file and gathers its report. The file is read
+// once: SHA256 is the hash of the very bytes the examples come from. The
+// error is an I/O error only; bad rows are in Report.Errors.
 func Inspect(path string, tok Tokenizer, opt Options) (Report, error) {
-	sum, err := SHA256(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return Report{}, err
 	}
-	f, err := os.Open(path)
+	sum := sha256.Sum256(data)
+	rep := Report{File: path, SHA256: hex.EncodeToString(sum[:]), Options: opt}
+	rep.Examples, rep.Format, rep.Errors, err = readExamples(bytes.NewReader(data), path, tok, opt)
 	if err != nil {
 		return Report{}, err
 	}
-	defer f.Close()
-	rep := Report{File: path, SHA256: sum, Options: opt}
-	rows, format, err := ReadRows(f, path)
-	if list, ok := err.(ErrorList); ok {
-		rep.Errors = list
-	} else if err != nil {
-		return Report{}, err
-	}
-	rep.Format = format
-	for _, row := range rows {
-		ex, err := Tokenize(row, tok, opt)
-		if err != nil {
-			rep.Errors = append(rep.Errors, &Error{File: path, Line: row.Line, Message: err.Error()})
-			continue
-		}
-		rep.Examples = append(rep.Examples, ex)
+	for _, ex := range rep.Examples {
 		rep.Lengths = append(rep.Lengths, len(ex.IDs)+ex.Truncated)
 		rep.Tokens += len(ex.IDs)
 		rep.Trained += ex.TrainedTokens()
@@ -99,7 +90,6 @@ func Inspect(path string, tok Tokenizer, opt Options) (Report, error) {
 			rep.TruncatedRows++
 		}
 	}
-	slices.SortStableFunc(rep.Errors, func(a, b *Error) int { return a.Line - b.Line })
 	rep.Stats = NewStats(rep.Lengths)
 	rep.Lints = Lints(rep.Examples)
 	return rep, nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"qwentune/engine/progress"
 	"qwentune/plugins/evaluators"
 )
 
@@ -51,19 +52,6 @@ type Options struct {
 	Positive string
 }
 
-// Progress reports how far a run is.
-type Progress struct {
-	// Generated counts samples with an answer, Judged those with a
-	// verdict, out of Total.
-	Generated int `json:"generated"`
-	Judged    int `json:"judged"`
-	Total     int `json:"total"`
-	// Elapsed is the time since Run started; ETA estimates the time left
-	// from the generation rate so far (0 until the first answer).
-	Elapsed time.Duration `json:"elapsed"`
-	ETA     time.Duration `json:"eta"`
-}
-
 // Result is one judged sample.
 type Result struct {
 	ID        string `json:"id"`
@@ -98,11 +86,11 @@ type Report struct {
 
 // Run generates an answer for every sample, opts.GenerateBatch inputs per
 // call of gen, and has judge label them in batches of opts.BatchSize.
-// progress (may be nil) is called after every answer and every batch
-// verdict. On cancellation or on a generation or judge error, Run returns
+// on (may be nil) receives an EvalSample event after every answer and
+// every batch verdict. On cancellation or on a generation or judge error, Run returns
 // the Report of the samples judged so far (Complete false) together with
 // the error.
-func Run(ctx context.Context, samples []Sample, gen Generator, judge Judge, opts Options, progress func(Progress)) (Report, error) {
+func Run(ctx context.Context, samples []Sample, gen Generator, judge Judge, opts Options, on progress.Func) (Report, error) {
 	start := time.Now()
 	batch := opts.BatchSize
 	if batch <= 0 {
@@ -116,13 +104,11 @@ func Run(ctx context.Context, samples []Sample, gen Generator, judge Judge, opts
 	rep := Report{Total: len(samples)}
 	answered := 0
 	report := func() {
-		p := Progress{Generated: answered, Judged: len(rep.Results), Total: len(samples), Elapsed: time.Since(start)}
+		p := progress.Eval{Generated: answered, Judged: len(rep.Results), Total: len(samples), Elapsed: time.Since(start)}
 		if p.Generated > 0 {
 			p.ETA = time.Duration(float64(p.Elapsed) / float64(p.Generated) * float64(p.Total-p.Generated))
 		}
-		if progress != nil {
-			progress(p)
-		}
+		on.Emit(progress.Event{Kind: progress.EvalSample, Eval: &p})
 	}
 	finish := func(err error) (Report, error) {
 		expected := make([]string, len(rep.Results))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"qwentune/engine/progress"
 	"qwentune/plugins/evaluators"
 )
 
@@ -82,8 +83,8 @@ func each(f func(input string) (string, error)) Generator {
 
 func TestRun(t *testing.T) {
 	judge := &fakeJudge{}
-	var events []Progress
-	rep, err := Run(context.Background(), makeSamples(7), echo, judge, Options{BatchSize: 3, Positive: "ok"}, func(p Progress) { events = append(events, p) })
+	var events []progress.Eval
+	rep, err := Run(context.Background(), makeSamples(7), echo, judge, Options{BatchSize: 3, Positive: "ok"}, func(ev progress.Event) { events = append(events, *ev.Eval) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +197,8 @@ func TestRunGenerateBatch(t *testing.T) {
 			calls = append(calls, len(inputs))
 			return echo(ctx, inputs, answer)
 		}
-		var events []Progress
-		rep, err := Run(context.Background(), makeSamples(7), gen, judge, Options{BatchSize: 3, GenerateBatch: group, Positive: "ok"}, func(p Progress) { events = append(events, p) })
+		var events []progress.Eval
+		rep, err := Run(context.Background(), makeSamples(7), gen, judge, Options{BatchSize: 3, GenerateBatch: group, Positive: "ok"}, func(ev progress.Event) { events = append(events, *ev.Eval) })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,11 +19,12 @@ import (
 
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
+	"qwentune/engine/progress"
 )
 
-// Progress receives the bytes written so far, the total expected and what
-// is being written; it may be nil.
-type Progress func(done, total int64, what string)
+// Progress receives an Export event with the bytes written so far, the
+// total expected and what is being written; it may be nil.
+type Progress = progress.Func
 
 // meter counts bytes for a Progress and checks for cancellation between
 // row blocks.
@@ -44,9 +45,7 @@ func newMeter(ctx context.Context, total int64, fn Progress) *meter {
 // is cancelled.
 func (m *meter) add(n int64, what string) error {
 	m.done += n
-	if m.fn != nil {
-		m.fn(m.done, m.total, what)
-	}
+	m.fn.Emit(progress.Event{Kind: progress.Export, Bytes: &progress.Bytes{What: what, Done: m.done, Total: m.total}})
 	return m.ctx.Err()
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
 	"qwentune/model/gguf"
 	"qwentune/model/peft"
@@ -142,7 +143,7 @@ func TestWriteHF(t *testing.T) {
 			dir := t.TempDir()
 			var last, total int64
 			err := WriteHF(context.Background(), dir, f.base, model.DefaultGenerationConfig(), f.tok,
-				HFOptions{DType: tc.enc, MaxShardBytes: tc.shard, Adapter: f.adapter}, func(done, tot int64, _ string) { last, total = done, tot })
+				HFOptions{DType: tc.enc, MaxShardBytes: tc.shard, Adapter: f.adapter}, func(ev progress.Event) { last, total = ev.Bytes.Done, ev.Bytes.Total })
 			if err != nil {
 				t.Fatal(err)
 			}

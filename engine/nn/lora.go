@@ -70,13 +70,14 @@ func loraKey(layer int, t target, ab string) string {
 }
 
 // PEFT returns the adapter_config.json equivalent of c. A TargetModules of
-// exactly ["all-linear"] becomes PEFT's all-linear string; any other list is
-// a list of module names matched as dotted suffixes.
+// exactly ["all-linear"] is expanded here, the one place it is, to the list
+// of every linear module, as PEFT saves it; any other list is a list of
+// module names matched as dotted suffixes.
 func (c LoRAConfig) PEFT() peft.Config {
 	pc := peft.DefaultConfig()
 	pc.R, pc.LoraAlpha, pc.LoraDropout, pc.UseRSLoRA = c.R, c.Alpha, c.Dropout, c.UseRSLoRA
 	if len(c.TargetModules) == 1 && strings.EqualFold(c.TargetModules[0], peft.AllLinear) {
-		pc.TargetModules = peft.ModuleRegex(peft.AllLinear)
+		pc.TargetModules = peft.ModuleList(peft.LinearModules...)
 	} else {
 		pc.TargetModules = peft.ModuleList(c.TargetModules...)
 	}

@@ -198,7 +198,7 @@ func (r *runner) trainingArgs() trainingArgs {
 		MaxGradNorm:               r.o.MaxGradNorm,
 		MaxSteps:                  -1,
 		NumTrainEpochs:            r.o.Epochs,
-		Optim:                     "adamw_torch",
+		Optim:                     torchOptim[r.o.Optimizer],
 		OutputDir:                 r.o.OutputDir,
 		PerDeviceTrainBatchSize:   r.o.BatchSize,
 		SaveSteps:                 r.o.SaveSteps,
@@ -287,7 +287,7 @@ func (r *runner) saveCheckpoint() (dir string, err error) {
 		return "", err
 	}
 	if r.o.SaveTotalLimit > 0 {
-		if err := rotateCheckpoints(r.o.OutputDir, r.o.SaveTotalLimit); err != nil {
+		if err := rotateCheckpoints(r.o.OutputDir, r.o.SaveTotalLimit, r.resumedFrom); err != nil {
 			return "", err
 		}
 	}
@@ -345,19 +345,32 @@ func LatestCheckpoint(outputDir string) (string, error) {
 	return cks[len(cks)-1], nil
 }
 
-// rotateCheckpoints deletes the oldest checkpoints beyond limit.
-func rotateCheckpoints(outputDir string, limit int) error {
+// rotateCheckpoints deletes the oldest checkpoints beyond limit, as the
+// Trainer's _rotate_checkpoints does without load_best_model_at_end: the
+// newest limit checkpoints stay. keep (the checkpoint the run resumed from,
+// or "") is never deleted, so a crash before the next save can still
+// resume where this run began.
+func rotateCheckpoints(outputDir string, limit int, keep string) error {
 	cks, err := Checkpoints(outputDir)
 	if err != nil {
 		return err
 	}
-	for len(cks) > limit {
-		if err := os.RemoveAll(cks[0]); err != nil {
+	for _, ck := range cks[:max(0, len(cks)-limit)] {
+		if keep != "" && sameDir(ck, keep) {
+			continue
+		}
+		if err := os.RemoveAll(ck); err != nil {
 			return err
 		}
-		cks = cks[1:]
 	}
 	return nil
+}
+
+// sameDir reports whether a and b name the same folder.
+func sameDir(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 // removeStaleTemps deletes checkpoint-N.tmp-XXXX folders left by a crash
@@ -427,7 +440,7 @@ func (r *runner) resume() error {
 	r.inputTokens = st.NumInputTokensSeen
 	r.loop = loop
 	r.loop.Seed = rng.Seed
-	r.lastCheckpoint = dir
+	r.lastCheckpoint, r.resumedFrom = dir, dir
 	if abs, err := filepath.Abs(filepath.Dir(dir)); err == nil {
 		if out, err := filepath.Abs(r.o.OutputDir); err == nil && abs == out {
 			r.savedStep = k
@@ -568,13 +581,40 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// OptimizerAdamW is the one optimizer: torch's AdamW.
+const OptimizerAdamW = "adamw"
+
+// torchOptim is each optimizer's TrainingArguments.optim name.
+var torchOptim = map[string]string{OptimizerAdamW: "adamw_torch"}
+
+// Log levels, least severe first, as Python's logging names them.
+const (
+	levelDebug   = "DEBUG"
+	levelInfo    = "INFO"
+	levelWarning = "WARNING"
+	levelError   = "ERROR"
+)
+
+var levelRank = map[string]int{levelDebug: 0, levelInfo: 1, levelWarning: 2, levelError: 3}
+
 // logFile appends lines in Python logging's default format
-// "2026-11-25 01:49:06,123 - INFO - message".
+// "2026-11-25 01:49:06,123 - INFO - message", leaving out those less severe
+// than its level.
 type logFile struct {
-	f *os.File
+	f   *os.File
+	min int
 }
 
-func openLog(path string) (*logFile, error) {
+// openLog opens path for appending lines of level (DEBUG, INFO, WARNING or
+// ERROR, any case; "" is INFO) and above.
+func openLog(path, level string) (*logFile, error) {
+	if level == "" {
+		level = levelInfo
+	}
+	min, ok := levelRank[strings.ToUpper(level)]
+	if !ok {
+		return nil, fmt.Errorf("train: log level %q: want DEBUG, INFO, WARNING or ERROR", level)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("train: log file: %w", err)
 	}
@@ -582,16 +622,25 @@ func openLog(path string) (*logFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: log file: %w", err)
 	}
-	return &logFile{f: f}, nil
+	return &logFile{f: f, min: min}, nil
 }
 
-func (l *logFile) info(msg string) error {
-	_, err := fmt.Fprintf(l.f, "%s - INFO - %s\n", time.Now().Format("2006-01-02 15:04:05,000"), msg)
+// enabled reports whether lines of level reach the file.
+func (l *logFile) enabled(level string) bool { return levelRank[level] >= l.min }
+
+// write appends msg at level when the file's level lets it through.
+func (l *logFile) write(level, msg string) error {
+	if !l.enabled(level) {
+		return nil
+	}
+	_, err := fmt.Fprintf(l.f, "%s - %s - %s\n", time.Now().Format("2006-01-02 15:04:05,000"), level, msg)
 	if err != nil {
 		return fmt.Errorf("train: log file: %w", err)
 	}
 	return nil
 }
+
+func (l *logFile) info(msg string) error { return l.write(levelInfo, msg) }
 
 // entry writes a log_history entry as JSON.
 func (l *logFile) entry(e LogEntry) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model/safetensors"
 )
 
@@ -75,8 +76,8 @@ func TestResumeExact(t *testing.T) {
 			cancel()
 		}
 	}
-	events := make(chan Event, 100)
-	res, err := Run(ctx, m, o, events)
+	events := make(chan progress.Event, 100)
+	res, err := Run(ctx, m, o, send(events))
 	if !errors.Is(err, ErrStopped) || !res.Stopped {
 		t.Fatalf("error %v, result %+v; want ErrStopped", err, res)
 	}
@@ -85,13 +86,13 @@ func TestResumeExact(t *testing.T) {
 		t.Fatalf("stopped at step %d with checkpoint %q, want 5 and %q", res.GlobalStep, res.Checkpoint, want)
 	}
 	close(events)
-	var kinds []string
+	var kinds []progress.Kind
 	for ev := range events {
-		if ev.Kind != EventStep && ev.Kind != EventLog {
+		if ev.Kind != progress.Step && ev.Kind != progress.Log {
 			kinds = append(kinds, ev.Kind)
 		}
 	}
-	if !slices.Equal(kinds, []string{"save", "save", "stopped"}) {
+	if !slices.Equal(kinds, []progress.Kind{"save", "save", "stopped"}) {
 		t.Errorf("events %v, want save (step 4), save (step 5), stopped", kinds)
 	}
 
@@ -135,15 +136,15 @@ func TestStopRightAfterSaveDoesNotSaveTwice(t *testing.T) {
 			o.Control.Stop()
 		}
 	}
-	events := make(chan Event, 100)
-	res, err := Run(context.Background(), m, o, events)
+	events := make(chan progress.Event, 100)
+	res, err := Run(context.Background(), m, o, send(events))
 	if !errors.Is(err, ErrStopped) || res.GlobalStep != 4 || res.Checkpoint != filepath.Join(o.OutputDir, "checkpoint-4") {
 		t.Fatalf("%+v %v", res, err)
 	}
 	close(events)
 	saves := 0
 	for ev := range events {
-		if ev.Kind == EventSave {
+		if ev.Kind == progress.Checkpoint {
 			saves++
 		}
 	}
@@ -168,13 +169,13 @@ func TestPauseResume(t *testing.T) {
 			ctl.Pause()
 		}
 	}
-	events := make(chan Event, 100)
+	events := make(chan progress.Event, 100)
 	done := make(chan error, 1)
-	go func() { _, err := Run(context.Background(), m, o, events); done <- err }()
+	go func() { _, err := Run(context.Background(), m, o, send(events)); done <- err }()
 	for ev := range events {
-		if ev.Kind == EventPause {
-			if ev.Step != 2 {
-				t.Errorf("paused at step %d, want 2", ev.Step)
+		if ev.Kind == progress.Pause {
+			if ev.Train.Step != 2 {
+				t.Errorf("paused at step %d, want 2", ev.Train.Step)
 			}
 			break
 		}
@@ -205,15 +206,15 @@ func TestStopWhilePaused(t *testing.T) {
 			ctl.Pause()
 		}
 	}
-	events := make(chan Event, 100)
+	events := make(chan progress.Event, 100)
 	go func() {
 		for ev := range events {
-			if ev.Kind == EventPause {
+			if ev.Kind == progress.Pause {
 				ctl.Stop()
 			}
 		}
 	}()
-	res, err := Run(context.Background(), m, o, events)
+	res, err := Run(context.Background(), m, o, send(events))
 	close(events)
 	if !errors.Is(err, ErrStopped) || res.GlobalStep != 2 || res.Checkpoint != filepath.Join(o.OutputDir, "checkpoint-2") {
 		t.Fatalf("%+v %v", res, err)
@@ -432,4 +433,50 @@ func FuzzParseTrainerState(f *testing.F) {
 			t.Fatal("negative step accepted")
 		}
 	})
+}
+
+// TestCheckpointLimitKeepsTheResumed: with save_total_limit 1 a resumed run
+// keeps its newest checkpoint and never deletes the one it resumed from.
+func TestCheckpointLimitKeepsTheResumed(t *testing.T) {
+	m := newBigram(6, 7, 0)
+	o := runOpts(t, m, 4, 1) // 2 updates per epoch
+	o.SaveSteps, o.MaxSteps = 1, 3
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(o.OutputDir, "checkpoint-2")
+	o.ResumeFrom, o.MaxSteps, o.SaveTotalLimit = from, 6, 1
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	cks, err := Checkpoints(o.OutputDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{from, filepath.Join(o.OutputDir, "checkpoint-6")}
+	if !slices.Equal(cks, want) {
+		t.Fatalf("checkpoints %v, want %v", cks, want)
+	}
+}
+
+// TestOptimizerOption: adamw (or "") selects torch's AdamW, recorded as
+// adamw_torch in training_args.json; anything else is refused.
+func TestOptimizerOption(t *testing.T) {
+	m := newBigram(6, 7, 0)
+	o := runOpts(t, m, 4, 1)
+	o.Optimizer, o.MaxSteps = "sgd", 1
+	if _, err := Run(context.Background(), m, o, nil); err == nil || !strings.Contains(err.Error(), `optimizer "sgd"`) {
+		t.Fatalf("sgd: %v", err)
+	}
+	o.Optimizer = OptimizerAdamW
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	var args trainingArgs
+	if err := readJSON(filepath.Join(o.OutputDir, TrainingArgsFile), &args); err != nil {
+		t.Fatal(err)
+	}
+	if args.Optim != "adamw_torch" {
+		t.Errorf("training_args.json optim %q", args.Optim)
+	}
 }

@@ -3,57 +3,26 @@ package trainer
 import (
 	"context"
 	"sync"
+
+	"qwentune/engine/progress"
 )
 
-// Event kinds sent by Run.
-const (
-	EventStep    = "step"    // an optimizer step finished (may be coalesced under back-pressure)
-	EventLog     = "log"     // a log_history entry was appended (Log holds it)
-	EventSave    = "save"    // a checkpoint was written (Path holds its folder)
-	EventPause   = "pause"   // the run is paused in memory
-	EventResume  = "resume"  // the run continues after a pause
-	EventStopped = "stopped" // the run stopped on request after saving (Path holds the checkpoint)
-	EventDone    = "done"    // the run finished (Log holds the summary entry)
-	EventError   = "error"   // the run failed (Message holds the error)
-)
-
-// Event reports progress. Step events are coalesced when the consumer falls
-// behind (the newest replaces an undelivered older one); every other kind
-// is always delivered, in order.
-type Event struct {
-	Kind     string
-	Step     int // optimizer steps finished
-	MaxSteps int
-	Epoch    float64
-	Loss     float64 // token-mean loss of this update (step), the logged mean (log), train_loss (done)
-	LR       float64 // learning rate the update used
-	GradNorm float64 // pre-clip total gradient norm of the update
-	// TokensPerSec counts non-padding input tokens per second of training
-	// since the run (or resume) started, pauses excluded.
-	TokensPerSec float64
-	ETASeconds   float64
-	MemBytes     int64 // resident set size of the process (VmRSS), 0 when unknown
-	Message      string
-	Path         string   // checkpoint folder for save and stopped
-	Log          LogEntry // the log_history entry for log and done
-}
-
-// emitter forwards events to a consumer channel from its own goroutine so the
-// training loop never waits on the consumer. Its queue is unbounded for the
-// rare important events and holds at most one undelivered step event at its
-// tail.
+// emitter hands events to the consumer's callback from its own goroutine so
+// the training loop never waits on the consumer. Its queue is unbounded for
+// the rare important events and holds at most one undelivered step event at
+// its tail.
 type emitter struct {
-	out    chan<- Event
+	out    progress.Func
 	mu     sync.Mutex
-	queue  []Event
+	queue  []progress.Event
 	wake   chan struct{}
 	closed bool
 	done   chan struct{}
 }
 
-// newEmitter starts the forwarding goroutine; out may be nil, and then
+// newEmitter starts the delivering goroutine; out may be nil, and then
 // events are discarded.
-func newEmitter(out chan<- Event) *emitter {
+func newEmitter(out progress.Func) *emitter {
 	e := &emitter{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if out == nil {
 		close(e.done)
@@ -64,12 +33,12 @@ func newEmitter(out chan<- Event) *emitter {
 }
 
 // send queues ev without blocking.
-func (e *emitter) send(ev Event) {
+func (e *emitter) send(ev progress.Event) {
 	if e.out == nil {
 		return
 	}
 	e.mu.Lock()
-	if n := len(e.queue); ev.Kind == EventStep && n > 0 && e.queue[n-1].Kind == EventStep {
+	if n := len(e.queue); ev.Kind == progress.Step && n > 0 && e.queue[n-1].Kind == progress.Step {
 		e.queue[n-1] = ev
 	} else {
 		e.queue = append(e.queue, ev)
@@ -112,7 +81,7 @@ func (e *emitter) forward() {
 		ev := e.queue[0]
 		e.queue = e.queue[1:]
 		e.mu.Unlock()
-		e.out <- ev
+		e.out(ev)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 )
 
 // bigram is the fake model of the tests: logits(t) = keep·W[id_t] + b, a
@@ -182,4 +183,10 @@ func shuffled(ids, labels [][]int, size int) func(epoch int) []nn.Batch {
 		}
 		return batchesOf(pi, pl, size)
 	}
+}
+
+// send delivers events into ch, blocking the trainer's emitter (never its
+// loop) while ch is full.
+func send(ch chan<- progress.Event) progress.Func {
+	return func(ev progress.Event) { ch <- ev }
 }

@@ -14,58 +14,18 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
 )
-
-// Estimate is what Preflight measured and extrapolates.
-type Estimate struct {
-	Steps         int           // optimizer steps measured
-	MicroBatches  int           // micro-batches run (the measured steps plus the largest one)
-	StepTime      time.Duration // mean time of one measured optimizer step
-	TokensPerSec  float64       // non-padding input tokens per second of forward+backward
-	TrainedTokens int           // counted tokens in one epoch
-	TotalSteps    int           // T of the run
-	TotalTime     time.Duration // the whole run, extrapolated from the token rate
-	// PeakRSSBytes is the process's peak resident set (VmHWM) during the
-	// measurement (or since it started when the kernel cannot reset it);
-	// RSSBefore is VmRSS before it. Both are 0 where /proc is missing.
-	PeakRSSBytes int64
-	RSSBefore    int64
-	GoSysBytes   uint64 // memory the Go runtime obtained from the system
-	// MemAvailable is MemAvailable from /proc/meminfo after the
-	// measurement, 0 when unknown.
-	MemAvailable int64
-}
-
-// String is a one-line summary for people.
-func (e Estimate) String() string {
-	return fmt.Sprintf("%d step(s) measured: %s/step, %.0f tokens/s; peak memory %s (Go %s, %s available); %d steps ≈ %s",
-		e.Steps, shortDuration(e.StepTime), e.TokensPerSec, model.ByteSize(e.PeakRSSBytes), model.ByteSize(int64(e.GoSysBytes)),
-		model.ByteSize(e.MemAvailable), e.TotalSteps, shortDuration(e.TotalTime))
-}
-
-// shortDuration rounds d to about three significant digits.
-func shortDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Minute:
-		return d.Round(time.Second)
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	default:
-		return d.Round(time.Microsecond)
-	}
-}
 
 // Preflight runs steps optimizer steps' worth of real micro-batches from the
 // start of epoch 0, plus the epoch's largest micro-batch (rows × longest
 // row) so the peak memory is the run's worst case, and one AdamW update; it
 // then restores every parameter and gradient, so training starts from the
 // state it was given. It refuses data without any trained token.
-func Preflight(ctx context.Context, m Model, o Options, steps int) (Estimate, error) {
+func Preflight(ctx context.Context, m Model, o Options, steps int) (progress.Estimate, error) {
 	if o.Batches == nil {
-		return Estimate{}, errors.New("train: preflight: no Batches function")
+		return progress.Estimate{}, errors.New("train: preflight: no Batches function")
 	}
 	if steps < 1 {
 		steps = 1
@@ -73,9 +33,9 @@ func Preflight(ctx context.Context, m Model, o Options, steps int) (Estimate, er
 	batches := o.Batches(0)
 	pl, err := newPlan(o, len(batches))
 	if err != nil {
-		return Estimate{}, err
+		return progress.Estimate{}, err
 	}
-	est := Estimate{TotalSteps: pl.total}
+	est := progress.Estimate{TotalSteps: pl.total}
 	var epochInput int64
 	largest, largestSize := 0, -1
 	for i, b := range batches {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/model"
 )
 
@@ -37,19 +38,31 @@ type Options struct {
 	// BatchSize is per_device_train_batch_size, recorded in trainer_state.json
 	// (the rows per micro-batch are whatever Batches returns); 0 takes the
 	// row count of the first micro-batch.
-	BatchSize      int
-	GradAccum      int // gradient_accumulation_steps; 0 means 1
-	LearningRate   float64
-	Scheduler      string // cosine, linear (""), constant, constant_with_warmup
-	WarmupSteps    int
-	WarmupRatio    float64 // used when WarmupSteps is 0: ceil(ratio·T) steps
-	WeightDecay    float64 // decoupled, on Params with Decay only
-	MaxGradNorm    float64 // 0 turns clipping (and the logged grad_norm) off
-	LoggingSteps   int     // log every this many updates; 0 never
-	SaveSteps      int     // checkpoint every this many updates and at the end; 0 never
-	SaveTotalLimit int     // keep only the newest this many checkpoints; 0 keeps all
-	Seed           uint64  // dropout seeds derive from it, the epoch and the micro-batch index
-	LogFile        string  // appended in Python logging format; "" for none
+	BatchSize    int
+	GradAccum    int // gradient_accumulation_steps; 0 means 1
+	LearningRate float64
+	Scheduler    string // cosine, linear (""), constant, constant_with_warmup
+	WarmupSteps  int
+	WarmupRatio  float64 // used when WarmupSteps is 0: ceil(ratio·T) steps
+	WeightDecay  float64 // decoupled, on Params with Decay only
+	MaxGradNorm  float64 // 0 turns clipping (and the logged grad_norm) off
+	LoggingSteps int     // log every this many updates; 0 never
+	SaveSteps    int     // checkpoint every this many updates and at the end; 0 never
+	// SaveTotalLimit keeps only the newest this many checkpoints (and the
+	// one resumed from); 0 keeps all.
+	SaveTotalLimit int
+	// Optimizer is "adamw" (torch's AdamW, the only one; "" means it).
+	Optimizer string
+	Seed      uint64 // dropout seeds derive from it, the epoch and the micro-batch index
+	LogFile   string // appended in Python logging format; "" for none
+	// LogLevel is the least severe line LogFile gets: DEBUG (also a line
+	// per optimizer step), INFO (the default: the run banner, log_history
+	// entries, checkpoints, the stop), WARNING (Warnings and failures) or
+	// ERROR (failures).
+	LogLevel string
+	// Warnings are written to LogFile at WARNING when the run starts (the
+	// data lints).
+	Warnings []string
 	// FLOPsPerToken gives total_flos (FLOPs per non-padding input token of
 	// one forward+backward); 0 records 0.
 	FLOPsPerToken float64
@@ -216,16 +229,17 @@ func accumulate(m Model, group []nn.Batch, seed func(i int) uint64, gate func() 
 }
 
 // Run trains m on o.Batches until MaxSteps (or Epochs) is reached, o.Control
-// stops it or ctx is cancelled. Events, when non-nil, receives progress
-// without ever slowing the loop; consume it concurrently: Run returns only
-// after the last event was delivered, and never closes the channel.
+// stops it or ctx is cancelled. on, when non-nil, receives progress without
+// ever slowing the loop: it is called from a goroutine of its own, one event
+// at a time and in order (step events coalesce while it is busy), and Run
+// returns only after the last event was delivered.
 //
 // On cancellation (ctx or Control.Stop) the partial accumulation is dropped,
 // a checkpoint is saved at the last finished step and the error wraps
 // ErrStopped. A NaN or infinite loss or gradient stops the run without an
 // update, naming the step.
-func Run(ctx context.Context, m Model, o Options, events chan<- Event) (res Result, err error) {
-	em := newEmitter(events)
+func Run(ctx context.Context, m Model, o Options, on progress.Func) (res Result, err error) {
+	em := newEmitter(on)
 	defer em.close()
 	r, err := newRunner(ctx, m, o, em)
 	if err == nil {
@@ -233,7 +247,10 @@ func Run(ctx context.Context, m Model, o Options, events chan<- Event) (res Resu
 		res, err = r.run()
 	}
 	if err != nil && !errors.Is(err, ErrStopped) {
-		em.send(Event{Kind: EventError, Message: err.Error(), Step: res.GlobalStep, MaxSteps: res.MaxSteps})
+		if r != nil && r.log != nil {
+			_ = r.log.write(levelError, err.Error())
+		}
+		em.send(progress.Event{Kind: progress.Error, Message: err.Error(), Train: &progress.Train{Step: res.GlobalStep, MaxSteps: res.MaxSteps}})
 	}
 	return res, err
 }
@@ -255,7 +272,8 @@ type runner struct {
 	totalFlos      float64
 	inputTokens    int64
 	lastCheckpoint string
-	savedStep      int // step of the newest checkpoint (-1 for none)
+	resumedFrom    string // the checkpoint this run resumed from, "" for a fresh run
+	savedStep      int    // step of the newest checkpoint (-1 for none)
 	rowsPerEpoch   int
 
 	batches      []nn.Batch
@@ -326,6 +344,12 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 	if o.BatchSize == 0 {
 		o.BatchSize = len(first[0].IDs)
 	}
+	switch o.Optimizer {
+	case "", OptimizerAdamW:
+		o.Optimizer = OptimizerAdamW
+	default:
+		return nil, fmt.Errorf("train: optimizer %q: the one optimizer is %s (torch's AdamW)", o.Optimizer, OptimizerAdamW)
+	}
 	sched, err := NewSchedule(o.Scheduler, o.LearningRate, o.WarmupSteps, o.WarmupRatio, pl.total)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -353,7 +377,7 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 		}
 	}
 	if o.LogFile != "" {
-		if r.log, err = openLog(o.LogFile); err != nil {
+		if r.log, err = openLog(o.LogFile, o.LogLevel); err != nil {
 			return nil, err
 		}
 	}
@@ -389,7 +413,7 @@ func (r *runner) gate() bool {
 		if ch == nil {
 			return false
 		}
-		r.em.send(r.event(EventPause, "paused at step "+strconv.Itoa(r.step)))
+		r.em.send(r.event(progress.Pause, "paused at step "+strconv.Itoa(r.step)))
 		t0 := time.Now()
 		select {
 		case <-ch:
@@ -398,19 +422,19 @@ func (r *runner) gate() bool {
 		}
 		r.pausedFor += time.Since(t0)
 		if !ctl.stopRequested(r.ctx) {
-			r.em.send(r.event(EventResume, "resumed at step "+strconv.Itoa(r.step)))
+			r.em.send(r.event(progress.Resume, "resumed at step "+strconv.Itoa(r.step)))
 		}
 	}
 }
 
-// event fills the fields every event carries.
-func (r *runner) event(kind, msg string) Event {
-	ev := Event{Kind: kind, Step: r.step, MaxSteps: r.plan.total, Epoch: r.plan.epochAt(r.step), Message: msg, MemBytes: readRSS()}
+// event makes an event of kind with the run's position, speed and memory.
+func (r *runner) event(kind progress.Kind, msg string) progress.Event {
+	t := &progress.Train{Step: r.step, MaxSteps: r.plan.total, Epoch: r.plan.epochAt(r.step), MemBytes: readRSS()}
 	if active := r.active().Seconds(); active > 0 && r.runSteps > 0 {
-		ev.TokensPerSec = float64(r.runTokens) / active
-		ev.ETASeconds = active / float64(r.runSteps) * float64(r.plan.total-r.step)
+		t.TokensPerSec = float64(r.runTokens) / active
+		t.ETASeconds = active / float64(r.runSteps) * float64(r.plan.total-r.step)
 	}
-	return ev
+	return progress.Event{Kind: kind, Message: msg, Train: t}
 }
 
 // active is the training time of this call, pauses excluded.
@@ -483,9 +507,14 @@ func (r *runner) update() (stopped bool, err error) {
 		r.loop.LogLoss += loss
 		r.loop.LogLossSteps++
 	}
-	ev := r.event(EventStep, "")
-	ev.Loss, ev.LR, ev.GradNorm = loss, lr, norm
+	ev := r.event(progress.Step, "")
+	ev.Train.Loss, ev.Train.LR, ev.Train.GradNorm = loss, lr, norm
 	r.em.send(ev)
+	if r.log != nil && r.log.enabled(levelDebug) {
+		if err := r.log.write(levelDebug, fmt.Sprintf("step %d: loss %.6g, learning_rate %.6g, grad_norm %.6g, %d tokens", r.step, loss, lr, norm, tokens)); err != nil {
+			return false, err
+		}
+	}
 
 	if r.o.LoggingSteps > 0 && r.step%r.o.LoggingSteps == 0 {
 		entry := LogEntry{"learning_rate": lr, "epoch": r.plan.epochAt(r.step), "step": float64(r.step)}
@@ -499,8 +528,8 @@ func (r *runner) update() (stopped bool, err error) {
 		if err := r.appendLog(entry); err != nil {
 			return false, err
 		}
-		ev := r.event(EventLog, "")
-		ev.Loss, ev.LR, ev.GradNorm, ev.Log = entry["loss"], lr, norm, entry
+		ev := r.event(progress.Log, "")
+		ev.Train.Loss, ev.Train.LR, ev.Train.GradNorm, ev.Train.Log = entry["loss"], lr, norm, entry
 		r.em.send(ev)
 	}
 	if r.o.SaveSteps > 0 && (r.step%r.o.SaveSteps == 0 || r.step == r.plan.total) {
@@ -532,8 +561,8 @@ func (r *runner) checkpoint() error {
 			return err
 		}
 	}
-	ev := r.event(EventSave, "saved "+dir)
-	ev.Path = dir
+	ev := r.event(progress.Checkpoint, "saved "+dir)
+	ev.Train.Path = dir
 	r.em.send(ev)
 	return nil
 }
@@ -556,8 +585,8 @@ func (r *runner) stop() (Result, error) {
 			return res, err
 		}
 	}
-	ev := r.event(EventStopped, msg)
-	ev.Path = res.Checkpoint
+	ev := r.event(progress.Stopped, msg)
+	ev.Train.Path = res.Checkpoint
 	r.em.send(ev)
 	return res, fmt.Errorf("%w: %s", ErrStopped, msg)
 }
@@ -595,8 +624,8 @@ func (r *runner) finish() (Result, error) {
 		return r.result(), err
 	}
 	res := r.result()
-	ev := r.event(EventDone, fmt.Sprintf("finished %d steps, train_loss %.4f", r.step, trainLoss))
-	ev.Loss, ev.Log = trainLoss, summary
+	ev := r.event(progress.Done, fmt.Sprintf("finished %d steps, train_loss %.4f", r.step, trainLoss))
+	ev.Train.Loss, ev.Train.Log = trainLoss, summary
 	r.em.send(ev)
 	return res, nil
 }
@@ -628,6 +657,11 @@ func (r *runner) logStart() error {
 	}
 	if r.step > 0 {
 		lines = append(lines, fmt.Sprintf("  Continuing training from global step %d", r.step))
+	}
+	for _, l := range r.o.Warnings {
+		if err := r.log.write(levelWarning, l); err != nil {
+			return err
+		}
 	}
 	for _, l := range lines {
 		if err := r.log.info(l); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 )
 
 // runOpts is a small complete configuration over the fake model.
@@ -372,25 +373,25 @@ func TestNaNStops(t *testing.T) {
 			m := newBigram(6, 2, 0)
 			m.nanAt, m.infGrad = tc.nanAt, tc.infGrad
 			o := runOpts(t, m, 10, 2)
-			events := make(chan Event, 100)
+			events := make(chan progress.Event, 100)
 			var before []float32
 			m.hook = func(call int) {
 				if call == tc.snapAt {
 					before = append([]float32(nil), m.W.Data...)
 				}
 			}
-			_, err := Run(context.Background(), m, o, events)
+			_, err := Run(context.Background(), m, o, send(events))
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want %q", err, tc.msg)
 			}
 			if !slices.Equal(before, m.W.Data) {
 				t.Error("the failing step changed the parameters")
 			}
-			var last Event
+			var last progress.Event
 			for len(events) > 0 {
 				last = <-events
 			}
-			if last.Kind != EventError || !strings.Contains(last.Message, tc.msg) {
+			if last.Kind != progress.Error || !strings.Contains(last.Message, tc.msg) {
 				t.Errorf("last event %+v", last)
 			}
 		})
@@ -444,16 +445,16 @@ func TestEventsNeverBlock(t *testing.T) {
 			close(lastCall)
 		}
 	}
-	events := make(chan Event) // unbuffered: any blocking send would stall the loop
+	events := make(chan progress.Event) // unbuffered: any blocking send would stall the loop
 	done := make(chan error, 1)
-	go func() { _, err := Run(context.Background(), m, o, events); done <- err }()
+	go func() { _, err := Run(context.Background(), m, o, send(events)); done <- err }()
 	select {
 	case <-lastCall:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the loop stalled waiting for the event consumer")
 	}
-	var got []Event
-	for len(got) == 0 || got[len(got)-1].Kind != EventDone {
+	var got []progress.Event
+	for len(got) == 0 || got[len(got)-1].Kind != progress.Done {
 		select {
 		case ev := <-events:
 			got = append(got, ev)
@@ -464,28 +465,28 @@ func TestEventsNeverBlock(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
+	var kinds []progress.Kind
 	lastStep := 0
 	steps := 0
 	for _, ev := range got {
-		if ev.Kind == EventStep {
+		if ev.Kind == progress.Step {
 			steps++
-			if ev.Step <= lastStep {
-				t.Fatalf("step events out of order: %d after %d", ev.Step, lastStep)
+			if ev.Train.Step <= lastStep {
+				t.Fatalf("step events out of order: %d after %d", ev.Train.Step, lastStep)
 			}
-			lastStep = ev.Step
+			lastStep = ev.Train.Step
 			continue
 		}
 		kinds = append(kinds, ev.Kind)
 	}
-	want := []string{"log", "log", "save", "log", "log", "save", "done"}
+	want := []progress.Kind{"log", "log", "save", "log", "log", "save", "done"}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("events %v, want %v", kinds, want)
 	}
 	if steps == 0 || steps > 18 {
 		t.Fatalf("%d step events", steps)
 	}
-	if d := got[len(got)-1]; d.Step != 18 || d.Log["train_loss"] == 0 || d.Loss != d.Log["train_loss"] {
+	if d := got[len(got)-1]; d.Train.Step != 18 || d.Train.Log["train_loss"] == 0 || d.Train.Loss != d.Train.Log["train_loss"] {
 		t.Errorf("done event %+v", d)
 	}
 }
@@ -493,22 +494,22 @@ func TestEventsNeverBlock(t *testing.T) {
 func TestStepEventFields(t *testing.T) {
 	m := newBigram(6, 2, 0)
 	o := runOpts(t, m, 4, 1)
-	events := make(chan Event, 1000)
-	if _, err := Run(context.Background(), m, o, events); err != nil {
+	events := make(chan progress.Event, 1000)
+	if _, err := Run(context.Background(), m, o, send(events)); err != nil {
 		t.Fatal(err)
 	}
 	close(events)
 	n := 0
 	for ev := range events {
-		if ev.Kind != EventStep {
+		if ev.Kind != progress.Step {
 			continue
 		}
 		n++
-		if ev.Step != n || ev.MaxSteps != 6 || ev.Loss <= 0 || ev.LR < 0 || ev.GradNorm <= 0 || ev.TokensPerSec <= 0 || ev.ETASeconds < 0 {
+		if ev.Train.Step != n || ev.Train.MaxSteps != 6 || ev.Train.Loss <= 0 || ev.Train.LR < 0 || ev.Train.GradNorm <= 0 || ev.Train.TokensPerSec <= 0 || ev.Train.ETASeconds < 0 {
 			t.Errorf("step event %+v", ev)
 		}
-		if _, err := os.Stat("/proc/self/status"); err == nil && ev.MemBytes <= 0 {
-			t.Errorf("MemBytes %d", ev.MemBytes)
+		if _, err := os.Stat("/proc/self/status"); err == nil && ev.Train.MemBytes <= 0 {
+			t.Errorf("MemBytes %d", ev.Train.MemBytes)
 		}
 	}
 	if n != 6 {
@@ -574,5 +575,47 @@ func TestResumeFinished(t *testing.T) {
 	res, err := Run(context.Background(), m, o, nil)
 	if err != nil || res.GlobalStep != 3 || len(m.calls) != calls {
 		t.Fatalf("%+v %v, %d calls", res, err, len(m.calls)-calls)
+	}
+}
+
+// TestLogLevel: the log file gets the lines at LogLevel and above: DEBUG
+// adds a line per step, WARNING keeps only the warnings and failures, ERROR
+// only failures.
+func TestLogLevel(t *testing.T) {
+	count := func(level string, nan bool) map[string]int {
+		m := newBigram(6, 2, 0)
+		o := runOpts(t, m, 4, 1)
+		o.MaxSteps, o.LoggingSteps = 3, 1
+		o.LogFile, o.LogLevel = filepath.Join(o.OutputDir, "train.log"), level
+		o.Warnings = []string{"train.jsonl:2: a duplicate row"}
+		if nan {
+			m.nanAt = 3
+		}
+		if _, err := Run(context.Background(), m, o, nil); (err != nil) != nan {
+			t.Fatalf("%s: %v", level, err)
+		}
+		b, err := os.ReadFile(o.LogFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if f := strings.SplitN(l, " - ", 3); len(f) == 3 {
+				n[f[1]]++
+			}
+		}
+		return n
+	}
+	if n := count("DEBUG", false); n["DEBUG"] != 3 || n["INFO"] == 0 || n["WARNING"] != 1 {
+		t.Errorf("DEBUG: %v, want 3 step lines, the INFO lines and the warning", n)
+	}
+	if n := count("info", false); n["DEBUG"] != 0 || n["INFO"] == 0 || n["WARNING"] != 1 {
+		t.Errorf("INFO: %v", n)
+	}
+	if n := count("WARNING", true); n["INFO"] != 0 || n["WARNING"] != 1 || n["ERROR"] != 1 {
+		t.Errorf("WARNING: %v, want the warning and the failure", n)
+	}
+	if n := count("ERROR", false); len(n) != 0 {
+		t.Errorf("ERROR on a good run: %v, want an empty log", n)
 	}
 }
