@@ -59,7 +59,7 @@ type Point struct {
 
 // MarshalJSON writes [step, value], with a non-finite value as a string.
 func (p Point) MarshalJSON() ([]byte, error) {
-	return json.Marshal([2]any{p.Step, jsonFloat(p.Value)})
+	return json.Marshal([2]any{p.Step, Float(p.Value)})
 }
 
 // Series extracts key (loss, learning_rate, grad_norm, eval_loss, ...) from
@@ -101,15 +101,15 @@ type MetricRow struct {
 	Values []*float64 `json:"-"`
 }
 
-// MarshalJSON writes the values with jsonFloat, so a NaN loss survives.
+// MarshalJSON writes the values with Float, so a NaN loss survives.
 func (m MetricRow) MarshalJSON() ([]byte, error) {
-	vals := make([]*jsonFloat, len(m.Values))
+	vals := make([]*Float, len(m.Values))
 	for i, v := range m.Values {
 		vals[i] = floatPtr(v)
 	}
 	return json.Marshal(struct {
-		Name   string       `json:"name"`
-		Values []*jsonFloat `json:"values"`
+		Name   string   `json:"name"`
+		Values []*Float `json:"values"`
 	}{m.Name, vals})
 }
 

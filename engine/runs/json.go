@@ -12,13 +12,14 @@ import (
 // records of a later one rather than misreading them.
 const recordVersion = 1
 
-// jsonFloat is a float64 that survives JSON when it is not finite (a
-// diverged run's NaN loss): NaN and ±Inf are written as the strings "NaN",
+// Float is a float64 that survives JSON when it is not finite (a diverged
+// run's NaN loss): NaN and ±Inf are written as the strings "NaN",
 // "Infinity" and "-Infinity", the spelling of Python's json module and
-// JavaScript.
-type jsonFloat float64
+// JavaScript, and read back.
+type Float float64
 
-func (f jsonFloat) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes f as a number, or a string when it is not finite.
+func (f Float) MarshalJSON() ([]byte, error) {
 	v := float64(f)
 	switch {
 	case math.IsNaN(v):
@@ -31,16 +32,17 @@ func (f jsonFloat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON reads a number or one of the three strings.
+func (f *Float) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		switch s {
 		case "NaN":
-			*f = jsonFloat(math.NaN())
+			*f = Float(math.NaN())
 		case "Infinity":
-			*f = jsonFloat(math.Inf(1))
+			*f = Float(math.Inf(1))
 		case "-Infinity":
-			*f = jsonFloat(math.Inf(-1))
+			*f = Float(math.Inf(-1))
 		default:
 			return fmt.Errorf("not a number: %q", s)
 		}
@@ -50,19 +52,19 @@ func (f *jsonFloat) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("not a number: %s", b)
 	}
-	*f = jsonFloat(v)
+	*f = Float(v)
 	return nil
 }
 
-func floatPtr(p *float64) *jsonFloat {
+func floatPtr(p *float64) *Float {
 	if p == nil {
 		return nil
 	}
-	f := jsonFloat(*p)
+	f := Float(*p)
 	return &f
 }
 
-func fromFloatPtr(p *jsonFloat) *float64 {
+func fromFloatPtr(p *Float) *float64 {
 	if p == nil {
 		return nil
 	}
@@ -70,18 +72,18 @@ func fromFloatPtr(p *jsonFloat) *float64 {
 	return &f
 }
 
-func floatMap(m map[string]float64) map[string]jsonFloat {
+func floatMap(m map[string]float64) map[string]Float {
 	if m == nil {
 		return nil
 	}
-	out := make(map[string]jsonFloat, len(m))
+	out := make(map[string]Float, len(m))
 	for k, v := range m {
-		out[k] = jsonFloat(v)
+		out[k] = Float(v)
 	}
 	return out
 }
 
-func fromFloatMap(m map[string]jsonFloat) map[string]float64 {
+func fromFloatMap(m map[string]Float) map[string]float64 {
 	if m == nil {
 		return nil
 	}
@@ -96,15 +98,15 @@ func fromFloatMap(m map[string]jsonFloat) map[string]float64 {
 type recordAlias Record
 
 // recordJSON is a record as stored and printed: the duration in seconds and
-// the floats that may be NaN as jsonFloat.
+// the floats that may be NaN as Float.
 type recordJSON struct {
 	Version int `json:"version"`
 	recordAlias
-	DurationSeconds float64              `json:"duration_seconds,omitempty"`
-	FinalLoss       *jsonFloat           `json:"final_loss,omitempty"`
-	BestLoss        *jsonFloat           `json:"best_loss,omitempty"`
-	Metrics         map[string]jsonFloat `json:"metrics,omitempty"`
-	Missing         bool                 `json:"missing,omitempty"`
+	DurationSeconds float64          `json:"duration_seconds,omitempty"`
+	FinalLoss       *Float           `json:"final_loss,omitempty"`
+	BestLoss        *Float           `json:"best_loss,omitempty"`
+	Metrics         map[string]Float `json:"metrics,omitempty"`
+	Missing         bool             `json:"missing,omitempty"`
 }
 
 // MarshalJSON writes the record as its file holds it (plus "missing" when
