@@ -19,6 +19,7 @@
 package runs
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -32,6 +33,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"qwentune/engine/trainer"
 )
 
 // Kind is what a run did.
@@ -294,7 +297,7 @@ func (s *Store) Observe(id string, entry map[string]float64) error {
 }
 
 // Finish ends the run id with status (Finished, Stopped or Failed; runErr,
-// when not nil, becomes Error), and sets Duration. For a training run whose
+// when not nil, becomes Error for a failed run), and sets Duration. For a training run whose
 // folder holds trainer_state.json (at the top or in its latest checkpoint),
 // steps, epoch, final and best loss and the summary are recomputed from its
 // whole log_history, which also covers the steps before a resume.
@@ -307,7 +310,7 @@ func (s *Store) Finish(id string, status Status, runErr error) error {
 	return s.Update(id, func(r *Record) {
 		r.Status = status
 		r.Duration = time.Since(r.Start)
-		if runErr != nil {
+		if runErr != nil && status == Failed {
 			r.Error = runErr.Error()
 		}
 		if r.Kind != Train || r.Dir == "" {
@@ -320,6 +323,46 @@ func (s *Store) Finish(id string, status Status, runErr error) error {
 			}
 		}
 	})
+}
+
+// EndStatus is the status a job's returned error means: nil is Finished,
+// trainer.ErrStopped or a cancelled context Stopped, anything else Failed.
+func EndStatus(err error) Status {
+	switch {
+	case err == nil:
+		return Finished
+	case errors.Is(err, trainer.ErrStopped), errors.Is(err, context.Canceled):
+		return Stopped
+	}
+	return Failed
+}
+
+// End finishes the run id with the status its job's error means
+// (EndStatus), so a job can end with one deferred call.
+func (s *Store) End(id string, err error) error {
+	return s.Finish(id, EndStatus(err), err)
+}
+
+// FlatMetrics collects the numeric top-level fields of v's JSON form, named
+// prefix + the JSON name: an evaluation's metrics struct (accuracy,
+// precision, recall, f1, total, correct) becomes a Record's Metrics without
+// this package knowing its type. Strings, lists and objects are left out.
+func FlatMetrics(v any, prefix string) (map[string]float64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("runs: metrics: %w", err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, fmt.Errorf("runs: metrics are not a JSON object: %w", err)
+	}
+	out := map[string]float64{}
+	for k, x := range fields {
+		if f, ok := x.(float64); ok {
+			out[prefix+k] = f
+		}
+	}
+	return out, nil
 }
 
 // Get returns the record named by ref: an id, or a prefix or suffix of
@@ -671,6 +714,12 @@ func Observe(id string, entry map[string]float64) error {
 func Finish(id string, status Status, runErr error) error {
 	_, err := with(func(s *Store) (string, error) { return "", s.Finish(id, status, runErr) })
 	return err
+}
+
+// End finishes a run of the default store (Store.End).
+func End(id string, err error) error {
+	_, werr := with(func(s *Store) (string, error) { return "", s.End(id, err) })
+	return werr
 }
 
 func with(f func(*Store) (string, error)) (string, error) {

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"qwentune/engine/trainer"
 )
 
 func newStore(t *testing.T) *Store {
@@ -553,5 +556,73 @@ func TestTwoProcesses(t *testing.T) {
 	l, skipped, err := s.List(Filter{Model: "child"})
 	if err != nil || len(skipped) != 0 || len(l) != childCount/5 {
 		t.Errorf("the helper's runs: %d, %v, %v; want %d", len(l), skipped, err, childCount/5)
+	}
+}
+
+func TestEndStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want Status
+	}{
+		{nil, Finished},
+		{fmt.Errorf("step 7: %w", trainer.ErrStopped), Stopped},
+		{fmt.Errorf("generating: %w", context.Canceled), Stopped},
+		{errors.New("out of memory"), Failed},
+	} {
+		if got := EndStatus(tc.err); got != tc.want {
+			t.Errorf("EndStatus(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestDefaultStoreFunctions drives a run the way the train job will: the
+// package functions on the store QWENTUNE_RUNS_DIR names.
+func TestDefaultStoreFunctions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "history")
+	t.Setenv("QWENTUNE_RUNS_DIR", dir)
+	id, err := Start(Record{Kind: Train, Model: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Observe(id, logEntry(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(id, func(r *Record) { r.MaxSteps = 9 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := End(id, fmt.Errorf("wrapped: %w", trainer.ErrStopped)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := Open(dir)
+	r, err := s.Get(id)
+	if err != nil || r.Status != Stopped || r.Error != "" || r.MaxSteps != 9 || *r.FinalLoss != 2 {
+		t.Errorf("%+v, %v", r, err)
+	}
+	eid, _ := Start(Record{Kind: Eval})
+	End(eid, errors.New("plugin exited"))
+	if r, _ := s.Get(eid); r.Status != Failed || r.Error != "plugin exited" {
+		t.Errorf("failed eval: %+v", r)
+	}
+	if err := Finish(eid, Finished, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlatMetrics(t *testing.T) {
+	type class struct{ F1 float64 }
+	m := struct {
+		Total    int     `json:"total"`
+		Accuracy float64 `json:"accuracy"`
+		F1       float64 `json:"f1"`
+		Positive string  `json:"positive"`
+		Classes  []class `json:"classes"`
+	}{Total: 4, Accuracy: 0.75, F1: 0.5, Positive: "ok", Classes: []class{{1}}}
+	got, err := FlatMetrics(m, "base_")
+	want := map[string]float64{"base_total": 4, "base_accuracy": 0.75, "base_f1": 0.5}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("FlatMetrics = %v, %v; want %v", got, err, want)
+	}
+	if _, err := FlatMetrics([]int{1}, ""); err == nil {
+		t.Error("a list accepted as metrics")
 	}
 }
