@@ -626,3 +626,39 @@ func TestFlatMetrics(t *testing.T) {
 		t.Error("a list accepted as metrics")
 	}
 }
+
+// FuzzRecordFile: whatever bytes a record file holds, List and Get report
+// it or skip it, never panic, and a record that reads writes back the same.
+func FuzzRecordFile(f *testing.F) {
+	f.Add([]byte(`{"version":1,"id":"20260101-000000-train-00000001","kind":"train","status":"running","start":"2026-01-01T00:00:00Z","final_loss":"NaN","metrics":{"a":1}}`))
+	f.Add([]byte(`{"id":"20260101-000000-train-00000001","kind":"eval","start":"2026-01-01T00:00:00Z","duration_seconds":1e300,"best_loss":-1e400}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		const id = "20260101-000000-train-00000001"
+		os.WriteFile(s.path(id), b, 0o644)
+		l, skipped, err := s.List(Filter{})
+		if err != nil || len(l)+len(skipped) != 1 {
+			t.Fatalf("List: %d listed, %v skipped, %v", len(l), skipped, err)
+		}
+		if len(l) == 1 {
+			if err := s.Update(id, func(*Record) {}); err != nil {
+				t.Fatalf("a record that reads does not write back: %v", err)
+			}
+			if _, err := s.Get(id); err != nil {
+				t.Fatalf("a record that was written does not read: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzFlattenConfig(f *testing.F) {
+	f.Add(baseConfig)
+	f.Add("a:\n  b: [1, {c: d}]\n  e: null\n")
+	f.Fuzz(func(t *testing.T, yml string) {
+		FlattenConfig(yml)
+	})
+}
