@@ -211,3 +211,63 @@ func TestTensorBoardParity(t *testing.T) {
 	}
 	fmt.Printf("tensorboard parity: %d scalars in %d tags equal after the Python round trip\n", checked, len(tags))
 }
+
+// TestTensorBoardResumeParity: a run logs to step 8, stops, and resumes
+// from its checkpoint at step 4 into a second event file. TensorBoard must
+// show steps 2 and 4 from the first file and 6, 8, 10 from the resumed run,
+// not both versions of steps 6 and 8.
+func TestTensorBoardResumeParity(t *testing.T) {
+	py := tbPython(t)
+	dir := t.TempDir()
+	first, err := tensorboard.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []float64{2, 4, 6, 8} {
+		if err := first.Log(map[string]float64{"loss": 10 + s, "step": s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Close()
+	second, err := tensorboard.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Resumed(4); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []float64{6, 8, 10} {
+		if err := second.Log(map[string]float64{"loss": 20 + s, "step": s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second.Close()
+
+	script := filepath.Join(t.TempDir(), "read_tb.py")
+	if err := os.WriteFile(script, []byte(tbReadScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, script, dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", py, script, err)
+	}
+	var got struct {
+		Files   []string                `json:"files"`
+		Scalars map[string][][3]float64 `json:"scalars"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("python output: %v\n%s", err, out)
+	}
+	want := [][2]float64{{2, 12}, {4, 14}, {6, 26}, {8, 28}, {10, 30}}
+	loss := got.Scalars["train/loss"]
+	if len(got.Files) != 2 || len(loss) != len(want) {
+		t.Fatalf("files %v, train/loss %v; want %v", got.Files, loss, want)
+	}
+	for i, w := range want {
+		if loss[i][0] != w[0] || loss[i][2] != w[1] {
+			t.Errorf("train/loss[%d] = step %v value %v, want %v", i, loss[i][0], loss[i][2], w)
+		}
+	}
+}

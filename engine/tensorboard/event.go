@@ -11,8 +11,10 @@ import (
 // numbers of tensorflow/core/util/event.proto and
 // tensorflow/core/framework/summary.proto (the subset scalars need):
 //
-//	message Event   { double wall_time = 1; int64 step = 2;
-//	                  oneof what { string file_version = 3; Summary summary = 5; ... } }
+//	message Event      { double wall_time = 1; int64 step = 2;
+//	                     oneof what { string file_version = 3; Summary summary = 5;
+//	                                  SessionLog session_log = 7; ... } }
+//	message SessionLog { SessionStatus status = 1; ... }  // START = 1
 //	message Summary { repeated Value value = 1; }
 //	message Value   { string tag = 1; oneof value { float simple_value = 2; ... } }
 const (
@@ -20,6 +22,9 @@ const (
 	fieldStep        protowire.Number = 2
 	fieldFileVersion protowire.Number = 3
 	fieldSummary     protowire.Number = 5
+	fieldSessionLog  protowire.Number = 7
+
+	fieldSessionStatus protowire.Number = 1
 
 	fieldSummaryValue protowire.Number = 1
 
@@ -34,7 +39,13 @@ type Event struct {
 	Step        int64
 	FileVersion string  // set on the first event of a file only
 	Values      []Value // the summary's values, in file order
+	// SessionStatus is a session_log event's status (SessionStart), 0 for
+	// other events.
+	SessionStatus int32
 }
+
+// SessionStart is SessionLog.START: the run (re)started at this step.
+const SessionStart = 1
 
 // Value is one tagged summary value. Only simple_value (a float32, as
 // TensorBoard stores scalars) is decoded; HasSimple is false for values of
@@ -57,6 +68,13 @@ func (e Event) marshal() []byte {
 	if e.FileVersion != "" {
 		b = protowire.AppendTag(b, fieldFileVersion, protowire.BytesType)
 		b = protowire.AppendString(b, e.FileVersion)
+	}
+	if e.SessionStatus != 0 {
+		var sl []byte
+		sl = protowire.AppendTag(sl, fieldSessionStatus, protowire.VarintType)
+		sl = protowire.AppendVarint(sl, uint64(e.SessionStatus))
+		b = protowire.AppendTag(b, fieldSessionLog, protowire.BytesType)
+		b = protowire.AppendBytes(b, sl)
 	}
 	if len(e.Values) > 0 {
 		var sum []byte
@@ -97,6 +115,20 @@ func unmarshalEvent(b []byte) (Event, error) {
 				return wireTypeError("Event.file_version", typ)
 			}
 			e.FileVersion = string(v)
+		case fieldSessionLog:
+			if typ != protowire.BytesType {
+				return wireTypeError("Event.session_log", typ)
+			}
+			return eachField(v, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
+				if num != fieldSessionStatus {
+					return nil
+				}
+				if typ != protowire.VarintType {
+					return wireTypeError("SessionLog.status", typ)
+				}
+				e.SessionStatus = int32(x)
+				return nil
+			})
 		case fieldSummary:
 			if typ != protowire.BytesType {
 				return wireTypeError("Event.summary", typ)

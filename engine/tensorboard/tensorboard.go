@@ -13,9 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,10 +25,6 @@ const FileVersion = "brain.Event:2"
 // FilePrefix starts the name of every event file; TensorBoard finds event
 // files by the "tfevents" in their names.
 const FilePrefix = "events.out.tfevents."
-
-// fileSeq numbers the files this process opens, as torch's global uid does,
-// so two writers opened in the same second never share a name.
-var fileSeq atomic.Int64
 
 // Writer appends scalar summaries to one event file. Its methods are safe
 // for concurrent use.
@@ -41,8 +37,11 @@ type Writer struct {
 }
 
 // Open creates dir if needed and a new event file in it named
-// events.out.tfevents.<unix seconds>.<host>.<pid>.<n> (torch's
-// SummaryWriter's name), and writes the file_version event.
+// events.out.tfevents.<unix seconds>.<host>.<pid> (torch's SummaryWriter's
+// name without its counter), and writes the file_version event.
+// TensorBoard reads the event files of a folder in name order, so a file
+// opened in the same second as (or a clock step behind) an existing one
+// takes the next second in its name: names always sort in creation order.
 func Open(dir string) (*Writer, error) {
 	return open(dir, time.Now)
 }
@@ -62,19 +61,42 @@ func open(dir string, now func() time.Time) (*Writer, error) {
 		return r
 	}, host)
 	t := now()
-	name := fmt.Sprintf("%s%010d.%s.%d.%d", FilePrefix, t.Unix(), host, os.Getpid(), fileSeq.Add(1)-1)
-	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("tensorboard: %w", err)
+	sec := t.Unix()
+	for range 100 {
+		if files, err := EventFiles(dir); err == nil && len(files) > 0 {
+			if last := fileSecond(files[len(files)-1]); last >= sec {
+				sec = last + 1
+			}
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s%010d.%s.%d", FilePrefix, sec, host, os.Getpid()))
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			continue // another writer took the name between the listing and now
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tensorboard: %w", err)
+		}
+		w := &Writer{f: f, path: path, now: now}
+		if err := w.write([]Event{{WallTime: wallTime(t), FileVersion: FileVersion}}); err != nil {
+			f.Close()
+			os.Remove(path)
+			return nil, err
+		}
+		return w, nil
 	}
-	w := &Writer{f: f, path: path, now: now}
-	if err := w.write([]Event{{WallTime: wallTime(t), FileVersion: FileVersion}}); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, err
+	return nil, fmt.Errorf("tensorboard: %s: no free event-file name", dir)
+}
+
+// fileSecond is the Unix second in an event file's name, 0 when it has
+// none.
+func fileSecond(path string) int64 {
+	rest, ok := strings.CutPrefix(filepath.Base(path), FilePrefix)
+	if !ok {
+		return 0
 	}
-	return w, nil
+	digits, _, _ := strings.Cut(rest, ".")
+	n, _ := strconv.ParseInt(digits, 10, 64)
+	return n
 }
 
 // Path is the event file's path.
@@ -104,6 +126,14 @@ func (w *Writer) Scalars(step int64, values map[string]float64) error {
 		evs[i] = Event{WallTime: wall, Step: step, Values: []Value{{Tag: t, Simple: float32(values[t]), HasSimple: true}}}
 	}
 	return w.write(evs)
+}
+
+// Resumed records that the run restarted from a checkpoint at step: a
+// SessionLog START event at step+1, on which TensorBoard drops every value
+// an earlier file logged after step, as it did for TensorFlow's restarts,
+// so a resumed run's curves do not double back. Call it right after Open.
+func (w *Writer) Resumed(step int64) error {
+	return w.write([]Event{{WallTime: wallTime(w.now()), Step: step + 1, SessionStatus: SessionStart}})
 }
 
 // Log writes one log_history entry of trainer_state.json the way the

@@ -137,21 +137,53 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTwoWritersSameSecond(t *testing.T) {
+func TestFileNamesSortInCreationOrder(t *testing.T) {
 	dir := t.TempDir()
 	now := func() time.Time { return time.Unix(1700000000, 0) }
-	a, err := open(dir, now)
+	var paths []string
+	for range 12 {
+		w, err := open(dir, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		paths = append(paths, w.Path())
+	}
+	// A clock that stepped back still sorts after the existing files.
+	w, err := open(dir, func() time.Time { return time.Unix(1600000000, 0) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	b, err := open(dir, now)
+	w.Close()
+	paths = append(paths, w.Path())
+	files, err := EventFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	if a.Path() == b.Path() {
-		t.Fatal("two writers share a file")
+	if !slices.Equal(files, paths) {
+		t.Errorf("name order %v\ncreation order %v", files, paths)
+	}
+	if got := fileSecond(paths[11]); got != 1700000011 {
+		t.Errorf("the 12th file of the second is named for %d", got)
+	}
+}
+
+func TestResumed(t *testing.T) {
+	w, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Resumed(40); err != nil {
+		t.Fatal(err)
+	}
+	w.Log(map[string]float64{"loss": 1, "step": 42})
+	w.Close()
+	evs, err := ReadFile(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[1].SessionStatus != SessionStart || evs[1].Step != 41 || len(evs[1].Values) != 0 || evs[2].SessionStatus != 0 {
+		t.Errorf("events %+v", evs)
 	}
 }
 
@@ -278,7 +310,7 @@ func FuzzReader(f *testing.F) {
 				continue
 			}
 			e2, err := NewReader(bytes.NewReader(record(e))).Next()
-			if err != nil || e2.Step != e.Step || len(e2.Values) != len(e.Values) || e2.FileVersion != e.FileVersion {
+			if err != nil || e2.Step != e.Step || len(e2.Values) != len(e.Values) || e2.FileVersion != e.FileVersion || e2.SessionStatus != e.SessionStatus {
 				t.Fatalf("re-encoding %+v gave %+v, %v", e, e2, err)
 			}
 		}
@@ -302,7 +334,7 @@ func FuzzEvent(f *testing.F) {
 			return
 		}
 		e2, err := unmarshalEvent(e.marshal())
-		if err != nil || e2.Step != e.Step || e2.FileVersion != e.FileVersion || len(e2.Values) != len(e.Values) {
+		if err != nil || e2.Step != e.Step || e2.FileVersion != e.FileVersion || len(e2.Values) != len(e.Values) || e2.SessionStatus != e.SessionStatus {
 			t.Fatalf("re-encoding %+v gave %+v, %v", e, e2, err)
 		}
 	})
