@@ -486,8 +486,9 @@ func (s *Store) List(f Filter) (list []Record, skipped []error, err error) {
 // deleteFolder, its run folder. The folder is deleted only when it looks
 // like a run folder (it holds a file a run writes) and is not the home
 // folder, the working folder or one of their parents; otherwise nothing is
-// removed and the error says why. A missing folder is no obstacle. A record
-// that cannot be read can be removed without deleteFolder.
+// removed and the error says why. A missing folder is no obstacle. The
+// folder of a run still running is never deleted. A record that cannot be
+// read can be removed without deleteFolder.
 func (s *Store) Remove(id string, deleteFolder bool) error {
 	if err := validID(id); err != nil {
 		return err
@@ -504,6 +505,9 @@ func (s *Store) Remove(id string, deleteFolder bool) error {
 	if deleteFolder {
 		if rerr != nil {
 			return fmt.Errorf("%w; its folder is unknown: remove the record without deleting the folder", rerr)
+		}
+		if s.annotate(&r); r.Status == Running {
+			return fmt.Errorf("runs: %s is still running (process %d on %s): stop it before deleting its folder", id, r.PID, r.Host)
 		}
 		if err := removeRunFolder(r.Dir); err != nil {
 			return err

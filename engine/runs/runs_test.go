@@ -365,6 +365,10 @@ func TestRemoveFolder(t *testing.T) {
 	os.MkdirAll(filepath.Join(ckOnly, "checkpoint-2"), 0o755)
 
 	id, _ := s.Start(Record{Kind: Train, Dir: run})
+	if err := s.Remove(id, true); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Errorf("Remove of a live run's folder: %v", err)
+	}
+	s.Finish(id, Finished, nil)
 	if err := s.Remove(id, true); err != nil {
 		t.Fatal(err)
 	}
@@ -372,6 +376,7 @@ func TestRemoveFolder(t *testing.T) {
 		t.Error("the run folder survived")
 	}
 	id, _ = s.Start(Record{Kind: Train, Dir: ckOnly})
+	s.Finish(id, Stopped, nil)
 	if err := s.Remove(id, true); err != nil {
 		t.Fatal(err)
 	}
@@ -380,6 +385,7 @@ func TestRemoveFolder(t *testing.T) {
 	}
 
 	id, _ = s.Start(Record{Kind: Train, Dir: plain})
+	s.Finish(id, Failed, nil)
 	if err := s.Remove(id, true); err == nil || !strings.Contains(err.Error(), "does not look like a run folder") {
 		t.Errorf("Remove of a folder that is no run: %v", err)
 	}
@@ -395,6 +401,7 @@ func TestRemoveFolder(t *testing.T) {
 	t.Chdir(plain)
 	os.WriteFile(filepath.Join(plain, "run_config.yml"), []byte("x"), 0o644)
 	id, _ = s.Start(Record{Kind: Train, Dir: "."})
+	s.Finish(id, Finished, nil)
 	if err := s.Remove(id, true); err == nil || !strings.Contains(err.Error(), "not deleted") {
 		t.Errorf("Remove of the working folder: %v", err)
 	}
