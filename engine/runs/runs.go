@@ -726,6 +726,39 @@ func End(id string, err error) error {
 	return werr
 }
 
+// Get returns a run of the default store (Store.Get).
+func Get(ref string) (Record, error) {
+	s, err := Default()
+	if err != nil {
+		return Record{}, err
+	}
+	return s.Get(ref)
+}
+
+// List lists the runs of the default store (Store.List).
+func List(f Filter) (list []Record, skipped []error, err error) {
+	s, err := Default()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.List(f)
+}
+
+// Remove removes a run of the default store (Store.Remove; id exact).
+func Remove(id string, deleteFolder bool) error {
+	_, err := with(func(s *Store) (string, error) { return "", s.Remove(id, deleteFolder) })
+	return err
+}
+
+// Compare compares runs of the default store (Store.Compare).
+func Compare(refs []string) (Comparison, error) {
+	s, err := Default()
+	if err != nil {
+		return Comparison{}, err
+	}
+	return s.Compare(refs)
+}
+
 func with(f func(*Store) (string, error)) (string, error) {
 	s, err := Default()
 	if err != nil {

@@ -613,6 +613,21 @@ func TestDefaultStoreFunctions(t *testing.T) {
 	if err := Finish(eid, Finished, nil); err != nil {
 		t.Fatal(err)
 	}
+	if l, skipped, err := List(Filter{Kind: Eval}); err != nil || len(skipped) != 0 || len(l) != 1 || l[0].ID != eid {
+		t.Errorf("List: %v %v %v", l, skipped, err)
+	}
+	if r, err := Get(eid[len(eid)-8:]); err != nil || r.ID != eid {
+		t.Errorf("Get: %v %v", r, err)
+	}
+	if c, err := Compare([]string{id, eid}); err != nil || len(c.Runs) != 2 {
+		t.Errorf("Compare: %+v %v", c, err)
+	}
+	if err := Remove(eid, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Get(eid); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Remove: %v", err)
+	}
 }
 
 func TestFlatMetrics(t *testing.T) {
