@@ -4,7 +4,6 @@ package parity
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -209,7 +208,7 @@ func TestTensorBoardParity(t *testing.T) {
 			checked++
 		}
 	}
-	fmt.Printf("tensorboard parity: %d scalars in %d tags equal after the Python round trip\n", checked, len(tags))
+	t.Logf("%d scalars in %d tags equal after the Python round trip", checked, len(tags))
 }
 
 // TestTensorBoardResumeParity: a run logs to step 8, stops, and resumes
