@@ -89,10 +89,12 @@ type TrainingConfig struct {
 	Recompute                 bool    `yaml:"recompute"`
 }
 
-// LoggingConfig sets the log level and the log file.
+// LoggingConfig sets the log level, the log file and where the Trainer's
+// metrics are reported besides trainer_state.json.
 type LoggingConfig struct {
-	Level string `yaml:"level"`
-	File  string `yaml:"file"`
+	Level    string `yaml:"level"`
+	File     string `yaml:"file"`
+	ReportTo string `yaml:"report_to"`
 }
 
 // EvaluationConfig drives the evaluation runner on the test file.
@@ -128,7 +130,7 @@ func Default() Config {
 			GradientAccumulationSteps: 4, LearningRate: 2e-4, LRScheduler: "cosine",
 			WeightDecay: 0.01, Optimizer: "adamw", Epochs: 3, MaxSteps: -1, MaxGradNorm: 1.0,
 			SaveSteps: 500, LoggingSteps: 10, Seed: 42},
-		Logging:    LoggingConfig{Level: "INFO", File: "training.log"},
+		Logging:    LoggingConfig{Level: "INFO", File: "training.log", ReportTo: "none"},
 		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8},
 		Chat: ChatConfig{MaxNewTokens: 100, Temperature: 0.7, TopP: 1.0, TopK: 50,
 			RepetitionPenalty: 1.0, Seed: -1},

@@ -93,7 +93,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key other section", "training:\n  max_length: 8\n",
 			`config.yml:2: training.max_length: unknown key (did you mean "dataset.max_length"?)`},
 		{"unknown key far", "logging:\n  colour: red\n",
-			`config.yml:2: logging.colour: unknown key; keys of logging are level, file`},
+			`config.yml:2: logging.colour: unknown key; keys of logging are level, file, report_to`},
 		{"unknown section near", "modle:\n  name: x\n",
 			`config.yml:1: modle: unknown section (did you mean "model"?)`},
 		{"unknown section far", "optimizer:\n  name: x\n",

@@ -78,7 +78,7 @@ var sections = []Section{
 	{"lora", "LoRA adapter (PEFT): rank, scaling alpha/r, dropout and the Qwen2 layers it adapts."},
 	{"dataset", "Training and test data (JSONL) and how rows become token ids and a loss mask."},
 	{"training", "The training loop, like the Hugging Face Trainer's arguments."},
-	{"logging", "Log level and file."},
+	{"logging", "Log level, log file and where the training metrics are reported."},
 	{"evaluation", "Evaluation of the fine-tuned model on dataset.test_file with an evaluator plugin."},
 	{"chat", "Sampling settings for chat and generate."},
 }
@@ -192,6 +192,8 @@ var fieldTable = []Field{
 		"Least severe line written to the log file: DEBUG adds a line per optimizer step, INFO (the default) the run banner, log entries and checkpoints, WARNING only data warnings and failures, ERROR only failures."),
 	with("logging.file", Field{Kind: KindPath, allowEmpty: true},
 		"Log file, relative to training.output_dir (an absolute path is used as it is); empty means no log file."),
+	with("logging.report_to", choice("none", "tensorboard"),
+		"Also report every log entry (train/loss, train/learning_rate, train/grad_norm, ...) and the metrics of an evaluation of the run's adapter (eval/accuracy, ...) as TensorBoard event files in training.output_dir/runs (tensorboard --logdir there); none writes only trainer_state.json."),
 
 	with("evaluation.max_new_tokens", intRange(1),
 		"Longest generated answer per test row."),
