@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pluginDir = dir
+	// Runs are recorded in the run history: never in the user's.
+	os.Setenv("QWENTUNE_RUNS_DIR", filepath.Join(dir, "history"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -121,8 +121,17 @@ type EvalResult struct {
 // which changes only the speed: each answer is the one generating it alone
 // gives. on receives an EvalSample event, its Phase "tuned" or "base", after
 // every answer and every verdict. A crashed or hung plugin fails this run
-// only.
+// only. The run and its metrics are recorded in the run history (a failure
+// there is a warning).
 func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, on progress.Func) (EvalResult, error) {
+	h := recordEval(cfg, o, on)
+	res, err := s.evaluate(ctx, cfg, o, on)
+	h.end(res, err)
+	return res, err
+}
+
+// evaluate is Evaluate without the history.
+func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions, on progress.Func) (EvalResult, error) {
 	var res EvalResult
 	samples, err := eval.LoadTestSet(cfg.Dataset.TestFile)
 	if err != nil {

@@ -48,7 +48,18 @@ const maxWarnings = 20
 // Estimate, then the trainer's step, log, checkpoint, pause, resume,
 // stopped, done or error events. Cancelling ctx or o.Control.Stop() stops
 // after saving a checkpoint.
+// The run is recorded in the run history (and, with logging.report_to:
+// tensorboard, in event files under output_dir/runs); a failure there is a
+// warning, never the run's.
 func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o TrainOptions, on progress.Func) (trainer.Result, error) {
+	h := recordTrain(cfg, data, o, on)
+	res, err := s.train(ctx, cfg, data, o, h.tee)
+	h.end(err)
+	return res, err
+}
+
+// train is Train without the history.
+func (s *Session) train(ctx context.Context, cfg config.Config, data *Dataset, o TrainOptions, on progress.Func) (trainer.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := data.Check(cfg.Dataset, s.Tokenizer); err != nil {

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	// Commands that train or evaluate record their runs: never in the
+	// user's history.
+	dir, err := os.MkdirTemp("", "qwentune-cli-runs-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("QWENTUNE_RUNS_DIR", filepath.Join(dir, "history"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Two `qwentune train` runs with different learning rates are recorded:
+// `runs list` shows both, finished, and `runs compare` names the keys that
+// differ.
+func TestTrainIsRecordedAndCompared(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("QWENTUNE_RUNS_DIR", filepath.Join(dir, "history"))
+	base := filepath.Join(dir, "tiny")
+	if code, _, errOut := runCLI("make-model", "--shape", "tiny", "--out", base); code != 0 {
+		t.Fatalf("make-model: %d\n%s", code, errOut)
+	}
+	for _, lr := range []string{"0.001", "0.003"} {
+		code, _, errOut := runCLI("train", "--config", "../../config.yml", "--set", "model.name="+base,
+			"--set", "training.output_dir="+filepath.Join(dir, "run-"+lr), "--set", "training.learning_rate="+lr,
+			"--set", "dataset.train_file=data/train.jsonl", "--set", "dataset.max_length=64", "--set", "lora.r=4",
+			"--set", "training.max_steps=2", "--set", "training.logging_steps=1", "--no-preflight")
+		if code != 0 {
+			t.Fatalf("train lr %s: exit %d\n%s", lr, code, errOut)
+		}
+	}
+	code, out, errOut := runCLI("runs", "list", "--kind", "train")
+	if code != 0 || strings.Count(out, " finished ") != 2 || !strings.Contains(out, "run-0.001") || !strings.Contains(out, "run-0.003") {
+		t.Fatalf("runs list: exit %d\n%s%s", code, out, errOut)
+	}
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		ids = append(ids, strings.Fields(line)[0])
+	}
+	code, out, errOut = runCLI(append([]string{"runs", "compare"}, ids...)...)
+	if code != 0 {
+		t.Fatalf("runs compare: exit %d\n%s", code, errOut)
+	}
+	diff := out[strings.Index(out, "config keys that differ:"):strings.Index(out, "metrics:")]
+	if !strings.Contains(diff, "training.learning_rate") || !strings.Contains(diff, "training.output_dir") ||
+		strings.Contains(diff, "lora.r") {
+		t.Errorf("config diff:\n%s", diff)
+	}
+}
