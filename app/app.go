@@ -1,8 +1,9 @@
 // Package app is QwenTune's desktop app: one Fyne screen per step of a
-// fine-tune (model, config, dataset, train, evaluate, chat, export). The
-// screens only arrange widgets and call the engine's public API; every
-// engine job runs on its own goroutine, can be cancelled, reports progress
-// and hands its results back to the UI goroutine through fyne.Do.
+// fine-tune (model, config, dataset, train, evaluate, chat, export) and one
+// for the history of runs. The screens only arrange widgets and call the
+// engine's public API; every engine job runs on its own goroutine, can be
+// cancelled, reports progress and hands its results back to the UI
+// goroutine through fyne.Do.
 package app
 
 import (
@@ -38,6 +39,7 @@ const (
 	TabEvaluate = "Evaluate"
 	TabChat     = "Chat"
 	TabExport   = "Export"
+	TabRuns     = "Runs"
 )
 
 // UI is the app: one window with a tab per screen over the state they
@@ -55,6 +57,7 @@ type UI struct {
 	evaluate *evalScreen
 	chat     *chatScreen
 	export   *exportScreen
+	runs     *runsScreen
 }
 
 // New builds the app's window on a (a desktop app or a test app). It opens
@@ -69,6 +72,7 @@ func New(a fyne.App) *UI {
 	u.evaluate = newEvalScreen(u)
 	u.chat = newChatScreen(u)
 	u.export = newExportScreen(u)
+	u.runs = newRunsScreen(u)
 	u.st.observe(func(change) { u.setTitle() })
 	modelTab := container.NewHSplit(u.model.content(), u.form.content())
 	modelTab.Offset = 0.36
@@ -79,7 +83,13 @@ func New(a fyne.App) *UI {
 		container.NewTabItem(TabEvaluate, u.evaluate.content()),
 		container.NewTabItem(TabChat, u.chat.content()),
 		container.NewTabItem(TabExport, u.export.content()),
+		container.NewTabItem(TabRuns, u.runs.content()),
 	)
+	u.tabs.OnSelected = func(t *container.TabItem) {
+		if t.Text == TabRuns {
+			u.runs.reload() // runs of the CLI are recorded behind the app's back
+		}
+	}
 	u.win.SetContent(u.tabs)
 	p := a.Preferences()
 	u.win.Resize(fyne.NewSize(float32(p.FloatWithFallback(prefWidth, 1280)), float32(p.FloatWithFallback(prefHeight, 820))))

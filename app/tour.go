@@ -7,10 +7,12 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
+
+	"qwentune/engine/runs"
 )
 
 // TourEnv is the environment variable that makes the app walk through
-// every screen by itself (load, inspect, train, evaluate, chat, export),
+// every screen by itself (load, inspect, train, evaluate, chat, export, runs),
 // printing "TOUR <screen>" on stdout when a screen is ready to be
 // photographed; scripts/window-test.sh uses it.
 const TourEnv = "QWENTUNE_DEMO_TOUR"
@@ -96,6 +98,15 @@ func (u *UI) tour() {
 	do(func() { u.SelectTab(TabExport); u.export.format.SetSelected("gguf"); u.export.Export() })
 	idle()
 	shot("export")
+	// The history: this run and any others (the window test trains two from
+	// the CLI first), their loss curves overlaid.
+	do(func() { u.SelectTab(TabRuns); u.runs.reload() })
+	until(10*time.Second, func() bool { return len(u.runs.list) > 0 })
+	do(func() {
+		u.runs.Tick(func(r runs.Record) bool { return r.Kind == runs.Train && r.Status == runs.Finished })
+	})
+	until(10*time.Second, func() bool { return u.runs.cmp != nil })
+	shot("runs")
 	fmt.Println("TOUR done")
 	os.Stdout.Sync()
 }
