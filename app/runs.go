@@ -62,8 +62,8 @@ var runColumns = []struct {
 	less  func(a, b runs.Record) int
 }{
 	{"✓", 30, nil},
-	{"Started", 140, func(a, b runs.Record) int { return a.Start.Compare(b.Start) }},
-	{"Kind", 60, func(a, b runs.Record) int { return cmp.Compare(a.Kind, b.Kind) }},
+	{"Started", 160, func(a, b runs.Record) int { return a.Start.Compare(b.Start) }},
+	{"Kind", 120, func(a, b runs.Record) int { return cmp.Compare(a.Kind, b.Kind) }},
 	{"Model", 150, func(a, b runs.Record) int { return cmp.Compare(a.Model, b.Model) }},
 	{"Data", 170, func(a, b runs.Record) int { return cmp.Compare(a.DataFile, b.DataFile) }},
 	{"Final loss", 90, func(a, b runs.Record) int { return compareLoss(a.FinalLoss, b.FinalLoss) }},
@@ -395,8 +395,7 @@ func (s *runsScreen) cell(id widget.TableCellID, o fyne.CanvasObject) {
 // runLabel names a run in the legend and the comparison tables: the end of
 // its id and the values of the first differing config keys.
 func (s *runsScreen) runLabel(i int) string {
-	id := s.cmp.Runs[i].ID
-	label := id[max(0, len(id)-8):]
+	label := shortID(s.cmp.Runs[i].ID)
 	n := 0
 	for _, d := range s.cmp.Config {
 		if strings.HasSuffix(d.Key, "output_dir") || d.Values[i] == nil {
@@ -451,22 +450,27 @@ func (s *runsScreen) showComparison() {
 	for _, t := range []*widget.Table{s.diff, s.metrics} {
 		t.SetColumnWidth(0, 190)
 		for i := 1; i < n; i++ {
-			t.SetColumnWidth(i, 170)
+			t.SetColumnWidth(i, 110)
 		}
 		t.Refresh()
 	}
 }
 
-// headers are the comparison tables' column titles.
+// headers are the comparison tables' column titles: the end of each run's
+// id, as the legend starts.
 func (s *runsScreen) headers(first string) []string {
 	h := []string{first}
 	if s.cmp != nil {
-		for i := range s.cmp.Runs {
-			h = append(h, s.runLabel(i))
+		for _, r := range s.cmp.Runs {
+			h = append(h, shortID(r.ID))
 		}
 	}
 	return h
 }
+
+// shortID is the end of a run id: its random part, which runs commands
+// accept for the whole id.
+func shortID(id string) string { return id[max(0, len(id)-8):] }
 
 func (s *runsScreen) cols() int {
 	if s.cmp == nil {

@@ -38,7 +38,7 @@ func TestRunsScreen(t *testing.T) {
 	u, dir := newTestUI(t)
 	trainTiny(t, u, dir) // run A: 4 steps into run/
 	onUI(func() {
-		for _, kv := range [][2]string{{"training.learning_rate", "0.001"}, {"training.output_dir", "run2"}, {"training.max_steps", "40"}} {
+		for _, kv := range [][2]string{{"training.learning_rate", "0.001"}, {"training.output_dir", "run2"}, {"training.max_steps", "200"}} {
 			if err := u.form.apply(kv[0], kv[1]); err != nil {
 				t.Fatal(err)
 			}
@@ -85,8 +85,11 @@ func TestRunsScreen(t *testing.T) {
 		if s.curves.image() == nil {
 			t.Error("no curves drawn")
 		}
-		if h := s.headers("Config key"); len(h) != 3 || !strings.Contains(h[1]+h[2], "learning_rate=") {
-			t.Errorf("headers %q name no differing value", h)
+		if h := s.headers("Config key"); len(h) != 3 || h[1] != shortID(s.cmp.Runs[0].ID) {
+			t.Errorf("headers %q", h)
+		}
+		if l := s.runLabel(0); !strings.Contains(l, "learning_rate=") || !strings.HasPrefix(l, shortID(s.cmp.Runs[0].ID)) {
+			t.Errorf("legend label %q names no differing value", l)
 		}
 		// Sort by final loss, twice for the reverse order.
 		s.SortBy(5)
@@ -101,7 +104,7 @@ func TestRunsScreen(t *testing.T) {
 	onUI(func() { s.modelF.SetText("") })
 	waitFor(t, "the filter cleared", 10*time.Second, func() bool { return len(s.list) == 2 })
 
-	// Resume B from the Runs screen: it runs to its 40 steps in run2.
+	// Resume B from the Runs screen: it runs to its 200 steps in run2.
 	onUI(func() {
 		s.current = b.ID
 		s.refresh()
@@ -112,7 +115,7 @@ func TestRunsScreen(t *testing.T) {
 	})
 	waitFor(t, "the resumed run", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() && len(s.list) == 3 })
 	onUI(func() {
-		if !strings.HasPrefix(u.train.stats.Text, "Done: 40 steps") {
+		if !strings.HasPrefix(u.train.stats.Text, "Done: 200 steps") {
 			t.Errorf("resumed run ended with %q", u.train.stats.Text)
 		}
 		var r runs.Record
@@ -121,7 +124,7 @@ func TestRunsScreen(t *testing.T) {
 				r = x
 			}
 		}
-		if r.Status != runs.Finished || r.Resumed == "" || r.Steps != 40 {
+		if r.Status != runs.Finished || r.Resumed == "" || r.Steps != 200 {
 			t.Errorf("resumed run recorded as %s in %s from %q, %d steps", r.Status, r.Dir, r.Resumed, r.Steps)
 		}
 		// Open A's adapter in Chat.

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Runs are recorded in a history of this test's own, not the user's.
+export QWENTUNE_RUNS_DIR="$work/history"
 go build -o bin/qwentune ./cmd/qwentune
 q=bin/qwentune
 
@@ -39,6 +41,21 @@ grep -q '"global_step":8' "$work/train2.jsonl"
 $q eval "${common[@]}" --set evaluation.max_new_tokens=8 --compare-base --out "$work/eval" > "$work/eval.txt"
 grep -q "confusion matrix" "$work/eval.txt"
 test -f "$work/eval/metrics.json" -a -f "$work/eval/predictions.jsonl" -a -f "$work/eval/predictions.csv"
+
+# the run history: the two train calls and the evaluation, then a third run
+# with another learning rate that runs compare tells apart
+$q runs list > "$work/runs.txt"
+[ "$(grep -c ' train ' "$work/runs.txt")" -eq 2 ] && [ "$(grep -c ' eval ' "$work/runs.txt")" -eq 1 ] ||
+  { echo "runs list:"; cat "$work/runs.txt"; exit 1; }
+$q train "${common[@]}" --set training.output_dir="$work/run-b" --set training.max_steps=4 --set training.learning_rate=0.001 --no-preflight > /dev/null
+mapfile -t ids < <($q runs list --kind train | awk 'NR > 1 {print $1}')
+[ "${#ids[@]}" -eq 3 ] || { echo "want 3 train runs, got ${ids[*]}"; exit 1; }
+$q runs compare "${ids[0]}" "${ids[2]}" > "$work/compare.txt" # run-b and the first run
+sed -n '/config keys that differ/,/^metrics/p' "$work/compare.txt" > "$work/diff.txt"
+grep -q "training.learning_rate" "$work/diff.txt" && grep -q "training.output_dir" "$work/diff.txt" && ! grep -q "lora.r" "$work/diff.txt" ||
+  { echo "runs compare:"; cat "$work/compare.txt"; exit 1; }
+$q runs rm "${ids[0]}" --delete-folder --yes > /dev/null
+[ ! -e "$work/run-b" ] || { echo "runs rm --delete-folder left $work/run-b"; exit 1; }
 
 # generation: greedy is deterministic
 a=$($q generate --model "$work/tiny" --adapter "$work/run" --ids '[1,2,3]' --max-new-tokens 6 --json)

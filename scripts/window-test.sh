@@ -2,8 +2,10 @@
 # Real-window test of the desktop app: builds cmd/desktop, starts Xvfb
 # (1440x900), opens the app on the built-in demo model and the seed data with
 # QWENTUNE_DEMO_TOUR=1 (the app walks every screen: load, inspect, train,
-# evaluate, chat, export), and saves a screenshot of each screen under
-# bin/screenshots. It also drives the window with xdotool (tab switching
+# evaluate, chat, export, runs), and saves a screenshot of each screen under
+# bin/screenshots. Two training runs from the CLI with other learning rates
+# come first, so the Runs screen overlays three curves (the app's run is the
+# third) and `qwentune runs list` / `runs compare` are checked after. It also drives the window with xdotool (tab switching
 # with the mouse, typing into the chat box). Exits non-zero when the app
 # fails to start, crashes, or does not finish the tour.
 #
@@ -79,6 +81,16 @@ chat:
   max_new_tokens: 40
 EOF
 
+# Two runs from the CLI with other learning rates; the app's Train button
+# makes the third. All of them go to this test's own run history.
+export QWENTUNE_RUNS_DIR="$work/history"
+for lr in 1.0e-3 2.0e-3; do
+	echo "window-test: CLI training run, learning rate $lr"
+	bin/qwentune train --config "$work/project/config.yml" --set training.learning_rate=$lr \
+		--set "training.output_dir=run-lr$lr" --set training.max_steps=24 --no-preflight >"$work/cli-$lr.log" 2>&1 ||
+		fail "qwentune train (learning rate $lr): $(tail -5 "$work/cli-$lr.log")"
+done
+
 # Xvfb picks a free display itself (-displayfd) and writes its number
 # when it accepts connections, so a display left over by another run, or
 # a slow start, cannot make the app meet a half-started or foreign server.
@@ -142,6 +154,18 @@ while [ $SECONDS -lt $deadline ]; do
 	sleep 0.2
 done
 grep -q '^TOUR done' "$work/app.log" || fail "the tour did not finish"
+
+# The history holds the three training runs; runs compare names the keys
+# that differ.
+bin/qwentune runs list --kind train >"$work/runs.txt" 2>&1 || fail "qwentune runs list: $(cat "$work/runs.txt")"
+[ "$(grep -c ' finished ' "$work/runs.txt")" -eq 3 ] || fail "runs list does not show three finished training runs: $(cat "$work/runs.txt")"
+mapfile -t ids < <(awk 'NR > 1 {print $1}' "$work/runs.txt")
+bin/qwentune runs compare "${ids[@]}" >"$work/compare.txt" 2>&1 || fail "qwentune runs compare: $(cat "$work/compare.txt")"
+for key in training.learning_rate training.max_steps training.output_dir; do
+	sed -n '/config keys that differ/,/^metrics/p' "$work/compare.txt" | grep -q "$key" ||
+		fail "runs compare does not name $key: $(cat "$work/compare.txt")"
+done
+echo "window-test: runs list shows the three training runs; runs compare names learning_rate, max_steps, output_dir"
 
 # Drive the window with the mouse and keyboard like a user: click the
 # Chat tab, click the message box, type a question and send it with
