@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -53,7 +54,14 @@ type runsScreen struct {
 	cmp     *runs.Comparison
 	// gen numbers the loads, so a slow one never overwrites a newer one.
 	gen int
+	// polling is set while a reload is scheduled for a run still running
+	// (one of the CLI's, which sends the app no event).
+	polling bool
 }
+
+// pollInterval is how often the list is read again while a listed run is
+// running and the Runs tab is shown.
+const pollInterval = 3 * time.Second
 
 // The columns of the runs table; the sortable ones have a sort key.
 var runColumns = []struct {
@@ -238,8 +246,27 @@ func (s *runsScreen) reload() {
 			s.table.Refresh()
 			s.showComparison()
 			s.refresh()
+			s.pollWhileRunning()
 		})
 	}()
+}
+
+// pollWhileRunning reloads the list a little later while a listed run is
+// running and the tab is shown, so a CLI run's end shows without a click.
+func (s *runsScreen) pollWhileRunning() {
+	running := slices.ContainsFunc(s.list, func(r runs.Record) bool { return r.Status == runs.Running })
+	if !running || s.polling {
+		return
+	}
+	s.polling = true
+	time.AfterFunc(pollInterval, func() {
+		runOnUI(func() {
+			s.polling = false
+			if t := s.u.tabs.Selected(); t != nil && t.Text == TabRuns {
+				s.reload()
+			}
+		})
+	})
 }
 
 // compareRuns compares the ticked runs, nil when none is.

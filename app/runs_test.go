@@ -118,6 +118,10 @@ func TestRunsScreen(t *testing.T) {
 		if !strings.HasPrefix(u.train.stats.Text, "Done: 200 steps") {
 			t.Errorf("resumed run ended with %q", u.train.stats.Text)
 		}
+		// B was the run on the Train screen: its curve goes on.
+		if st := u.train.steps; len(st) == 0 || st[0] != 1 || st[len(st)-1] != 200 || !slices.IsSorted(st) {
+			t.Errorf("the Train screen's curve is not run B's from step 1 to 200: %v", st)
+		}
 		var r runs.Record
 		for _, x := range s.list {
 			if x.Dir == b.Dir && x.ID != b.ID {

@@ -51,6 +51,7 @@ type trainScreen struct {
 	lines                 []string
 	plotT                 throttle
 	last                  progress.Train
+	lastDir               string // the output folder of the run the curves show
 }
 
 func newTrainScreen(u *UI) *trainScreen {
@@ -160,10 +161,13 @@ func (s *trainScreen) Start(resume string) {
 	s.control = trainer.NewControl()
 	s.done = make(chan struct{})
 	s.paused = false
-	if resume == "" {
+	if resume == "" || cfg.Training.OutputDir != s.lastDir {
+		// A resume of the run shown continues its curves; any other run
+		// (a stopped one resumed from the Runs tab) starts them afresh.
 		s.steps, s.loss, s.lr, s.grad = nil, nil, nil, nil
 		s.last = progress.Train{}
 	}
+	s.lastDir = cfg.Training.OutputDir
 	s.progress.SetValue(0)
 	s.stats.SetText("Preparing the data and measuring a few steps…")
 	s.refresh()
