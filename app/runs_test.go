@@ -178,3 +178,22 @@ func TestRunsScreen(t *testing.T) {
 		t.Errorf("run A's folder is still there: %v", err)
 	}
 }
+
+// logging.report_to has its field in the config form, a choice of none and
+// tensorboard, and the form sets it.
+func TestConfigFormHasReportTo(t *testing.T) {
+	u, _ := newTestUI(t)
+	onUI(func() {
+		set, ok := u.form.setters["logging.report_to"]
+		if !ok {
+			t.Fatal("the config form has no logging.report_to field")
+		}
+		set("tensorboard") // what the form shows
+		if err := u.form.apply("logging.report_to", "tensorboard"); err != nil || u.st.cfg.Logging.ReportTo != "tensorboard" {
+			t.Errorf("report_to tensorboard: %v, config %q", err, u.st.cfg.Logging.ReportTo)
+		}
+		if err := u.form.apply("logging.report_to", "wandb"); err == nil {
+			t.Error("report_to wandb accepted")
+		}
+	})
+}
