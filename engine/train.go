@@ -48,6 +48,7 @@ const maxWarnings = 20
 // Estimate, then the trainer's step, log, checkpoint, pause, resume,
 // stopped, done or error events. Cancelling ctx or o.Control.Stop() stops
 // after saving a checkpoint.
+//
 // The run is recorded in the run history (and, with logging.report_to:
 // tensorboard, in event files under output_dir/runs); a failure there is a
 // warning, never the run's.
