@@ -283,8 +283,15 @@ func (s *evalScreen) Run() {
 	s.status.SetText("Evaluating the " + note + "…")
 	s.refresh()
 	t := throttle{interval: 100 * time.Millisecond}
+	var notes []string // lines for people (a run-history warning), shown at the end
 	go func() {
 		res, err := sess.Evaluate(ctx, cfg, opts, func(ev progress.Event) {
+			if ev.Eval == nil {
+				if ev.Kind == progress.Info {
+					runOnUI(func() { notes = append(notes, ev.Message) })
+				}
+				return
+			}
 			runOnUI(func() { t.do(func() { s.showProgress(ev.Eval) }) })
 		})
 		runOnUI(func() {
@@ -301,6 +308,9 @@ func (s *evalScreen) Run() {
 				s.show(&res)
 				s.progress.SetValue(1)
 				s.status.SetText(fmt.Sprintf("Evaluated the %s. Files written to %s.", note, res.OutDir))
+			}
+			if len(notes) > 0 {
+				s.status.SetText(s.status.Text + "\n" + strings.Join(notes, "\n"))
 			}
 			s.refresh()
 		})

@@ -197,3 +197,32 @@ func TestConfigFormHasReportTo(t *testing.T) {
 		}
 	})
 }
+
+// A history that cannot be written costs a warning, never the job: training
+// logs it, evaluation shows it in its status.
+func TestHistoryWarningsInTheScreens(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("QWENTUNE_RUNS_DIR", filepath.Join(notADir, "history"))
+	plugins := heuristicPlugin(t)
+	u, dir := newTestUI(t)
+	trainTiny(t, u, dir)
+	onUI(func() {
+		if !strings.HasPrefix(u.train.stats.Text, "Done: 4 steps") || !strings.Contains(strings.Join(u.train.lines, "\n"), "warning: run history:") {
+			t.Errorf("training: %q, log %q", u.train.stats.Text, u.train.lines)
+		}
+		u.evaluate.pluginDirs = []string{plugins}
+		u.evaluate.devPlugins = true
+		test.Tap(u.evaluate.rescanB)
+	})
+	waitFor(t, "the plugin list", 30*time.Second, func() bool { return u.evaluate.picker.Selected == "heuristic" })
+	onUI(func() { test.Tap(u.evaluate.runB) })
+	waitFor(t, "the evaluation", 60*time.Second, func() bool { return u.evaluate.res != nil && u.st.idle() })
+	onUI(func() {
+		if !strings.HasPrefix(u.evaluate.status.Text, "Evaluated") || !strings.Contains(u.evaluate.status.Text, "warning: run history:") {
+			t.Errorf("evaluation status %q", u.evaluate.status.Text)
+		}
+	})
+}
