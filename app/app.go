@@ -21,7 +21,7 @@ import (
 	"qwentune/engine"
 	"qwentune/engine/config"
 	"qwentune/engine/dataset"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 )
 
 // Preference keys remembered between runs.
@@ -172,7 +172,7 @@ func (u *UI) SaveConfig(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := model.WriteFileAtomic(abs, b); err != nil {
+	if err := atomicfile.WriteFile(abs, b); err != nil {
 		return err
 	}
 	u.cfgPath = abs

@@ -11,6 +11,7 @@ import (
 	"qwentune/engine/config"
 	"qwentune/engine/eval"
 	"qwentune/engine/nn"
+	"qwentune/internal/atomicfile"
 	"qwentune/model/tokenizer"
 	"qwentune/plugins/evaluators"
 )
@@ -218,7 +219,7 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 			if err := eval.WriteOutputs(filepath.Join(o.OutDir, "base"), *res.Base, bm); err != nil {
 				return res, err
 			}
-			if err := writeJSONAtomic(filepath.Join(o.OutDir, "comparison.json"), res.Comparison); err != nil {
+			if err := atomicfile.WriteJSON(filepath.Join(o.OutDir, "comparison.json"), res.Comparison); err != nil {
 				return res, err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"qwentune/engine/dataset"
 	"qwentune/engine/nn"
 	"qwentune/engine/trainer"
+	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/peft"
 	"qwentune/model/safetensors"
@@ -209,10 +210,10 @@ func (s *Session) saveFullModel(dir string) error {
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	if err := writeJSONAtomic(filepath.Join(dir, "config.json"), s.Config); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "config.json"), s.Config); err != nil {
 		return err
 	}
-	if err := writeJSONAtomic(filepath.Join(dir, "generation_config.json"), s.Gen); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "generation_config.json"), s.Gen); err != nil {
 		return err
 	}
 	return s.Tokenizer.SaveFiles(dir)

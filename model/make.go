@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
 )
 
@@ -176,7 +177,7 @@ func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, ConfigName), append(cj, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigName), append(cj, '\n')); err != nil {
 		return err
 	}
 	gen := DefaultGenerationConfig()
@@ -185,7 +186,7 @@ func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, GenerationConfigName), append(gj, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, GenerationConfigName), append(gj, '\n')); err != nil {
 		return err
 	}
 
@@ -249,34 +250,4 @@ func writeValues(w io.Writer, dtype string, n int, next func() float32) error {
 		done += m
 	}
 	return nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// folder, fsynced and renamed over path, so readers never see a partial
-// file.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("model: %s: %w", path, err)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

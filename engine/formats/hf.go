@@ -3,7 +3,6 @@ package formats
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"qwentune/engine/nn"
+	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/safetensors"
 	"qwentune/model/tokenizer"
@@ -189,7 +189,7 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 		}
 	}
 	if len(shards) > 1 {
-		if err := writeJSON(filepath.Join(dir, safetensors.IndexName), idx); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(dir, safetensors.IndexName), idx); err != nil {
 			return err
 		}
 	} else {
@@ -198,10 +198,10 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 	}
 	cfg := m.Config
 	cfg.TorchDType = o.DType.TorchDType()
-	if err := writeJSON(filepath.Join(dir, model.ConfigName), cfg); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, model.ConfigName), cfg); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, model.GenerationConfigName), gen); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, model.GenerationConfigName), gen); err != nil {
 		return err
 	}
 	return tok.SaveFiles(dir)
@@ -237,13 +237,4 @@ func writeSafetensorsData(w io.Writer, t nn.Tensor, a *nn.Adapter, e Encoding, m
 		return dst
 	}
 	return src.stream(w, enc, m, t.Name)
-}
-
-// writeJSON writes v as indented JSON through a temporary file and a rename.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return model.WriteFileAtomic(path, append(b, '\n'))
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"qwentune/engine/nn"
+	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/gguf"
 	"qwentune/model/safetensors"
@@ -156,7 +157,7 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return c, err
 	}
-	if err := writeJSON(filepath.Join(dir, model.ConfigName), c); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, model.ConfigName), c); err != nil {
 		return c, err
 	}
 	err = safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"}, func(name string, w io.Writer) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
 )
 
@@ -326,7 +327,7 @@ func TestResumeRefusesChangedData(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	// An inconsistent checkpoint is refused too.
-	if err := writeJSON(filepath.Join(o.ResumeFrom, RNGStateFile), rngState{GlobalStep: 4}); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(o.ResumeFrom, RNGStateFile), rngState{GlobalStep: 4}); err != nil {
 		t.Fatal(err)
 	}
 	o.Batches = resumeOpts(t, m).Batches

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/safetensors"
 )
@@ -334,7 +335,7 @@ func Save(dir string, a Adapter) error {
 	if err != nil {
 		return fmt.Errorf("peft: %w", err)
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, ConfigName), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigName), append(js, '\n')); err != nil {
 		return fmt.Errorf("peft: %w", err)
 	}
 	return nil

@@ -1,14 +1,14 @@
 package safetensors
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
+
+	"qwentune/internal/atomicfile"
 )
 
 // Spec describes a tensor to be written by Stream: everything but its data.
@@ -79,7 +79,7 @@ func Stream(path string, specs []Spec, metadata map[string]string, write func(na
 	if err != nil {
 		return fmt.Errorf("safetensors: %s: %v", path, err)
 	}
-	return atomicWrite(path, func(w io.Writer) error {
+	err = atomicfile.Write(path, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
 		if _, err := w.Write(n[:]); err != nil {
@@ -99,6 +99,10 @@ func Stream(path string, specs []Spec, metadata map[string]string, write func(na
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	return nil
 }
 
 // encodeHeader renders the JSON header for sorted specs with the given data
@@ -163,42 +167,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// atomicWrite writes path through fill into a temporary file in the same
-// folder, fsyncs it and renames it over path, so readers never see a partial
-// file. On any error the temporary file is removed.
-func atomicWrite(path string, fill func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := fill(bw); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	return nil
-}
-
 // IndexName is the file name of a sharded checkpoint's index.
 const IndexName = "model.safetensors.index.json"
 
@@ -252,12 +220,8 @@ func WriteSharded(dir string, tensors []Tensor, maxShardBytes int64, metadata ma
 			idx.WeightMap[t.Name] = name
 		}
 	}
-	js, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return fmt.Errorf("safetensors: %s: %w", IndexName, err)
+	if err := atomicfile.WriteJSON(filepath.Join(dir, IndexName), idx); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
-	return atomicWrite(filepath.Join(dir, IndexName), func(w io.Writer) error {
-		_, err := w.Write(append(js, '\n'))
-		return err
-	})
+	return nil
 }
