@@ -156,7 +156,7 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "folder\t%s\n", dir)
 	fmt.Fprintf(w, "architecture\t%s (%s)\n", strings.Join(cfg.Architectures, ","), cfg.ModelType)
-	fmt.Fprintf(w, "parameters\t%s\n", groupDigits(params))
+	fmt.Fprintf(w, "parameters\t%s\n", model.Thousands(params))
 	fmt.Fprintf(w, "layers\t%d (hidden %d, intermediate %d, heads %d, kv heads %d, head_dim %d)\n", cfg.NumHiddenLayers,
 		cfg.HiddenSize, cfg.IntermediateSize, cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim)
 	fmt.Fprintf(w, "vocabulary\t%d (tied embeddings: %v)\n", cfg.VocabSize, cfg.TieWordEmbeddings)
@@ -223,7 +223,7 @@ func runMakeModel(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err := tok.SaveFiles(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s: %s parameters (%s, %s)\n", *out, groupDigits(cfg.ParamCount()), *shape, *dtype)
+	fmt.Fprintf(os.Stderr, "wrote %s: %s parameters (%s, %s)\n", *out, model.Thousands(cfg.ParamCount()), *shape, *dtype)
 	return nil
 }
 

@@ -11,19 +11,6 @@ import (
 	"qwentune/model/tokenizer"
 )
 
-func TestGroupDigits(t *testing.T) {
-	for _, c := range []struct {
-		n    int64
-		want string
-	}{
-		{0, "0"}, {999, "999"}, {1000, "1,000"}, {1552430592, "1,552,430,592"}, {-1234567, "-1,234,567"},
-	} {
-		if got := groupDigits(c.n); got != c.want {
-			t.Errorf("groupDigits(%d) = %q, want %q", c.n, got, c.want)
-		}
-	}
-}
-
 func TestFmtETA(t *testing.T) {
 	for _, c := range []struct {
 		sec  float64

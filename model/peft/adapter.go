@@ -349,25 +349,7 @@ func TrainableLine(trainable, all int64) string {
 	if all != 0 {
 		pct = 100 * float64(trainable) / float64(all)
 	}
-	return fmt.Sprintf("trainable params: %s || all params: %s || trainable%%: %.4f", commas(trainable), commas(all), pct)
-}
-
-// commas formats n with thousands separators, like Python's {:,d}.
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return fmt.Sprintf("trainable params: %s || all params: %s || trainable%%: %.4f", model.Thousands(trainable), model.Thousands(all), pct)
 }
 
 // CountLoRA returns the number of LoRA parameters the config puts on base:
