@@ -18,7 +18,7 @@ import (
 	"strings"
 	"syscall"
 
-	"qwentune/plugins/evaluators"
+	"qwentune/plugins/evaluators/host"
 )
 
 // command is one sub-command of the CLI.
@@ -73,7 +73,7 @@ func run(args []string, out, errOut io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Evaluator plugins are child processes: never leave one behind.
-	defer evaluators.Shutdown()
+	defer host.Shutdown()
 	err := c.run(ctx, fs, args[1:])
 	var ue usageError
 	switch {
