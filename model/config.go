@@ -486,18 +486,23 @@ func (c Config) MarshalJSON() ([]byte, error) {
 
 // ParamCount returns the number of parameters as PyTorch's parameters()
 // counts them: a tied output head shares the embedding and is counted once.
+// It sums the shapes of Weights without listing every layer's names.
 func (c Config) ParamCount() int64 {
-	h, in := int64(c.HiddenSize), int64(c.IntermediateSize)
-	q := int64(c.NumAttentionHeads * c.HeadDim)
-	kv := int64(c.NumKeyValueHeads * c.HeadDim)
-	perLayer := h*q + q + // q_proj with bias
-		2*(h*kv+kv) + // k_proj, v_proj with bias
-		q*h + // o_proj, no bias
-		3*h*in + // gate, up, down
-		2*h // the two RMSNorms
-	n := int64(c.VocabSize)*h + int64(c.NumHiddenLayers)*perLayer + h
+	numel := func(shape []int) int64 {
+		n := int64(1)
+		for _, d := range shape {
+			n *= int64(d)
+		}
+		return n
+	}
+	a := c.Arch()
+	var perLayer int64
+	for _, w := range a.layerWeights(nil, c, 0) {
+		perLayer += numel(w.Shape)
+	}
+	n := numel(a.Embed.Shape(c)) + int64(c.NumHiddenLayers)*perLayer + numel(a.Norm.Shape(c))
 	if !c.TieWordEmbeddings {
-		n += int64(c.VocabSize) * h
+		n += numel(a.Head.Shape(c))
 	}
 	return n
 }

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
@@ -88,63 +87,15 @@ var Shapes = map[string]Config{
 	},
 }
 
-// Weight names one tensor of a Qwen2 checkpoint and its shape.
-type Weight struct {
-	Name  string
-	Shape []int
-}
-
-// Weights lists every tensor of a Qwen2 checkpoint with this config, under
-// the Hugging Face names, in module order: the embedding, each layer's
-// tensors, the final norm, and lm_head unless the embeddings are tied.
-// Linear weights are [out, in].
-func (c Config) Weights() []Weight {
-	h, in := c.HiddenSize, c.IntermediateSize
-	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
-	out := []Weight{{"model.embed_tokens.weight", []int{c.VocabSize, h}}}
-	for i := 0; i < c.NumHiddenLayers; i++ {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		out = append(out,
-			Weight{p + "input_layernorm.weight", []int{h}},
-			Weight{p + "self_attn.q_proj.weight", []int{q, h}},
-			Weight{p + "self_attn.q_proj.bias", []int{q}},
-			Weight{p + "self_attn.k_proj.weight", []int{kv, h}},
-			Weight{p + "self_attn.k_proj.bias", []int{kv}},
-			Weight{p + "self_attn.v_proj.weight", []int{kv, h}},
-			Weight{p + "self_attn.v_proj.bias", []int{kv}},
-			Weight{p + "self_attn.o_proj.weight", []int{h, q}},
-			Weight{p + "post_attention_layernorm.weight", []int{h}},
-			Weight{p + "mlp.gate_proj.weight", []int{in, h}},
-			Weight{p + "mlp.up_proj.weight", []int{in, h}},
-			Weight{p + "mlp.down_proj.weight", []int{h, in}},
-		)
-	}
-	out = append(out, Weight{"model.norm.weight", []int{h}})
-	if !c.TieWordEmbeddings {
-		out = append(out, Weight{"lm_head.weight", []int{c.VocabSize, h}})
-	}
-	return out
-}
-
 // LinearShape returns the [out, in] shape of a per-layer linear module
-// ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-// "down_proj"), and false for any other name.
+// ("q_proj", …, "down_proj"; see Arch.Linears), and false for any other name.
 func (c Config) LinearShape(module string) (out, in int, ok bool) {
-	h, i := c.HiddenSize, c.IntermediateSize
-	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
-	switch module {
-	case "q_proj":
-		return q, h, true
-	case "k_proj", "v_proj":
-		return kv, h, true
-	case "o_proj":
-		return h, q, true
-	case "gate_proj", "up_proj":
-		return i, h, true
-	case "down_proj":
-		return h, i, true
+	m, ok := c.Arch().Linear(module)
+	if !ok {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	s := m.Shape(c)
+	return s[0], s[1], true
 }
 
 // MakeModel writes a complete Qwen2 checkpoint with deterministic random
@@ -196,21 +147,22 @@ func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
 	}
 	weights := cfg.Weights()
 	specs := make([]safetensors.Spec, len(weights))
-	shapes := make(map[string][]int, len(weights))
+	byName := make(map[string]Weight, len(weights))
 	for i, w := range weights {
 		specs[i] = safetensors.Spec{Name: w.Name, DType: st, Shape: w.Shape}
-		shapes[w.Name] = w.Shape
+		byName[w.Name] = w
 	}
 	return safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"},
 		func(name string, w io.Writer) error {
+			wt := byName[name]
 			n := 1
-			for _, d := range shapes[name] {
+			for _, d := range wt.Shape {
 				n *= d
 			}
 			switch {
-			case strings.HasSuffix(name, "norm.weight"):
+			case wt.Module.Kind == NormKind:
 				return writeValues(w, st, n, func() float32 { return 1 })
-			case strings.HasSuffix(name, ".bias"):
+			case wt.Bias:
 				rng := tensorRNG(seed, name)
 				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * 0.02) })
 			default:

@@ -19,6 +19,7 @@ import (
 
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
+	"qwentune/model"
 )
 
 // Progress receives the bytes written so far, the total expected and what
@@ -105,25 +106,15 @@ func sourceOf(t nn.Tensor, a *nn.Adapter) (rowSource, error) {
 		return rowSource{rows: 1, cols: len(t.Vector), vec: t.Vector}, nil
 	}
 	s := rowSource{rows: t.Weight.Rows, cols: t.Weight.Cols, w: t.Weight}
-	layer, module, ok := projection(t.Name)
-	if a == nil || !ok {
+	sp := t.Spec
+	if a == nil || sp.Layer < 0 || sp.Bias || sp.Module.Kind != model.LinearKind {
 		return s, nil
 	}
-	s.lora = a.Module(layer, module)
+	s.lora = a.Module(sp.Layer, sp.Module.Name)
 	if lo := s.lora; lo != nil && (len(lo.A.Data) != lo.R*s.cols || len(lo.B.Data) != s.rows*lo.R) {
 		return s, fmt.Errorf("export: %s: LoRA A %v, B %v do not fit the weight [%d, %d]", t.Name, lo.A.Shape, lo.B.Shape, s.rows, s.cols)
 	}
 	return s, nil
-}
-
-// projection parses "model.layers.{i}.{self_attn|mlp}.{module}.weight".
-func projection(name string) (layer int, module string, ok bool) {
-	n, tail, ok := layerOf(name)
-	parts := strings.Split(tail, ".")
-	if !ok || len(parts) != 3 || parts[2] != "weight" {
-		return 0, "", false
-	}
-	return n, parts[1], true
 }
 
 // checkAdapter verifies that every LoRA of a fits a weight of m, and that a
@@ -132,7 +123,7 @@ func checkAdapter(m *nn.Model, a *nn.Adapter) error {
 	if a == nil {
 		return nil
 	}
-	for _, mod := range []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} {
+	for _, mod := range m.Config.Arch().LinearNames() {
 		if a.Module(len(m.Layers), mod) != nil {
 			return fmt.Errorf("export: the adapter has more layers than the model's %d", len(m.Layers))
 		}

@@ -524,7 +524,8 @@ func TestGGUFAdapter(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				gname, _ := gguf.Qwen2Names(peft.ModulePath(layer, mod) + ".weight")
+				mm, _ := model.Qwen2.Linear(mod)
+				gname := model.Weight{Module: mm, Layer: layer}.GGUFName()
 				gname += map[string]string{"lora_A": ".lora_a", "lora_B": ".lora_b"}[which]
 				ti, ok := g.Tensor(gname)
 				if !ok {

@@ -8,9 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 
 	"qwentune/engine/nn"
 	"qwentune/internal/atomicfile"
@@ -77,58 +74,17 @@ func numel(t nn.Tensor) int64 {
 }
 
 // hfOrder sorts tensors into the order of Qwen2ForCausalLM.state_dict(),
-// which decides where save_pretrained cuts shards: per layer the attention
-// projections (q, k, v with biases, o), the MLP (gate, up, down), then the
-// two norms.
-func hfOrder(ts []nn.Tensor) []nn.Tensor {
-	rank := func(name string) int {
-		for i, s := range []string{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias",
-			"o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight"} {
-			if strings.HasSuffix(name, "."+s) {
-				return i
-			}
-		}
-		return -1
-	}
-	type keyed struct {
-		t           nn.Tensor
-		block, rank int
-	}
-	first := map[int]int{}
-	ks := make([]keyed, len(ts))
+// which decides where save_pretrained cuts shards (model.Arch.StateDictOrder).
+func hfOrder(m *nn.Model, ts []nn.Tensor) []nn.Tensor {
+	specs := make([]model.Weight, len(ts))
 	for i, t := range ts {
-		ks[i] = keyed{t, i, 0}
-		if l, _, ok := layerOf(t.Name); ok {
-			if f, seen := first[l]; seen {
-				ks[i].block = f
-			} else {
-				first[l] = i
-			}
-			ks[i].rank = rank(t.Name)
-		}
+		specs[i] = t.Spec
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		if a.block != b.block {
-			return a.block - b.block
-		}
-		return a.rank - b.rank
-	})
-	out := make([]nn.Tensor, len(ks))
-	for i, k := range ks {
-		out[i] = k.t
+	out := make([]nn.Tensor, 0, len(ts))
+	for _, i := range m.Config.Arch().StateDictOrder(specs) {
+		out = append(out, ts[i])
 	}
 	return out
-}
-
-// layerOf returns the layer index of a "model.layers.{i}.…" name.
-func layerOf(name string) (int, string, bool) {
-	rest, ok := strings.CutPrefix(name, "model.layers.")
-	if !ok {
-		return 0, "", false
-	}
-	num, tail, ok := strings.Cut(rest, ".")
-	n, err := strconv.Atoi(num)
-	return n, tail, ok && err == nil
 }
 
 // WriteHF writes m as a Hugging Face Qwen2 folder in dir (created if
@@ -158,7 +114,7 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	ts := hfOrder(m.Tensors())
+	ts := hfOrder(m, m.Tensors())
 	size := func(t nn.Tensor) int64 { return numel(t) * item }
 	shards := planShards(ts, size, o.MaxShardBytes)
 	var total int64

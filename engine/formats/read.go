@@ -25,8 +25,9 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		s, _ := v.(string)
 		return s
 	}
-	if a := str("general.architecture"); a != "qwen2" {
-		return c, fmt.Errorf("general.architecture is %q, want \"qwen2\"", a)
+	arch := model.Qwen2
+	if a := str("general.architecture"); a != arch.GGUF {
+		return c, fmt.Errorf("general.architecture is %q, want %q", a, arch.GGUF)
 	}
 	if t := str("general.type"); t != "" && t != "model" {
 		return c, fmt.Errorf("general.type is %q: not a model (a LoRA adapter is applied to a model, not loaded as one)", t)
@@ -60,15 +61,15 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 	c = model.Config{
 		Architectures:         []string{model.Qwen2Architecture},
 		ModelType:             model.Qwen2ModelType,
-		HiddenSize:            int(num("qwen2.embedding_length")),
-		IntermediateSize:      int(num("qwen2.feed_forward_length")),
-		NumHiddenLayers:       int(num("qwen2.block_count")),
-		NumAttentionHeads:     int(num("qwen2.attention.head_count")),
-		NumKeyValueHeads:      int(num("qwen2.attention.head_count_kv")),
+		HiddenSize:            int(num(arch.GGUF + ".embedding_length")),
+		IntermediateSize:      int(num(arch.GGUF + ".feed_forward_length")),
+		NumHiddenLayers:       int(num(arch.GGUF + ".block_count")),
+		NumAttentionHeads:     int(num(arch.GGUF + ".attention.head_count")),
+		NumKeyValueHeads:      int(num(arch.GGUF + ".attention.head_count_kv")),
 		HiddenAct:             "silu",
-		MaxPositionEmbeddings: int(num("qwen2.context_length")),
-		RMSNormEps:            num("qwen2.attention.layer_norm_rms_epsilon"),
-		RopeTheta:             num("qwen2.rope.freq_base"),
+		MaxPositionEmbeddings: int(num(arch.GGUF + ".context_length")),
+		RMSNormEps:            num(arch.GGUF + ".attention.layer_norm_rms_epsilon"),
+		RopeTheta:             num(arch.GGUF + ".rope.freq_base"),
 		BOSTokenID:            -1,
 		TorchDType:            "float32",
 		InitializerRange:      0.02,
@@ -77,17 +78,20 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		return c, errs[0]
 	}
 	c.SlidingWindow, c.MaxWindowLayers = c.MaxPositionEmbeddings, c.NumHiddenLayers
-	emb, ok := f.Tensor("token_embd.weight")
+	embName := model.Weight{Module: arch.Embed, Layer: -1}.GGUFName()
+	emb, ok := f.Tensor(embName)
 	if !ok || len(emb.Dims) != 2 {
-		return c, fmt.Errorf("tensor token_embd.weight is missing or not a matrix")
+		return c, fmt.Errorf("tensor %s is missing or not a matrix", embName)
 	}
 	c.VocabSize = int(emb.Dims[1])
-	q, ok := f.Tensor("blk.0.attn_q.weight")
+	qm, _ := arch.Linear("q_proj")
+	qName := model.Weight{Module: qm, Layer: 0}.GGUFName()
+	q, ok := f.Tensor(qName)
 	if !ok || len(q.Dims) != 2 || c.NumAttentionHeads <= 0 {
-		return c, fmt.Errorf("tensor blk.0.attn_q.weight is missing or not a matrix")
+		return c, fmt.Errorf("tensor %s is missing or not a matrix", qName)
 	}
 	c.HeadDim = int(q.Dims[1]) / c.NumAttentionHeads
-	_, hasOutput := f.Tensor("output.weight")
+	_, hasOutput := f.Tensor(model.Weight{Module: arch.Head, Layer: -1}.GGUFName())
 	c.TieWordEmbeddings = !hasOutput
 	if v, ok := f.KV("tokenizer.ggml.bos_token_id"); ok {
 		if id, ok := v.(uint32); ok {
@@ -121,7 +125,7 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 	}
 	// Check the counts before listing the weights, so a corrupt block_count
 	// cannot make us enumerate billions of names.
-	want := 2 + 12*int64(c.NumHiddenLayers)
+	want := 2 + int64(c.Arch().TensorsPerLayer())*int64(c.NumHiddenLayers)
 	if !c.TieWordEmbeddings {
 		want++
 	}
@@ -131,10 +135,7 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 	byGGUF := map[string]string{}
 	var specs []safetensors.Spec
 	for _, w := range c.Weights() {
-		g, ok := gguf.Qwen2Names(w.Name)
-		if !ok {
-			return c, fmt.Errorf("%s: no GGUF name for %s", path, w.Name)
-		}
+		g := w.GGUFName()
 		t, ok := f.Tensor(g)
 		if !ok {
 			return c, fmt.Errorf("%s: tensor %s is missing", path, g)

@@ -48,12 +48,11 @@ func Key(layer int, module, which string) string {
 // target_modules, rank_pattern and alpha_pattern are matched against, e.g.
 // "model.layers.3.self_attn.q_proj".
 func ModulePath(layer int, module string) string {
-	parent := "mlp"
-	switch module {
-	case "q_proj", "k_proj", "v_proj", "o_proj":
-		parent = "self_attn"
+	m, ok := model.Qwen2.Linear(module)
+	if !ok {
+		m = model.Module{Path: module}
 	}
-	return "model.layers." + strconv.Itoa(layer) + "." + parent + "." + module
+	return model.LayerPath(layer, m)
 }
 
 // ParseKey splits a saved key into its layer, module ("q_proj" …) and which
@@ -63,7 +62,7 @@ func ParseKey(key string) (layer int, module string, which string, err error) {
 	bad := func(why string) (int, string, string, error) {
 		return 0, "", "", fmt.Errorf("key %q: %s", key, why)
 	}
-	rest, ok := strings.CutPrefix(key, keyPrefix+"model.layers.")
+	rest, ok := strings.CutPrefix(key, keyPrefix+model.LayerPrefix)
 	if !ok {
 		return bad("want base_model.model.model.layers.{i}.…")
 	}
@@ -89,7 +88,7 @@ func ParseKey(key string) (layer int, module string, which string, err error) {
 	if !known {
 		return bad("module " + strconv.Quote(module) + " is not one of " + strings.Join(LinearModules, ", "))
 	}
-	if ModulePath(n, module) != "model.layers."+parts[0]+"."+parts[1]+"."+module {
+	if ModulePath(n, module) != model.LayerPrefix+parts[0]+"."+parts[1]+"."+module {
 		return bad(strconv.Quote(module) + " does not belong under " + strconv.Quote(parts[1]))
 	}
 	return n, module, which, nil
@@ -275,10 +274,24 @@ func (c Config) CheckTargets(base model.Config) error {
 			supported = append(supported, ModulePath(layer, m))
 		}
 	}
-	others := []string{"model.embed_tokens", "lm_head", "model.norm", "model.rotary_emb"}
+	// Every other module of the model, those with weights from the
+	// architecture table; the rotary embedding and the activation hold none.
+	a := base.Arch()
+	others := []string{a.Embed.Path, a.Head.Path, a.Norm.Path, "model.rotary_emb"}
 	for layer := 0; layer < base.NumHiddenLayers; layer++ {
-		p := "model.layers." + strconv.Itoa(layer)
-		others = append(others, p, p+".self_attn", p+".mlp", p+".mlp.act_fn", p+".input_layernorm", p+".post_attention_layernorm")
+		p := model.LayerPrefix + strconv.Itoa(layer)
+		others = append(others, p)
+		for _, parent := range a.Parents {
+			if parent != "" {
+				others = append(others, p+"."+parent)
+			}
+		}
+		others = append(others, p+".mlp.act_fn")
+		for _, m := range a.Layer {
+			if m.Kind != model.LinearKind {
+				others = append(others, model.LayerPath(layer, m))
+			}
+		}
 	}
 	for _, o := range others {
 		if c.Targets(o) {
