@@ -1,6 +1,9 @@
 // Package model describes a Qwen2 model on disk: its Hugging Face
-// config.json and generation_config.json, the table of known shapes, and a
-// generator of deterministic random checkpoints for tests and benchmarks.
+// config.json and generation_config.json; the architecture table (arch.go),
+// the one place every module and tensor is named (Hugging Face key, PEFT
+// module name, GGUF name) and shaped; the table of known shapes; a
+// generator of deterministic random checkpoints for tests and benchmarks;
+// and the byte-size and thousands formatting every layer prints with.
 // Sub-packages read and write the file formats (safetensors, PEFT adapters,
 // tokenizer, GGUF) and download from the hub.
 package model
