@@ -7,10 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 
-	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
 )
 
@@ -109,52 +106,21 @@ func (c Config) LinearShape(module string) (out, in int, ok bool) {
 // The tokenizer files are the caller's to copy; cfg's BOS/EOS ids should
 // match them.
 func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
-	var st string
-	switch dtype {
-	case "f32":
-		cfg.TorchDType, st = "float32", "F32"
-	case "bf16":
-		cfg.TorchDType, st = "bfloat16", "BF16"
-	default:
+	st, ok := map[string]string{"f32": "F32", "bf16": "BF16"}[dtype]
+	if !ok {
 		return fmt.Errorf("model: dtype %q: want f32 or bf16", dtype)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	cj, err := cfg.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigName), append(cj, '\n')); err != nil {
-		return err
-	}
 	gen := DefaultGenerationConfig()
 	gen.BOSTokenID, gen.EOSTokenIDs, gen.MaxNewTokens = cfg.BOSTokenID, cfg.EOSTokenIDs, 2048
-	gj, err := gen.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, GenerationConfigName), append(gj, '\n')); err != nil {
-		return err
-	}
-
 	std := cfg.InitializerRange
 	if std == 0 {
 		std = 0.02
 	}
-	weights := cfg.Weights()
-	specs := make([]safetensors.Spec, len(weights))
-	byName := make(map[string]Weight, len(weights))
-	for i, w := range weights {
-		specs[i] = safetensors.Spec{Name: w.Name, DType: st, Shape: w.Shape}
-		byName[w.Name] = w
-	}
-	return safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"},
-		func(name string, w io.Writer) error {
-			wt := byName[name]
+	return WriteFolder(dir, Folder{Config: cfg, Generation: &gen, DType: st, Weights: cfg.Weights(),
+		WriteTensor: func(wt Weight, w io.Writer) error {
 			n := 1
 			for _, d := range wt.Shape {
 				n *= d
@@ -163,13 +129,13 @@ func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
 			case wt.Module.Kind == NormKind:
 				return writeValues(w, st, n, func() float32 { return 1 })
 			case wt.Bias:
-				rng := tensorRNG(seed, name)
+				rng := tensorRNG(seed, wt.Name)
 				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * 0.02) })
 			default:
-				rng := tensorRNG(seed, name)
+				rng := tensorRNG(seed, wt.Name)
 				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * std) })
 			}
-		})
+		}})
 }
 
 // tensorRNG returns the random stream of one tensor: independent of the

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
 	"qwentune/engine/nn"
-	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/safetensors"
 	"qwentune/model/tokenizer"
@@ -30,47 +27,6 @@ type HFOptions struct {
 	// Adapter, when set, is merged into the weights as they are written
 	// (W' = W + scale·B·A).
 	Adapter *nn.Adapter
-}
-
-// shard is one safetensors file of a sharded checkpoint.
-type shard struct {
-	tensors []nn.Tensor
-	bytes   int64
-}
-
-// planShards splits tensors (in state-dict order) the way huggingface_hub's
-// split_state_dict_into_shards does: a tensor larger than the limit gets a
-// shard of its own at once; otherwise a new shard starts when the next
-// tensor would tip the current one over the limit.
-func planShards(ts []nn.Tensor, size func(nn.Tensor) int64, limit int64) []shard {
-	var out []shard
-	var cur shard
-	for _, t := range ts {
-		n := size(t)
-		if limit > 0 && n > limit {
-			out = append(out, shard{tensors: []nn.Tensor{t}, bytes: n})
-			continue
-		}
-		if limit > 0 && cur.bytes+n > limit && len(cur.tensors) > 0 {
-			out = append(out, cur)
-			cur = shard{}
-		}
-		cur.tensors = append(cur.tensors, t)
-		cur.bytes += n
-	}
-	if len(cur.tensors) > 0 {
-		out = append(out, cur)
-	}
-	return out
-}
-
-// numel is the number of values of a tensor.
-func numel(t nn.Tensor) int64 {
-	n := int64(1)
-	for _, d := range t.Shape {
-		n *= int64(d)
-	}
-	return n
 }
 
 // hfOrder sorts tensors into the order of Qwen2ForCausalLM.state_dict(),
@@ -111,56 +67,24 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 	if err := checkAdapter(m, o.Adapter); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	ts := hfOrder(m, m.Tensors())
-	size := func(t nn.Tensor) int64 { return numel(t) * item }
-	shards := planShards(ts, size, o.MaxShardBytes)
+	specs := make([]model.Weight, len(ts))
+	byName := make(map[string]nn.Tensor, len(ts))
 	var total int64
-	for _, t := range ts {
-		total += size(t)
+	for i, t := range ts {
+		specs[i], byName[t.Name] = t.Spec, t
+		n := item
+		for _, d := range t.Shape {
+			n *= int64(d)
+		}
+		total += n
 	}
 	mt := newMeter(ctx, total, progress)
-	idx := safetensors.Index{Metadata: map[string]any{"total_size": total}, WeightMap: map[string]string{}}
-	names := make([]string, len(shards))
-	for i, sh := range shards {
-		names[i] = safetensors.SingleName
-		if len(shards) > 1 {
-			names[i] = fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
-		}
-		specs := make([]safetensors.Spec, len(sh.tensors))
-		byName := map[string]nn.Tensor{}
-		for j, t := range sh.tensors {
-			specs[j] = safetensors.Spec{Name: t.Name, DType: st, Shape: t.Shape}
-			byName[t.Name] = t
-			idx.WeightMap[t.Name] = names[i]
-		}
-		err := safetensors.Stream(filepath.Join(dir, names[i]), specs, map[string]string{"format": "pt"},
-			func(name string, w io.Writer) error {
-				return writeSafetensorsData(w, byName[name], o.Adapter, o.DType, mt)
-			})
-		if err != nil {
-			return err
-		}
-	}
-	if len(shards) > 1 {
-		if err := atomicfile.WriteJSON(filepath.Join(dir, safetensors.IndexName), idx); err != nil {
-			return err
-		}
-	} else {
-		// A single file replaces an index left by an earlier, sharded export.
-		os.Remove(filepath.Join(dir, safetensors.IndexName))
-	}
-	cfg := m.Config
-	cfg.TorchDType = o.DType.TorchDType()
-	if err := atomicfile.WriteJSON(filepath.Join(dir, model.ConfigName), cfg); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(dir, model.GenerationConfigName), gen); err != nil {
-		return err
-	}
-	return tok.SaveFiles(dir)
+	return model.WriteFolder(dir, model.Folder{Config: m.Config, Generation: &gen, Tokenizer: tok, DType: st,
+		Weights: specs, MaxShardBytes: o.MaxShardBytes,
+		WriteTensor: func(w model.Weight, out io.Writer) error {
+			return writeSafetensorsData(out, byName[w.Name], o.Adapter, o.DType, mt)
+		}})
 }
 
 // writeSafetensorsData streams one tensor's little-endian values.

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
 	"qwentune/engine/nn"
-	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/gguf"
 	"qwentune/model/safetensors"
@@ -110,7 +108,7 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 }
 
 // GGUFToHF converts a qwen2 GGUF model into a Hugging Face folder dir
-// holding config.json and model.safetensors (F32: F16, BF16 and Q8_0
+// holding config.json and model.safetensors (model.WriteFolder) (F32: F16, BF16 and Q8_0
 // tensors are decoded exactly to float32). Every tensor of the model must be
 // present with the shape the metadata implies, and nothing else.
 func GGUFToHF(path, dir string) (model.Config, error) {
@@ -132,9 +130,9 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 	if n := int64(len(f.Tensors())); n != want {
 		return c, fmt.Errorf("%s: %d tensors, a %d-layer qwen2 model has %d", path, n, c.NumHiddenLayers, want)
 	}
-	byGGUF := map[string]string{}
-	var specs []safetensors.Spec
-	for _, w := range c.Weights() {
+	weights := c.Weights()
+	known := map[string]bool{}
+	for _, w := range weights {
 		g := w.GGUFName()
 		t, ok := f.Tensor(g)
 		if !ok {
@@ -143,11 +141,6 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 		if !slices.Equal(t.Dims, reversed(w.Shape)) {
 			return c, fmt.Errorf("%s: tensor %s has dims %v, the metadata implies %v", path, g, t.Dims, reversed(w.Shape))
 		}
-		byGGUF[w.Name] = g
-		specs = append(specs, safetensors.Spec{Name: w.Name, DType: "F32", Shape: w.Shape})
-	}
-	known := map[string]bool{}
-	for _, g := range byGGUF {
 		known[g] = true
 	}
 	for _, t := range f.Tensors() {
@@ -155,20 +148,15 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 			return c, fmt.Errorf("%s: unexpected tensor %s: not part of a qwen2 model", path, t.Name)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return c, err
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(dir, model.ConfigName), c); err != nil {
-		return c, err
-	}
-	err = safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"}, func(name string, w io.Writer) error {
-		v, err := f.TensorFloat32(byGGUF[name])
-		if err != nil {
+	err = model.WriteFolder(dir, model.Folder{Config: c, DType: "F32", Weights: weights,
+		WriteTensor: func(w model.Weight, out io.Writer) error {
+			v, err := f.TensorFloat32(w.GGUFName())
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(safetensors.FromFloat32(w.Name, []int{len(v)}, v).Data)
 			return err
-		}
-		_, err = w.Write(safetensors.FromFloat32(name, []int{len(v)}, v).Data)
-		return err
-	})
+		}})
 	return c, err
 }
 
