@@ -12,14 +12,18 @@ package formats
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
 	"qwentune/model"
+	"qwentune/model/gguf"
+	"qwentune/model/safetensors"
 )
 
 // Progress receives the bytes written so far, the total expected and what
@@ -187,6 +191,43 @@ func (s rowSource) stream(w io.Writer, enc func(dst []byte, row []float32, r int
 		}
 	}
 	return nil
+}
+
+// writeRows streams tensor t, merged with the LoRA a puts on it (a may be
+// nil), encoded as e: little-endian F32, F16 or BF16 values (bfloat16
+// weights are copied bit for bit), or Q8_0 blocks. The safetensors and GGUF
+// writers share it.
+func writeRows(w io.Writer, t nn.Tensor, a *nn.Adapter, e Encoding, m *meter, what string) error {
+	src, err := sourceOf(t, a)
+	if err != nil {
+		return err
+	}
+	enc := func(dst []byte, row []float32, r int) []byte {
+		switch e {
+		case F32:
+			for _, v := range row {
+				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+			}
+		case F16:
+			for _, v := range row {
+				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToF16(v))
+			}
+		case BF16:
+			if bits, ok := src.bf16Row(r); ok {
+				for _, b := range bits {
+					dst = binary.LittleEndian.AppendUint16(dst, b)
+				}
+				return dst
+			}
+			for _, v := range row {
+				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToBF16(v))
+			}
+		case Q8_0:
+			dst = append(dst, gguf.QuantizeQ8_0(row)...)
+		}
+		return dst
+	}
+	return src.stream(w, enc, m, what)
 }
 
 // ParseSize reads a shard size like save_pretrained's max_shard_size: a

@@ -2,7 +2,6 @@ package formats
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -212,36 +211,13 @@ func addTokenizer(w *gguf.Writer, tok *tokenizer.Tokenizer, c model.Config) erro
 
 // writeGGUFData streams one tensor encoded as typ.
 func writeGGUFData(w io.Writer, t nn.Tensor, a *nn.Adapter, typ gguf.GGMLType, m *meter, what string) error {
-	src, err := sourceOf(t, a)
-	if err != nil {
-		return err
-	}
-	enc := func(dst []byte, row []float32, r int) []byte {
-		switch typ {
-		case gguf.F32:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
-			}
-		case gguf.F16:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, gguf.Float32ToFloat16(v))
-			}
-		case gguf.BF16:
-			if bits, ok := src.bf16Row(r); ok {
-				for _, b := range bits {
-					dst = binary.LittleEndian.AppendUint16(dst, b)
-				}
-				return dst
-			}
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, gguf.Float32ToBFloat16(v))
-			}
-		case gguf.Q8_0:
-			dst = append(dst, gguf.QuantizeQ8_0(row)...)
+	e := F32
+	for _, c := range []Encoding{F16, BF16, Q8_0} {
+		if ggmlType(c) == typ {
+			e = c
 		}
-		return dst
 	}
-	return src.stream(w, enc, m, what)
+	return writeRows(w, t, a, e, m, what)
 }
 
 // AdapterOptions are the choices of WriteGGUFAdapter.

@@ -2,14 +2,11 @@ package formats
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 
 	"qwentune/engine/nn"
 	"qwentune/model"
-	"qwentune/model/safetensors"
 	"qwentune/model/tokenizer"
 )
 
@@ -83,38 +80,6 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 	return model.WriteFolder(dir, model.Folder{Config: m.Config, Generation: &gen, Tokenizer: tok, DType: st,
 		Weights: specs, MaxShardBytes: o.MaxShardBytes,
 		WriteTensor: func(w model.Weight, out io.Writer) error {
-			return writeSafetensorsData(out, byName[w.Name], o.Adapter, o.DType, mt)
+			return writeRows(out, byName[w.Name], o.Adapter, o.DType, mt, w.Name)
 		}})
-}
-
-// writeSafetensorsData streams one tensor's little-endian values.
-func writeSafetensorsData(w io.Writer, t nn.Tensor, a *nn.Adapter, e Encoding, m *meter) error {
-	src, err := sourceOf(t, a)
-	if err != nil {
-		return err
-	}
-	enc := func(dst []byte, row []float32, r int) []byte {
-		switch e {
-		case F32:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
-			}
-		case BF16:
-			if bits, ok := src.bf16Row(r); ok {
-				for _, b := range bits {
-					dst = binary.LittleEndian.AppendUint16(dst, b)
-				}
-				return dst
-			}
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToBF16(v))
-			}
-		case F16:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToF16(v))
-			}
-		}
-		return dst
-	}
-	return src.stream(w, enc, m, t.Name)
 }
