@@ -166,6 +166,18 @@ type Weight struct {
 	Slot int
 }
 
+// Numel is the number of values of the tensor: the product of its shape.
+func (w Weight) Numel() int { return int(numel(w.Shape)) }
+
+// numel is the product of shape.
+func numel(shape []int) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= int64(d)
+	}
+	return n
+}
+
 // GGUFName is the tensor's llama.cpp name, e.g. "blk.3.attn_q.bias".
 func (w Weight) GGUFName() string {
 	param := ".weight"

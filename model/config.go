@@ -491,13 +491,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 // counts them: a tied output head shares the embedding and is counted once.
 // It sums the shapes of Weights without listing every layer's names.
 func (c Config) ParamCount() int64 {
-	numel := func(shape []int) int64 {
-		n := int64(1)
-		for _, d := range shape {
-			n *= int64(d)
-		}
-		return n
-	}
 	a := c.Arch()
 	var perLayer int64
 	for _, w := range a.layerWeights(nil, c, 0) {

@@ -121,10 +121,7 @@ func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
 	}
 	return WriteFolder(dir, Folder{Config: cfg, Generation: &gen, DType: st, Weights: cfg.Weights(),
 		WriteTensor: func(wt Weight, w io.Writer) error {
-			n := 1
-			for _, d := range wt.Shape {
-				n *= d
-			}
+			n := wt.Numel()
 			switch {
 			case wt.Module.Kind == NormKind:
 				return writeValues(w, st, n, func() float32 { return 1 })

@@ -70,11 +70,7 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 	var total int64
 	for i, t := range ts {
 		specs[i], byName[t.Name] = t.Spec, t
-		n := item
-		for _, d := range t.Shape {
-			n *= int64(d)
-		}
-		total += n
+		total += item * int64(t.Spec.Numel())
 	}
 	mt := newMeter(ctx, total, progress)
 	return model.WriteFolder(dir, model.Folder{Config: m.Config, Generation: &gen, Tokenizer: tok, DType: st,

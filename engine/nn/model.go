@@ -252,10 +252,7 @@ func New(cfg model.Config, dtype string, seed int64) (*Model, error) {
 		std = 0.02
 	}
 	for _, t := range m.tensors() {
-		n := 1
-		for _, s := range t.Shape {
-			n *= s
-		}
+		n := t.Numel()
 		if t.vec != nil {
 			v := make([]float32, n)
 			if t.Module.Kind == model.NormKind {
@@ -319,11 +316,7 @@ func (m *Model) DecodeWeights() []*ops.Weight {
 func (m *Model) NumParams() int64 {
 	var n int64
 	for _, t := range m.tensors() {
-		k := int64(1)
-		for _, s := range t.Shape {
-			k *= int64(s)
-		}
-		n += k
+		n += int64(t.Numel())
 	}
 	return n
 }

@@ -200,10 +200,7 @@ func EstimateConfig(cfg model.Config, dtype string, rows, seqLen int, lora LoRAC
 
 func estimate(m *Model, rows, seqLen int, lora LoRAConfig, opts TrainOptions) (weightsBytes, activationBytes int64) {
 	for _, t := range m.tensors() {
-		n := int64(1)
-		for _, s := range t.Shape {
-			n *= int64(s)
-		}
+		n := int64(t.Numel())
 		if t.w != nil && m.dtype == "bfloat16" {
 			weightsBytes += 2 * n
 		} else {
