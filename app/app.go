@@ -21,7 +21,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/config"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 )
 
 // Preference keys remembered between runs.
@@ -169,7 +169,7 @@ func (u *UI) SaveConfig(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := model.WriteFileAtomic(abs, b); err != nil {
+	if err := atomicfile.WriteFile(abs, b); err != nil {
 		return err
 	}
 	u.app.Preferences().SetString(prefConfig, abs)

@@ -21,7 +21,7 @@ import (
 	"qwentune/engine"
 	"qwentune/engine/eval"
 	"qwentune/engine/progress"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 	"qwentune/plugins/evaluators"
 )
 
@@ -491,7 +491,7 @@ func (s *evalScreen) exportFile(name string, content func() ([]byte, error)) {
 		w.Close()
 		b, err := content()
 		if err == nil {
-			err = model.WriteFileAtomic(uriPath(w.URI()), b)
+			err = atomicfile.WriteFile(uriPath(w.URI()), b)
 		}
 		if err != nil {
 			s.u.showError(err, "Pick a folder you can write to.")

@@ -6,7 +6,8 @@ package data
 import "embed"
 
 // Demo holds demo/: config.json, generation_config.json, model.safetensors
-// and the tokenizer files of the built-in demo model.
+// and the tokenizer files of the built-in demo model. Its tokenizer files are
+// also tokenizer.Builtin, so they are embedded once, here.
 //
 //go:embed demo
 var Demo embed.FS

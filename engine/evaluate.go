@@ -12,14 +12,16 @@ import (
 	"qwentune/engine/eval"
 	"qwentune/engine/nn"
 	"qwentune/engine/progress"
+	"qwentune/internal/atomicfile"
 	"qwentune/model/tokenizer"
 	"qwentune/plugins/evaluators"
+	"qwentune/plugins/evaluators/host"
 )
 
 // EvaluatorInfo is a discovered plugin with its self-description, or the
 // error that kept it from starting.
 type EvaluatorInfo struct {
-	Plugin evaluators.Plugin
+	Plugin host.Plugin
 	Info   evaluators.Info
 	Err    error
 }
@@ -29,15 +31,15 @@ type EvaluatorInfo struct {
 // description, labels and settings. A plugin that fails to start is listed
 // with its error; discovery problems come back as the error.
 func DescribeEvaluators(ctx context.Context, dev bool, dirs ...string) ([]EvaluatorInfo, error) {
-	ps, err := evaluators.Discover(dirs...)
+	ps, err := host.Discover(dirs...)
 	out := make([]EvaluatorInfo, 0, len(ps))
 	for _, p := range ps {
 		e := EvaluatorInfo{Plugin: p}
-		opts := []evaluators.Option{evaluators.WithStartTimeout(10 * time.Second)}
+		opts := []host.Option{host.WithStartTimeout(10 * time.Second)}
 		if dev {
-			opts = append(opts, evaluators.SkipVerify())
+			opts = append(opts, host.SkipVerify())
 		}
-		if c, oerr := evaluators.Open(ctx, p, opts...); oerr != nil {
+		if c, oerr := host.Open(ctx, p, opts...); oerr != nil {
 			e.Err = oerr
 		} else {
 			e.Info = c.About()
@@ -49,8 +51,8 @@ func DescribeEvaluators(ctx context.Context, dev bool, dirs ...string) ([]Evalua
 }
 
 // FindEvaluator returns the discovered plugin called name.
-func FindEvaluator(name string, dirs ...string) (evaluators.Plugin, error) {
-	ps, err := evaluators.Discover(dirs...)
+func FindEvaluator(name string, dirs ...string) (host.Plugin, error) {
+	ps, err := host.Discover(dirs...)
 	for _, p := range ps {
 		if p.Name == name {
 			return p, nil
@@ -70,12 +72,12 @@ func FindEvaluator(name string, dirs ...string) (evaluators.Plugin, error) {
 	if err != nil {
 		msg += fmt.Sprintf("; %v", err)
 	}
-	return evaluators.Plugin{}, errors.New(msg)
+	return host.Plugin{}, errors.New(msg)
 }
 
 func pluginDirs(dirs []string) []string {
 	if len(dirs) == 0 {
-		return evaluators.DefaultDirs()
+		return host.DefaultDirs()
 	}
 	return dirs
 }
@@ -145,11 +147,11 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	if err != nil {
 		return res, err
 	}
-	var opts []evaluators.Option
+	var opts []host.Option
 	if o.DevPlugins {
-		opts = append(opts, evaluators.SkipVerify())
+		opts = append(opts, host.SkipVerify())
 	}
-	client, err := evaluators.Open(ctx, p, opts...)
+	client, err := host.Open(ctx, p, opts...)
 	if err != nil {
 		return res, err
 	}
@@ -223,7 +225,7 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 			if err := eval.WriteOutputs(filepath.Join(o.OutDir, "base"), *res.Base, bm); err != nil {
 				return res, err
 			}
-			if err := writeJSONAtomic(filepath.Join(o.OutDir, "comparison.json"), res.Comparison); err != nil {
+			if err := atomicfile.WriteJSON(filepath.Join(o.OutDir, "comparison.json"), res.Comparison); err != nil {
 				return res, err
 			}
 		}

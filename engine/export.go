@@ -12,7 +12,7 @@ import (
 	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/engine/progress"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 	"qwentune/model/peft"
 	"qwentune/model/tokenizer"
 )
@@ -130,7 +130,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func)
 		if o.Config != nil {
 			mo.System = o.Config.Chat.SystemPrompt
 		}
-		return model.WriteFileAtomic(filepath.Join(o.OutDir, ModelfileName), []byte(formats.Modelfile(mo)))
+		return atomicfile.WriteFile(filepath.Join(o.OutDir, ModelfileName), []byte(formats.Modelfile(mo)))
 	case ExportGGUFAdapter:
 		if o.AdapterDir == "" {
 			return fmt.Errorf("export: gguf-adapter needs an adapter folder")

@@ -3,17 +3,16 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"qwentune/engine/config"
 	"qwentune/engine/dataset"
+	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
 	"qwentune/model"
 	"qwentune/model/peft"
-	"qwentune/model/safetensors"
 )
 
 // TrainOptions are the per-run choices that are not part of config.yml.
@@ -186,30 +185,11 @@ func (s *Session) ForwardFLOPs() float64 {
 }
 
 // saveFullModel writes the whole model (after full-parameter training) as a
-// Hugging Face folder: config.json, generation_config.json,
-// model.safetensors (float32) and the tokenizer files.
+// Hugging Face folder with formats.WriteHF, the one folder writer:
+// config.json, generation_config.json, model.safetensors (float32) and the
+// tokenizer files.
 func (s *Session) saveFullModel(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	var ts []safetensors.Tensor
-	for _, t := range s.Model.Tensors() {
-		v := t.Vector
-		if t.Weight != nil {
-			v = t.Weight.F32 // full-parameter training runs on float32 weights only (TrainAll)
-		}
-		ts = append(ts, safetensors.FromFloat32(t.Name, t.Shape, v))
-	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	if err := writeJSONAtomic(filepath.Join(dir, "config.json"), s.Config); err != nil {
-		return err
-	}
-	if err := writeJSONAtomic(filepath.Join(dir, "generation_config.json"), s.Gen); err != nil {
-		return err
-	}
-	return s.Tokenizer.SaveFiles(dir)
+	return formats.WriteHF(context.Background(), dir, s.Model, s.Gen, s.Tokenizer, formats.HFOptions{DType: formats.F32}, nil)
 }
 
 // MemoryEstimate is what a training run will hold, computed from the model

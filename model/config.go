@@ -1,6 +1,9 @@
 // Package model describes a Qwen2 model on disk: its Hugging Face
-// config.json and generation_config.json, the table of known shapes, and a
-// generator of deterministic random checkpoints for tests and benchmarks.
+// config.json and generation_config.json; the architecture table (arch.go),
+// the one place every module and tensor is named (Hugging Face key, PEFT
+// module name, GGUF name) and shaped; the table of known shapes; a
+// generator of deterministic random checkpoints for tests and benchmarks;
+// and the byte-size and thousands formatting every layer prints with.
 // Sub-packages read and write the file formats (safetensors, PEFT adapters,
 // tokenizer, GGUF) and download from the hub.
 package model
@@ -486,18 +489,16 @@ func (c Config) MarshalJSON() ([]byte, error) {
 
 // ParamCount returns the number of parameters as PyTorch's parameters()
 // counts them: a tied output head shares the embedding and is counted once.
+// It sums the shapes of Weights without listing every layer's names.
 func (c Config) ParamCount() int64 {
-	h, in := int64(c.HiddenSize), int64(c.IntermediateSize)
-	q := int64(c.NumAttentionHeads * c.HeadDim)
-	kv := int64(c.NumKeyValueHeads * c.HeadDim)
-	perLayer := h*q + q + // q_proj with bias
-		2*(h*kv+kv) + // k_proj, v_proj with bias
-		q*h + // o_proj, no bias
-		3*h*in + // gate, up, down
-		2*h // the two RMSNorms
-	n := int64(c.VocabSize)*h + int64(c.NumHiddenLayers)*perLayer + h
+	a := c.Arch()
+	var perLayer int64
+	for _, w := range a.layerWeights(nil, c, 0) {
+		perLayer += numel(w.Shape)
+	}
+	n := numel(a.Embed.Shape(c)) + int64(c.NumHiddenLayers)*perLayer + numel(a.Norm.Shape(c))
 	if !c.TieWordEmbeddings {
-		n += int64(c.VocabSize) * h
+		n += numel(a.Head.Shape(c))
 	}
 	return n
 }

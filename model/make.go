@@ -7,9 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"qwentune/model/safetensors"
 )
@@ -87,63 +84,15 @@ var Shapes = map[string]Config{
 	},
 }
 
-// Weight names one tensor of a Qwen2 checkpoint and its shape.
-type Weight struct {
-	Name  string
-	Shape []int
-}
-
-// Weights lists every tensor of a Qwen2 checkpoint with this config, under
-// the Hugging Face names, in module order: the embedding, each layer's
-// tensors, the final norm, and lm_head unless the embeddings are tied.
-// Linear weights are [out, in].
-func (c Config) Weights() []Weight {
-	h, in := c.HiddenSize, c.IntermediateSize
-	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
-	out := []Weight{{"model.embed_tokens.weight", []int{c.VocabSize, h}}}
-	for i := 0; i < c.NumHiddenLayers; i++ {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		out = append(out,
-			Weight{p + "input_layernorm.weight", []int{h}},
-			Weight{p + "self_attn.q_proj.weight", []int{q, h}},
-			Weight{p + "self_attn.q_proj.bias", []int{q}},
-			Weight{p + "self_attn.k_proj.weight", []int{kv, h}},
-			Weight{p + "self_attn.k_proj.bias", []int{kv}},
-			Weight{p + "self_attn.v_proj.weight", []int{kv, h}},
-			Weight{p + "self_attn.v_proj.bias", []int{kv}},
-			Weight{p + "self_attn.o_proj.weight", []int{h, q}},
-			Weight{p + "post_attention_layernorm.weight", []int{h}},
-			Weight{p + "mlp.gate_proj.weight", []int{in, h}},
-			Weight{p + "mlp.up_proj.weight", []int{in, h}},
-			Weight{p + "mlp.down_proj.weight", []int{h, in}},
-		)
-	}
-	out = append(out, Weight{"model.norm.weight", []int{h}})
-	if !c.TieWordEmbeddings {
-		out = append(out, Weight{"lm_head.weight", []int{c.VocabSize, h}})
-	}
-	return out
-}
-
 // LinearShape returns the [out, in] shape of a per-layer linear module
-// ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-// "down_proj"), and false for any other name.
+// ("q_proj", …, "down_proj"; see Arch.Linears), and false for any other name.
 func (c Config) LinearShape(module string) (out, in int, ok bool) {
-	h, i := c.HiddenSize, c.IntermediateSize
-	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
-	switch module {
-	case "q_proj":
-		return q, h, true
-	case "k_proj", "v_proj":
-		return kv, h, true
-	case "o_proj":
-		return h, q, true
-	case "gate_proj", "up_proj":
-		return i, h, true
-	case "down_proj":
-		return h, i, true
+	m, ok := c.Arch().Linear(module)
+	if !ok {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	s := m.Shape(c)
+	return s[0], s[1], true
 }
 
 // MakeModel writes a complete Qwen2 checkpoint with deterministic random
@@ -157,66 +106,33 @@ func (c Config) LinearShape(module string) (out, in int, ok bool) {
 // The tokenizer files are the caller's to copy; cfg's BOS/EOS ids should
 // match them.
 func MakeModel(dir string, cfg Config, seed int64, dtype string) error {
-	var st string
-	switch dtype {
-	case "f32":
-		cfg.TorchDType, st = "float32", "F32"
-	case "bf16":
-		cfg.TorchDType, st = "bfloat16", "BF16"
-	default:
+	st, ok := map[string]string{"f32": "F32", "bf16": "BF16"}[dtype]
+	if !ok {
 		return fmt.Errorf("model: dtype %q: want f32 or bf16", dtype)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	cj, err := cfg.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, ConfigName), append(cj, '\n')); err != nil {
-		return err
-	}
 	gen := DefaultGenerationConfig()
 	gen.BOSTokenID, gen.EOSTokenIDs, gen.MaxNewTokens = cfg.BOSTokenID, cfg.EOSTokenIDs, 2048
-	gj, err := gen.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, GenerationConfigName), append(gj, '\n')); err != nil {
-		return err
-	}
-
 	std := cfg.InitializerRange
 	if std == 0 {
 		std = 0.02
 	}
-	weights := cfg.Weights()
-	specs := make([]safetensors.Spec, len(weights))
-	shapes := make(map[string][]int, len(weights))
-	for i, w := range weights {
-		specs[i] = safetensors.Spec{Name: w.Name, DType: st, Shape: w.Shape}
-		shapes[w.Name] = w.Shape
-	}
-	return safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"},
-		func(name string, w io.Writer) error {
-			n := 1
-			for _, d := range shapes[name] {
-				n *= d
-			}
+	return WriteFolder(dir, Folder{Config: cfg, Generation: &gen, DType: st, Weights: cfg.Weights(),
+		WriteTensor: func(wt Weight, w io.Writer) error {
+			n := wt.Numel()
 			switch {
-			case strings.HasSuffix(name, "norm.weight"):
+			case wt.Module.Kind == NormKind:
 				return writeValues(w, st, n, func() float32 { return 1 })
-			case strings.HasSuffix(name, ".bias"):
-				rng := tensorRNG(seed, name)
+			case wt.Bias:
+				rng := tensorRNG(seed, wt.Name)
 				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * 0.02) })
 			default:
-				rng := tensorRNG(seed, name)
+				rng := tensorRNG(seed, wt.Name)
 				return writeValues(w, st, n, func() float32 { return float32(rng.NormFloat64() * std) })
 			}
-		})
+		}})
 }
 
 // tensorRNG returns the random stream of one tensor: independent of the
@@ -249,34 +165,4 @@ func writeValues(w io.Writer, dtype string, n int, next func() float32) error {
 		done += m
 	}
 	return nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// folder, fsynced and renamed over path, so readers never see a partial
-// file.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("model: %s: %w", path, err)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

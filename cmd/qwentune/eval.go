@@ -11,7 +11,7 @@ import (
 
 	"qwentune/engine"
 	"qwentune/engine/eval"
-	"qwentune/plugins/evaluators"
+	"qwentune/plugins/evaluators/host"
 )
 
 func init() {
@@ -137,7 +137,7 @@ func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		searched := []string(dirs)
 		if len(searched) == 0 {
-			searched = evaluators.DefaultDirs()
+			searched = host.DefaultDirs()
 		}
 		return fmt.Errorf("no evaluator plugins found in %v; build them with scripts/build-plugins.sh", searched)
 	}

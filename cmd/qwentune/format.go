@@ -15,24 +15,6 @@ import (
 	"qwentune/model/hub"
 )
 
-// groupDigits writes n with thousands separators, as PEFT prints counts.
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // fmtETA formats seconds as h:mm:ss, or "?" when unknown.
 func fmtETA(sec float64) string {
 	if sec < 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"syscall"
 
-	"qwentune/plugins/evaluators"
+	"qwentune/plugins/evaluators/host"
 )
 
 // command is one sub-command of the CLI.
@@ -73,7 +73,7 @@ func run(args []string, out, errOut io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Evaluator plugins are child processes: never leave one behind.
-	defer evaluators.Shutdown()
+	defer host.Shutdown()
 	err := c.run(ctx, fs, args[1:])
 	var ue usageError
 	switch {
@@ -143,3 +143,27 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// reorder moves flags after positional arguments to the front so that
+// "download ID --revision R" parses like "download --revision R ID".
+func reorder(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") {
+				if f := fs.Lookup(name); f != nil {
+					if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !(ok && bf.IsBoolFlag()) && i+1 < len(args) {
+						i++
+						flags = append(flags, args[i])
+					}
+				}
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flags, pos...)
+}

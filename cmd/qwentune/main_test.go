@@ -1,9 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,5 +59,23 @@ func TestTrainIsRecordedAndCompared(t *testing.T) {
 	if !strings.Contains(diff, "training.learning_rate") || !strings.Contains(diff, "training.output_dir") ||
 		strings.Contains(diff, "lora.r") {
 		t.Errorf("config diff:\n%s", diff)
+	}
+}
+
+// reorder lets flags follow the positional argument ("download ID --revision R").
+func TestReorder(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.String("revision", "", "")
+	fs.Bool("json", false, "")
+	for _, c := range []struct {
+		in, want []string
+	}{
+		{[]string{"Qwen/Qwen2-0.5B", "--revision", "v1"}, []string{"--revision", "v1", "Qwen/Qwen2-0.5B"}},
+		{[]string{"id", "--json", "--revision=v2"}, []string{"--json", "--revision=v2", "id"}},
+		{[]string{"--json", "a", "b"}, []string{"--json", "a", "b"}},
+	} {
+		if got := reorder(fs, c.in); !slices.Equal(got, c.want) {
+			t.Errorf("reorder(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"qwentune/model"
 )
 
 // Config is the whole of config.yml. The yaml tags are the public keys.
@@ -48,8 +50,9 @@ type LoRAConfig struct {
 }
 
 // LinearModules are the seven Linear layers of a Qwen2 decoder layer, the
-// modules LoRA can target, in the order PEFT lists them.
-var LinearModules = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+// modules LoRA can target, in the order PEFT lists them (from the
+// architecture table, model.Arch).
+var LinearModules = model.Qwen2.LinearNames()
 
 // AllLinear is the target_modules shorthand for every Linear layer but the
 // head; it is kept as written and expanded once, where the adapter's PEFT

@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 )
 
 // Meta identifies what was evaluated, for metrics.json.
@@ -67,7 +66,7 @@ func WriteOutputs(dir string, r Report, meta Meta) error {
 		return err
 	}
 	mf := metricsFile{Meta: meta, Samples: len(r.Results), Total: r.Total, Complete: r.Complete, ElapsedSeconds: r.Elapsed.Seconds(), Metrics: r.Metrics}
-	err := writeAtomic(filepath.Join(dir, MetricsFile), func(w io.Writer) error {
+	err := atomicfile.Write(filepath.Join(dir, MetricsFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(mf)
@@ -75,7 +74,7 @@ func WriteOutputs(dir string, r Report, meta Meta) error {
 	if err != nil {
 		return err
 	}
-	err = writeAtomic(filepath.Join(dir, PredictionsJSONLFile), func(w io.Writer) error {
+	err = atomicfile.Write(filepath.Join(dir, PredictionsJSONLFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for _, res := range r.Results {
 			if err := enc.Encode(prediction{Result: res, Correct: res.Correct()}); err != nil {
@@ -87,7 +86,7 @@ func WriteOutputs(dir string, r Report, meta Meta) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, PredictionsCSVFile), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, PredictionsCSVFile), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write(predictionColumns); err != nil {
 			return err
@@ -102,16 +101,6 @@ func WriteOutputs(dir string, r Report, meta Meta) error {
 		cw.Flush()
 		return cw.Error()
 	})
-}
-
-// writeAtomic writes what fill produces to path with
-// model.WriteFileAtomic, so a reader never sees a half-written file.
-func writeAtomic(path string, fill func(io.Writer) error) error {
-	var b bytes.Buffer
-	if err := fill(&b); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return model.WriteFileAtomic(path, b.Bytes())
 }
 
 // FormatTable renders m for a terminal: accuracy, the positive label's

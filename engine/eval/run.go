@@ -32,7 +32,7 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("input %d: %v", e.Index, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// Judge is the part of an evaluator Run needs; *evaluators.Client
+// Judge is the part of an evaluator Run needs; *host.Client
 // implements it.
 type Judge interface {
 	// Judge returns one verdict per sample, in order.

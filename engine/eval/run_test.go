@@ -9,10 +9,11 @@ import (
 
 	"qwentune/engine/progress"
 	"qwentune/plugins/evaluators"
+	"qwentune/plugins/evaluators/host"
 )
 
 // The host's plugin client is what the app passes as Judge.
-var _ Judge = (*evaluators.Client)(nil)
+var _ Judge = (*host.Client)(nil)
 
 // fakeJudge labels an output "ok" when it contains "good", records its batch
 // sizes, and can fail or lie.

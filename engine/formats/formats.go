@@ -12,14 +12,19 @@ package formats
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
 	"qwentune/engine/progress"
+	"qwentune/model"
+	"qwentune/model/gguf"
+	"qwentune/model/safetensors"
 )
 
 // Progress receives an Export event with the bytes written so far, the
@@ -104,25 +109,15 @@ func sourceOf(t nn.Tensor, a *nn.Adapter) (rowSource, error) {
 		return rowSource{rows: 1, cols: len(t.Vector), vec: t.Vector}, nil
 	}
 	s := rowSource{rows: t.Weight.Rows, cols: t.Weight.Cols, w: t.Weight}
-	layer, module, ok := projection(t.Name)
-	if a == nil || !ok {
+	sp := t.Spec
+	if a == nil || sp.Layer < 0 || sp.Bias || sp.Module.Kind != model.LinearKind {
 		return s, nil
 	}
-	s.lora = a.Module(layer, module)
+	s.lora = a.Module(sp.Layer, sp.Module.Name)
 	if lo := s.lora; lo != nil && (len(lo.A.Data) != lo.R*s.cols || len(lo.B.Data) != s.rows*lo.R) {
 		return s, fmt.Errorf("export: %s: LoRA A %v, B %v do not fit the weight [%d, %d]", t.Name, lo.A.Shape, lo.B.Shape, s.rows, s.cols)
 	}
 	return s, nil
-}
-
-// projection parses "model.layers.{i}.{self_attn|mlp}.{module}.weight".
-func projection(name string) (layer int, module string, ok bool) {
-	n, tail, ok := layerOf(name)
-	parts := strings.Split(tail, ".")
-	if !ok || len(parts) != 3 || parts[2] != "weight" {
-		return 0, "", false
-	}
-	return n, parts[1], true
 }
 
 // checkAdapter verifies that every LoRA of a fits a weight of m, and that a
@@ -131,7 +126,7 @@ func checkAdapter(m *nn.Model, a *nn.Adapter) error {
 	if a == nil {
 		return nil
 	}
-	for _, mod := range []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} {
+	for _, mod := range m.Config.Arch().LinearNames() {
 		if a.Module(len(m.Layers), mod) != nil {
 			return fmt.Errorf("export: the adapter has more layers than the model's %d", len(m.Layers))
 		}
@@ -195,6 +190,43 @@ func (s rowSource) stream(w io.Writer, enc func(dst []byte, row []float32, r int
 		}
 	}
 	return nil
+}
+
+// writeRows streams tensor t, merged with the LoRA a puts on it (a may be
+// nil), encoded as e: little-endian F32, F16 or BF16 values (bfloat16
+// weights are copied bit for bit), or Q8_0 blocks. The safetensors and GGUF
+// writers share it.
+func writeRows(w io.Writer, t nn.Tensor, a *nn.Adapter, e Encoding, m *meter, what string) error {
+	src, err := sourceOf(t, a)
+	if err != nil {
+		return err
+	}
+	enc := func(dst []byte, row []float32, r int) []byte {
+		switch e {
+		case F32:
+			for _, v := range row {
+				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+			}
+		case F16:
+			for _, v := range row {
+				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToF16(v))
+			}
+		case BF16:
+			if bits, ok := src.bf16Row(r); ok {
+				for _, b := range bits {
+					dst = binary.LittleEndian.AppendUint16(dst, b)
+				}
+				return dst
+			}
+			for _, v := range row {
+				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToBF16(v))
+			}
+		case Q8_0:
+			dst = append(dst, gguf.QuantizeQ8_0(row)...)
+		}
+		return dst
+	}
+	return src.stream(w, enc, m, what)
 }
 
 // ParseSize reads a shard size like save_pretrained's max_shard_size: a

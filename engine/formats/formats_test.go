@@ -188,42 +188,6 @@ func TestWriteHF(t *testing.T) {
 	}
 }
 
-func TestPlanShards(t *testing.T) {
-	mk := func(sizes ...int) []nn.Tensor {
-		ts := make([]nn.Tensor, len(sizes))
-		for i, s := range sizes {
-			ts[i] = nn.Tensor{Name: string(rune('a' + i)), Shape: []int{s}}
-		}
-		return ts
-	}
-	for _, tc := range []struct {
-		name  string
-		sizes []int
-		limit int64
-		want  string
-	}{
-		{"one file", []int{5, 5, 5}, 0, "abc"},
-		{"fits", []int{5, 5}, 10, "ab"},
-		{"tips over", []int{5, 5, 1}, 10, "ab|c"},
-		{"big tensor alone first", []int{3, 20, 4}, 10, "b|ac"},
-		{"greedy", []int{6, 5, 4, 7}, 10, "a|bc|d"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var parts []string
-			for _, sh := range planShards(mk(tc.sizes...), numel, tc.limit) {
-				var s string
-				for _, x := range sh.tensors {
-					s += x.Name
-				}
-				parts = append(parts, s)
-			}
-			if got := strings.Join(parts, "|"); got != tc.want {
-				t.Errorf("got %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestParseSize(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -525,7 +489,8 @@ func TestGGUFAdapter(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				gname, _ := gguf.Qwen2Names(peft.ModulePath(layer, mod) + ".weight")
+				mm, _ := model.Qwen2.Linear(mod)
+				gname := model.Weight{Module: mm, Layer: layer}.GGUFName()
 				gname += map[string]string{"lora_A": ".lora_a", "lora_B": ".lora_b"}[which]
 				ti, ok := g.Tensor(gname)
 				if !ok {

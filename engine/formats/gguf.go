@@ -2,7 +2,6 @@ package formats
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -101,31 +100,32 @@ func WriteGGUF(ctx context.Context, path string, m *nn.Model, tok *tokenizer.Tok
 		return err
 	}
 	c := m.Config
+	arch := c.Arch().GGUF
 	w := gguf.NewWriter()
 	name := o.Name
 	if name == "" {
-		name = "qwen2"
+		name = arch
 	}
 	kvh := c.NumKeyValueHeads
 	if kvh == 0 {
 		kvh = c.NumAttentionHeads
 	}
-	w.AddKV("general.architecture", "qwen2")
+	w.AddKV("general.architecture", arch)
 	w.AddKV("general.type", "model")
 	w.AddKV("general.name", name)
 	w.AddKV("general.file_type", fileType(o.DType))
 	w.AddKV("general.quantization_version", quantizationVersion)
-	w.AddKV("qwen2.context_length", uint32(c.MaxPositionEmbeddings))
-	w.AddKV("qwen2.embedding_length", uint32(c.HiddenSize))
-	w.AddKV("qwen2.block_count", uint32(c.NumHiddenLayers))
-	w.AddKV("qwen2.feed_forward_length", uint32(c.IntermediateSize))
-	w.AddKV("qwen2.attention.head_count", uint32(c.NumAttentionHeads))
-	w.AddKV("qwen2.attention.head_count_kv", uint32(kvh))
-	w.AddKV("qwen2.rope.freq_base", float32(c.RopeTheta))
-	w.AddKV("qwen2.attention.layer_norm_rms_epsilon", float32(c.RMSNormEps))
+	w.AddKV(arch+".context_length", uint32(c.MaxPositionEmbeddings))
+	w.AddKV(arch+".embedding_length", uint32(c.HiddenSize))
+	w.AddKV(arch+".block_count", uint32(c.NumHiddenLayers))
+	w.AddKV(arch+".feed_forward_length", uint32(c.IntermediateSize))
+	w.AddKV(arch+".attention.head_count", uint32(c.NumAttentionHeads))
+	w.AddKV(arch+".attention.head_count_kv", uint32(kvh))
+	w.AddKV(arch+".rope.freq_base", float32(c.RopeTheta))
+	w.AddKV(arch+".attention.layer_norm_rms_epsilon", float32(c.RMSNormEps))
 	if hd := c.HeadDim; hd != 0 && hd*c.NumAttentionHeads != c.HiddenSize {
-		w.AddKV("qwen2.attention.key_length", uint32(hd))
-		w.AddKV("qwen2.attention.value_length", uint32(hd))
+		w.AddKV(arch+".attention.key_length", uint32(hd))
+		w.AddKV(arch+".attention.value_length", uint32(hd))
 	}
 	if err := addTokenizer(w, tok, c); err != nil {
 		return err
@@ -133,10 +133,7 @@ func WriteGGUF(ctx context.Context, path string, m *nn.Model, tok *tokenizer.Tok
 	var plan []plannedTensor
 	var total int64
 	for _, t := range m.Tensors() {
-		gname, ok := gguf.Qwen2Names(t.Name)
-		if !ok {
-			return fmt.Errorf("export: tensor %q has no GGUF name", t.Name)
-		}
+		gname := t.Spec.GGUFName()
 		dims := reversed(t.Shape)
 		typ := tensorType(gname, dims, o.DType)
 		size, err := gguf.TensorSize(dims, typ)
@@ -214,36 +211,13 @@ func addTokenizer(w *gguf.Writer, tok *tokenizer.Tokenizer, c model.Config) erro
 
 // writeGGUFData streams one tensor encoded as typ.
 func writeGGUFData(w io.Writer, t nn.Tensor, a *nn.Adapter, typ gguf.GGMLType, m *meter, what string) error {
-	src, err := sourceOf(t, a)
-	if err != nil {
-		return err
-	}
-	enc := func(dst []byte, row []float32, r int) []byte {
-		switch typ {
-		case gguf.F32:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
-			}
-		case gguf.F16:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, gguf.Float32ToFloat16(v))
-			}
-		case gguf.BF16:
-			if bits, ok := src.bf16Row(r); ok {
-				for _, b := range bits {
-					dst = binary.LittleEndian.AppendUint16(dst, b)
-				}
-				return dst
-			}
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, gguf.Float32ToBFloat16(v))
-			}
-		case gguf.Q8_0:
-			dst = append(dst, gguf.QuantizeQ8_0(row)...)
+	e := F32
+	for _, c := range []Encoding{F16, BF16, Q8_0} {
+		if ggmlType(c) == typ {
+			e = c
 		}
-		return dst
 	}
-	return src.stream(w, enc, m, what)
+	return writeRows(w, t, a, e, m, what)
 }
 
 // AdapterOptions are the choices of WriteGGUFAdapter.
@@ -262,8 +236,8 @@ type AdapterOptions struct {
 func adapterAlpha(pc peft.Config, base model.Config) (float32, error) {
 	alpha, first := 0.0, ""
 	for layer := range base.NumHiddenLayers {
-		for _, mod := range peft.LinearModules {
-			path := peft.ModulePath(layer, mod)
+		for _, mod := range base.Arch().Linears() {
+			path := model.LayerPath(layer, mod)
 			if !pc.Targets(path) {
 				continue
 			}
@@ -301,12 +275,13 @@ func WriteGGUFAdapter(ctx context.Context, path string, a peft.Adapter, base mod
 	if err != nil {
 		return err
 	}
+	arch := base.Arch().GGUF
 	name := o.Name
 	if name == "" {
-		name = "qwen2-lora"
+		name = arch + "-lora"
 	}
 	w := gguf.NewWriter()
-	w.AddKV("general.architecture", "qwen2")
+	w.AddKV("general.architecture", arch)
 	w.AddKV("general.type", "adapter")
 	w.AddKV("general.name", name)
 	w.AddKV("general.file_type", fileType(o.DType))
@@ -316,10 +291,10 @@ func WriteGGUFAdapter(ctx context.Context, path string, a peft.Adapter, base mod
 	var plan []plannedTensor
 	var total int64
 	for layer := range base.NumHiddenLayers {
-		for _, mod := range peft.LinearModules {
-			gbase, _ := gguf.Qwen2Names(peft.ModulePath(layer, mod) + ".weight")
+		for _, mod := range base.Arch().Linears() {
+			gbase := model.Weight{Module: mod, Layer: layer}.GGUFName()
 			for _, ab := range []string{"A", "B"} {
-				key := peft.Key(layer, mod, "lora_"+ab)
+				key := peft.Key(layer, mod.Name, "lora_"+ab)
 				t, ok := a.Tensors[key]
 				if !ok {
 					continue

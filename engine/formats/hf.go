@@ -2,20 +2,11 @@ package formats
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 
 	"qwentune/engine/nn"
 	"qwentune/model"
-	"qwentune/model/safetensors"
 	"qwentune/model/tokenizer"
 )
 
@@ -35,100 +26,18 @@ type HFOptions struct {
 	Adapter *nn.Adapter
 }
 
-// shard is one safetensors file of a sharded checkpoint.
-type shard struct {
-	tensors []nn.Tensor
-	bytes   int64
-}
-
-// planShards splits tensors (in state-dict order) the way huggingface_hub's
-// split_state_dict_into_shards does: a tensor larger than the limit gets a
-// shard of its own at once; otherwise a new shard starts when the next
-// tensor would tip the current one over the limit.
-func planShards(ts []nn.Tensor, size func(nn.Tensor) int64, limit int64) []shard {
-	var out []shard
-	var cur shard
-	for _, t := range ts {
-		n := size(t)
-		if limit > 0 && n > limit {
-			out = append(out, shard{tensors: []nn.Tensor{t}, bytes: n})
-			continue
-		}
-		if limit > 0 && cur.bytes+n > limit && len(cur.tensors) > 0 {
-			out = append(out, cur)
-			cur = shard{}
-		}
-		cur.tensors = append(cur.tensors, t)
-		cur.bytes += n
-	}
-	if len(cur.tensors) > 0 {
-		out = append(out, cur)
-	}
-	return out
-}
-
-// numel is the number of values of a tensor.
-func numel(t nn.Tensor) int64 {
-	n := int64(1)
-	for _, d := range t.Shape {
-		n *= int64(d)
-	}
-	return n
-}
-
 // hfOrder sorts tensors into the order of Qwen2ForCausalLM.state_dict(),
-// which decides where save_pretrained cuts shards: per layer the attention
-// projections (q, k, v with biases, o), the MLP (gate, up, down), then the
-// two norms.
-func hfOrder(ts []nn.Tensor) []nn.Tensor {
-	rank := func(name string) int {
-		for i, s := range []string{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias",
-			"o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight"} {
-			if strings.HasSuffix(name, "."+s) {
-				return i
-			}
-		}
-		return -1
-	}
-	type keyed struct {
-		t           nn.Tensor
-		block, rank int
-	}
-	first := map[int]int{}
-	ks := make([]keyed, len(ts))
+// which decides where save_pretrained cuts shards (model.Arch.StateDictOrder).
+func hfOrder(m *nn.Model, ts []nn.Tensor) []nn.Tensor {
+	specs := make([]model.Weight, len(ts))
 	for i, t := range ts {
-		ks[i] = keyed{t, i, 0}
-		if l, _, ok := layerOf(t.Name); ok {
-			if f, seen := first[l]; seen {
-				ks[i].block = f
-			} else {
-				first[l] = i
-			}
-			ks[i].rank = rank(t.Name)
-		}
+		specs[i] = t.Spec
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		if a.block != b.block {
-			return a.block - b.block
-		}
-		return a.rank - b.rank
-	})
-	out := make([]nn.Tensor, len(ks))
-	for i, k := range ks {
-		out[i] = k.t
+	out := make([]nn.Tensor, 0, len(ts))
+	for _, i := range m.Config.Arch().StateDictOrder(specs) {
+		out = append(out, ts[i])
 	}
 	return out
-}
-
-// layerOf returns the layer index of a "model.layers.{i}.…" name.
-func layerOf(name string) (int, string, bool) {
-	rest, ok := strings.CutPrefix(name, "model.layers.")
-	if !ok {
-		return 0, "", false
-	}
-	num, tail, ok := strings.Cut(rest, ".")
-	n, err := strconv.Atoi(num)
-	return n, tail, ok && err == nil
 }
 
 // WriteHF writes m as a Hugging Face Qwen2 folder in dir (created if
@@ -155,95 +64,18 @@ func WriteHF(ctx context.Context, dir string, m *nn.Model, gen model.GenerationC
 	if err := checkAdapter(m, o.Adapter); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	ts := hfOrder(m.Tensors())
-	size := func(t nn.Tensor) int64 { return numel(t) * item }
-	shards := planShards(ts, size, o.MaxShardBytes)
+	ts := hfOrder(m, m.Tensors())
+	specs := make([]model.Weight, len(ts))
+	byName := make(map[string]nn.Tensor, len(ts))
 	var total int64
-	for _, t := range ts {
-		total += size(t)
+	for i, t := range ts {
+		specs[i], byName[t.Name] = t.Spec, t
+		total += item * int64(t.Spec.Numel())
 	}
 	mt := newMeter(ctx, total, progress)
-	idx := safetensors.Index{Metadata: map[string]any{"total_size": total}, WeightMap: map[string]string{}}
-	names := make([]string, len(shards))
-	for i, sh := range shards {
-		names[i] = safetensors.SingleName
-		if len(shards) > 1 {
-			names[i] = fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
-		}
-		specs := make([]safetensors.Spec, len(sh.tensors))
-		byName := map[string]nn.Tensor{}
-		for j, t := range sh.tensors {
-			specs[j] = safetensors.Spec{Name: t.Name, DType: st, Shape: t.Shape}
-			byName[t.Name] = t
-			idx.WeightMap[t.Name] = names[i]
-		}
-		err := safetensors.Stream(filepath.Join(dir, names[i]), specs, map[string]string{"format": "pt"},
-			func(name string, w io.Writer) error {
-				return writeSafetensorsData(w, byName[name], o.Adapter, o.DType, mt)
-			})
-		if err != nil {
-			return err
-		}
-	}
-	if len(shards) > 1 {
-		if err := writeJSON(filepath.Join(dir, safetensors.IndexName), idx); err != nil {
-			return err
-		}
-	} else {
-		// A single file replaces an index left by an earlier, sharded export.
-		os.Remove(filepath.Join(dir, safetensors.IndexName))
-	}
-	cfg := m.Config
-	cfg.TorchDType = o.DType.TorchDType()
-	if err := writeJSON(filepath.Join(dir, model.ConfigName), cfg); err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(dir, model.GenerationConfigName), gen); err != nil {
-		return err
-	}
-	return tok.SaveFiles(dir)
-}
-
-// writeSafetensorsData streams one tensor's little-endian values.
-func writeSafetensorsData(w io.Writer, t nn.Tensor, a *nn.Adapter, e Encoding, m *meter) error {
-	src, err := sourceOf(t, a)
-	if err != nil {
-		return err
-	}
-	enc := func(dst []byte, row []float32, r int) []byte {
-		switch e {
-		case F32:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
-			}
-		case BF16:
-			if bits, ok := src.bf16Row(r); ok {
-				for _, b := range bits {
-					dst = binary.LittleEndian.AppendUint16(dst, b)
-				}
-				return dst
-			}
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToBF16(v))
-			}
-		case F16:
-			for _, v := range row {
-				dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToF16(v))
-			}
-		}
-		return dst
-	}
-	return src.stream(w, enc, m, t.Name)
-}
-
-// writeJSON writes v as indented JSON through a temporary file and a rename.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return model.WriteFileAtomic(path, append(b, '\n'))
+	return model.WriteFolder(dir, model.Folder{Config: m.Config, Generation: &gen, Tokenizer: tok, DType: st,
+		Weights: specs, MaxShardBytes: o.MaxShardBytes,
+		WriteTensor: func(w model.Weight, out io.Writer) error {
+			return writeRows(out, byName[w.Name], o.Adapter, o.DType, mt, w.Name)
+		}})
 }

@@ -12,7 +12,7 @@ import (
 
 	"qwentune/engine/config"
 	"qwentune/engine/dataset"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 )
 
 // HFJob is a fine-tuning run to hand to a GPU machine: the Hugging Face
@@ -76,7 +76,7 @@ func WriteHFJob(ctx context.Context, dir string, j HFJob, progress Progress) err
 	if err := m.add(int64(buf.Len()), JobDataFile); err != nil {
 		return err
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, JobDataFile), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, JobDataFile), buf.Bytes()); err != nil {
 		return err
 	}
 	resolved, err := j.Config.Marshal()
@@ -93,11 +93,11 @@ func WriteHFJob(ctx context.Context, dir string, j HFJob, progress Progress) err
 		if err := f.tmpl.Execute(&out, vals); err != nil {
 			return fmt.Errorf("export: %s: %w", f.name, err)
 		}
-		if err := model.WriteFileAtomic(filepath.Join(dir, f.name), out.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), out.Bytes()); err != nil {
 			return err
 		}
 	}
-	return model.WriteFileAtomic(filepath.Join(dir, JobConfigFile), resolved)
+	return atomicfile.WriteFile(filepath.Join(dir, JobConfigFile), resolved)
 }
 
 // jobValues are the template values, already written as Python literals

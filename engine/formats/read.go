@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -24,8 +23,9 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		s, _ := v.(string)
 		return s
 	}
-	if a := str("general.architecture"); a != "qwen2" {
-		return c, fmt.Errorf("general.architecture is %q, want \"qwen2\"", a)
+	arch := model.Qwen2
+	if a := str("general.architecture"); a != arch.GGUF {
+		return c, fmt.Errorf("general.architecture is %q, want %q", a, arch.GGUF)
 	}
 	if t := str("general.type"); t != "" && t != "model" {
 		return c, fmt.Errorf("general.type is %q: not a model (a LoRA adapter is applied to a model, not loaded as one)", t)
@@ -59,15 +59,15 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 	c = model.Config{
 		Architectures:         []string{model.Qwen2Architecture},
 		ModelType:             model.Qwen2ModelType,
-		HiddenSize:            int(num("qwen2.embedding_length")),
-		IntermediateSize:      int(num("qwen2.feed_forward_length")),
-		NumHiddenLayers:       int(num("qwen2.block_count")),
-		NumAttentionHeads:     int(num("qwen2.attention.head_count")),
-		NumKeyValueHeads:      int(num("qwen2.attention.head_count_kv")),
+		HiddenSize:            int(num(arch.GGUF + ".embedding_length")),
+		IntermediateSize:      int(num(arch.GGUF + ".feed_forward_length")),
+		NumHiddenLayers:       int(num(arch.GGUF + ".block_count")),
+		NumAttentionHeads:     int(num(arch.GGUF + ".attention.head_count")),
+		NumKeyValueHeads:      int(num(arch.GGUF + ".attention.head_count_kv")),
 		HiddenAct:             "silu",
-		MaxPositionEmbeddings: int(num("qwen2.context_length")),
-		RMSNormEps:            num("qwen2.attention.layer_norm_rms_epsilon"),
-		RopeTheta:             num("qwen2.rope.freq_base"),
+		MaxPositionEmbeddings: int(num(arch.GGUF + ".context_length")),
+		RMSNormEps:            num(arch.GGUF + ".attention.layer_norm_rms_epsilon"),
+		RopeTheta:             num(arch.GGUF + ".rope.freq_base"),
 		BOSTokenID:            -1,
 		TorchDType:            "float32",
 		InitializerRange:      0.02,
@@ -76,17 +76,20 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		return c, errs[0]
 	}
 	c.SlidingWindow, c.MaxWindowLayers = c.MaxPositionEmbeddings, c.NumHiddenLayers
-	emb, ok := f.Tensor("token_embd.weight")
+	embName := model.Weight{Module: arch.Embed, Layer: -1}.GGUFName()
+	emb, ok := f.Tensor(embName)
 	if !ok || len(emb.Dims) != 2 {
-		return c, fmt.Errorf("tensor token_embd.weight is missing or not a matrix")
+		return c, fmt.Errorf("tensor %s is missing or not a matrix", embName)
 	}
 	c.VocabSize = int(emb.Dims[1])
-	q, ok := f.Tensor("blk.0.attn_q.weight")
+	qm, _ := arch.Linear("q_proj")
+	qName := model.Weight{Module: qm, Layer: 0}.GGUFName()
+	q, ok := f.Tensor(qName)
 	if !ok || len(q.Dims) != 2 || c.NumAttentionHeads <= 0 {
-		return c, fmt.Errorf("tensor blk.0.attn_q.weight is missing or not a matrix")
+		return c, fmt.Errorf("tensor %s is missing or not a matrix", qName)
 	}
 	c.HeadDim = int(q.Dims[1]) / c.NumAttentionHeads
-	_, hasOutput := f.Tensor("output.weight")
+	_, hasOutput := f.Tensor(model.Weight{Module: arch.Head, Layer: -1}.GGUFName())
 	c.TieWordEmbeddings = !hasOutput
 	if v, ok := f.KV("tokenizer.ggml.bos_token_id"); ok {
 		if id, ok := v.(uint32); ok {
@@ -105,7 +108,7 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 }
 
 // GGUFToHF converts a qwen2 GGUF model into a Hugging Face folder dir
-// holding config.json and model.safetensors (F32: F16, BF16 and Q8_0
+// holding config.json and model.safetensors (model.WriteFolder) (F32: F16, BF16 and Q8_0
 // tensors are decoded exactly to float32). Every tensor of the model must be
 // present with the shape the metadata implies, and nothing else.
 func GGUFToHF(path, dir string) (model.Config, error) {
@@ -120,20 +123,17 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 	}
 	// Check the counts before listing the weights, so a corrupt block_count
 	// cannot make us enumerate billions of names.
-	want := 2 + 12*int64(c.NumHiddenLayers)
+	want := 2 + int64(c.Arch().TensorsPerLayer())*int64(c.NumHiddenLayers)
 	if !c.TieWordEmbeddings {
 		want++
 	}
 	if n := int64(len(f.Tensors())); n != want {
 		return c, fmt.Errorf("%s: %d tensors, a %d-layer qwen2 model has %d", path, n, c.NumHiddenLayers, want)
 	}
-	byGGUF := map[string]string{}
-	var specs []safetensors.Spec
-	for _, w := range c.Weights() {
-		g, ok := gguf.Qwen2Names(w.Name)
-		if !ok {
-			return c, fmt.Errorf("%s: no GGUF name for %s", path, w.Name)
-		}
+	weights := c.Weights()
+	known := map[string]bool{}
+	for _, w := range weights {
+		g := w.GGUFName()
 		t, ok := f.Tensor(g)
 		if !ok {
 			return c, fmt.Errorf("%s: tensor %s is missing", path, g)
@@ -141,11 +141,6 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 		if !slices.Equal(t.Dims, reversed(w.Shape)) {
 			return c, fmt.Errorf("%s: tensor %s has dims %v, the metadata implies %v", path, g, t.Dims, reversed(w.Shape))
 		}
-		byGGUF[w.Name] = g
-		specs = append(specs, safetensors.Spec{Name: w.Name, DType: "F32", Shape: w.Shape})
-	}
-	known := map[string]bool{}
-	for _, g := range byGGUF {
 		known[g] = true
 	}
 	for _, t := range f.Tensors() {
@@ -153,20 +148,15 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 			return c, fmt.Errorf("%s: unexpected tensor %s: not part of a qwen2 model", path, t.Name)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return c, err
-	}
-	if err := writeJSON(filepath.Join(dir, model.ConfigName), c); err != nil {
-		return c, err
-	}
-	err = safetensors.Stream(filepath.Join(dir, safetensors.SingleName), specs, map[string]string{"format": "pt"}, func(name string, w io.Writer) error {
-		v, err := f.TensorFloat32(byGGUF[name])
-		if err != nil {
+	err = model.WriteFolder(dir, model.Folder{Config: c, DType: "F32", Weights: weights,
+		WriteTensor: func(w model.Weight, out io.Writer) error {
+			v, err := f.TensorFloat32(w.GGUFName())
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(safetensors.FromFloat32(w.Name, []int{len(v)}, v).Data)
 			return err
-		}
-		_, err = w.Write(safetensors.FromFloat32(name, []int{len(v)}, v).Data)
-		return err
-	})
+		}})
 	return c, err
 }
 

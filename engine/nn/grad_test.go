@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -121,7 +122,7 @@ func TestGradientFullParameters(t *testing.T) {
 				t.Fatalf("%d params for %d tensors", len(params), len(m.tensors()))
 			}
 			for _, p := range params {
-				if p.Decay == (isNormName(p.Name) || p.Shape[0] == len(p.Data) && len(p.Shape) == 1) {
+				if p.Decay == (strings.HasSuffix(p.Name, "norm.weight") || p.Shape[0] == len(p.Data) && len(p.Shape) == 1) {
 					t.Errorf("%s: Decay %v", p.Name, p.Decay)
 				}
 			}

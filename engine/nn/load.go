@@ -42,18 +42,18 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	defer set.Close()
 	want := map[string]bool{}
 	for _, t := range m.tensors() {
-		want[t.name] = true
-		st, ok := set.Tensor(t.name)
+		want[t.Name] = true
+		st, ok := set.Tensor(t.Name)
 		if !ok {
-			return nil, fmt.Errorf("%s: tensor %q is missing", dir, t.name)
+			return nil, fmt.Errorf("%s: tensor %q is missing", dir, t.Name)
 		}
 		if err := loadTensor(t, st, opts.DType); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		set.Release(t.name)
+		set.Release(t.Name)
 	}
 	for _, name := range set.Names() {
-		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == "lm_head.weight" && cfg.TieWordEmbeddings) {
+		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == cfg.Arch().Head.Path+".weight" && cfg.TieWordEmbeddings) {
 			continue
 		}
 		return nil, fmt.Errorf("%s: unexpected tensor %q: not part of a Qwen2ForCausalLM", dir, name)
@@ -64,13 +64,13 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 // loadTensor checks a checkpoint tensor against the expected shape and
 // converts it into the model's storage.
 func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
-	if !slices.Equal(st.Shape, t.shape) {
-		return fmt.Errorf("tensor %q has shape %v, the config implies %v", t.name, st.Shape, t.shape)
+	if !slices.Equal(st.Shape, t.Shape) {
+		return fmt.Errorf("tensor %q has shape %v, the config implies %v", t.Name, st.Shape, t.Shape)
 	}
 	switch st.DType {
 	case "F32", "BF16", "F16":
 	default:
-		return fmt.Errorf("tensor %q: dtype %s is not supported (want F32, BF16 or F16)", t.name, st.DType)
+		return fmt.Errorf("tensor %q: dtype %s is not supported (want F32, BF16 or F16)", t.Name, st.DType)
 	}
 	if t.vec != nil {
 		f, err := st.Float32()
@@ -80,7 +80,7 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 		*t.vec = f
 		return nil
 	}
-	w := ops.Weight{Rows: t.shape[0], Cols: t.shape[1]}
+	w := ops.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
 	var err error
 	if dtype == "float32" {
 		w.F32, err = st.Float32()
@@ -101,6 +101,10 @@ type Tensor struct {
 	Shape  []int
 	Weight *ops.Weight
 	Vector []float32
+	// Spec is the tensor's entry in the architecture table (module, layer,
+	// bias), which the exporters name it by; zero for a tensor that is not
+	// a model weight (an adapter matrix).
+	Spec model.Weight
 }
 
 // Tensors lists the model's weights under their safetensors keys, in
@@ -108,7 +112,7 @@ type Tensor struct {
 func (m *Model) Tensors() []Tensor {
 	var out []Tensor
 	for _, t := range m.tensors() {
-		e := Tensor{Name: t.name, Shape: t.shape, Weight: t.w}
+		e := Tensor{Name: t.Name, Shape: t.Shape, Weight: t.w, Spec: t.Weight}
 		if t.vec != nil {
 			e.Vector = *t.vec
 		}

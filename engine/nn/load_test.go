@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"qwentune/engine/ops"
+	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/safetensors"
 )
@@ -118,7 +119,7 @@ func writeConfig(t *testing.T, dir string, cfg model.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, "config.json"), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), data); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,8 +32,8 @@ type Adapter struct {
 // Module returns the LoRA of projection name ("q_proj", …, "down_proj") in
 // layer i, or nil when that projection is not adapted.
 func (a *Adapter) Module(i int, name string) *LoRA {
-	for t, n := range targetNames {
-		if n == name && i >= 0 && i < len(a.mods) {
+	for t, m := range targetModules {
+		if m.Name == name && i >= 0 && i < len(a.mods) {
 			return a.mods[i][t]
 		}
 	}
@@ -66,7 +66,7 @@ func (a *Adapter) NumParams() int64 {
 
 // loraKey is the PEFT tensor key of a LoRA matrix ("A" or "B").
 func loraKey(layer int, t target, ab string) string {
-	return peft.Key(layer, targetNames[t], "lora_"+ab)
+	return peft.Key(layer, t.name(), "lora_"+ab)
 }
 
 // PEFT returns the adapter_config.json equivalent of c. A TargetModules of
@@ -108,7 +108,7 @@ func specFor(pc peft.Config, base model.Config, d dims) (loraSpec, error) {
 	s := loraSpec{r: make([][numTargets]int, d.nLayers), scale: make([][numTargets]float32, d.nLayers)}
 	for i := range s.r {
 		for t := range numTargets {
-			path := peft.ModulePath(i, targetNames[t])
+			path := model.LayerPath(i, targetModules[t])
 			if pc.Targets(path) {
 				s.r[i][t], s.scale[i][t] = pc.RankFor(path), float32(pc.ScaleFor(path))
 			}
@@ -191,7 +191,7 @@ func (a *Adapter) check(d dims) error {
 			}
 			out, in := d.shape(target(t))
 			if len(lo.A.Data) != lo.R*in || len(lo.B.Data) != out*lo.R {
-				return fmt.Errorf("layer %d %s: LoRA shapes A %v, B %v do not fit [%d, %d]", i, targetNames[t], lo.A.Shape, lo.B.Shape, out, in)
+				return fmt.Errorf("layer %d %s: LoRA shapes A %v, B %v do not fit [%d, %d]", i, target(t).name(), lo.A.Shape, lo.B.Shape, out, in)
 			}
 		}
 	}
@@ -278,7 +278,7 @@ func AdapterFromPEFT(pa peft.Adapter, cfg model.Config) (*Adapter, error) {
 	}
 	for t, u := range used {
 		if u {
-			lc.TargetModules = append(lc.TargetModules, targetNames[t])
+			lc.TargetModules = append(lc.TargetModules, target(t).name())
 		}
 	}
 	a := buildAdapter(d, lc, pc, s)

@@ -126,7 +126,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 	for i := range a.mods {
 		for tg, lo := range a.mods[i] {
 			if lo2 := b.mods[i][tg]; lo2.Scale != lo.Scale || lo2.R != lo.R || lo2.Dropout != lo.Dropout {
-				t.Fatalf("layer %d %s: %+v vs %+v", i, targetNames[tg], lo2, lo)
+				t.Fatalf("layer %d %s: %+v vs %+v", i, targetModules[tg].Name, lo2, lo)
 			}
 		}
 	}

@@ -71,8 +71,10 @@ type Model struct {
 	ws     *workspace
 }
 
-// dims are the sizes derived from the config, in the engine's types.
+// dims are the sizes derived from the config, in the engine's types, and
+// the config itself for the architecture table's shape rules.
 type dims struct {
+	cfg              model.Config
 	V, H, I, nLayers int
 	nh, nkv, hd      int
 	Q, KV            int // nh·hd and nkv·hd
@@ -90,7 +92,7 @@ func checkConfig(cfg model.Config) (dims, error) {
 	if err := cfg.Validate(); err != nil {
 		return dims{}, fmt.Errorf("config: %w", err)
 	}
-	d := dims{
+	d := dims{cfg: cfg,
 		V: cfg.VocabSize, H: cfg.HiddenSize, I: cfg.IntermediateSize, nLayers: cfg.NumHiddenLayers,
 		nh: cfg.NumAttentionHeads, nkv: cfg.NumKeyValueHeads, hd: cfg.HeadDim,
 		eps: float32(cfg.RMSNormEps), theta: float64(cfg.RopeTheta),
@@ -119,7 +121,7 @@ func checkConfig(cfg model.Config) (dims, error) {
 	return d, nil
 }
 
-// linears lists the seven projections of a layer in target order.
+// linear returns the projection t of a layer.
 func (l *Layer) linear(t target) *Linear {
 	switch t {
 	case qProj:
@@ -138,7 +140,14 @@ func (l *Layer) linear(t target) *Linear {
 	return &l.MLP.DownProj
 }
 
-// target names one of the seven LoRA-targetable projections of a layer.
+// norm returns the RMSNorm at position slot among the layer's norms in the
+// architecture table.
+func (l *Layer) norm(slot int) *RMSNorm {
+	return [...]*RMSNorm{&l.InputLayernorm, &l.PostAttentionLayernorm}[slot]
+}
+
+// target is one of the seven LoRA-targetable projections of a layer, by its
+// position in the architecture table's linears (model.Arch.Linears).
 type target int
 
 const (
@@ -152,65 +161,60 @@ const (
 	numTargets
 )
 
-// targetNames are the PEFT module names; targetPaths the module paths inside
-// a layer, as in the safetensors keys.
-var (
-	targetNames = [numTargets]string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-	targetPaths = [numTargets]string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-		"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}
-)
+// targetModules are the table's rows of the targets, in target order.
+var targetModules = func() [numTargets]model.Module {
+	ls := model.Qwen2.Linears()
+	if len(ls) != int(numTargets) {
+		panic(fmt.Sprintf("nn: the architecture table has %d linears per layer, the engine %d", len(ls), numTargets))
+	}
+	return [numTargets]model.Module(ls)
+}()
+
+// name is the target's module name ("q_proj", …).
+func (t target) name() string { return targetModules[t].Name }
 
 // shape returns [out, in] of a target projection.
 func (d dims) shape(t target) (out, in int) {
-	switch t {
-	case qProj:
-		return d.Q, d.H
-	case kProj, vProj:
-		return d.KV, d.H
-	case oProj:
-		return d.H, d.Q
-	case gateProj, upProj:
-		return d.I, d.H
-	}
-	return d.H, d.I
+	s := targetModules[t].Shape(d.cfg)
+	return s[0], s[1]
 }
-
-// hasBias reports whether a projection carries a bias (q, k and v do).
-func (t target) hasBias() bool { return t == qProj || t == kProj || t == vProj }
 
 // tensor is one named tensor of the model: a matrix (w) or a float32 vector
-// (vec), with the shape the checkpoint must have.
+// (vec), with its row of the architecture table (name, shape the checkpoint
+// must have) and where its Param goes in full-parameter training.
 type tensor struct {
-	name  string
-	shape []int
-	w     *ops.Weight
-	vec   *[]float32
+	model.Weight
+	w   *ops.Weight
+	vec *[]float32
+	p   **Param
 }
 
-// tensors lists every tensor the model loads, named by its safetensors key.
+// tensors lists every tensor the model holds, in checkpoint order, each
+// bound to its field: the table says what exists, this says where it lives.
 // lm_head is listed only when the embeddings are not tied.
 func (m *Model) tensors() []tensor {
-	d := m.d
-	ts := []tensor{{name: "model.embed_tokens.weight", shape: []int{d.V, d.H}, w: &m.EmbedTokens}}
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		p := fmt.Sprintf("model.layers.%d.", i)
-		ts = append(ts, tensor{name: p + "input_layernorm.weight", shape: []int{d.H}, vec: &l.InputLayernorm.Weight})
-		for t := range numTargets {
-			out, in := d.shape(t)
-			lin := l.linear(t)
-			ts = append(ts, tensor{name: p + targetPaths[t] + ".weight", shape: []int{out, in}, w: &lin.Weight})
-			if t.hasBias() {
-				ts = append(ts, tensor{name: p + targetPaths[t] + ".bias", shape: []int{out}, vec: &lin.Bias})
-			}
-			if t == oProj {
-				ts = append(ts, tensor{name: p + "post_attention_layernorm.weight", shape: []int{d.H}, vec: &l.PostAttentionLayernorm.Weight})
-			}
+	ws := m.Config.Weights()
+	ts := make([]tensor, len(ws))
+	for i, w := range ws {
+		t := tensor{Weight: w}
+		switch {
+		case w.Layer >= 0 && w.Module.Kind == model.NormKind:
+			n := m.Layers[w.Layer].norm(w.Slot)
+			t.vec, t.p = &n.Weight, &n.p
+		case w.Layer >= 0 && w.Bias:
+			lin := m.Layers[w.Layer].linear(target(w.Slot))
+			t.vec, t.p = &lin.Bias, &lin.bp
+		case w.Layer >= 0:
+			lin := m.Layers[w.Layer].linear(target(w.Slot))
+			t.w, t.p = &lin.Weight, &lin.wp
+		case w.Module.Path == m.Config.Arch().Norm.Path:
+			t.vec, t.p = &m.Norm.Weight, &m.Norm.p
+		case w.Module.Path == m.Config.Arch().Head.Path:
+			t.w, t.p = m.LMHead, &m.headP
+		default:
+			t.w, t.p = &m.EmbedTokens, &m.embedP
 		}
-	}
-	ts = append(ts, tensor{name: "model.norm.weight", shape: []int{d.H}, vec: &m.Norm.Weight})
-	if m.LMHead != &m.EmbedTokens {
-		ts = append(ts, tensor{name: "lm_head.weight", shape: []int{d.V, d.H}, w: m.LMHead})
+		ts[i] = t
 	}
 	return ts
 }
@@ -248,13 +252,10 @@ func New(cfg model.Config, dtype string, seed int64) (*Model, error) {
 		std = 0.02
 	}
 	for _, t := range m.tensors() {
-		n := 1
-		for _, s := range t.shape {
-			n *= s
-		}
+		n := t.Numel()
 		if t.vec != nil {
 			v := make([]float32, n)
-			if len(t.shape) == 1 && isNormName(t.name) {
+			if t.Module.Kind == model.NormKind {
 				for i := range v {
 					v[i] = 1
 				}
@@ -266,14 +267,9 @@ func New(cfg model.Config, dtype string, seed int64) (*Model, error) {
 		for i := range f {
 			f[i] = float32(rng.NormFloat64() * std)
 		}
-		*t.w = makeWeight(t.shape[0], t.shape[1], f, dtype)
+		*t.w = makeWeight(t.Shape[0], t.Shape[1], f, dtype)
 	}
 	return m, nil
-}
-
-// isNormName reports whether a tensor key is a norm weight.
-func isNormName(name string) bool {
-	return len(name) > len("norm.weight") && name[len(name)-len("norm.weight"):] == "norm.weight"
 }
 
 // makeWeight stores f as a Weight of the given dtype.
@@ -320,11 +316,7 @@ func (m *Model) DecodeWeights() []*ops.Weight {
 func (m *Model) NumParams() int64 {
 	var n int64
 	for _, t := range m.tensors() {
-		k := int64(1)
-		for _, s := range t.shape {
-			k *= int64(s)
-		}
-		n += k
+		n += int64(t.Numel())
 	}
 	return n
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"qwentune/model"
@@ -37,7 +38,7 @@ func newTestModel(t testing.TB, cfg model.Config, seed int64) *Model {
 			continue
 		}
 		for i := range *ts.vec {
-			if isNormName(ts.name) {
+			if strings.HasSuffix(ts.Name, "norm.weight") {
 				(*ts.vec)[i] = float32(1 + 0.3*rng.NormFloat64())
 			} else {
 				(*ts.vec)[i] = float32(0.3 * rng.NormFloat64())
@@ -69,7 +70,7 @@ func refFromModel(m *Model) refParams {
 	p := refParams{}
 	for _, t := range m.tensors() {
 		if t.vec != nil {
-			p[t.name] = f64(*t.vec)
+			p[t.Name] = f64(*t.vec)
 			continue
 		}
 		v := make([]float64, t.w.Rows*t.w.Cols)
@@ -78,7 +79,7 @@ func refFromModel(m *Model) refParams {
 				v[r*t.w.Cols+c] = float64(t.w.At(r, c))
 			}
 		}
-		p[t.name] = v
+		p[t.Name] = v
 	}
 	if m.adapter != nil {
 		for _, q := range m.adapter.Params() {
@@ -100,7 +101,7 @@ func f64(x []float32) []float64 {
 func refLinear(m *Model, p refParams, li int, t target, x []float64, n int, train bool, seed uint64, rowBase int) []float64 {
 	d := m.d
 	out, in := d.shape(t)
-	pre := "model.layers." + itoa(li) + "." + targetPaths[t]
+	pre := "model.layers." + itoa(li) + "." + targetModules[t].Path
 	w, b := p[pre+".weight"], p[pre+".bias"]
 	y := make([]float64, n*out)
 	for i := 0; i < n; i++ {

@@ -200,10 +200,7 @@ func EstimateConfig(cfg model.Config, dtype string, rows, seqLen int, lora LoRAC
 
 func estimate(m *Model, rows, seqLen int, lora LoRAConfig, opts TrainOptions) (weightsBytes, activationBytes int64) {
 	for _, t := range m.tensors() {
-		n := int64(1)
-		for _, s := range t.shape {
-			n *= int64(s)
-		}
+		n := int64(t.Numel())
 		if t.w != nil && m.dtype == "bfloat16" {
 			weightsBytes += 2 * n
 		} else {
@@ -237,31 +234,19 @@ func (m *Model) TrainAll() ([]*Param, error) {
 	if m.dtype != "float32" {
 		return nil, fmt.Errorf("full-parameter training needs float32 weights, the model is %s", m.dtype)
 	}
-	param := func(name string, shape []int, data []float32, decay bool) *Param {
-		p := &Param{Name: name, Shape: shape, Data: data, Grad: make([]float32, len(data)), Decay: decay}
-		m.params = append(m.params, p)
-		return p
-	}
-	m.embedP = param("model.embed_tokens.weight", []int{m.d.V, m.d.H}, m.EmbedTokens.F32, true)
-	m.headP = m.embedP
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		pre := fmt.Sprintf("model.layers.%d.", i)
-		l.InputLayernorm.p = param(pre+"input_layernorm.weight", []int{m.d.H}, l.InputLayernorm.Weight, false)
-		for t := range numTargets {
-			lin := l.linear(t)
-			lin.wp = param(pre+targetPaths[t]+".weight", []int{lin.Weight.Rows, lin.Weight.Cols}, lin.Weight.F32, true)
-			if lin.Bias != nil {
-				lin.bp = param(pre+targetPaths[t]+".bias", []int{len(lin.Bias)}, lin.Bias, false)
-			}
-			if t == oProj {
-				l.PostAttentionLayernorm.p = param(pre+"post_attention_layernorm.weight", []int{m.d.H}, l.PostAttentionLayernorm.Weight, false)
-			}
+	for _, t := range m.tensors() {
+		data, decay := []float32(nil), t.w != nil // matrices decay; biases and norms do not
+		if t.w != nil {
+			data = t.w.F32
+		} else {
+			data = *t.vec
 		}
+		p := &Param{Name: t.Name, Shape: t.Shape, Data: data, Grad: make([]float32, len(data)), Decay: decay}
+		m.params = append(m.params, p)
+		*t.p = p
 	}
-	m.Norm.p = param("model.norm.weight", []int{m.d.H}, m.Norm.Weight, false)
-	if m.LMHead != &m.EmbedTokens {
-		m.headP = param("lm_head.weight", []int{m.d.V, m.d.H}, m.LMHead.F32, true)
+	if m.LMHead == &m.EmbedTokens {
+		m.headP = m.embedP
 	}
 	m.full = true
 	return m.params, nil

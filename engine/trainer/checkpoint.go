@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
 )
 
@@ -219,10 +219,10 @@ func (r *runner) trainingArgs() trainingArgs {
 
 // writeState writes trainer_state.json and training_args.json into dir.
 func (r *runner) writeState(dir string) error {
-	if err := writeJSON(filepath.Join(dir, TrainerStateFile), r.trainerState()); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, TrainerStateFile), r.trainerState()); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, TrainingArgsFile), r.trainingArgs())
+	return atomicfile.WriteJSON(filepath.Join(dir, TrainingArgsFile), r.trainingArgs())
 }
 
 // saveCheckpoint writes OutputDir/checkpoint-{step} atomically: everything
@@ -258,12 +258,12 @@ func (r *runner) saveCheckpoint() (dir string, err error) {
 		{LoopStateFile, r.loop},
 	}
 	for _, f := range files {
-		if err := writeJSON(filepath.Join(tmp, f.name), f.v); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(tmp, f.name), f.v); err != nil {
 			return "", err
 		}
 	}
 	for name, content := range r.o.Extra {
-		if err := model.WriteFileAtomic(filepath.Join(tmp, name), []byte(content)); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, name), []byte(content)); err != nil {
 			return "", err
 		}
 	}
@@ -548,15 +548,6 @@ func f32Bytes(v []float32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return b
-}
-
-// writeJSON writes v indented, with a final newline, atomically.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return model.WriteFileAtomic(path, append(b, '\n'))
 }
 
 // readJSON decodes the JSON file at path into v.

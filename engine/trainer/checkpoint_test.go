@@ -13,6 +13,7 @@ import (
 
 	"qwentune/engine/nn"
 	"qwentune/engine/progress"
+	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
 )
 
@@ -327,7 +328,7 @@ func TestResumeRefusesChangedData(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	// An inconsistent checkpoint is refused too.
-	if err := writeJSON(filepath.Join(o.ResumeFrom, RNGStateFile), rngState{GlobalStep: 4}); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(o.ResumeFrom, RNGStateFile), rngState{GlobalStep: 4}); err != nil {
 		t.Fatal(err)
 	}
 	o.Batches = resumeOpts(t, m).Batches

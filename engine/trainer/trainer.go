@@ -18,7 +18,7 @@ import (
 
 	"qwentune/engine/nn"
 	"qwentune/engine/progress"
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 )
 
 // Model is what the loop trains; *nn.Model satisfies it.
@@ -372,7 +372,7 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 		}
 	}
 	for name, content := range o.Extra {
-		if err := model.WriteFileAtomic(filepath.Join(o.OutputDir, name), []byte(content)); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(o.OutputDir, name), []byte(content)); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}

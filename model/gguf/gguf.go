@@ -9,8 +9,8 @@
 //
 // The package is format-level: it knows value types, ggml tensor types, the
 // Q8_0, F16 and BF16 encodings and the checks llama.cpp applies when loading,
-// but nothing about a particular architecture except the small Qwen2 name
-// mapping in Qwen2Names.
+// but nothing about a particular architecture: tensor names come from the
+// architecture table (model.Arch, Weight.GGUFName).
 package gguf
 
 import (

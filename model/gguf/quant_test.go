@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+
+	"qwentune/model/safetensors"
 )
 
 // nearestRef rounds |x| to the nearest value of table (ascending values of the
@@ -83,8 +85,8 @@ func edgeFloats(table []float64) []float32 {
 
 func TestFloat16RoundTripAllCodes(t *testing.T) {
 	for h := 0; h < 1<<16; h++ {
-		f := Float16ToFloat32(uint16(h))
-		back := Float32ToFloat16(f)
+		f := safetensors.F16ToFloat32(uint16(h))
+		back := safetensors.Float32ToF16(f)
 		if math.IsNaN(float64(f)) {
 			if back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
 				t.Fatalf("NaN %#04x came back as %#04x", h, back)
@@ -107,11 +109,11 @@ func TestFloat32ToFloat16MatchesReference(t *testing.T) {
 		if math.Signbit(float64(x)) {
 			want |= 0x8000
 		}
-		if got := Float32ToFloat16(x); got != want {
-			t.Fatalf("Float32ToFloat16(%g = %#08x) = %#04x, want %#04x", x, math.Float32bits(x), got, want)
+		if got := safetensors.Float32ToF16(x); got != want {
+			t.Fatalf("safetensors.Float32ToF16(%g = %#08x) = %#04x, want %#04x", x, math.Float32bits(x), got, want)
 		}
 	}
-	if h := Float32ToFloat16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
+	if h := safetensors.Float32ToF16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
 		t.Errorf("NaN → %#04x", h)
 	}
 }
@@ -126,14 +128,14 @@ func TestBFloat16MatchesReference(t *testing.T) {
 		if math.Signbit(float64(x)) {
 			want |= 0x8000
 		}
-		if got := Float32ToBFloat16(x); got != want {
-			t.Fatalf("Float32ToBFloat16(%g = %#08x) = %#04x, want %#04x", x, math.Float32bits(x), got, want)
+		if got := safetensors.Float32ToBF16(x); got != want {
+			t.Fatalf("safetensors.Float32ToBF16(%g = %#08x) = %#04x, want %#04x", x, math.Float32bits(x), got, want)
 		}
-		if got := BFloat16ToFloat32(want); float64(got) != math.Copysign(table[want&0x7fff], float64(x)) && want&0x7fff != 0x7f80 {
-			t.Fatalf("BFloat16ToFloat32(%#04x) = %g", want, got)
+		if got := safetensors.BF16ToFloat32(want); float64(got) != math.Copysign(table[want&0x7fff], float64(x)) && want&0x7fff != 0x7f80 {
+			t.Fatalf("safetensors.BF16ToFloat32(%#04x) = %g", want, got)
 		}
 	}
-	if b := Float32ToBFloat16(math.Float32frombits(0x7f800001)); b != 0x7fc0 {
+	if b := safetensors.Float32ToBF16(math.Float32frombits(0x7f800001)); b != 0x7fc0 {
 		t.Errorf("signalling NaN → %#04x, want quiet 0x7fc0", b)
 	}
 }
@@ -210,7 +212,7 @@ func TestQuantizeQ8_0MatchesReference(t *testing.T) {
 			}
 		}
 		back := DequantizeQ8_0(got)
-		dd := float64(Float16ToFloat32(d))
+		dd := float64(safetensors.F16ToFloat32(d))
 		var amax float64
 		for _, v := range c.x {
 			amax = math.Max(amax, math.Abs(float64(v)))

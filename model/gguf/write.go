@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"qwentune/internal/atomicfile"
 )
 
 // Writer collects metadata and tensors and writes them as one GGUF file.
@@ -155,37 +155,17 @@ func (w *Writer) checkTensor(name string, dims []uint64, typ GGMLType) (int64, e
 	return size, nil
 }
 
-// WriteFile writes the GGUF file to path atomically: to a temporary file in
-// the same directory, synced, then renamed over path. On error path is left
-// untouched and the temporary file is removed.
-func (w *Writer) WriteFile(path string) (err error) {
+// WriteFile writes the GGUF file to path atomically (see atomicfile): on
+// error path is left untouched and the temporary file is removed.
+func (w *Writer) WriteFile(path string) error {
 	if w.err != nil {
 		return w.err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	err := atomicfile.Write(path, func(out io.Writer) error {
+		_, err := w.WriteTo(out)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("gguf: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = w.WriteTo(tmp); err != nil {
-		return fmt.Errorf("gguf: writing %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("gguf: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; a model file is an ordinary one.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("gguf: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("gguf: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
 	return nil

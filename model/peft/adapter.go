@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"qwentune/internal/atomicfile"
 	"qwentune/model"
 	"qwentune/model/safetensors"
 )
@@ -47,12 +48,11 @@ func Key(layer int, module, which string) string {
 // target_modules, rank_pattern and alpha_pattern are matched against, e.g.
 // "model.layers.3.self_attn.q_proj".
 func ModulePath(layer int, module string) string {
-	parent := "mlp"
-	switch module {
-	case "q_proj", "k_proj", "v_proj", "o_proj":
-		parent = "self_attn"
+	m, ok := model.Qwen2.Linear(module)
+	if !ok {
+		m = model.Module{Path: module}
 	}
-	return "model.layers." + strconv.Itoa(layer) + "." + parent + "." + module
+	return model.LayerPath(layer, m)
 }
 
 // ParseKey splits a saved key into its layer, module ("q_proj" …) and which
@@ -62,7 +62,7 @@ func ParseKey(key string) (layer int, module string, which string, err error) {
 	bad := func(why string) (int, string, string, error) {
 		return 0, "", "", fmt.Errorf("key %q: %s", key, why)
 	}
-	rest, ok := strings.CutPrefix(key, keyPrefix+"model.layers.")
+	rest, ok := strings.CutPrefix(key, keyPrefix+model.LayerPrefix)
 	if !ok {
 		return bad("want base_model.model.model.layers.{i}.…")
 	}
@@ -88,7 +88,7 @@ func ParseKey(key string) (layer int, module string, which string, err error) {
 	if !known {
 		return bad("module " + strconv.Quote(module) + " is not one of " + strings.Join(LinearModules, ", "))
 	}
-	if ModulePath(n, module) != "model.layers."+parts[0]+"."+parts[1]+"."+module {
+	if ModulePath(n, module) != model.LayerPrefix+parts[0]+"."+parts[1]+"."+module {
 		return bad(strconv.Quote(module) + " does not belong under " + strconv.Quote(parts[1]))
 	}
 	return n, module, which, nil
@@ -274,10 +274,24 @@ func (c Config) CheckTargets(base model.Config) error {
 			supported = append(supported, ModulePath(layer, m))
 		}
 	}
-	others := []string{"model.embed_tokens", "lm_head", "model.norm", "model.rotary_emb"}
+	// Every other module of the model, those with weights from the
+	// architecture table; the rotary embedding and the activation hold none.
+	a := base.Arch()
+	others := []string{a.Embed.Path, a.Head.Path, a.Norm.Path, "model.rotary_emb"}
 	for layer := 0; layer < base.NumHiddenLayers; layer++ {
-		p := "model.layers." + strconv.Itoa(layer)
-		others = append(others, p, p+".self_attn", p+".mlp", p+".mlp.act_fn", p+".input_layernorm", p+".post_attention_layernorm")
+		p := model.LayerPrefix + strconv.Itoa(layer)
+		others = append(others, p)
+		for _, parent := range a.Parents {
+			if parent != "" {
+				others = append(others, p+"."+parent)
+			}
+		}
+		others = append(others, p+".mlp.act_fn")
+		for _, m := range a.Layer {
+			if m.Kind != model.LinearKind {
+				others = append(others, model.LayerPath(layer, m))
+			}
+		}
 	}
 	for _, o := range others {
 		if c.Targets(o) {
@@ -334,7 +348,7 @@ func Save(dir string, a Adapter) error {
 	if err != nil {
 		return fmt.Errorf("peft: %w", err)
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, ConfigName), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigName), append(js, '\n')); err != nil {
 		return fmt.Errorf("peft: %w", err)
 	}
 	return nil
@@ -348,25 +362,7 @@ func TrainableLine(trainable, all int64) string {
 	if all != 0 {
 		pct = 100 * float64(trainable) / float64(all)
 	}
-	return fmt.Sprintf("trainable params: %s || all params: %s || trainable%%: %.4f", commas(trainable), commas(all), pct)
-}
-
-// commas formats n with thousands separators, like Python's {:,d}.
-func commas(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return fmt.Sprintf("trainable params: %s || all params: %s || trainable%%: %.4f", model.Thousands(trainable), model.Thousands(all), pct)
 }
 
 // CountLoRA returns the number of LoRA parameters the config puts on base:

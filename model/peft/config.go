@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"qwentune/model"
 )
 
 // ConfigName is the file name of an adapter's configuration.
@@ -25,9 +27,10 @@ const ConfigName = "adapter_config.json"
 // output head.
 const AllLinear = "all-linear"
 
-// LinearModules are Qwen2's per-layer linear modules in PEFT's naming, the
-// only modules a QwenTune adapter can target; all-linear means all of them.
-var LinearModules = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+// LinearModules are Qwen2's per-layer linear modules in PEFT's naming (from
+// the architecture table, model.Arch), the only modules a QwenTune adapter
+// can target; all-linear means all of them.
+var LinearModules = model.Qwen2.LinearNames()
 
 // Modules is a target_modules (or exclude_modules) value: a list of module
 // names matched exactly or as a dotted suffix, or a single string that is a

@@ -159,8 +159,8 @@ func TestTrainableLine(t *testing.T) {
 			t.Errorf("TrainableLine(%d, %d) = %q", c.tr, c.all, got)
 		}
 	}
-	if commas(-1234567) != "-1,234,567" {
-		t.Error(commas(-1234567))
+	if got := TrainableLine(-1234567, 1); !strings.HasPrefix(got, "trainable params: -1,234,567 ||") {
+		t.Error(got)
 	}
 }
 

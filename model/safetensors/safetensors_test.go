@@ -238,9 +238,11 @@ func TestOpenDir(t *testing.T) {
 		if err := json.Unmarshal(idxData, &idx); err != nil {
 			t.Fatal(err)
 		}
-		// a.bias 6 | b.weight 24 | c.half 4 + d.ids 16 + e.empty 0 | f.scalar 1: 4 shards.
-		if idx.WeightMap["a.bias"] != "model-00001-of-00004.safetensors" || idx.WeightMap["b.weight"] != "model-00002-of-00004.safetensors" ||
-			idx.WeightMap["f.scalar"] != "model-00004-of-00004.safetensors" || idx.Metadata["total_size"] != float64(51) {
+		// huggingface_hub's split: b.weight 24 > 20 gets its own shard at once;
+		// a.bias 6 + c.half 4 | d.ids 16 + e.empty 0 + f.scalar 1: 3 shards.
+		if idx.WeightMap["b.weight"] != "model-00001-of-00003.safetensors" || idx.WeightMap["a.bias"] != "model-00002-of-00003.safetensors" ||
+			idx.WeightMap["c.half"] != "model-00002-of-00003.safetensors" || idx.WeightMap["f.scalar"] != "model-00003-of-00003.safetensors" ||
+			idx.Metadata["total_size"] != float64(51) {
 			t.Fatalf("index %s", idxData)
 		}
 		s, err := OpenDir(dir)
@@ -248,7 +250,7 @@ func TestOpenDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if len(s.Names()) != len(tensors) || len(s.Files()) != 4 {
+		if len(s.Names()) != len(tensors) || len(s.Files()) != 3 {
 			t.Fatalf("names %v files %v", s.Names(), s.Files())
 		}
 		for _, w := range tensors {
@@ -591,5 +593,34 @@ func TestBF16Blocks(t *testing.T) {
 				t.Fatalf("%s: value %d: BF16 %#x, want %#x", tt.DType, i, got[i], Float32ToBF16(want[i]))
 			}
 		}
+	}
+}
+
+func TestPlanShards(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sizes []int64
+		limit int64
+		want  string
+	}{
+		{"one file", []int64{5, 5, 5}, 0, "abc"},
+		{"fits", []int64{5, 5}, 10, "ab"},
+		{"tips over", []int64{5, 5, 1}, 10, "ab|c"},
+		{"big tensor alone first", []int64{3, 20, 4}, 10, "b|ac"},
+		{"greedy", []int64{6, 5, 4, 7}, 10, "a|bc|d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var parts []string
+			for _, sh := range PlanShards(tc.sizes, tc.limit) {
+				var s string
+				for _, i := range sh {
+					s += string(rune('a' + i))
+				}
+				parts = append(parts, s)
+			}
+			if got := strings.Join(parts, "|"); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

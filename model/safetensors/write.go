@@ -1,14 +1,17 @@
 package safetensors
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"qwentune/internal/atomicfile"
 )
 
 // Spec describes a tensor to be written by Stream: everything but its data.
@@ -79,7 +82,7 @@ func Stream(path string, specs []Spec, metadata map[string]string, write func(na
 	if err != nil {
 		return fmt.Errorf("safetensors: %s: %v", path, err)
 	}
-	return atomicWrite(path, func(w io.Writer) error {
+	err = atomicfile.Write(path, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
 		if _, err := w.Write(n[:]); err != nil {
@@ -99,6 +102,10 @@ func Stream(path string, specs []Spec, metadata map[string]string, write func(na
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	return nil
 }
 
 // encodeHeader renders the JSON header for sorted specs with the given data
@@ -163,42 +170,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// atomicWrite writes path through fill into a temporary file in the same
-// folder, fsyncs it and renames it over path, so readers never see a partial
-// file. On any error the temporary file is removed.
-func atomicWrite(path string, fill func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := fill(bw); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	return nil
-}
-
 // IndexName is the file name of a sharded checkpoint's index.
 const IndexName = "model.safetensors.index.json"
 
@@ -211,53 +182,92 @@ type Index struct {
 	WeightMap map[string]string `json:"weight_map"`
 }
 
-// WriteSharded writes tensors into dir the way Hugging Face's
-// save_pretrained does: one model.safetensors when the total data size is at
-// most maxShardBytes (or maxShardBytes ≤ 0), otherwise
-// model-00001-of-0000N.safetensors shards filled greedily in name order
-// (a new shard starts when the next tensor would push the current one past
-// the limit; a single larger tensor gets a shard of its own) plus
-// model.safetensors.index.json with the total size and the weight map.
-// metadata is written into every shard.
+// WriteSharded writes in-memory tensors into dir like StreamSharded, in
+// name order.
 func WriteSharded(dir string, tensors []Tensor, maxShardBytes int64, metadata map[string]string) error {
 	sorted := append([]Tensor(nil), tensors...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	var total int64
-	for _, t := range sorted {
-		total += int64(len(t.Data))
+	specs := make([]Spec, len(sorted))
+	byName := make(map[string][]byte, len(sorted))
+	for i, t := range sorted {
+		specs[i] = Spec{Name: t.Name, DType: t.DType, Shape: t.Shape}
+		byName[t.Name] = t.Data
 	}
-	if maxShardBytes <= 0 || total <= maxShardBytes {
-		return Write(filepath.Join(dir, SingleName), sorted, metadata)
-	}
-	var shards [][]Tensor
-	var cur []Tensor
-	var curSize int64
-	for _, t := range sorted {
-		n := int64(len(t.Data))
-		if len(cur) > 0 && curSize+n > maxShardBytes {
-			shards = append(shards, cur)
-			cur, curSize = nil, 0
+	return StreamSharded(dir, specs, maxShardBytes, metadata, func(name string, w io.Writer) error {
+		_, err := w.Write(byName[name])
+		return err
+	})
+}
+
+// PlanShards splits tensors of the given byte sizes, in state-dict order,
+// the way huggingface_hub's split_state_dict_into_shards does (and so
+// save_pretrained): a tensor larger than the limit gets a shard of its own
+// at once; otherwise a new shard starts when the next tensor would tip the
+// current one over the limit. limit ≤ 0 means one shard. It returns the
+// indices of each shard's tensors.
+func PlanShards(sizes []int64, limit int64) [][]int {
+	var out [][]int
+	var cur []int
+	var curBytes int64
+	for i, n := range sizes {
+		if limit > 0 && n > limit {
+			out = append(out, []int{i})
+			continue
 		}
-		cur = append(cur, t)
-		curSize += n
+		if limit > 0 && curBytes+n > limit && len(cur) > 0 {
+			out = append(out, cur)
+			cur, curBytes = nil, 0
+		}
+		cur = append(cur, i)
+		curBytes += n
 	}
-	shards = append(shards, cur)
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// StreamSharded writes a checkpoint into dir the way save_pretrained does:
+// model.safetensors when every tensor fits in one shard of maxShardBytes
+// (or maxShardBytes ≤ 0), otherwise model-0000i-of-0000N.safetensors shards
+// cut by PlanShards in the order of specs, plus model.safetensors.index.json
+// with the total size and the weight map. Tensor data comes from write as in
+// Stream; metadata goes into every shard. A single file replaces an index
+// left by an earlier, sharded checkpoint.
+func StreamSharded(dir string, specs []Spec, maxShardBytes int64, metadata map[string]string, write func(name string, w io.Writer) error) error {
+	sizes := make([]int64, len(specs))
+	var total int64
+	for i, s := range specs {
+		n, err := s.ByteSize()
+		if err != nil {
+			return fmt.Errorf("safetensors: %v", err)
+		}
+		sizes[i], total = n, total+n
+	}
+	shards := PlanShards(sizes, maxShardBytes)
+	if len(shards) <= 1 {
+		if err := Stream(filepath.Join(dir, SingleName), specs, metadata, write); err != nil {
+			return err
+		}
+		if err := os.Remove(filepath.Join(dir, IndexName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("safetensors: %w", err)
+		}
+		return nil
+	}
 	idx := Index{Metadata: map[string]any{"total_size": total}, WeightMap: map[string]string{}}
 	for i, shard := range shards {
 		name := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
-		if err := Write(filepath.Join(dir, name), shard, metadata); err != nil {
+		part := make([]Spec, len(shard))
+		for j, k := range shard {
+			part[j] = specs[k]
+			idx.WeightMap[specs[k].Name] = name
+		}
+		if err := Stream(filepath.Join(dir, name), part, metadata, write); err != nil {
 			return err
 		}
-		for _, t := range shard {
-			idx.WeightMap[t.Name] = name
-		}
 	}
-	js, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return fmt.Errorf("safetensors: %s: %w", IndexName, err)
+	if err := atomicfile.WriteJSON(filepath.Join(dir, IndexName), idx); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
-	return atomicWrite(filepath.Join(dir, IndexName), func(w io.Writer) error {
-		_, err := w.Write(append(js, '\n'))
-		return err
-	})
+	return nil
 }

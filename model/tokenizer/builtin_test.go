@@ -33,7 +33,7 @@ func TestBuiltin(t *testing.T) {
 	if err := WriteBuiltin(dir); err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string][]byte{"tokenizer.json": builtinTokenizer, "tokenizer_config.json": builtinConfig} {
+	for name, want := range map[string][]byte{"tokenizer.json": builtinFile(builtinTokenizerName), "tokenizer_config.json": builtinFile(builtinConfigName)} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("WriteBuiltin: %s differs (%v)", name, err)

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"qwentune/model"
+	"qwentune/internal/atomicfile"
 )
 
 // modelMaxLength is Qwen2's context length, written to generated tokenizer_config.json files.
@@ -128,14 +128,14 @@ func (t *Tokenizer) SaveFiles(dir string) error {
 			return fmt.Errorf("%s: tokenizer_config.json: %w", t.name, err)
 		}
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, "tokenizer.json"), t.tokenizerFile); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "tokenizer.json"), t.tokenizerFile); err != nil {
 		return err
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, "tokenizer_config.json"), cfg); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg); err != nil {
 		return err
 	}
 	if t.templateFile != nil {
-		return model.WriteFileAtomic(filepath.Join(dir, "chat_template.jinja"), t.templateFile)
+		return atomicfile.WriteFile(filepath.Join(dir, "chat_template.jinja"), t.templateFile)
 	}
 	return nil
 }

@@ -189,7 +189,7 @@ func readTemplates(tb testing.TB) map[string]string {
 // withTemplate returns a copy of the built-in tokenizer that ships the given chat template.
 func withTemplate(tb testing.TB, tmpl string) *Tokenizer {
 	tb.Helper()
-	t, err := Parse(builtinTokenizer, "builtin/tokenizer.json")
+	t, err := Parse(builtinFile(builtinTokenizerName), builtinTokenizerName)
 	if err != nil {
 		tb.Fatal(err)
 	}

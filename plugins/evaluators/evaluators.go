@@ -1,7 +1,8 @@
 // Package evaluators is the evaluator plugin protocol of QwenTune: the
 // Evaluator interface, the go-plugin handshake and plugin map, the gRPC glue
-// generated from evaluator.proto, Serve for plugin binaries, and the host
-// side (Discover, Open) that finds, verifies and runs them.
+// generated from evaluator.proto and Serve for plugin binaries. The host
+// side, which finds, verifies and runs them, is the sub-package host, so a
+// plugin binary links none of it.
 //
 // An evaluator is a separate executable named qwentune-eval-<name>. Each one
 // is a tiny main package calling Serve, so anyone can add an evaluator
@@ -42,7 +43,7 @@ var PluginMap = map[string]plugin.Plugin{
 }
 
 // Evaluator judges model outputs. Plugins implement it and hand it to Serve;
-// the host's *Client implements it by calling the plugin over gRPC.
+// the host's *host.Client implements it by calling the plugin over gRPC.
 type Evaluator interface {
 	// Info describes the evaluator.
 	Info(ctx context.Context) (Info, error)

@@ -131,14 +131,14 @@ func remoteError(err error) error {
 	case codes.Canceled:
 		return context.Canceled
 	case codes.Unavailable:
-		return fmt.Errorf("%w: %s", errUnavailable, st.Message())
+		return fmt.Errorf("%w: %s", ErrUnavailable, st.Message())
 	}
 	return errors.New(st.Message())
 }
 
-// errUnavailable marks a call that failed because the plugin process or its
+// ErrUnavailable marks a call that failed because the plugin process or its
 // connection went away.
-var errUnavailable = errors.New("plugin unavailable")
+var ErrUnavailable = errors.New("plugin unavailable")
 
 func (c *grpcClient) Info(ctx context.Context) (Info, error) {
 	resp, err := c.client.Info(ctx, &pb.InfoRequest{})

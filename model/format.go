@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // ByteSize formats a byte count for people with binary units: "512 B",
 // "1.5 KiB", "12.3 MiB", "1.46 GiB". The CLI, the app and the engine's
@@ -20,4 +24,24 @@ func ByteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", f/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// Thousands formats n with a comma between groups of three digits, like
+// Python's f"{n:,}": "1,552,430,592", "-1,234,567". PEFT's parameter counts
+// and the CLI's use it.
+func Thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

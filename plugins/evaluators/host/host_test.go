@@ -1,4 +1,4 @@
-package evaluators
+package host
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"qwentune/plugins/evaluators"
 )
 
 // Folders filled on first use by needPlugins: goodDir holds the real
@@ -70,7 +72,7 @@ func TestMain(m *testing.M) {
 func buildPlugins(good, bad string) error {
 	scriptErr := make(chan error, 1)
 	go func() {
-		script := exec.Command("sh", filepath.Join("..", "..", "scripts", "build-plugins.sh"), good)
+		script := exec.Command("sh", filepath.Join("..", "..", "..", "scripts", "build-plugins.sh"), good)
 		if out, err := script.CombinedOutput(); err != nil {
 			scriptErr <- fmt.Errorf("build-plugins.sh: %v\n%s", err, out)
 			return
@@ -85,7 +87,7 @@ func buildTestPlugins(bad string) error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	build := exec.Command("go", "build", "-trimpath", "-o", tmp+string(filepath.Separator), "./internal/testplugins/...")
+	build := exec.Command("go", "build", "-trimpath", "-o", tmp+string(filepath.Separator), "../internal/testplugins/...")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build test plugins: %v\n%s", err, out)
 	}
@@ -95,7 +97,7 @@ func buildTestPlugins(bad string) error {
 	}
 	var manifest strings.Builder
 	for _, e := range entries {
-		bin := BinaryPrefix + e.Name()
+		bin := evaluators.BinaryPrefix + e.Name()
 		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(bad, bin)); err != nil {
 			return err
 		}
@@ -302,7 +304,7 @@ func TestParseManifest(t *testing.T) {
 // readmeExamples parses the heuristic examples table of README.md.
 func readmeExamples(t *testing.T) [][3]string {
 	t.Helper()
-	f, err := os.Open("README.md")
+	f, err := os.Open(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,9 +342,9 @@ func readmeExamples(t *testing.T) [][3]string {
 func TestHeuristicREADMEExamples(t *testing.T) {
 	c := open(t, goodDir, "heuristic")
 	rows := readmeExamples(t)
-	samples := make([]Sample, len(rows))
+	samples := make([]evaluators.Sample, len(rows))
 	for i, r := range rows {
-		samples[i] = Sample{ID: strconv.Itoa(i), Input: "q", Output: r[0], ExpectedLabel: "ok"}
+		samples[i] = evaluators.Sample{ID: strconv.Itoa(i), Input: "q", Output: r[0], ExpectedLabel: "ok"}
 	}
 	verdicts, err := c.Judge(context.Background(), samples)
 	if err != nil {
@@ -395,27 +397,27 @@ func TestSettings(t *testing.T) {
 	tests := []struct {
 		plugin   string
 		settings map[string]string
-		sample   Sample
+		sample   evaluators.Sample
 		label    string
 		reason   string // substring
 		errText  string // substring of the Configure error, if any
 	}{
-		{plugin: "heuristic", settings: map[string]string{"min_chars": "0", "min_words": "0"}, sample: Sample{Output: "a"}, label: "ok", reason: "1 characters, 1 words"},
-		{plugin: "heuristic", settings: map[string]string{"min_words": "5"}, sample: Sample{Output: "one two three four"}, label: "not ok", reason: "too few words: 4, need more than 5"},
+		{plugin: "heuristic", settings: map[string]string{"min_chars": "0", "min_words": "0"}, sample: evaluators.Sample{Output: "a"}, label: "ok", reason: "1 characters, 1 words"},
+		{plugin: "heuristic", settings: map[string]string{"min_words": "5"}, sample: evaluators.Sample{Output: "one two three four"}, label: "not ok", reason: "too few words: 4, need more than 5"},
 		{plugin: "heuristic", settings: map[string]string{"min_char": "3"}, errText: `unknown setting "min_char" (valid: min_chars, min_words)`},
 		{plugin: "heuristic", settings: map[string]string{"min_chars": "-1"}, errText: `min_chars: want a whole number >= 0, got "-1"`},
-		{plugin: "reference", settings: nil, sample: Sample{Output: "The capital is Paris.", Reference: "Paris"}, label: "not ok", reason: "token F1 0.400, below threshold 0.5"},
-		{plugin: "reference", settings: map[string]string{"mode": "contains"}, sample: Sample{Output: "The capital is Paris.", Reference: "paris"}, label: "ok", reason: "contains the reference"},
-		{plugin: "reference", settings: map[string]string{"mode": "exact"}, sample: Sample{Output: " paris!", Reference: "Paris"}, label: "ok", reason: "exact match"},
-		{plugin: "reference", settings: map[string]string{"mode": "exact", "normalize": "false"}, sample: Sample{Output: "paris", Reference: "Paris"}, label: "not ok", reason: "not exact match"},
-		{plugin: "reference", settings: map[string]string{"mode": "rouge_l", "threshold": "0.3"}, sample: Sample{Output: "the cat sat", Reference: "the cat was sitting"}, label: "ok", reason: "ROUGE-L 0.571, at or above threshold 0.3"},
-		{plugin: "reference", settings: nil, sample: Sample{Output: "anything"}, label: "not ok", reason: "no reference answer for this sample"},
+		{plugin: "reference", settings: nil, sample: evaluators.Sample{Output: "The capital is Paris.", Reference: "Paris"}, label: "not ok", reason: "token F1 0.400, below threshold 0.5"},
+		{plugin: "reference", settings: map[string]string{"mode": "contains"}, sample: evaluators.Sample{Output: "The capital is Paris.", Reference: "paris"}, label: "ok", reason: "contains the reference"},
+		{plugin: "reference", settings: map[string]string{"mode": "exact"}, sample: evaluators.Sample{Output: " paris!", Reference: "Paris"}, label: "ok", reason: "exact match"},
+		{plugin: "reference", settings: map[string]string{"mode": "exact", "normalize": "false"}, sample: evaluators.Sample{Output: "paris", Reference: "Paris"}, label: "not ok", reason: "not exact match"},
+		{plugin: "reference", settings: map[string]string{"mode": "rouge_l", "threshold": "0.3"}, sample: evaluators.Sample{Output: "the cat sat", Reference: "the cat was sitting"}, label: "ok", reason: "ROUGE-L 0.571, at or above threshold 0.3"},
+		{plugin: "reference", settings: nil, sample: evaluators.Sample{Output: "anything"}, label: "not ok", reason: "no reference answer for this sample"},
 		{plugin: "reference", settings: map[string]string{"mode": "bleu"}, errText: `mode: want exact, contains, token_f1 or rouge_l, got "bleu"`},
 		{plugin: "reference", settings: map[string]string{"threshold": "1.5"}, errText: "threshold: want a number from 0 to 1"},
-		{plugin: "rules", settings: map[string]string{"require_regex": `(?i)^answer:`, "keywords": "Paris, France"}, sample: Sample{Output: "Answer: Paris, france"}, label: "ok", reason: "passed all 3 rules"},
-		{plugin: "rules", settings: map[string]string{"forbid_regex": `(?i)as an ai`, "keywords": "paris"}, sample: Sample{Output: "As an AI I cannot say"}, label: "not ok", reason: `contains forbidden "As an AI"; missing keyword "paris"`},
-		{plugin: "rules", settings: map[string]string{"json": "true"}, sample: Sample{Output: "```json\n{\"a\": 1}\n```"}, label: "ok", reason: "passed all 1 rules"},
-		{plugin: "rules", settings: map[string]string{"json": "true"}, sample: Sample{Output: "{\"a\": 1"}, label: "not ok", reason: "not valid JSON"},
+		{plugin: "rules", settings: map[string]string{"require_regex": `(?i)^answer:`, "keywords": "Paris, France"}, sample: evaluators.Sample{Output: "Answer: Paris, france"}, label: "ok", reason: "passed all 3 rules"},
+		{plugin: "rules", settings: map[string]string{"forbid_regex": `(?i)as an ai`, "keywords": "paris"}, sample: evaluators.Sample{Output: "As an AI I cannot say"}, label: "not ok", reason: `contains forbidden "As an AI"; missing keyword "paris"`},
+		{plugin: "rules", settings: map[string]string{"json": "true"}, sample: evaluators.Sample{Output: "```json\n{\"a\": 1}\n```"}, label: "ok", reason: "passed all 1 rules"},
+		{plugin: "rules", settings: map[string]string{"json": "true"}, sample: evaluators.Sample{Output: "{\"a\": 1"}, label: "not ok", reason: "not valid JSON"},
 		{plugin: "rules", settings: map[string]string{"require_regex": "("}, errText: "require_regex: error parsing regexp"},
 	}
 	for i, tt := range tests {
@@ -432,7 +434,7 @@ func TestSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.sample.ID = "s"
-			v, err := c.Judge(context.Background(), []Sample{tt.sample})
+			v, err := c.Judge(context.Background(), []evaluators.Sample{tt.sample})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -445,7 +447,7 @@ func TestSettings(t *testing.T) {
 
 func TestRulesWithoutRules(t *testing.T) {
 	c := open(t, goodDir, "rules")
-	_, err := c.Judge(context.Background(), []Sample{{ID: "1", Output: "x"}})
+	_, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "1", Output: "x"}})
 	if err == nil || !strings.Contains(err.Error(), `evaluator "rules": Judge: no rule configured`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -453,7 +455,7 @@ func TestRulesWithoutRules(t *testing.T) {
 	if err := c.Configure(context.Background(), map[string]string{"keywords": "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Judge(context.Background(), []Sample{{ID: "1", Output: "x"}}); err != nil {
+	if _, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "1", Output: "x"}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -462,7 +464,7 @@ func TestRulesWithoutRules(t *testing.T) {
 func checkGoodPluginWorks(t *testing.T) {
 	t.Helper()
 	c := open(t, goodDir, "heuristic")
-	v, err := c.Judge(context.Background(), []Sample{{ID: "x", Output: "a perfectly fine answer"}})
+	v, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "x", Output: "a perfectly fine answer"}})
 	if err != nil || len(v) != 1 || v[0].Label != "ok" {
 		t.Fatalf("good plugin after a bad one: %v %v", v, err)
 	}
@@ -512,7 +514,7 @@ func TestMisbehavingPluginsDuringJudge(t *testing.T) {
 			c := open(t, badDir, tt.plugin, WithCallTimeout(300*time.Millisecond))
 			pid := c.pc.ID()
 			start := time.Now()
-			_, err := c.Judge(context.Background(), []Sample{{ID: "1", Output: "x"}})
+			_, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "1", Output: "x"}})
 			if err == nil {
 				t.Fatal("Judge succeeded")
 			}
@@ -552,14 +554,14 @@ func TestLyingVerdicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.lie, func(t *testing.T) {
-			_, err := c.Judge(context.Background(), []Sample{{ID: "s", Input: tt.lie}})
+			_, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "s", Input: tt.lie}})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
 	}
 	// None of these breaks the plugin.
-	if v, err := c.Judge(context.Background(), []Sample{{ID: "s", Input: "truth"}}); err != nil || v[0].Label != "ok" {
+	if v, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "s", Input: "truth"}}); err != nil || v[0].Label != "ok" {
 		t.Errorf("honest call: %v %v", v, err)
 	}
 }
@@ -656,22 +658,11 @@ func TestCancelledJudgeKeepsPlugin(t *testing.T) {
 	c := open(t, goodDir, "heuristic")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Judge(ctx, []Sample{{ID: "1"}}); !errors.Is(err, context.Canceled) {
+	if _, err := c.Judge(ctx, []evaluators.Sample{{ID: "1"}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
-	if _, err := c.Judge(context.Background(), []Sample{{ID: "1"}}); err != nil {
+	if _, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "1"}}); err != nil {
 		t.Errorf("after a cancelled call: %v", err)
-	}
-}
-
-func TestResolve(t *testing.T) {
-	specs := []Setting{{Name: "a", Default: "1"}, {Name: "b", Default: ""}}
-	got, err := Resolve(specs, map[string]string{"b": "x"})
-	if err != nil || got["a"] != "1" || got["b"] != "x" || len(got) != 2 {
-		t.Errorf("Resolve = %v, %v", got, err)
-	}
-	if _, err := Resolve(specs, map[string]string{"z": "1", "c": "2"}); err == nil || err.Error() != `unknown setting "c", "z" (valid: a, b)` {
-		t.Errorf("unknown: %v", err)
 	}
 }
 
@@ -684,7 +675,7 @@ func TestDefaultDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe, _ = filepath.EvalSymlinks(exe)
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -719,7 +710,7 @@ func (l *lockedBuffer) String() string {
 func TestWithLog(t *testing.T) {
 	var log lockedBuffer
 	c := open(t, goodDir, "heuristic", WithLog(&log))
-	if _, err := c.Judge(context.Background(), []Sample{{ID: "1"}}); err != nil {
+	if _, err := c.Judge(context.Background(), []evaluators.Sample{{ID: "1"}}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
