@@ -5,8 +5,9 @@
 # evaluate, chat, export, runs), and saves a screenshot of each screen under
 # bin/screenshots. Two training runs from the CLI with other learning rates
 # come first, so the Runs screen overlays three curves (the app's run is the
-# third) and `qwentune runs list` / `runs compare` are checked after. It also drives the window with xdotool (tab switching
-# with the mouse, typing into the chat box). Exits non-zero when the app
+# third) and `qwentune runs list` / `runs compare` are checked after. It also
+# drives the window with xdotool (tab switching with the mouse, typing into
+# the chat box). Exits non-zero when the app
 # fails to start, crashes, or does not finish the tour.
 #
 #   scripts/window-test.sh            # a free display
