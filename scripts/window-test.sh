@@ -7,8 +7,8 @@
 # come first, so the Runs screen overlays three curves (the app's run is the
 # third) and `qwentune runs list` / `runs compare` are checked after. It also
 # drives the window with xdotool (tab switching with the mouse, typing into
-# the chat box). Exits non-zero when the app
-# fails to start, crashes, or does not finish the tour.
+# the chat box). Exits non-zero when the app fails to start, crashes, or does
+# not finish the tour.
 #
 #   scripts/window-test.sh            # a free display
 #   DISPLAY_NUM=98 scripts/window-test.sh
