@@ -145,9 +145,8 @@ func Default() Config {
 			GradientAccumulationSteps: 4, LearningRate: 2e-4, LRScheduler: "cosine",
 			WeightDecay: 0.01, Optimizer: "adamw", Epochs: 3, MaxSteps: -1, MaxGradNorm: 1.0,
 			SaveSteps: 500, LoggingSteps: 10, Seed: 42},
-		Logging: LoggingConfig{Level: "INFO", File: "training.log"},
-		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8,
-			JudgeModel: JudgeBase},
+		Logging:    LoggingConfig{Level: "INFO", File: "training.log"},
+		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8, JudgeModel: JudgeBase},
 		Chat: ChatConfig{MaxNewTokens: 100, Temperature: 0.7, TopP: 1.0, TopK: 50,
 			RepetitionPenalty: 1.0, Seed: -1},
 	}
