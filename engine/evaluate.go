@@ -123,7 +123,9 @@ type EvalResult struct {
 // which changes only the speed: each answer is the one generating it alone
 // gives. on receives an EvalSample event, its Phase "tuned" or "base", after
 // every answer and every verdict. A crashed or hung plugin fails this run
-// only.
+// only. The plugin may ask a model too (the judge does): it is lent
+// evaluation.judge_model as a Generator, and the judge plugin gets
+// evaluation.judge_* as its settings (see JudgeSettings).
 func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, on progress.Func) (EvalResult, error) {
 	var res EvalResult
 	samples, err := eval.LoadTestSet(cfg.Dataset.TestFile)
