@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"qwentune/plugins/evaluators"
 )
@@ -121,5 +122,50 @@ func TestOldPluginIgnoresGenerator(t *testing.T) {
 	}
 	if len(gen.asked) != 0 {
 		t.Errorf("heuristic generated %d times", len(gen.asked))
+	}
+}
+
+// blocker is a Generator that blocks until its call is cancelled, then
+// reports that it was.
+type blocker struct {
+	started   chan struct{}
+	cancelled chan error
+}
+
+func (b *blocker) Generate(ctx context.Context, _ evaluators.GenerateRequest) (evaluators.GenerateResponse, error) {
+	close(b.started)
+	<-ctx.Done()
+	b.cancelled <- ctx.Err()
+	return evaluators.GenerateResponse{}, ctx.Err()
+}
+
+// TestJudgeCancelReachesGenerator: cancelling a Judge call cancels the
+// generation the plugin asked the host for, so the host's CPU stops too,
+// and the client stays usable.
+func TestJudgeCancelReachesGenerator(t *testing.T) {
+	needPlugins(t)
+	gen := &blocker{started: make(chan struct{}), cancelled: make(chan error, 1)}
+	c := open(t, goodDir, "judge", WithGenerator(gen))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Judge(ctx, judgeSamples[:1])
+		done <- err
+	}()
+	<-gen.started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Judge after cancel: %v", err)
+	}
+	select {
+	case err := <-gen.cancelled:
+		if err == nil {
+			t.Error("generator context not cancelled")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the host's generation was not cancelled")
+	}
+	if _, err := c.Info(context.Background()); err != nil {
+		t.Errorf("Info after a cancelled Judge: %v", err)
 	}
 }
