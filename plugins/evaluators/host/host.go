@@ -522,6 +522,10 @@ func (c *Client) Configure(ctx context.Context, settings map[string]string) erro
 	if err != nil {
 		return err
 	}
+	if info.Name == "" || len(info.Labels) == 0 {
+		return fmt.Errorf("evaluator %q: Info after Configure: a name and at least one label are required, got name %q labels %q",
+			c.plugin.Name, info.Name, info.Labels)
+	}
 	c.mu.Lock()
 	c.info = info
 	c.mu.Unlock()
