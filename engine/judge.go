@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,11 @@ func (g *modelGenerator) model(ctx context.Context) (*Session, *nn.Adapter, erro
 			}
 			g.sess, g.a = g.base, g.adapter
 		default:
+			if st, err := os.Stat(name); name != DemoName && !strings.Contains(name, "/") && (err != nil || !st.IsDir()) {
+				// Not a folder nor a Hub id (owner/name): most likely a typo.
+				g.err = fmt.Errorf("evaluation.judge_model %q: want %s, %s, demo or a model folder", name, config.JudgeBase, config.JudgeFineTune)
+				return
+			}
 			g.sess, g.err = Open(ctx, name, g.cfg.Model.Revision, g.cfg.Model.Dtype, nil)
 			if g.err != nil {
 				g.err = fmt.Errorf("evaluation.judge_model %s: %w", name, g.err)

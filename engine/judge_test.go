@@ -133,6 +133,10 @@ func TestJudgeModelChoices(t *testing.T) {
 	if _, err := s.Evaluate(context.Background(), cfg, EvalOptions{Adapter: a, PluginDirs: []string{pluginDir}, DevPlugins: true}, nil); err != nil {
 		t.Fatalf("finetune judge: %v", err)
 	}
+	g = newModelGenerator(s, a, testConfig(t, DemoName, "evaluation.judge_model=fine-tune"))
+	if _, _, err := g.model(context.Background()); err == nil || !strings.Contains(err.Error(), "want base, finetune") {
+		t.Fatalf("a misspelt judge_model: %v", err)
+	}
 	other := tinyModel(t)
 	res := evalJudge(t, s, "evaluation.judge_model="+other)
 	g = newModelGenerator(s, nil, testConfig(t, DemoName, "evaluation.judge_model="+other))
