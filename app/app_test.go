@@ -19,6 +19,7 @@ import (
 	"qwentune/engine/config"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
+	"qwentune/plugins/evaluators"
 )
 
 // uiMu serialises the app's UI callbacks with the test's reads: the test
@@ -574,6 +575,27 @@ func TestFirstStartUsesTheDemoWhenNothingIsDownloaded(t *testing.T) {
 		// only showed in the real window; scripts/window-test.sh guards it.)
 		if !strings.Contains(u.form.status.Text, "valid") {
 			t.Errorf("config form status %q: the defaults are not shown", u.form.status.Text)
+		}
+	})
+}
+
+// TestEvaluateShowsJudgeSettings: with the judge selected, the Evaluate
+// screen shows the evaluation.judge_* settings and follows their changes.
+func TestEvaluateShowsJudgeSettings(t *testing.T) {
+	u, _ := newTestUI(t)
+	onUI(func() {
+		u.evaluate.infos["judge"] = evaluators.Info{Name: "judge", Version: "1.0.0", Description: "asks a model",
+			Labels: []string{"ok", "not ok", evaluators.Unjudged}}
+		u.evaluate.picker.Options = []string{"judge"}
+		u.evaluate.picker.SetSelected("judge")
+		if !strings.Contains(u.evaluate.about.Text, "Judge model: base") || !strings.Contains(u.evaluate.about.Text, "built-in rubric") {
+			t.Errorf("about %q", u.evaluate.about.Text)
+		}
+		if err := u.form.apply("evaluation.judge_labels", "yes, no"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(u.evaluate.about.Text, "labels: yes, no") {
+			t.Errorf("after changing the labels, about %q", u.evaluate.about.Text)
 		}
 	})
 }

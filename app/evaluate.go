@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"qwentune/engine"
+	"qwentune/engine/config"
 	"qwentune/engine/eval"
 	"qwentune/engine/progress"
 	"qwentune/internal/atomicfile"
@@ -172,6 +173,7 @@ func (s *evalScreen) load() {
 	if s.picker.Selected != s.u.st.cfg.Evaluation.Evaluator && len(s.picker.Options) > 0 {
 		s.picker.SetSelected(s.u.st.cfg.Evaluation.Evaluator)
 	}
+	s.describe(s.picker.Selected) // the judge's settings live in the config
 }
 
 func (s *evalScreen) refresh() {
@@ -240,10 +242,29 @@ func (s *evalScreen) describe(name string) {
 		return
 	}
 	text := fmt.Sprintf("%s %s — %s\nLabels: %s", info.Name, info.Version, info.Description, strings.Join(info.Labels, ", "))
-	for _, st := range info.Settings {
-		text += fmt.Sprintf("\n· %s (default %q): %s", st.Name, st.Default, st.Description)
+	if name == engine.JudgePlugin {
+		text += "\n" + judgeSettingsText(s.u.st.cfg.Evaluation)
+	} else {
+		for _, st := range info.Settings {
+			text += fmt.Sprintf("\n· %s (default %q): %s", st.Name, st.Default, st.Description)
+		}
 	}
 	s.about.SetText(text)
+}
+
+// judgeSettingsText describes the judge's settings as config.yml sets them
+// (Config tab, evaluation.judge_*).
+func judgeSettingsText(ev config.EvaluationConfig) string {
+	or := func(v, def string) string {
+		if v == "" || v == "0" {
+			return def
+		}
+		return v
+	}
+	return fmt.Sprintf("Judge model: %s · labels: %s · answer up to %s tokens\nRubric: %s\n"+
+		"Answers naming no label are counted as unjudged and left out of the metrics. Change these in the Config tab (evaluation.judge_*).",
+		ev.JudgeModel, or(ev.JudgeLabels, "ok, not ok (the plugin's default)"),
+		or(strconv.Itoa(ev.JudgeMaxNewTokens), "the plugin's default"), or(oneLine(ev.JudgePrompt), "the plugin's built-in rubric"))
 }
 
 // Run evaluates the fine-tune (or the base model when there is no adapter
@@ -337,7 +358,11 @@ func (s *evalScreen) show(res *engine.EvalResult) {
 	s.res = res
 	m := res.Tuned.Metrics
 	text := fmt.Sprintf("Accuracy %.3f (%d of %d) · %q: precision %.3f, recall %.3f, F1 %.3f · macro F1 %.3f",
-		m.Accuracy, m.Correct, m.Total, m.Positive, m.Precision, m.Recall, m.F1, m.Macro.F1)
+		m.Accuracy, m.Correct, m.Judged, m.Positive, m.Precision, m.Recall, m.F1, m.Macro.F1)
+	if m.Unjudged > 0 {
+		text += fmt.Sprintf("\n%d of %d samples unjudged (the evaluator could not judge them); the figures cover the other %d.",
+			m.Unjudged, m.Total, m.Judged)
+	}
 	if c := res.Comparison; c != nil {
 		da, df, dm := c.Delta()
 		text += fmt.Sprintf("\nvs base: accuracy %+.3f, F1 %+.3f, macro F1 %+.3f · %d fixed, %d broken, %d changed but still wrong",

@@ -20,7 +20,7 @@ import (
 	"qwentune/model/tokenizer"
 )
 
-// pluginDir holds the heuristic evaluator built by TestMain.
+// pluginDir holds the heuristic and judge evaluators built by TestMain.
 var pluginDir string
 
 func TestMain(m *testing.M) {
@@ -29,12 +29,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	out := filepath.Join(dir, "qwentune-eval-heuristic")
-	build := exec.Command("go", "build", "-o", out, "../plugins/evaluators/heuristic")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the heuristic plugin:", err)
-		os.Exit(1)
+	for _, name := range []string{"heuristic", "judge"} {
+		out := filepath.Join(dir, "qwentune-eval-"+name)
+		build := exec.Command("go", "build", "-o", out, "../plugins/evaluators/"+name)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building the %s plugin: %v\n", name, err)
+			os.Exit(1)
+		}
 	}
 	pluginDir = dir
 	// Runs are recorded in the run history: never in the user's.

@@ -123,8 +123,10 @@ type EvalResult struct {
 // which changes only the speed: each answer is the one generating it alone
 // gives. on receives an EvalSample event, its Phase "tuned" or "base", after
 // every answer and every verdict. A crashed or hung plugin fails this run
-// only. The run and its metrics are recorded in the run history (a failure
-// there is a warning).
+// only. The plugin may ask a model too (the judge does): it is lent
+// evaluation.judge_model as a Generator, and the judge plugin gets
+// evaluation.judge_* as its settings (see JudgeSettings). The run and its
+// metrics are recorded in the run history (a failure there is a warning).
 func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions, on progress.Func) (EvalResult, error) {
 	h := recordEval(cfg, o, on)
 	res, err := s.evaluate(ctx, cfg, o, on)
@@ -147,16 +149,25 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	if err != nil {
 		return res, err
 	}
-	var opts []host.Option
+	// Every plugin is offered generation with evaluation.judge_model; the
+	// model is opened only if the plugin asks (the judge does).
+	opts := []host.Option{host.WithGenerator(newModelGenerator(s, o.Adapter, cfg))}
 	if o.DevPlugins {
 		opts = append(opts, host.SkipVerify())
+	}
+	settings := o.Settings
+	if name == JudgePlugin {
+		settings = JudgeSettings(cfg.Evaluation, o.Settings)
+		// A Judge call generates one answer per sample on the host's CPU:
+		// the default bound, meant for a plugin that hangs, is too tight.
+		opts = append(opts, host.WithCallTimeout(judgeCallTimeout))
 	}
 	client, err := host.Open(ctx, p, opts...)
 	if err != nil {
 		return res, err
 	}
 	defer client.Close()
-	if err := client.Configure(ctx, o.Settings); err != nil {
+	if err := client.Configure(ctx, settings); err != nil {
 		return res, err
 	}
 	res.Info = client.About()
@@ -196,7 +207,7 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 				on.Emit(ev)
 			})
 	}
-	meta := eval.Meta{Evaluator: res.Info.Name, EvaluatorVersion: res.Info.Version, Settings: o.Settings,
+	meta := eval.Meta{Evaluator: res.Info.Name, EvaluatorVersion: res.Info.Version, Settings: settings,
 		Model: cfg.Model.Name, Adapter: o.AdapterDir, ConfigHash: cfg.Hash(), TestSet: cfg.Dataset.TestFile}
 	phase := "tuned"
 	if o.Adapter == nil {
@@ -232,6 +243,10 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	}
 	return res, nil
 }
+
+// judgeCallTimeout bounds one Judge call of the judge plugin, which asks
+// the judge model evaluation.batch_size questions.
+const judgeCallTimeout = time.Hour
 
 // EvalDir is the default folder for an evaluation's outputs: a time-stamped
 // folder under training.output_dir/eval.

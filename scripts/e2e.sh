@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of the CLI on a tiny random model: make-model, inspect,
 # tokenize round trip, data inspect, train (LoRA), resume, eval with the
-# heuristic plugin (and base comparison), generate, chat. Fails on the first
+# heuristic plugin (and base comparison) and the judge plugin, generate, chat. Fails on the first
 # error or a wrong result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ trap 'rm -rf "$work"' EXIT
 # Runs are recorded in a history of this test's own, not the user's.
 export QWENTUNE_RUNS_DIR="$work/history"
 go build -o bin/qwentune ./cmd/qwentune
+scripts/build-plugins.sh > /dev/null
 q=bin/qwentune
 
 $q make-model --shape tiny --out "$work/tiny" --seed 3
@@ -56,6 +57,16 @@ grep -q "training.learning_rate" "$work/diff.txt" && grep -q "training.output_di
   { echo "runs compare:"; cat "$work/compare.txt"; exit 1; }
 $q runs rm "${ids[0]}" --delete-folder --yes > /dev/null
 [ ! -e "$work/run-b" ] || { echo "runs rm --delete-folder left $work/run-b"; exit 1; }
+
+# the judge plugin: a model (here the fine-tune itself) asked a rubric
+# question per answer; every sample ends judged or "unjudged", none lost
+$q eval "${common[@]}" --set evaluation.max_new_tokens=8 --evaluator judge --set evaluation.judge_model=finetune \
+  --set evaluation.judge_max_new_tokens=4 --setting "labels=ok, not ok" --out "$work/judge" --json > "$work/judge.json"
+grep -q '"evaluator":"judge"' "$work/judge.json"
+judged=$(grep -o '"judged":[0-9]*' "$work/judge.json" | head -1 | cut -d: -f2)
+unjudged=$(grep -o '"unjudged":[0-9]*' "$work/judge.json" | head -1 | cut -d: -f2)
+[ "$((judged + unjudged))" -eq "$(wc -l < data/test.jsonl)" ] || { echo "judge: $judged judged + $unjudged unjudged"; exit 1; }
+test -f "$work/judge/metrics.json" -a -f "$work/judge/predictions.jsonl"
 
 # generation: greedy is deterministic
 a=$($q generate --model "$work/tiny" --adapter "$work/run" --ids '[1,2,3]' --max-new-tokens 6 --json)

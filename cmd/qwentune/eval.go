@@ -90,6 +90,9 @@ func runEval(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		da, df, _ := res.Comparison.Delta()
 		fmt.Fprintf(stdout, "\nfine-tune vs base: accuracy %+.3f, F1 %+.3f; %d fixed, %d broken\n", da, df,
 			len(res.Comparison.Fixed), len(res.Comparison.Broken))
+		if n := res.Comparison.Unjudged; n > 0 {
+			fmt.Fprintf(stdout, "%d samples unjudged in one run or both are left out of the comparison\n", n)
+		}
 		printFlips := func(title string, flips []eval.Flip) {
 			if len(flips) == 0 {
 				return

@@ -107,7 +107,21 @@ type EvaluationConfig struct {
 	PositiveLabel string `yaml:"positive_label"`
 	CompareBase   bool   `yaml:"compare_base"`
 	BatchSize     int    `yaml:"batch_size"`
+	// The judge evaluator's settings: the model it asks (JudgeBase,
+	// JudgeFineTune or a model folder), and, when set, its rubric prompt,
+	// labels and answer length (empty or 0 keeps the plugin's default).
+	JudgeModel        string `yaml:"judge_model"`
+	JudgePrompt       string `yaml:"judge_prompt"`
+	JudgeLabels       string `yaml:"judge_labels"`
+	JudgeMaxNewTokens int    `yaml:"judge_max_new_tokens"`
 }
+
+// The values of evaluation.judge_model that name no folder: the base model
+// and the fine-tune being evaluated.
+const (
+	JudgeBase     = "base"
+	JudgeFineTune = "finetune"
+)
 
 // ChatConfig holds the sampling settings of the chat screen and command.
 type ChatConfig struct {
@@ -134,7 +148,7 @@ func Default() Config {
 			WeightDecay: 0.01, Optimizer: "adamw", Epochs: 3, MaxSteps: -1, MaxGradNorm: 1.0,
 			SaveSteps: 500, LoggingSteps: 10, Seed: 42},
 		Logging:    LoggingConfig{Level: "INFO", File: "training.log", ReportTo: "none"},
-		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8},
+		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8, JudgeModel: JudgeBase},
 		Chat: ChatConfig{MaxNewTokens: 100, Temperature: 0.7, TopP: 1.0, TopK: 50,
 			RepetitionPenalty: 1.0, Seed: -1},
 	}
@@ -249,6 +263,9 @@ func (c Config) Resolve(baseDir string) Config {
 	}
 	if isLocalModel(baseDir, c.Model.Name) {
 		c.Model.Name = resolvePath(baseDir, c.Model.Name)
+	}
+	if j := c.Evaluation.JudgeModel; j != JudgeBase && j != JudgeFineTune && isLocalModel(baseDir, j) {
+		c.Evaluation.JudgeModel = resolvePath(baseDir, j)
 	}
 	return c
 }

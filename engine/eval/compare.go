@@ -1,10 +1,13 @@
 package eval
 
+import "qwentune/plugins/evaluators"
+
 // Comparison sets two runs over the same test set side by side, typically
 // the base model against the fine-tuned one.
 type Comparison struct {
 	// Base and Tuned are the metrics of each run over the samples both
-	// judged, so that a partial run is compared like for like.
+	// judged, so that a partial run is compared like for like (a sample
+	// unjudged in either run is left out of both).
 	Base  Metrics `json:"base"`
 	Tuned Metrics `json:"tuned"`
 	// Fixed lists samples wrong in the base run and right in the tuned one,
@@ -17,6 +20,9 @@ type Comparison struct {
 	// Unmatched those judged in only one.
 	Matched   int `json:"matched"`
 	Unmatched int `json:"unmatched"`
+	// Unjudged counts the matched samples the evaluator could not judge in
+	// one run or both (evaluators.Unjudged): no flip, no figure.
+	Unjudged int `json:"unjudged"`
 }
 
 // Flip is one sample whose verdict changed between the runs.
@@ -45,6 +51,10 @@ func Compare(base, tuned Report) Comparison {
 			continue
 		}
 		c.Matched++
+		if b.Predicted == evaluators.Unjudged || t.Predicted == evaluators.Unjudged {
+			c.Unjudged++
+			continue
+		}
 		expected = append(expected, b.Label)
 		basePred = append(basePred, b.Predicted)
 		tunedPred = append(tunedPred, t.Predicted)

@@ -3,6 +3,8 @@ package eval
 import (
 	"math"
 	"testing"
+
+	"qwentune/plugins/evaluators"
 )
 
 func result(id, label, predicted string) Result {
@@ -45,5 +47,30 @@ func TestCompare(t *testing.T) {
 	// tuned tp 1 (id 1), fp 0, fn 2 (ids 2, 5) -> F1 1/2.
 	if acc != 0 || math.Abs(f1-(0.5-0.4)) > 1e-12 || math.IsNaN(macro) {
 		t.Errorf("delta %v %v %v", acc, f1, macro)
+	}
+}
+
+// TestCompareUnjudged: a sample unjudged in either run is no flip and is
+// left out of both runs' figures, so they cover the same samples.
+func TestCompareUnjudged(t *testing.T) {
+	base := Report{Results: []Result{
+		result("1", "ok", "ok"),
+		result("2", "ok", evaluators.Unjudged),
+		result("3", "not ok", "not ok"),
+		result("4", "ok", evaluators.Unjudged),
+	}}
+	base.Metrics.Positive = "ok"
+	tuned := Report{Results: []Result{
+		result("1", "ok", evaluators.Unjudged), // right in base: not "broken"
+		result("2", "ok", "ok"),                // unjudged in base: not "fixed"
+		result("3", "not ok", "ok"),            // broken
+		result("4", "ok", evaluators.Unjudged),
+	}}
+	c := Compare(base, tuned)
+	if len(c.Fixed) != 0 || len(c.Broken) != 1 || c.Broken[0].Base.ID != "3" || c.Changed != 0 {
+		t.Errorf("fixed %+v broken %+v changed %d", c.Fixed, c.Broken, c.Changed)
+	}
+	if c.Matched != 4 || c.Unjudged != 3 || c.Base.Total != 1 || c.Tuned.Total != 1 || c.Base.Accuracy != 1 || c.Tuned.Accuracy != 0 {
+		t.Errorf("matched %d unjudged %d; base %+v; tuned %+v", c.Matched, c.Unjudged, c.Base, c.Tuned)
 	}
 }

@@ -7,15 +7,27 @@ import (
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
+
+	"qwentune/plugins/evaluators"
 )
 
 // Metrics summarises expected against predicted labels. Every ratio whose
 // denominator is zero is 0, never NaN (scikit-learn's zero_division=0).
+//
+// Samples the evaluator could not judge (predicted evaluators.Unjudged, e.g.
+// a judge model that named no label) are counted in Unjudged and left out
+// of everything else: the confusion matrix, Labels, Classes and every
+// ratio are those of the Judged samples, so read Accuracy together with
+// Judged of Total (the coverage) — an evaluator that judges half the
+// samples has measured only that half.
 type Metrics struct {
-	// Total is the number of samples; Correct how many were predicted right.
-	Total   int `json:"total"`
+	// Total is the number of samples, Judged + Unjudged.
+	Total    int `json:"total"`
+	Judged   int `json:"judged"`
+	Unjudged int `json:"unjudged"`
+	// Correct is how many judged samples were predicted right.
 	Correct int `json:"correct"`
-	// Accuracy is Correct / Total.
+	// Accuracy is Correct / Judged.
 	Accuracy float64 `json:"accuracy"`
 	// Positive is the label Precision, Recall and F1 are reported for.
 	Positive string `json:"positive"`
@@ -60,17 +72,29 @@ type Average struct {
 
 // Compute compares expected[i] with predicted[i]. positive names the label
 // whose precision, recall and F1 fill the top-level fields (0 when it is
-// never seen). It panics if the slices differ in length.
+// never seen). Samples predicted evaluators.Unjudged are only counted (see
+// Metrics). It panics if the slices differ in length.
 func Compute(expected, predicted []string, positive string) Metrics {
 	if len(expected) != len(predicted) {
 		panic(fmt.Sprintf("eval: Compute: %d expected labels, %d predicted", len(expected), len(predicted)))
+	}
+	total := len(expected)
+	if slices.Contains(predicted, evaluators.Unjudged) {
+		var e, p []string
+		for i := range predicted {
+			if predicted[i] != evaluators.Unjudged {
+				e, p = append(e, expected[i]), append(p, predicted[i])
+			}
+		}
+		expected, predicted = e, p
 	}
 	labels := sortLabels(expected, predicted, positive)
 	index := make(map[string]int, len(labels))
 	for i, l := range labels {
 		index[l] = i
 	}
-	m := Metrics{Total: len(expected), Positive: positive, Labels: labels, Confusion: make([][]int, len(labels))}
+	m := Metrics{Total: total, Judged: len(expected), Unjudged: total - len(expected), Positive: positive,
+		Labels: labels, Confusion: make([][]int, len(labels))}
 	for i := range m.Confusion {
 		m.Confusion[i] = make([]int, len(labels))
 	}
@@ -80,7 +104,7 @@ func Compute(expected, predicted []string, positive string) Metrics {
 			m.Correct++
 		}
 	}
-	m.Accuracy = ratio(m.Correct, m.Total)
+	m.Accuracy = ratio(m.Correct, m.Judged)
 
 	precision := make([]float64, len(labels))
 	recall := make([]float64, len(labels))

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"qwentune/plugins/evaluators"
 )
 
 const tol = 1e-12
@@ -23,7 +25,7 @@ func TestComputeHandCases(t *testing.T) {
 			predicted: []string{"ok", "ok", "not ok", "ok", "ok", "not ok"},
 			positive:  "ok",
 			want: Metrics{
-				Total: 6, Correct: 4, Accuracy: 4.0 / 6, Positive: "ok",
+				Total: 6, Judged: 6, Correct: 4, Accuracy: 4.0 / 6, Positive: "ok",
 				Precision: 0.75, Recall: 0.75, F1: 0.75,
 				Labels: []string{"ok", "not ok"},
 				Classes: []ClassMetrics{
@@ -43,7 +45,7 @@ func TestComputeHandCases(t *testing.T) {
 			predicted: []string{"a", "a", "a", "a"},
 			positive:  "c",
 			want: Metrics{
-				Total: 4, Correct: 2, Accuracy: 0.5, Positive: "c",
+				Total: 4, Judged: 4, Correct: 2, Accuracy: 0.5, Positive: "c",
 				Labels: []string{"c", "a", "b"},
 				Classes: []ClassMetrics{
 					{Label: "c", Support: 1},
@@ -62,7 +64,7 @@ func TestComputeHandCases(t *testing.T) {
 			predicted: []string{"x", "y"},
 			positive:  "y",
 			want: Metrics{
-				Total: 2, Correct: 1, Accuracy: 0.5, Positive: "y",
+				Total: 2, Judged: 2, Correct: 1, Accuracy: 0.5, Positive: "y",
 				Labels: []string{"y", "x"},
 				Classes: []ClassMetrics{
 					{Label: "y", Support: 0, Predicted: 1},
@@ -79,7 +81,7 @@ func TestComputeHandCases(t *testing.T) {
 			predicted: []string{"b", "a"},
 			positive:  "ok",
 			want: Metrics{
-				Total: 2, Correct: 2, Accuracy: 1, Positive: "ok",
+				Total: 2, Judged: 2, Correct: 2, Accuracy: 1, Positive: "ok",
 				Labels: []string{"a", "b"},
 				Classes: []ClassMetrics{
 					{Label: "a", Precision: 1, Recall: 1, F1: 1, Support: 1, Predicted: 1},
@@ -113,7 +115,7 @@ func metricsClose(a, b Metrics) bool {
 	avg := func(x, y Average) bool {
 		return ok(x.Precision, y.Precision) && ok(x.Recall, y.Recall) && ok(x.F1, y.F1)
 	}
-	if a.Total != b.Total || a.Correct != b.Correct || !ok(a.Accuracy, b.Accuracy) || a.Positive != b.Positive ||
+	if a.Total != b.Total || a.Judged != b.Judged || a.Unjudged != b.Unjudged || a.Correct != b.Correct || !ok(a.Accuracy, b.Accuracy) || a.Positive != b.Positive ||
 		!ok(a.Precision, b.Precision) || !ok(a.Recall, b.Recall) || !ok(a.F1, b.F1) ||
 		!slices.Equal(a.Labels, b.Labels) || !avg(a.Macro, b.Macro) || !avg(a.Weighted, b.Weighted) ||
 		!reflect.DeepEqual(a.Confusion, b.Confusion) || len(a.Classes) != len(b.Classes) {
@@ -214,4 +216,41 @@ func TestComputeLengthMismatchPanics(t *testing.T) {
 		}
 	}()
 	Compute([]string{"a"}, nil, "a")
+}
+
+// TestComputeUnjudged: samples predicted "unjudged" are counted and left
+// out of every other figure, which equal Compute on the judged samples.
+func TestComputeUnjudged(t *testing.T) {
+	got := Compute([]string{"ok", "ok", "not ok"}, []string{"ok", evaluators.Unjudged, evaluators.Unjudged}, "ok")
+	want := Metrics{Total: 3, Judged: 1, Unjudged: 2, Correct: 1, Accuracy: 1, Positive: "ok", Precision: 1, Recall: 1, F1: 1,
+		Labels: []string{"ok"}, Confusion: [][]int{{1}}, Macro: Average{1, 1, 1}, Weighted: Average{1, 1, 1},
+		Classes: []ClassMetrics{{Label: "ok", Precision: 1, Recall: 1, F1: 1, Support: 1, Predicted: 1}}}
+	if !metricsClose(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if all := Compute([]string{"ok"}, []string{evaluators.Unjudged}, "ok"); all.Judged != 0 || all.Unjudged != 1 ||
+		all.Accuracy != 0 || len(all.Labels) != 0 {
+		t.Errorf("all unjudged: %+v", all)
+	}
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	pool := []string{"ok", "not ok", evaluators.Unjudged}
+	for trial := range 200 {
+		n := rng.IntN(30)
+		expected, predicted := make([]string, n), make([]string, n)
+		var je, jp []string
+		for i := range n {
+			expected[i], predicted[i] = pool[rng.IntN(2)], pool[rng.IntN(3)]
+			if predicted[i] != evaluators.Unjudged {
+				je, jp = append(je, expected[i]), append(jp, predicted[i])
+			}
+		}
+		m := Compute(expected, predicted, "ok")
+		checkNoNaN(t, m)
+		judged := Compute(je, jp, "ok")
+		judged.Total, judged.Unjudged = n, n-len(je)
+		if !metricsClose(m, judged) || slices.Contains(m.Labels, evaluators.Unjudged) {
+			t.Fatalf("trial %d:\n got %+v\nwant %+v", trial, m, judged)
+		}
+	}
 }

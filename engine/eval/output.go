@@ -108,7 +108,10 @@ func WriteOutputs(dir string, r Report, meta Meta) error {
 // and the confusion matrix (rows expected, columns predicted).
 func FormatTable(m Metrics) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "accuracy  %.4f  (%d of %d correct)\n", m.Accuracy, m.Correct, m.Total)
+	fmt.Fprintf(&b, "accuracy  %.4f  (%d of %d correct)\n", m.Accuracy, m.Correct, m.Judged)
+	if m.Unjudged > 0 {
+		fmt.Fprintf(&b, "unjudged  %d of %d samples the evaluator could not judge, left out of every figure below\n", m.Unjudged, m.Total)
+	}
 	if m.Positive != "" {
 		fmt.Fprintf(&b, "positive  %s: precision %.4f  recall %.4f  F1 %.4f\n", show(m.Positive), m.Precision, m.Recall, m.F1)
 	}
@@ -121,8 +124,8 @@ func FormatTable(m Metrics) string {
 		rows = append(rows, []string{show(c.Label), f(c.Precision), f(c.Recall), f(c.F1), strconv.Itoa(c.Support)})
 	}
 	rows = append(rows,
-		[]string{"macro avg", f(m.Macro.Precision), f(m.Macro.Recall), f(m.Macro.F1), strconv.Itoa(m.Total)},
-		[]string{"weighted avg", f(m.Weighted.Precision), f(m.Weighted.Recall), f(m.Weighted.F1), strconv.Itoa(m.Total)})
+		[]string{"macro avg", f(m.Macro.Precision), f(m.Macro.Recall), f(m.Macro.F1), strconv.Itoa(m.Judged)},
+		[]string{"weighted avg", f(m.Weighted.Precision), f(m.Weighted.Recall), f(m.Weighted.F1), strconv.Itoa(m.Judged)})
 	b.WriteByte('\n')
 	writeTable(&b, rows)
 

@@ -129,6 +129,7 @@ func TestFormatTable(t *testing.T) {
 		{"three classes", Compute([]string{"a", "a", "b", "c", "long label"}, []string{"a", "a", "a", "a", "long label"}, "c")},
 		{"odd labels", Compute([]string{"", "tab\there"}, []string{"", "x"}, "")},
 		{"empty", Compute(nil, nil, "ok")},
+		{"unjudged", Compute([]string{"ok", "ok", "not ok", "not ok"}, []string{"ok", "unjudged", "ok", "unjudged"}, "ok")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,17 +26,18 @@ type GRPCPlugin struct {
 }
 
 // GRPCServer registers Impl on the plugin's gRPC server.
-func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+func (p *GRPCPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
 	if p.Impl == nil {
 		return errors.New("evaluators: GRPCPlugin.Impl is nil")
 	}
-	pb.RegisterEvaluatorServer(s, &grpcServer{impl: p.Impl})
+	pb.RegisterEvaluatorServer(s, &grpcServer{impl: p.Impl, broker: broker})
 	return nil
 }
 
-// GRPCClient returns an Evaluator that calls the plugin over c.
-func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &grpcClient{client: pb.NewEvaluatorClient(c)}, nil
+// GRPCClient returns a ModelEvaluator that calls the plugin over c and
+// serves generators to it over broker.
+func (p *GRPCPlugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &grpcClient{client: pb.NewEvaluatorClient(c), broker: broker}, nil
 }
 
 // Serve runs impl as an evaluator plugin and returns when the host closes
@@ -55,7 +56,8 @@ func Serve(impl Evaluator) {
 // killing the plugin.
 type grpcServer struct {
 	pb.UnimplementedEvaluatorServer
-	impl Evaluator
+	impl   Evaluator
+	broker *plugin.GRPCBroker
 }
 
 func recoverPanic(method string, err *error) {
@@ -102,7 +104,7 @@ func (s *grpcServer) Judge(ctx context.Context, req *pb.JudgeRequest) (resp *pb.
 			ExpectedLabel: x.GetExpectedLabel(),
 		}
 	}
-	verdicts, err := s.impl.Judge(ctx, samples)
+	verdicts, err := judgeWithBroker(ctx, s.impl, s.broker, req.GetGenerator(), samples)
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
@@ -116,6 +118,7 @@ func (s *grpcServer) Judge(ctx context.Context, req *pb.JudgeRequest) (resp *pb.
 // grpcClient is the host-side Evaluator speaking to a plugin.
 type grpcClient struct {
 	client pb.EvaluatorClient
+	broker *plugin.GRPCBroker
 }
 
 // remoteError turns a gRPC status into an error carrying the plugin's own
@@ -165,7 +168,13 @@ func (c *grpcClient) Configure(ctx context.Context, settings map[string]string) 
 }
 
 func (c *grpcClient) Judge(ctx context.Context, samples []Sample) ([]Verdict, error) {
-	req := &pb.JudgeRequest{Samples: make([]*pb.Sample, len(samples))}
+	return c.judge(ctx, samples, 0)
+}
+
+// judge sends one Judge request; generator is the broker id of a Generator
+// the host serves meanwhile, 0 for none.
+func (c *grpcClient) judge(ctx context.Context, samples []Sample, generator uint32) ([]Verdict, error) {
+	req := &pb.JudgeRequest{Samples: make([]*pb.Sample, len(samples)), Generator: generator}
 	for i, s := range samples {
 		req.Samples[i] = &pb.Sample{
 			Id:            s.ID,

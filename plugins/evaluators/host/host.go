@@ -291,6 +291,7 @@ type openConfig struct {
 	callTimeout  time.Duration
 	log          io.Writer
 	skipVerify   bool
+	generator    evaluators.Generator
 }
 
 // WithStartTimeout bounds how long the plugin may take to start and
@@ -317,6 +318,15 @@ func WithLog(w io.Writer) Option {
 // without it a binary missing from the manifest or not matching it is refused.
 func SkipVerify() Option {
 	return func(c *openConfig) { c.skipVerify = true }
+}
+
+// WithGenerator offers g to the plugin: during every Judge call the host
+// serves it over go-plugin's broker, so an evaluator that asks a model (an
+// evaluators.ModelEvaluator such as the judge) generates with the model the
+// host already holds instead of linking the engine. Plugins that do not
+// generate ignore it.
+func WithGenerator(g evaluators.Generator) Option {
+	return func(c *openConfig) { c.generator = g }
 }
 
 // Client is a running evaluator plugin. It implements evaluators.Evaluator; its
@@ -480,8 +490,13 @@ func fileSHA256(path string) string {
 // Plugin returns the executable this client runs.
 func (c *Client) Plugin() Plugin { return c.plugin }
 
-// About returns the evaluators.Info fetched when the plugin was opened.
-func (c *Client) About() evaluators.Info { return c.info }
+// About returns the evaluators.Info fetched when the plugin was opened, or
+// after the last Configure.
+func (c *Client) About() evaluators.Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
 
 // Info asks the plugin to describe itself.
 func (c *Client) Info(ctx context.Context) (evaluators.Info, error) {
@@ -494,10 +509,27 @@ func (c *Client) Info(ctx context.Context) (evaluators.Info, error) {
 }
 
 // Configure sends settings to the plugin; unknown names are refused by it.
+// Settings may change the labels an evaluator emits (the judge's labels
+// setting), so its Info is fetched again afterwards and About returns it.
 func (c *Client) Configure(ctx context.Context, settings map[string]string) error {
-	return c.call(ctx, "Configure", func(ctx context.Context) error {
+	err := c.call(ctx, "Configure", func(ctx context.Context) error {
 		return c.remote.Configure(ctx, settings)
 	})
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Name == "" || len(info.Labels) == 0 {
+		return fmt.Errorf("evaluator %q: Info after Configure: a name and at least one label are required, got name %q labels %q",
+			c.plugin.Name, info.Name, info.Labels)
+	}
+	c.mu.Lock()
+	c.info = info
+	c.mu.Unlock()
+	return nil
 }
 
 // Judge asks the plugin for one verdict per sample and checks its answer:
@@ -506,7 +538,11 @@ func (c *Client) Configure(ctx context.Context, settings map[string]string) erro
 func (c *Client) Judge(ctx context.Context, samples []evaluators.Sample) ([]evaluators.Verdict, error) {
 	var verdicts []evaluators.Verdict
 	err := c.call(ctx, "Judge", func(ctx context.Context) (err error) {
-		verdicts, err = c.remote.Judge(ctx, samples)
+		if me, ok := c.remote.(evaluators.ModelEvaluator); ok && c.cfg.generator != nil {
+			verdicts, err = me.JudgeWith(ctx, samples, c.cfg.generator)
+		} else {
+			verdicts, err = c.remote.Judge(ctx, samples)
+		}
 		return err
 	})
 	if err != nil {
@@ -526,8 +562,8 @@ func (c *Client) Judge(ctx context.Context, samples []evaluators.Sample) ([]eval
 		if v.ID != samples[i].ID {
 			return nil, bad("verdict %d is for sample %q, want %q", i, v.ID, samples[i].ID)
 		}
-		if len(c.info.Labels) > 0 && !slices.Contains(c.info.Labels, v.Label) {
-			return nil, bad("sample %q: label %q is not one of its labels %q", v.ID, v.Label, c.info.Labels)
+		if labels := c.About().Labels; len(labels) > 0 && !slices.Contains(labels, v.Label) {
+			return nil, bad("sample %q: label %q is not one of its labels %q", v.ID, v.Label, labels)
 		}
 		if math.IsNaN(v.Score) || v.Score < 0 || v.Score > 1 {
 			return nil, bad("sample %q: score %v outside [0, 1]", v.ID, v.Score)

@@ -204,7 +204,7 @@ func TestDiscover(t *testing.T) {
 			t.Errorf("%s: checksum %x manifest %q path %q", p.Name, p.Checksum, p.Manifest, p.Path)
 		}
 	}
-	want := []string{"badversion", "crash", "garbage", "hang", "heuristic", "liar", "reference", "rules"}
+	want := []string{"badversion", "crash", "garbage", "hang", "heuristic", "judge", "liar", "reference", "rules"}
 	if !slices.Equal(names, want) {
 		t.Errorf("names %v, want %v", names, want)
 	}
