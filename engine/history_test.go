@@ -119,7 +119,8 @@ func TestTrainAndEvaluateAreRecorded(t *testing.T) {
 		t.Errorf("test file hash %q, want %q", e.DataSHA256, want)
 	}
 	checkScalars(t, tbDir, st.LogHistory, map[string]float64{"eval/accuracy": m.Accuracy, "eval/precision": m.Precision,
-		"eval/recall": m.Recall, "eval/f1": m.F1, "eval/total": float64(m.Total), "eval/correct": float64(m.Correct)})
+		"eval/recall": m.Recall, "eval/f1": m.F1, "eval/total": float64(m.Total), "eval/correct": float64(m.Correct),
+		"eval/judged": float64(m.Judged), "eval/unjudged": float64(m.Unjudged)})
 	cmp, err := runs.Compare([]string{resumed.ID})
 	if err != nil {
 		t.Fatal(err)
