@@ -69,6 +69,10 @@ type Options struct {
 	// ResumeFrom is a checkpoint folder, or "latest" for the highest
 	// checkpoint-N in OutputDir; "" starts afresh.
 	ResumeFrom string
+	// CheckResume, if set, is called with the checkpoint folder a resume
+	// is about to load (after its checksums are verified); an error
+	// refuses the resume (e.g. the data or config changed since).
+	CheckResume func(dir string) error
 
 	// Params are the trainable parameters, the ones the optimizer updates.
 	Params []*nn.Param
