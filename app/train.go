@@ -131,7 +131,10 @@ func (s *trainScreen) refresh() {
 
 // Start runs training on a goroutine; resume is "" for a fresh run or
 // "latest" to continue from the newest checkpoint.
-func (s *trainScreen) Start(resume string) {
+func (s *trainScreen) Start(resume string) { s.start(resume, engine.TrainOptions{}) }
+
+// start is Start with the choices a confirmation adds (ResumeChanged).
+func (s *trainScreen) start(resume string, with engine.TrainOptions) {
 	cfg := s.u.st.resolved()
 	if err := cfg.Validate(); err != nil {
 		s.u.showError(err, "Fix these fields on the Model & config tab, then press Train again.")
@@ -168,7 +171,8 @@ func (s *trainScreen) Start(resume string) {
 	s.stats.SetText("Preparing the data and measuring a few steps…")
 	s.refresh()
 
-	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps}
+	opts := with
+	opts.Resume, opts.Control, opts.PreflightSteps = resume, s.control, preflightSteps
 	data := s.u.st.data
 	done := s.done
 	go func() {
@@ -233,7 +237,20 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 	s.cancelFn = nil
 	s.paused = false
 	s.redraw()
+	var changed *engine.ChangedError
 	switch {
+	case errors.As(err, &changed):
+		s.stats.SetText("Not resumed: the data or config changed since the checkpoint.")
+		s.appendLog("error: " + err.Error())
+		s.u.st.endJob()
+		dialog.ShowConfirm("Resume with changes?",
+			fmt.Sprintf("%s was made with other settings: %s.\n\nResume anyway with the current ones?", changed.Checkpoint, strings.Join(changed.Details, "; ")),
+			func(ok bool) {
+				if ok {
+					s.start("latest", engine.TrainOptions{ResumeChanged: true})
+				}
+			}, s.u.win)
+		return
 	case errors.Is(err, trainer.ErrStopped):
 		msg := "Stopped at step " + fmt.Sprint(res.GlobalStep) + "."
 		if res.Checkpoint != "" {

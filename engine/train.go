@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"qwentune/engine/config"
 	"qwentune/engine/dataset"
@@ -26,6 +28,10 @@ type TrainOptions struct {
 	// PreflightSteps optimizer steps are measured before a fresh run (0:
 	// skip; a resumed run is never measured).
 	PreflightSteps int
+	// ResumeChanged resumes even when the data or the config differ from
+	// the checkpoint's (a ChangedError otherwise); the differences are
+	// reported as a warning.
+	ResumeChanged bool
 }
 
 // RunFiles are the files besides the weights that make a run reproducible.
@@ -115,6 +121,15 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o
 			return dataset.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
 		},
 		Extra: map[string]string{ResolvedConfigFile: string(resolved), DatasetHashFile: data.SHA256 + "  " + filepath.Base(data.File) + "\n"},
+	}
+	opts.CheckResume = func(dir string) error {
+		err := compareResume(dir, resolved, data.SHA256)
+		var ce *ChangedError
+		if o.ResumeChanged && errors.As(err, &ce) {
+			on.Info("warning: resuming with changes, as asked: %s", strings.Join(ce.Details, "; "))
+			return nil
+		}
+		return err
 	}
 	if full {
 		opts.SaveAdapter = func(dir string) error { return s.saveFullModel(dir) }
