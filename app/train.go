@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -238,7 +239,13 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 	s.paused = false
 	s.redraw()
 	var changed *engine.ChangedError
+	var exists *trainer.RunExistsError
 	switch {
+	case errors.As(err, &exists):
+		s.stats.SetText("Not started: " + exists.Dir + " holds another run.")
+		s.u.st.endJob()
+		s.offerNewFolder(exists)
+		return
 	case errors.As(err, &changed):
 		s.stats.SetText("Not resumed: the data or config changed since the checkpoint.")
 		s.appendLog("error: " + err.Error())
@@ -268,6 +275,27 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 		s.u.st.adapterWritten()
 	}
 	s.u.st.endJob()
+}
+
+// offerNewFolder asks what to do when a fresh run's output folder holds
+// another run: train into a new timestamped folder beside it, or replace
+// the old run.
+func (s *trainScreen) offerNewFolder(e *trainer.RunExistsError) {
+	fresh := strings.TrimRight(s.u.st.cfg.Training.OutputDir, "/") + "-" + time.Now().Format("20060102-150405")
+	var d dialog.Dialog
+	newB := widget.NewButton("Train into "+filepath.Base(fresh), func() {
+		d.Hide()
+		if s.u.st.setKey("training.output_dir", fresh, nil) {
+			s.Start("")
+		}
+	})
+	overB := widget.NewButton("Overwrite the old run", func() {
+		d.Hide()
+		s.start("", engine.TrainOptions{Overwrite: true})
+	})
+	msg := widget.NewLabel(fmt.Sprintf("%s already holds a run (%s).\nTrain into a new folder, or replace the old run (its checkpoints are deleted)?", e.Dir, e.Found))
+	d = dialog.NewCustom("The output folder holds a run", "Cancel", container.NewVBox(msg, container.NewHBox(newB, overB)), s.u.win)
+	d.Show()
 }
 
 // togglePause pauses the run in memory or lets it continue.

@@ -32,6 +32,9 @@ type TrainOptions struct {
 	// the checkpoint's (a ChangedError otherwise); the differences are
 	// reported as a warning.
 	ResumeChanged bool
+	// Overwrite lets a fresh run replace the run already in
+	// training.output_dir (a trainer.RunExistsError otherwise).
+	Overwrite bool
 }
 
 // RunFiles are the files besides the weights that make a run reproducible.
@@ -116,7 +119,7 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o
 		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps, SaveTotalLimit: tc.SaveTotalLimit,
 		Optimizer: tc.Optimizer, Seed: uint64(tc.Seed), LogFile: logPath(cfg), LogLevel: cfg.Logging.Level, Warnings: warnings,
 		FLOPsPerToken: 2 * s.ForwardFLOPs(),
-		ResumeFrom:    o.Resume, Params: params, Control: o.Control,
+		ResumeFrom:    o.Resume, Overwrite: o.Overwrite, Params: params, Control: o.Control,
 		Batches: func(epoch int) []nn.Batch {
 			return dataset.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
 		},

@@ -289,6 +289,7 @@ func TestCheckpointReplaceAndLimit(t *testing.T) {
 	m := newBigram(6, 7, 0)
 	o := runOpts(t, m, 4, 1) // 2 updates per epoch, 6 steps
 	o.SaveSteps, o.SaveTotalLimit = 1, 2
+	o.Overwrite = true // the folder holds an earlier run's checkpoint-6
 	stale := filepath.Join(o.OutputDir, "checkpoint-6")
 	if err := os.MkdirAll(stale, 0o755); err != nil {
 		t.Fatal(err)
