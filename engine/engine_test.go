@@ -37,6 +37,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pluginDir = dir
+	// The plugin is approved in a throw-away config folder.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	if err := TrustEvaluator(out); err != nil {
+		fmt.Fprintln(os.Stderr, "approving the heuristic plugin:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -10,6 +10,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o bin/qwentune ./cmd/qwentune
 q=bin/qwentune
+# Plugin approvals go to a throw-away config folder: the plugins next to
+# bin/qwentune (bin/plugins) are listed as untrusted and started by nothing
+# until approved.
+[ -x bin/plugins/qwentune-eval-heuristic ] || NO_TRUST=1 scripts/build-plugins.sh >/dev/null
+export XDG_CONFIG_HOME="$work/config"
+$q evaluators > "$work/untrusted.txt" 2>&1 && { echo "evaluators should fail with only untrusted plugins"; exit 1; }
+grep -q "heuristic  *untrusted" "$work/untrusted.txt" || { echo "evaluators did not list heuristic as untrusted:"; cat "$work/untrusted.txt"; exit 1; }
+$q evaluators --trust bin/plugins > /dev/null
+$q evaluators | grep -q "^heuristic"
 
 $q make-model --shape tiny --out "$work/tiny" --seed 3
 # (outputs go to files before grep -q: grep stops reading at the first match,

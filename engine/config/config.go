@@ -105,6 +105,9 @@ type EvaluationConfig struct {
 	PositiveLabel string `yaml:"positive_label"`
 	CompareBase   bool   `yaml:"compare_base"`
 	BatchSize     int    `yaml:"batch_size"`
+	// PluginDir is a folder searched for evaluator plugins besides the one
+	// next to the executable and the user's plugin folder.
+	PluginDir string `yaml:"plugin_dir"`
 }
 
 // ChatConfig holds the sampling settings of the chat screen and command.
@@ -242,7 +245,7 @@ func (c Config) Resolve(baseDir string) Config {
 	c.LoRA.TargetModules = append([]string(nil), c.LoRA.TargetModules...)
 	// logging.file stays relative: it is relative to training.output_dir,
 	// so every run folder keeps its own log.
-	for _, p := range []*string{&c.Dataset.TrainFile, &c.Dataset.TestFile, &c.Training.OutputDir, &c.Model.Adapter} {
+	for _, p := range []*string{&c.Dataset.TrainFile, &c.Dataset.TestFile, &c.Training.OutputDir, &c.Model.Adapter, &c.Evaluation.PluginDir} {
 		*p = resolvePath(baseDir, *p)
 	}
 	if isLocalModel(baseDir, c.Model.Name) {

@@ -203,6 +203,8 @@ var fieldTable = []Field{
 		"Also evaluate the base model without the adapter and show both side by side."),
 	with("evaluation.batch_size", intRange(1),
 		"Test rows generated and judged together; each answer is exactly what generating it alone gives, so this changes only the speed."),
+	with("evaluation.plugin_dir", Field{Kind: KindPath, allowEmpty: true},
+		"Another folder to search for evaluator plugins, besides the one next to the executable and the user's plugin folder; a plugin found there runs only once approved (qwentune evaluators --trust)."),
 
 	with("chat.max_new_tokens", intRange(1),
 		"Longest answer in tokens."),
