@@ -2,7 +2,9 @@ package nn
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"qwentune/engine/ops"
@@ -31,15 +33,20 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newEmpty(cfg, opts.DType)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
 	set, err := safetensors.OpenDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer set.Close()
+	// The sizes in config.json are checked against the tensors present
+	// before anything is allocated from them.
+	if err := checkSizes(cfg, set); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, model.ConfigName), err)
+	}
+	m, err := newEmpty(cfg, opts.DType)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	want := map[string]bool{}
 	for _, t := range m.tensors() {
 		want[t.Name] = true
@@ -59,6 +66,43 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("%s: unexpected tensor %q: not part of a Qwen2ForCausalLM", dir, name)
 	}
 	return m, nil
+}
+
+// checkSizes compares config.json's sizes with the tensors of the
+// checkpoint: the embedding gives vocab_size and hidden_size, the first
+// layer's MLP intermediate_size, and the layers present num_hidden_layers.
+// It reads only headers, so a config.json claiming a billion layers or a
+// hidden size of 1e12 is refused before any memory is taken for it.
+func checkSizes(cfg model.Config, set *safetensors.Set) error {
+	a := cfg.Arch()
+	emb := a.Embed.Path + ".weight"
+	if st, ok := set.Tensor(emb); ok && len(st.Shape) == 2 {
+		if st.Shape[0] != cfg.VocabSize {
+			return fmt.Errorf("\"vocab_size\" is %d, but tensor %s is %v", cfg.VocabSize, emb, st.Shape)
+		}
+		if st.Shape[1] != cfg.HiddenSize {
+			return fmt.Errorf("\"hidden_size\" is %d, but tensor %s is %v", cfg.HiddenSize, emb, st.Shape)
+		}
+	}
+	layers := 0
+	for _, name := range set.Names() {
+		rest, ok := strings.CutPrefix(name, model.LayerPrefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(num); err == nil && i+1 > layers {
+			layers = i + 1
+		}
+	}
+	if cfg.NumHiddenLayers > layers {
+		return fmt.Errorf("\"num_hidden_layers\" is %d, but the checkpoint holds %d layers", cfg.NumHiddenLayers, layers)
+	}
+	gate := model.LayerPrefix + "0.mlp.gate_proj.weight"
+	if st, ok := set.Tensor(gate); ok && len(st.Shape) == 2 && st.Shape[0] != cfg.IntermediateSize {
+		return fmt.Errorf("\"intermediate_size\" is %d, but tensor %s is %v", cfg.IntermediateSize, gate, st.Shape)
+	}
+	return nil
 }
 
 // loadTensor checks a checkpoint tensor against the expected shape and
