@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -25,6 +26,9 @@ import (
 // histogram, lints and bad lines. Training is enabled only after this.
 type datasetScreen struct {
 	u *UI
+	// stopRead cancels the reading in progress (nil when none): quitting
+	// the app or stopping every job interrupts it at once.
+	stopRead context.CancelFunc
 
 	trainFile *widget.Entry
 	testFile  *widget.Entry
@@ -197,14 +201,18 @@ func (s *datasetScreen) Inspect() {
 		return
 	}
 	s.summary.SetText("Reading " + cfg.Dataset.TrainFile + "…")
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopRead = cancel
 	go func() {
-		data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
+		defer cancel()
+		data, err := engine.InspectDatasetContext(ctx, cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 		var tests []eval.Sample
 		var testErr error
 		if cfg.Dataset.TestFile != "" {
 			tests, testErr = eval.LoadTestSet(cfg.Dataset.TestFile)
 		}
 		runOnUI(func() {
+			s.stopRead = nil
 			s.u.st.endJob()
 			if err != nil {
 				s.summary.SetText("Could not read the training file.")
@@ -365,4 +373,11 @@ func trainedStyle() widget.RichTextStyle {
 
 func maskedStyle() widget.RichTextStyle {
 	return widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}
+}
+
+// cancel stops reading the training file, if it is being read.
+func (s *datasetScreen) cancel() {
+	if s.stopRead != nil {
+		s.stopRead()
+	}
 }

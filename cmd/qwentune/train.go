@@ -84,7 +84,7 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
+	data, err := engine.InspectDatasetContext(ctx, cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := engine.InspectDataset(path, tok, cfg.Dataset)
+	rep, err := engine.InspectDatasetContext(ctx, path, tok, cfg.Dataset)
 	if err != nil {
 		return err
 	}

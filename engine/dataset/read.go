@@ -30,6 +30,9 @@ func (lr *lineReader) next() (string, bool, error) {
 		return "", false, nil
 	}
 	lr.line++
+	if len(s) > MaxLineBytes {
+		return "", false, fmt.Errorf("%w: %d bytes, more than the limit of %d", errLineTooLong, len(s), MaxLineBytes)
+	}
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
 	if lr.line == 1 {
 		s = strings.TrimPrefix(s, "\uFEFF")
@@ -51,6 +54,9 @@ func ReadRows(r io.Reader, name string) ([]Row, Format, error) {
 	)
 	for {
 		line, ok, err := lr.next()
+		if errors.Is(err, errLineTooLong) {
+			return rows, format, fmt.Errorf("%s:%d: %w", name, lr.line, err)
+		}
 		if err != nil {
 			return rows, format, fmt.Errorf("%s:%d: %w", name, lr.line+1, err)
 		}
