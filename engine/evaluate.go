@@ -184,6 +184,9 @@ func (s *Session) Evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 		return res, err
 	}
 	res.Info = client.About()
+	if err := eval.CheckLabels(samples, res.Info.Labels, res.Info.Name, cfg.Dataset.TestFile); err != nil {
+		return res, err
+	}
 	smp := ChatSampling(cfg.Chat)
 	smp.MaxNewTokens = cfg.Evaluation.MaxNewTokens
 	smp.StopIDs = s.StopIDs(true)

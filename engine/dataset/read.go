@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"qwentune/internal/jsonkeys"
 )
 
 // lineReader yields the lines of a JSONL file with their numbers, without
@@ -103,6 +105,9 @@ func parseRow(line string, fileFormat Format) (Row, *Error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(line), &obj); err != nil {
 		return Row{}, &Error{Message: "invalid JSON: " + err.Error()}
+	}
+	if key, where, dup := jsonkeys.Duplicate([]byte(line)); dup {
+		return Row{}, &Error{Message: jsonkeys.Describe(key, where)}
 	}
 	has := func(k string) bool { _, ok := obj[k]; return ok }
 	switch {

@@ -14,6 +14,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"qwentune/internal/jsonkeys"
 )
 
 // Sample is one row of a test set.
@@ -69,6 +71,27 @@ func (e *TestSetError) Error() string {
 		b.WriteString(l.Msg)
 	}
 	return b.String()
+}
+
+// CheckLabels refuses a test set with a label the evaluator cannot give
+// (which would become a phantom class in the metrics): every such row is
+// named with its line, e.g. label "maybe" on line 4 is not one of ok, not ok.
+func CheckLabels(samples []Sample, labels []string, evaluator, path string) error {
+	known := map[string]bool{}
+	for _, l := range labels {
+		known[l] = true
+	}
+	bad := &TestSetError{Path: path}
+	for _, s := range samples {
+		if !known[s.Label] {
+			bad.Lines = append(bad.Lines, LineError{Line: s.Line, Msg: fmt.Sprintf("label %q on line %d is not one of %s (the labels of evaluator %s)",
+				s.Label, s.Line, strings.Join(labels, ", "), evaluator)})
+		}
+	}
+	if len(bad.Lines) > 0 {
+		return bad
+	}
+	return nil
 }
 
 // LoadTestSet reads a JSON Lines test set: one object per line with a
@@ -135,6 +158,9 @@ func parseRow(line []byte, n int) (Sample, []LineError) {
 			msg = "invalid JSON: " + err.Error()
 		}
 		return Sample{}, []LineError{{Line: n, Msg: msg}}
+	}
+	if key, where, dup := jsonkeys.Duplicate(line); dup {
+		return Sample{}, []LineError{{Line: n, Field: key, Msg: jsonkeys.Describe(key, where)}}
 	}
 	s := Sample{Line: n, ID: strconv.Itoa(n)}
 	var problems []LineError
