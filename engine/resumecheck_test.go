@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,39 @@ func TestResumeRefusesChangedDataOrConfig(t *testing.T) {
 	}
 	if !warned {
 		t.Error("ResumeChanged resumed without a warning naming the changed keys")
+	}
+}
+
+// TestRankAboveWidthWarns: lora.r above a targeted layer's width trains (as
+// PEFT does) but says so, naming lora.r and the layers.
+func TestRankAboveWidthWarns(t *testing.T) {
+	s, err := OpenDir(tinyModel(t), "tiny", "float32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	width := min(s.Config.HiddenSize, s.Config.NumKeyValueHeads*s.Config.HeadDim)
+	cfg := testConfig(t, s.Dir, "training.max_steps=1", fmt.Sprintf("lora.r=%d", width+1))
+	var warned string
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, func(ev progress.Event) {
+		if ev.Kind == progress.Info && strings.Contains(ev.Message, "lora.r") {
+			warned = ev.Message
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warned, fmt.Sprintf("lora.r %d is above the width", width+1)) || !strings.Contains(warned, "v_proj") {
+		t.Errorf("warning %q", warned)
+	}
+	cfg = testConfig(t, s.Dir, "training.max_steps=1", fmt.Sprintf("lora.r=%d", width))
+	warned = ""
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, func(ev progress.Event) {
+		if ev.Kind == progress.Info && strings.Contains(ev.Message, "lora.r") {
+			warned = ev.Message
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if warned != "" {
+		t.Errorf("warning at r = width: %q", warned)
 	}
 }

@@ -95,6 +95,8 @@ func (s *Session) Train(ctx context.Context, cfg config.Config, data *Dataset, o
 			}
 		} else if adapter, err = s.Model.NewAdapter(LoRAConfig(cfg.LoRA), int64(tc.Seed)); err != nil {
 			return trainer.Result{}, err
+		} else if w := rankWarning(s.Config, cfg.LoRA); w != "" {
+			on.Info("warning: %s", w)
 		}
 		params = adapter.Params()
 		trainable = adapter.NumParams()
@@ -238,4 +240,32 @@ func (s *Session) EstimateMemory(cfg config.Config) MemoryEstimate {
 	}
 	avail, _ := trainer.MemAvailable()
 	return MemoryEstimate{Weights: s.Model.WeightBytes(), Activations: act, Optimizer: 12 * trainable, Available: avail}
+}
+
+// rankWarning says when lora.r exceeds a targeted layer's width min(in,
+// out). A rank-r update B·A of an in×out matrix has rank at most min(in,
+// out), so the extra rank only adds trainable values; PEFT accepts it and
+// training still matches PEFT, hence a warning, not an error.
+func rankWarning(c model.Config, l config.LoRAConfig) string {
+	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
+	dims := map[string][2]int{
+		"q_proj": {c.HiddenSize, q}, "k_proj": {c.HiddenSize, kv}, "v_proj": {c.HiddenSize, kv}, "o_proj": {q, c.HiddenSize},
+		"gate_proj": {c.HiddenSize, c.IntermediateSize}, "up_proj": {c.HiddenSize, c.IntermediateSize}, "down_proj": {c.IntermediateSize, c.HiddenSize},
+	}
+	targets := l.TargetModules
+	if len(targets) == 1 && targets[0] == "all-linear" {
+		targets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+	}
+	var over []string
+	for _, t := range targets {
+		d, ok := dims[t]
+		if w := min(d[0], d[1]); ok && l.R > w {
+			over = append(over, fmt.Sprintf("%s (%d)", t, w))
+		}
+	}
+	if len(over) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("lora.r %d is above the width min(in, out) of %s: an update of rank r cannot exceed that width, so the extra rank adds trainable values but no capacity (lower lora.r)",
+		l.R, strings.Join(over, ", "))
 }

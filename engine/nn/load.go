@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -121,20 +122,49 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 		if err != nil {
 			return err
 		}
+		if err := CheckFinite(t.Name, f); err != nil {
+			return err
+		}
 		*t.vec = f
 		return nil
 	}
 	w := ops.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
 	var err error
 	if dtype == "float32" {
-		w.F32, err = st.Float32()
+		if w.F32, err = st.Float32(); err == nil {
+			err = CheckFinite(t.Name, w.F32)
+		}
 	} else {
-		w.BF16, err = st.BF16()
+		if w.BF16, err = st.BF16(); err == nil {
+			err = checkFiniteBF16(t.Name, w.BF16)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	*t.w = w
+	return nil
+}
+
+// CheckFinite refuses a tensor holding NaN or ±Inf, naming it and the
+// first bad element: such a weight poisons every output (and training would
+// go on from it).
+func CheckFinite(name string, v []float32) error {
+	for i, x := range v {
+		if x-x != 0 { // NaN or ±Inf
+			return fmt.Errorf("tensor %q: element %d is %v: a weight must be a finite number", name, i, x)
+		}
+	}
+	return nil
+}
+
+// checkFiniteBF16 is CheckFinite on bfloat16 bits (exponent all ones).
+func checkFiniteBF16(name string, v []uint16) error {
+	for i, b := range v {
+		if b&0x7f80 == 0x7f80 {
+			return fmt.Errorf("tensor %q: element %d is %v: a weight must be a finite number", name, i, math.Float32frombits(uint32(b)<<16))
+		}
+	}
 	return nil
 }
 

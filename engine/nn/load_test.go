@@ -1,7 +1,9 @@
 package nn
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -237,5 +239,61 @@ func TestLoadRefusesHugeSizes(t *testing.T) {
 				t.Errorf("a huge number reported as not an integer: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadRefusesNaN: a NaN or Inf weight in the model (float32 or
+// bfloat16 storage) or in an adapter is an error naming the tensor; it used
+// to be loaded and trained on.
+func TestLoadRefusesNaN(t *testing.T) {
+	for _, tc := range []struct {
+		tensor string
+		value  float32
+		dtype  string
+	}{
+		{"model.layers.1.self_attn.q_proj.weight", float32(math.NaN()), "float32"},
+		{"model.norm.weight", float32(math.Inf(1)), "float32"},
+		{"model.embed_tokens.weight", float32(math.Inf(-1)), "bfloat16"},
+	} {
+		dir := t.TempDir()
+		if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+			t.Fatal(err)
+		}
+		files := readAll(t, dir)
+		for i, f := range files {
+			if f.Name == tc.tensor {
+				binary.LittleEndian.PutUint32(files[i].Data[8:], math.Float32bits(tc.value))
+			}
+		}
+		if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), files, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir, LoadOptions{DType: tc.dtype})
+		if err == nil || !strings.Contains(err.Error(), `tensor "`+tc.tensor+`": element 2 is`) {
+			t.Errorf("%s = %v (%s): error %v", tc.tensor, tc.value, tc.dtype, err)
+		}
+	}
+
+	dir := t.TempDir()
+	if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.NewAdapter(LoRAConfig{R: 2, Alpha: 4, TargetModules: []string{"q_proj"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := a.ToPEFT(dir)
+	var name string
+	for n := range pa.Tensors {
+		name = n
+		break
+	}
+	pa.Tensors[name].Data[0] = float32(math.NaN())
+	if _, err := AdapterFromPEFT(pa, m.Config); err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("adapter with NaN in %s: %v", name, err)
 	}
 }
