@@ -35,6 +35,10 @@ common=(--config config.yml --set model.name="$work/tiny" --set training.output_
   --set dataset.max_length=96 --set lora.r=4 --set training.logging_steps=2 --set training.save_steps=4)
 $q data inspect "${common[@]}" --rows 1 > "$work/data.txt"
 grep -q "format" "$work/data.txt"
+# a piped train file is read once and hashed as what was read
+want=$(sha256sum data/train.jsonl | cut -d' ' -f1)
+$q data inspect "${common[@]}" --set dataset.train_file=- --rows 0 < data/train.jsonl > "$work/piped.txt"
+grep -q "sha256   $want" "$work/piped.txt" || { echo "piped train file: wrong hash"; cat "$work/piped.txt"; exit 1; }
 
 # train for 4 steps, then resume to 8: the resumed run continues from checkpoint-4
 $q train "${common[@]}" --set training.max_steps=4 --no-preflight --json > "$work/train1.jsonl"

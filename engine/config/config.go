@@ -271,8 +271,8 @@ func isLocalModel(baseDir, name string) bool {
 }
 
 func resolvePath(baseDir, p string) string {
-	if p == "" {
-		return ""
+	if p == "" || p == "-" { // "-" is standard input (a data file)
+		return p
 	}
 	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
 		if home, err := os.UserHomeDir(); err == nil {
