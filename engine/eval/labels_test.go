@@ -31,3 +31,11 @@ func TestUnknownLabelAndDuplicateKeys(t *testing.T) {
 		t.Fatalf("duplicate key: %v", err)
 	}
 }
+
+// TestTestSetMustBeAFile: a device as test set is refused at once (it used
+// to be read without end).
+func TestTestSetMustBeAFile(t *testing.T) {
+	if _, err := LoadTestSet("/dev/zero"); err == nil || !strings.Contains(err.Error(), "/dev/zero is not a regular file") {
+		t.Fatalf("/dev/zero: %v", err)
+	}
+}

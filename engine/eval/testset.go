@@ -100,13 +100,31 @@ func CheckLabels(samples []Sample, labels []string, evaluator, path string) erro
 // UTF-8 byte order mark and CRLF line ends are accepted. Every bad row is
 // reported in one *TestSetError naming file, line and field.
 func LoadTestSet(path string) ([]Sample, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() && m&os.ModeNamedPipe == 0 {
+		return nil, fmt.Errorf("%s is not a regular file (%s): give a file of JSON lines", path, m.Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadTestSet(f, path)
+	data, err := io.ReadAll(io.LimitReader(f, MaxTestSetBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > MaxTestSetBytes {
+		return nil, fmt.Errorf("%s holds more than the limit of %d bytes", path, MaxTestSetBytes)
+	}
+	return ReadTestSet(bytes.NewReader(data), path)
 }
+
+// MaxTestSetBytes is the largest test set read (a constant: it guards the
+// machine against a device or a runaway file, not the evaluation).
+const MaxTestSetBytes = 1 << 30
 
 // ReadTestSet is LoadTestSet reading from r; name labels the errors.
 func ReadTestSet(r io.Reader, name string) ([]Sample, error) {
