@@ -259,11 +259,9 @@ func readExamplesContext(ctx context.Context, r io.Reader, name string, tok Toke
 		return nil, format, nil, err
 	}
 	out := make([]Example, 0, len(rows))
-	for i, row := range rows {
-		if i%64 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, format, nil, fmt.Errorf("%s: stopped at line %d: %w", name, row.Line, err)
-			}
+	for _, row := range rows {
+		if err := ctx.Err(); err != nil {
+			return nil, format, nil, fmt.Errorf("%s: stopped at line %d: %w", name, row.Line, err)
 		}
 		ex, err := Tokenize(row, tok, opt)
 		if err != nil {
