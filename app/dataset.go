@@ -142,6 +142,12 @@ func (s *datasetScreen) load() {
 }
 
 func (s *datasetScreen) refresh() {
+	if s.stopRead != nil {
+		// While the file is read, the button stops the reading.
+		setEnabled(s.inspect, true)
+		s.inspect.SetText("Stop reading")
+		return
+	}
 	setEnabled(s.inspect, s.u.st.sess != nil && s.u.st.idle())
 	if s.u.st.sess == nil {
 		s.inspect.SetText("Load and inspect (load a model first)")
@@ -191,6 +197,10 @@ func (s *datasetScreen) dropped(uris []fyne.URI) {
 
 // Inspect reads and tokenizes both files on a goroutine.
 func (s *datasetScreen) Inspect() {
+	if s.stopRead != nil {
+		s.stopRead()
+		return
+	}
 	sess := s.u.st.sess
 	if sess == nil {
 		s.u.showError(errors.New("no model loaded"), "Load a model on the Model & config tab first: its tokenizer and chat template decide what the rows look like.")
@@ -203,6 +213,7 @@ func (s *datasetScreen) Inspect() {
 	s.summary.SetText("Reading " + cfg.Dataset.TrainFile + "…")
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopRead = cancel
+	s.refresh()
 	go func() {
 		defer cancel()
 		data, err := engine.InspectDatasetContext(ctx, cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
@@ -214,6 +225,11 @@ func (s *datasetScreen) Inspect() {
 		runOnUI(func() {
 			s.stopRead = nil
 			s.u.st.endJob()
+			s.refresh()
+			if errors.Is(err, context.Canceled) {
+				s.summary.SetText("Reading stopped.")
+				return
+			}
 			if err != nil {
 				s.summary.SetText("Could not read the training file.")
 				s.u.showError(err, "Check the path of the train file, or pick it with Browse….")
