@@ -240,6 +240,7 @@ func (u *UI) onClose() {
 // cancelAll cancels any job other than training.
 func (u *UI) cancelAll() {
 	u.model.cancel()
+	u.dataset.cancel()
 	u.chat.stop()
 	u.evaluate.cancel()
 	u.export.cancel()

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -25,6 +26,9 @@ import (
 // histogram, lints and bad lines. Training is enabled only after this.
 type datasetScreen struct {
 	u *UI
+	// stopRead cancels the reading in progress (nil when none): quitting
+	// the app or stopping every job interrupts it at once.
+	stopRead context.CancelFunc
 
 	trainFile *widget.Entry
 	testFile  *widget.Entry
@@ -138,6 +142,12 @@ func (s *datasetScreen) load() {
 }
 
 func (s *datasetScreen) refresh() {
+	if s.stopRead != nil {
+		// While the file is read, the button stops the reading.
+		setEnabled(s.inspect, true)
+		s.inspect.SetText("Stop reading")
+		return
+	}
 	setEnabled(s.inspect, s.u.st.sess != nil && s.u.st.idle())
 	if s.u.st.sess == nil {
 		s.inspect.SetText("Load and inspect (load a model first)")
@@ -187,6 +197,10 @@ func (s *datasetScreen) dropped(uris []fyne.URI) {
 
 // Inspect reads and tokenizes both files on a goroutine.
 func (s *datasetScreen) Inspect() {
+	if s.stopRead != nil {
+		s.stopRead()
+		return
+	}
 	sess := s.u.st.sess
 	if sess == nil {
 		s.u.showError(errors.New("no model loaded"), "Load a model on the Model & config tab first: its tokenizer and chat template decide what the rows look like.")
@@ -197,15 +211,25 @@ func (s *datasetScreen) Inspect() {
 		return
 	}
 	s.summary.SetText("Reading " + cfg.Dataset.TrainFile + "…")
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopRead = cancel
+	s.refresh()
 	go func() {
-		data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
+		defer cancel()
+		data, err := engine.InspectDatasetContext(ctx, cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 		var tests []eval.Sample
 		var testErr error
 		if cfg.Dataset.TestFile != "" {
 			tests, testErr = eval.LoadTestSet(cfg.Dataset.TestFile)
 		}
 		runOnUI(func() {
+			s.stopRead = nil
 			s.u.st.endJob()
+			s.refresh()
+			if errors.Is(err, context.Canceled) {
+				s.summary.SetText("Reading stopped.")
+				return
+			}
 			if err != nil {
 				s.summary.SetText("Could not read the training file.")
 				s.u.showError(err, "Check the path of the train file, or pick it with Browse….")
@@ -365,4 +389,11 @@ func trainedStyle() widget.RichTextStyle {
 
 func maskedStyle() widget.RichTextStyle {
 	return widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}
+}
+
+// cancel stops reading the training file, if it is being read.
+func (s *datasetScreen) cancel() {
+	if s.stopRead != nil {
+		s.stopRead()
+	}
 }

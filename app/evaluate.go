@@ -196,13 +196,19 @@ func (s *evalScreen) refresh() {
 // Discover lists the evaluator plugins with their descriptions; each
 // plugin is started briefly to ask for its Info.
 func (s *evalScreen) Discover() {
-	dirs, dev := s.pluginDirs, s.devPlugins
+	dirs, dev := engine.PluginDirs(s.u.st.resolved(), s.pluginDirs...), s.devPlugins
 	s.about.SetText("Looking for evaluator plugins…")
 	go func() {
 		described, err := engine.DescribeEvaluators(context.Background(), dev, dirs...)
 		infos := map[string]evaluators.Info{}
 		var problems []string
+		var untrusted []string
 		for _, e := range described {
+			if errors.Is(e.Err, engine.ErrUntrusted) {
+				untrusted = append(untrusted, e.Plugin.Path)
+				problems = append(problems, e.Plugin.Name+": untrusted ("+e.Plugin.Path+")")
+				continue
+			}
 			if e.Err != nil {
 				problems = append(problems, e.Plugin.Name+": "+e.Err.Error())
 				continue
@@ -219,7 +225,7 @@ func (s *evalScreen) Discover() {
 			s.picker.Refresh()
 			switch {
 			case len(names) == 0:
-				msg := "No evaluator plugins found. Build them with scripts/build-plugins.sh (they go to bin/plugins)."
+				msg := "No evaluator plugins found. Build them with scripts/build-plugins.sh (they go to bin/plugins, next to bin/qwentune-desktop; or set evaluation.plugin_dir)."
 				if err != nil {
 					msg += "\n" + err.Error()
 				}
@@ -232,8 +238,32 @@ func (s *evalScreen) Discover() {
 			if len(problems) > 0 && len(names) > 0 {
 				s.about.SetText(s.about.Text + "\nSkipped: " + strings.Join(problems, "; "))
 			}
+			if len(untrusted) > 0 {
+				s.offerTrust(untrusted)
+			}
 		})
 	}()
+}
+
+// offerTrust asks whether to run plugins that are neither shipped with
+// QwenTune nor approved yet; approving records their SHA-256 in the user's
+// config folder (as qwentune evaluators --trust does) and lists them again.
+func (s *evalScreen) offerTrust(paths []string) {
+	dialog.ShowConfirm("Run these evaluator plugins?",
+		"These plugins were not shipped with QwenTune and have not been approved:\n\n"+strings.Join(paths, "\n")+
+			"\n\nA plugin is a program that runs with your rights. Approve them only if you trust where they came from.",
+		func(ok bool) {
+			if !ok {
+				return
+			}
+			for _, p := range paths {
+				if err := engine.TrustEvaluator(p); err != nil {
+					s.u.showError(err, "The plugin was not approved.")
+					return
+				}
+			}
+			s.Discover()
+		}, s.u.win)
 }
 
 func (s *evalScreen) describe(name string) {

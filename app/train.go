@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -132,7 +133,10 @@ func (s *trainScreen) refresh() {
 
 // Start runs training on a goroutine; resume is "" for a fresh run or
 // "latest" to continue from the newest checkpoint.
-func (s *trainScreen) Start(resume string) {
+func (s *trainScreen) Start(resume string) { s.start(resume, engine.TrainOptions{}) }
+
+// start is Start with the choices a confirmation adds (ResumeChanged).
+func (s *trainScreen) start(resume string, with engine.TrainOptions) {
 	cfg := s.u.st.resolved()
 	if err := cfg.Validate(); err != nil {
 		s.u.showError(err, "Fix these fields on the Model & config tab, then press Train again.")
@@ -172,7 +176,8 @@ func (s *trainScreen) Start(resume string) {
 	s.stats.SetText("Preparing the data and measuring a few steps…")
 	s.refresh()
 
-	opts := engine.TrainOptions{Resume: resume, Control: s.control, PreflightSteps: preflightSteps}
+	opts := with
+	opts.Resume, opts.Control, opts.PreflightSteps = resume, s.control, preflightSteps
 	data := s.u.st.data
 	done := s.done
 	go func() {
@@ -237,7 +242,26 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 	s.cancelFn = nil
 	s.paused = false
 	s.redraw()
+	var changed *engine.ChangedError
+	var exists *trainer.RunExistsError
 	switch {
+	case errors.As(err, &exists):
+		s.stats.SetText("Not started: " + exists.Dir + " holds another run.")
+		s.u.st.endJob()
+		s.offerNewFolder(exists)
+		return
+	case errors.As(err, &changed):
+		s.stats.SetText("Not resumed: the data or config changed since the checkpoint.")
+		s.appendLog("error: " + err.Error())
+		s.u.st.endJob()
+		dialog.ShowConfirm("Resume with changes?",
+			fmt.Sprintf("%s was made with other settings: %s.\n\nResume anyway with the current ones?", changed.Checkpoint, strings.Join(changed.Details, "; ")),
+			func(ok bool) {
+				if ok {
+					s.start("latest", engine.TrainOptions{ResumeChanged: true})
+				}
+			}, s.u.win)
+		return
 	case errors.Is(err, trainer.ErrStopped):
 		msg := "Stopped at step " + fmt.Sprint(res.GlobalStep) + "."
 		if res.Checkpoint != "" {
@@ -255,6 +279,27 @@ func (s *trainScreen) finished(res trainer.Result, err error) {
 		s.u.st.adapterWritten()
 	}
 	s.u.st.endJob()
+}
+
+// offerNewFolder asks what to do when a fresh run's output folder holds
+// another run: train into a new timestamped folder beside it, or replace
+// the old run.
+func (s *trainScreen) offerNewFolder(e *trainer.RunExistsError) {
+	fresh := strings.TrimRight(s.u.st.cfg.Training.OutputDir, "/") + "-" + time.Now().Format("20060102-150405")
+	var d dialog.Dialog
+	newB := widget.NewButton("Train into "+filepath.Base(fresh), func() {
+		d.Hide()
+		if s.u.st.setKey("training.output_dir", fresh, nil) {
+			s.Start("")
+		}
+	})
+	overB := widget.NewButton("Overwrite the old run", func() {
+		d.Hide()
+		s.start("", engine.TrainOptions{Overwrite: true})
+	})
+	msg := widget.NewLabel(fmt.Sprintf("%s already holds a run (%s).\nTrain into a new folder, or replace the old run (its checkpoints are deleted)?", e.Dir, e.Found))
+	d = dialog.NewCustom("The output folder holds a run", "Cancel", container.NewVBox(msg, container.NewHBox(newB, overB)), s.u.win)
+	d.Show()
 }
 
 // togglePause pauses the run in memory or lets it continue.

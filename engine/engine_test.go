@@ -41,6 +41,12 @@ func TestMain(m *testing.M) {
 	pluginDir = dir
 	// Runs are recorded in the run history: never in the user's.
 	os.Setenv("QWENTUNE_RUNS_DIR", filepath.Join(dir, "history"))
+	// The plugins are approved in a throw-away config folder.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	if err := TrustEvaluator(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "approving the plugins:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

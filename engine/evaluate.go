@@ -26,15 +26,48 @@ type EvaluatorInfo struct {
 	Err    error
 }
 
+// ErrUntrusted marks (wrapped) a plugin DescribeEvaluators did not start
+// because it is neither shipped with QwenTune nor approved by the user.
+var ErrUntrusted = errors.New("untrusted")
+
+// TrustEvaluator approves the plugin executable (or every plugin in the
+// folder) at path: its SHA-256 is recorded in the user's config folder and
+// it may run from then on (host.Trust).
+func TrustEvaluator(path string) error {
+	_, err := host.Trust(path)
+	return err
+}
+
+// PluginDirs are the folders searched for evaluator plugins: dirs when
+// given (--plugin-dir), else the default ones (next to the executable, the
+// user's plugin folder) and evaluation.plugin_dir.
+func PluginDirs(cfg config.Config, dirs ...string) []string {
+	if len(dirs) > 0 {
+		return dirs
+	}
+	out := host.DefaultDirs()
+	if cfg.Evaluation.PluginDir != "" {
+		out = append(out, cfg.Evaluation.PluginDir)
+	}
+	return out
+}
+
 // DescribeEvaluators discovers the plugins in dirs (the default folders when
-// none is given) and starts each briefly to read its name, version,
-// description, labels and settings. A plugin that fails to start is listed
-// with its error; discovery problems come back as the error.
+// none is given) and starts each trusted one briefly to read its name,
+// version, description, labels and settings. An untrusted plugin is listed
+// with an ErrUntrusted error and not started (unless dev); one that fails
+// to start is listed with its error; discovery problems come back as the
+// error.
 func DescribeEvaluators(ctx context.Context, dev bool, dirs ...string) ([]EvaluatorInfo, error) {
 	ps, err := host.Discover(dirs...)
 	out := make([]EvaluatorInfo, 0, len(ps))
 	for _, p := range ps {
 		e := EvaluatorInfo{Plugin: p}
+		if !p.Trusted() && !dev {
+			e.Err = fmt.Errorf("evaluator %q (%s): %w: approve it once with: qwentune evaluators --trust %s", p.Name, p.Path, ErrUntrusted, p.Path)
+			out = append(out, e)
+			continue
+		}
 		opts := []host.Option{host.WithStartTimeout(10 * time.Second)}
 		if dev {
 			opts = append(opts, host.SkipVerify())
@@ -145,7 +178,7 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 	if name == "" {
 		name = cfg.Evaluation.Evaluator
 	}
-	p, err := FindEvaluator(name, o.PluginDirs...)
+	p, err := FindEvaluator(name, PluginDirs(cfg, o.PluginDirs...)...)
 	if err != nil {
 		return res, err
 	}
@@ -171,6 +204,9 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 		return res, err
 	}
 	res.Info = client.About()
+	if err := eval.CheckLabels(samples, res.Info.Labels, res.Info.Name, cfg.Dataset.TestFile); err != nil {
+		return res, err
+	}
 	smp := ChatSampling(cfg.Chat)
 	smp.MaxNewTokens = cfg.Evaluation.MaxNewTokens
 	smp.StopIDs = s.StopIDs(true)

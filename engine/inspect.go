@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -22,21 +23,36 @@ type Dataset struct {
 	// without reading it again.
 	size    int64
 	modTime time.Time
+	// stream is data read from a pipe or standard input: it cannot change
+	// and cannot be read again.
+	stream bool
 }
 
 // InspectDataset reads the training file path with tok under the dataset
 // settings dc (max_length, truncation, append_eos, loss_on). Bad rows are in
 // the result's Errors; the error is an I/O error.
 func InspectDataset(path string, tok *tokenizer.Tokenizer, dc config.DatasetConfig) (*Dataset, error) {
-	st, err := os.Stat(path)
+	return InspectDatasetContext(context.Background(), path, tok, dc)
+}
+
+// InspectDatasetContext is InspectDataset that stops when ctx is done
+// (SIGINT in the CLI, Stop in the app). path may be a pipe or "-" for
+// standard input: it is read once, and its SHA-256 is that of what was read.
+func InspectDatasetContext(ctx context.Context, path string, tok *tokenizer.Tokenizer, dc config.DatasetConfig) (*Dataset, error) {
+	d := &Dataset{tok: tok, stream: dataset.IsStream(path)}
+	if !d.stream {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		d.size, d.modTime = st.Size(), st.ModTime()
+	}
+	rep, err := dataset.InspectContext(ctx, path, tok, dataset.OptionsFrom(dc))
 	if err != nil {
 		return nil, err
 	}
-	rep, err := dataset.Inspect(path, tok, dataset.OptionsFrom(dc))
-	if err != nil {
-		return nil, err
-	}
-	return &Dataset{Report: rep, tok: tok, size: st.Size(), modTime: st.ModTime()}, nil
+	d.Report = rep
+	return d, nil
 }
 
 // Matches reports whether d is what training with dc and tok would read:
@@ -76,6 +92,9 @@ func (d *Dataset) Check(dc config.DatasetConfig, tok *tokenizer.Tokenizer) error
 	}
 	if trained == 0 {
 		return fmt.Errorf("%s: no row has a token to train on (check dataset.loss_on and the rows' completions)", d.File)
+	}
+	if d.stream {
+		return nil
 	}
 	st, err := os.Stat(d.File)
 	if err != nil {

@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,11 +18,32 @@ import (
 )
 
 // evalJudge evaluates data/test.jsonl on the demo model with the judge
-// plugin, the sets applied to the config.
-func evalJudge(t *testing.T, s *Session, sets ...string) EvalResult {
+// plugin, the sets applied to the config. A test label must be one of the
+// evaluator's, so the file's "ok" and "not ok" are relabelled as the
+// judge's two labels, in a copy.
+func evalJudge(t *testing.T, s *Session, labels [2]string, sets ...string) EvalResult {
 	t.Helper()
+	b, err := os.ReadFile("../data/test.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var row map[string]any
+		if err := json.Unmarshal(line, &row); err != nil {
+			t.Fatal(err)
+		}
+		row["label"] = map[any]string{"ok": labels[0], "not ok": labels[1]}[row["label"]]
+		enc, _ := json.Marshal(row)
+		out.Write(append(enc, '\n'))
+	}
+	testFile := filepath.Join(t.TempDir(), "test.jsonl")
+	if err := os.WriteFile(testFile, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg := testConfig(t, DemoName, append([]string{"evaluation.evaluator=judge", "evaluation.max_new_tokens=8",
-		"evaluation.judge_max_new_tokens=6", "chat.temperature=0"}, sets...)...)
+		"evaluation.judge_max_new_tokens=6", "chat.temperature=0", "dataset.test_file=" + testFile,
+		"evaluation.judge_labels=" + labels[0] + ", " + labels[1], "evaluation.positive_label=" + labels[0]}, sets...)...)
 	res, err := s.Evaluate(context.Background(), cfg, EvalOptions{PluginDirs: []string{pluginDir}, DevPlugins: true, OutDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +92,7 @@ func TestJudgeEvaluatesTestSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := evalJudge(t, s, "evaluation.judge_prompt={input}", "evaluation.judge_labels=lord, i", "evaluation.positive_label=lord")
+	res := evalJudge(t, s, [2]string{"lord", "i"}, "evaluation.judge_prompt={input}")
 	first := regexp.MustCompile(`(?i)\b(lord|i)\b`)
 	seen := map[string]int{}
 	for _, r := range res.Tuned.Results {
@@ -98,7 +123,7 @@ func TestJudgeAnswersNothingUsable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := evalJudge(t, s, "evaluation.judge_labels=zebra, quagga", "evaluation.positive_label=zebra")
+	res := evalJudge(t, s, [2]string{"zebra", "quagga"})
 	m := res.Tuned.Metrics
 	if m.Unjudged != 21 || m.Judged != 0 || m.Accuracy != 0 || len(m.Confusion) != 0 {
 		t.Fatalf("metrics %+v", m)
@@ -138,7 +163,7 @@ func TestJudgeModelChoices(t *testing.T) {
 		t.Fatalf("a misspelt judge_model: %v", err)
 	}
 	other := tinyModel(t)
-	res := evalJudge(t, s, "evaluation.judge_model="+other)
+	res := evalJudge(t, s, [2]string{"ok", "not ok"}, "evaluation.judge_model="+other)
 	g = newModelGenerator(s, nil, testConfig(t, DemoName, "evaluation.judge_model="+other))
 	js, _, err := g.model(context.Background())
 	if err != nil || js == s || js.Dir != other {

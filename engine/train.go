@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"qwentune/engine/config"
 	"qwentune/engine/dataset"
@@ -26,6 +28,13 @@ type TrainOptions struct {
 	// PreflightSteps optimizer steps are measured before a fresh run (0:
 	// skip; a resumed run is never measured).
 	PreflightSteps int
+	// ResumeChanged resumes even when the data or the config differ from
+	// the checkpoint's (a ChangedError otherwise); the differences are
+	// reported as a warning.
+	ResumeChanged bool
+	// Overwrite lets a fresh run replace the run already in
+	// training.output_dir (a trainer.RunExistsError otherwise).
+	Overwrite bool
 }
 
 // RunFiles are the files besides the weights that make a run reproducible.
@@ -98,6 +107,8 @@ func (s *Session) train(ctx context.Context, cfg config.Config, data *Dataset, o
 			}
 		} else if adapter, err = s.Model.NewAdapter(LoRAConfig(cfg.LoRA), int64(tc.Seed)); err != nil {
 			return trainer.Result{}, err
+		} else if w := rankWarning(s.Config, cfg.LoRA); w != "" {
+			on.Info("warning: %s", w)
 		}
 		params = adapter.Params()
 		trainable = adapter.NumParams()
@@ -122,11 +133,20 @@ func (s *Session) train(ctx context.Context, cfg config.Config, data *Dataset, o
 		MaxGradNorm: tc.MaxGradNorm, LoggingSteps: tc.LoggingSteps, SaveSteps: tc.SaveSteps, SaveTotalLimit: tc.SaveTotalLimit,
 		Optimizer: tc.Optimizer, Seed: uint64(tc.Seed), LogFile: logPath(cfg), LogLevel: cfg.Logging.Level, Warnings: warnings,
 		FLOPsPerToken: 2 * s.ForwardFLOPs(),
-		ResumeFrom:    o.Resume, Params: params, Control: o.Control,
+		ResumeFrom:    o.Resume, Overwrite: o.Overwrite, Params: params, Control: o.Control,
 		Batches: func(epoch int) []nn.Batch {
 			return dataset.Batches(ex, batchSize, cfg.Dataset.Padding, cfg.Dataset.MaxLength, s.Tokenizer.Pad(), int64(tc.Seed), epoch)
 		},
 		Extra: map[string]string{ResolvedConfigFile: string(resolved), DatasetHashFile: data.SHA256 + "  " + filepath.Base(data.File) + "\n"},
+	}
+	opts.CheckResume = func(dir string) error {
+		err := compareResume(dir, resolved, data.SHA256)
+		var ce *ChangedError
+		if o.ResumeChanged && errors.As(err, &ce) {
+			on.Info("warning: resuming with changes, as asked: %s", strings.Join(ce.Details, "; "))
+			return nil
+		}
+		return err
 	}
 	if full {
 		opts.SaveAdapter = func(dir string) error { return s.saveFullModel(dir) }
@@ -232,4 +252,32 @@ func (s *Session) EstimateMemory(cfg config.Config) MemoryEstimate {
 	}
 	avail, _ := trainer.MemAvailable()
 	return MemoryEstimate{Weights: s.Model.WeightBytes(), Activations: act, Optimizer: 12 * trainable, Available: avail}
+}
+
+// rankWarning says when lora.r exceeds a targeted layer's width min(in,
+// out). A rank-r update B·A of an in×out matrix has rank at most min(in,
+// out), so the extra rank only adds trainable values; PEFT accepts it and
+// training still matches PEFT, hence a warning, not an error.
+func rankWarning(c model.Config, l config.LoRAConfig) string {
+	q, kv := c.NumAttentionHeads*c.HeadDim, c.NumKeyValueHeads*c.HeadDim
+	dims := map[string][2]int{
+		"q_proj": {c.HiddenSize, q}, "k_proj": {c.HiddenSize, kv}, "v_proj": {c.HiddenSize, kv}, "o_proj": {q, c.HiddenSize},
+		"gate_proj": {c.HiddenSize, c.IntermediateSize}, "up_proj": {c.HiddenSize, c.IntermediateSize}, "down_proj": {c.IntermediateSize, c.HiddenSize},
+	}
+	targets := l.TargetModules
+	if len(targets) == 1 && targets[0] == "all-linear" {
+		targets = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+	}
+	var over []string
+	for _, t := range targets {
+		d, ok := dims[t]
+		if w := min(d[0], d[1]); ok && l.R > w {
+			over = append(over, fmt.Sprintf("%s (%d)", t, w))
+		}
+	}
+	if len(over) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("lora.r %d is above the width min(in, out) of %s: an update of rank r cannot exceed that width, so the extra rank adds trainable values but no capacity (lower lora.r)",
+		l.R, strings.Join(over, ", "))
 }

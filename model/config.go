@@ -166,8 +166,11 @@ func parseInt(raw json.RawMessage) (int, error) {
 	}
 	// Python writes some integers as floats (1e6); accept integral values.
 	fv, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || fv != math.Trunc(fv) || fv < math.MinInt32 || fv > math.MaxInt32 {
+	if err != nil || fv != math.Trunc(fv) {
 		return 0, fmt.Errorf("want an integer, got %s", n)
+	}
+	if fv < math.MinInt32 || fv > math.MaxInt32 {
+		return 0, fmt.Errorf("%s is too large: at most %d", n, math.MaxInt32)
 	}
 	return int(fv), nil
 }

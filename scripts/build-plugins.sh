@@ -1,7 +1,10 @@
 #!/bin/sh
 # Builds every evaluator plugin (plugins/evaluators/<name>/main.go) into
 # bin/plugins/qwentune-eval-<name>, or into the folder given as $1, and
-# writes the plugins.sha256 manifest the host verifies before running them.
+# approves what it built for the current user with
+# `qwentune evaluators --trust <folder>` (their SHA-256 recorded in the
+# user's config folder, never beside the plugins). With NO_TRUST=1 nothing
+# is approved (scripts/package.sh builds the checksums into the app instead).
 #
 #   scripts/build-plugins.sh            # -> bin/plugins
 #   scripts/build-plugins.sh /some/dir  # -> /some/dir
@@ -24,22 +27,14 @@ done
 # shellcheck disable=SC2086 # $pkgs is a list of plain package paths
 go build -trimpath -o "$stage/" $pkgs
 
-cd "$out"
-bins=""
 for pkg in $pkgs; do
 	name=$(basename "$pkg")
 	bin="qwentune-eval-$name$exe"
-	mv "$stage/$name$exe" "$bin"
-	bins="$bins $bin"
+	mv "$stage/$name$exe" "$out/$bin"
 	echo "built $out/$bin"
 done
-if command -v sha256sum >/dev/null 2>&1; then
-	sum="sha256sum"
-else
-	sum="shasum -a 256"
+# The old in-folder manifest is no trust anchor any more.
+rm -f "$out/plugins.sha256"
+if [ "${NO_TRUST:-0}" != 1 ]; then
+	go run ./cmd/qwentune evaluators --trust "$out"
 fi
-# Written beside and renamed, so a reader never sees half a manifest.
-# shellcheck disable=SC2086 # $bins is a list of plain file names
-$sum $bins >plugins.sha256.tmp
-mv plugins.sha256.tmp plugins.sha256
-echo "wrote $out/plugins.sha256"

@@ -13,6 +13,15 @@ export QWENTUNE_RUNS_DIR="$work/history"
 go build -o bin/qwentune ./cmd/qwentune
 scripts/build-plugins.sh > /dev/null
 q=bin/qwentune
+# Plugin approvals go to a throw-away config folder: the plugins next to
+# bin/qwentune (bin/plugins) are listed as untrusted and started by nothing
+# until approved.
+[ -x bin/plugins/qwentune-eval-heuristic ] || NO_TRUST=1 scripts/build-plugins.sh >/dev/null
+export XDG_CONFIG_HOME="$work/config"
+$q evaluators > "$work/untrusted.txt" 2>&1 && { echo "evaluators should fail with only untrusted plugins"; exit 1; }
+grep -q "heuristic  *untrusted" "$work/untrusted.txt" || { echo "evaluators did not list heuristic as untrusted:"; cat "$work/untrusted.txt"; exit 1; }
+$q evaluators --trust bin/plugins > /dev/null
+$q evaluators | grep -q "^heuristic"
 
 $q make-model --shape tiny --out "$work/tiny" --seed 3
 # (outputs go to files before grep -q: grep stops reading at the first match,
@@ -29,6 +38,10 @@ common=(--config config.yml --set model.name="$work/tiny" --set training.output_
   --set dataset.max_length=96 --set lora.r=4 --set training.logging_steps=2 --set training.save_steps=4)
 $q data inspect "${common[@]}" --rows 1 > "$work/data.txt"
 grep -q "format" "$work/data.txt"
+# a piped train file is read once and hashed as what was read
+want=$(sha256sum data/train.jsonl | cut -d' ' -f1)
+$q data inspect "${common[@]}" --set dataset.train_file=- --rows 0 < data/train.jsonl > "$work/piped.txt"
+grep -q "sha256   $want" "$work/piped.txt" || { echo "piped train file: wrong hash"; cat "$work/piped.txt"; exit 1; }
 
 # train for 4 steps, then resume to 8: the resumed run continues from checkpoint-4
 $q train "${common[@]}" --set training.max_steps=4 --no-preflight --json > "$work/train1.jsonl"

@@ -10,28 +10,32 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin:$(go env GOPATH)/bin
 command -v fyne >/dev/null || go install fyne.io/tools/cmd/fyne@v1.7.4
 mkdir -p dist
-go build -trimpath -o dist/qwentune-desktop ./cmd/desktop
+# The plugins are built first and their SHA-256 compiled into the app
+# (host.shipped): the bundle's plugins run without approval, and a plugin
+# swapped in later does not.
+plugins=$(mktemp -d)
+NO_TRUST=1 scripts/build-plugins.sh "$plugins" >/dev/null
+sums=$(cd "$plugins" && sha256sum qwentune-eval-* | cut -d' ' -f1 | paste -sd, -)
+go build -trimpath -ldflags "-X qwentune/plugins/evaluators/host.shipped=$sums" -o dist/qwentune-desktop ./cmd/desktop
 root=$(pwd)
 version=$(sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)
 (cd dist && fyne package --os linux --source-dir "$root/cmd/desktop" --executable "$root/dist/qwentune-desktop" \
   --name QwenTune --app-id io.qwentune.app --icon "$root/Icon.png" --app-version "$version" --release)
-# Add the evaluator plugins and their manifest, and teach the Makefile to
+# Add the evaluator plugins, and teach the Makefile to
 # install them next to the binary (the first folder the app searches) or, for
 # a user install, into ~/.config/qwentune/plugins.
 stage=$(mktemp -d)
 tar -xJf dist/QwenTune.tar.xz -C "$stage"
 top=$(find "$stage" -name Makefile -printf '%h\n' | head -1)
-scripts/build-plugins.sh "$top/plugins" >/dev/null
+mkdir -p "$top/plugins" && cp -p "$plugins"/qwentune-eval-* "$top/plugins/" && rm -rf "$plugins"
 cat >>"$top/Makefile" <<'MAKE'
 
 install: install-plugins
 install-plugins:
 	install -Dm00755 -t $(DESTDIR)$(PREFIX)/bin plugins/qwentune-eval-*
-	install -Dm00644 -t $(DESTDIR)$(PREFIX)/bin plugins/plugins.sha256
 user-install: user-install-plugins
 user-install-plugins:
 	install -Dm00755 -t $(HOME)/.config/qwentune/plugins plugins/qwentune-eval-*
-	install -Dm00644 -t $(HOME)/.config/qwentune/plugins plugins/plugins.sha256
 MAKE
 tar -cJf dist/QwenTune.tar.xz -C "$stage" .
 rm -rf "$stage" dist/qwentune-desktop

@@ -49,7 +49,12 @@ done
 echo "window-test: building"
 go build -o bin/qwentune-desktop ./cmd/desktop
 go build -o bin/qwentune ./cmd/qwentune
-[ -x bin/plugins/qwentune-eval-heuristic ] || scripts/build-plugins.sh >/dev/null
+[ -x bin/plugins/qwentune-eval-heuristic ] || NO_TRUST=1 scripts/build-plugins.sh >/dev/null
+# The plugins are approved in the test's own config folders (a build from
+# source has no checksums compiled in; the packaged app has).
+for c in config fresh-config; do
+	XDG_CONFIG_HOME="$work/$c" bin/qwentune evaluators --trust bin/plugins >/dev/null
+done
 
 echo "window-test: the config (built-in demo model) in $work"
 mkdir -p "$work/project"

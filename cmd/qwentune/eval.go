@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -22,7 +23,7 @@ qwentune eval --config config.yml --evaluator reference --setting mode=token_f1 
 qwentune eval --set model.name=demo --adapter none --json`,
 		run: runEval})
 	register(&command{name: "evaluators", summary: "list the discovered evaluator plugins (name, version, description)",
-		usage: "[--dir DIR ...] [--json]", example: "qwentune evaluators", run: runEvaluators})
+		usage: "[--config config.yml] [--set key=value ...] [--dir DIR ...] [--trust PATH ...] [--json]", example: "qwentune evaluators\nqwentune evaluators --trust bin/plugins", run: runEvaluators})
 }
 
 func runEval(ctx context.Context, fs *flag.FlagSet, args []string) error {
@@ -34,8 +35,8 @@ func runEval(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	compare := fs.Bool("compare-base", false, "also evaluate the base model and list the samples whose verdict flipped")
 	out := fs.String("out", "", "output folder for metrics.json and predictions (default: training.output_dir/eval/<time>-<evaluator>)")
 	var dirs multiFlag
-	fs.Var(&dirs, "plugin-dir", "folder to search for evaluator plugins (repeatable; default: next to the executable, bin/plugins, the user folder)")
-	dev := fs.Bool("dev-plugins", false, "run plugin binaries without checking them against plugins.sha256 (development builds)")
+	fs.Var(&dirs, "plugin-dir", "folder to search for evaluator plugins (repeatable; default: next to the executable, the user folder, evaluation.plugin_dir)")
+	dev := fs.Bool("dev-plugins", false, "run untrusted plugin binaries too (development builds)")
 	asJSON := fs.Bool("json", false, "print metrics.json-style JSON instead of tables")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -126,21 +127,39 @@ func clip(s string, n int) string {
 }
 
 func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var dirs multiFlag
-	fs.Var(&dirs, "dir", "folder to search (repeatable; default: next to the executable, bin/plugins, the user folder)")
-	dev := fs.Bool("dev-plugins", false, "run plugin binaries without checking them against plugins.sha256")
+	load := configFlags(fs)
+	var dirs, trust multiFlag
+	fs.Var(&dirs, "dir", "folder to search (repeatable; default: next to the executable, the user folder and evaluation.plugin_dir)")
+	fs.Var(&trust, "trust", "approve the plugin executable PATH, or every plugin in the folder PATH, so it may run (repeatable); recorded by SHA-256 in "+host.TrustFile())
+	dev := fs.Bool("dev-plugins", false, "start untrusted plugins too (development builds)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	described, derr := engine.DescribeEvaluators(ctx, *dev, dirs...)
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if len(trust) > 0 {
+		for _, path := range trust {
+			ps, err := host.Trust(path)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				fmt.Fprintf(stdout, "approved %s (%s, SHA-256 %x)\n", p.Name, p.Path, p.Checksum)
+			}
+		}
+		return nil
+	}
+	cfg, _, err := load()
+	if err != nil {
+		return err
+	}
+	searched := engine.PluginDirs(cfg, dirs...)
+	described, derr := engine.DescribeEvaluators(ctx, *dev, searched...)
 	if len(described) == 0 {
 		if derr != nil {
 			return derr
-		}
-		searched := []string(dirs)
-		if len(searched) == 0 {
-			searched = host.DefaultDirs()
 		}
 		return fmt.Errorf("no evaluator plugins found in %v; build them with scripts/build-plugins.sh", searched)
 	}
@@ -148,6 +167,15 @@ func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	enc := json.NewEncoder(stdout)
 	var failed int
 	for _, e := range described {
+		if errors.Is(e.Err, engine.ErrUntrusted) {
+			failed++
+			if *asJSON {
+				enc.Encode(map[string]any{"name": e.Plugin.Name, "path": e.Plugin.Path, "untrusted": true})
+			} else {
+				fmt.Fprintf(w, "%s\tuntrusted\t%s (approve with: qwentune evaluators --trust %s)\n", e.Plugin.Name, e.Plugin.Path, e.Plugin.Path)
+			}
+			continue
+		}
 		if e.Err != nil {
 			failed++
 			fmt.Fprintf(os.Stderr, "%v\n", e.Err)
@@ -163,7 +191,7 @@ func runEvaluators(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	w.Flush()
 	if failed == len(described) {
-		return fmt.Errorf("none of the %d plugins could be started", failed)
+		return fmt.Errorf("none of the %d plugins could be started (untrusted ones are not started)", failed)
 	}
 	return nil
 }

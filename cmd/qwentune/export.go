@@ -13,7 +13,7 @@ import (
 
 func init() {
 	register(&command{name: "export", summary: "export an adapter or the merged model (PEFT, Hugging Face, GGUF for llama.cpp/Ollama) or a GPU training job",
-		usage: "--model DIR --format peft|merged|gguf|gguf-adapter [--adapter DIR] [--dtype f32|f16|bf16|q8_0] [--max-shard-size 5GB] --out DIR\n" +
+		usage: "--model DIR --format peft|merged|gguf|gguf-adapter [--adapter DIR] [--dtype f32|f16|bf16|q8_0] [--max-shard-size 5GB] --out DIR [--overwrite]\n" +
 			"       qwentune export --format hf-job [--config config.yml] [--set key=value ...] [--gpus N] --out DIR",
 		example: `qwentune export --model Qwen/Qwen2-1.5B --adapter ./qwen_finetune --format gguf --dtype q8_0 --out ./gguf
 qwentune export --model Qwen/Qwen2-1.5B --adapter ./qwen_finetune --format merged --dtype bf16 --out ./merged
@@ -32,6 +32,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	shard := fs.String("max-shard-size", "5GB", "merged: largest safetensors shard, like save_pretrained's max_shard_size")
 	out := fs.String("out", "", "output folder")
 	gpus := fs.Int("gpus", 2, "hf-job: number of GPUs in accelerate_config.yaml")
+	overwrite := fs.Bool("overwrite", false, "write into --out even if it is not empty (files of the same name are replaced)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +50,11 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usagef("--out is required")
 	case (*format == engine.ExportPEFT || *format == engine.ExportGGUFAdapter) && *adapter == "":
 		return usagef("--format %s needs --adapter", *format)
+	}
+	if !*overwrite {
+		if entries, err := os.ReadDir(*out); err == nil && len(entries) > 0 {
+			return fmt.Errorf("--out %s is not empty (it holds %s): choose an empty or new folder, or pass --overwrite to replace what is there", *out, entries[0].Name())
+		}
 	}
 	cfg, _, err := load()
 	if err != nil && (*format == engine.ExportHFJob || *modelName == "") {

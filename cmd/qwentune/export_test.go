@@ -38,7 +38,9 @@ func TestExportCommand(t *testing.T) {
 	}{
 		{[]string{"--model", base, "--adapter", adapter, "--format", "gguf", "--dtype", "q8_0", "--out", filepath.Join(dir, "g")}, 0,
 			[]string{"g/model.gguf", "g/Modelfile"}, "ollama create"},
-		{[]string{"--model", base, "--adapter", adapter, "--format", "gguf-adapter", "--out", filepath.Join(dir, "g")}, 0,
+		{[]string{"--model", base, "--adapter", adapter, "--format", "gguf-adapter", "--out", filepath.Join(dir, "g")}, 1,
+			nil, "is not empty"},
+		{[]string{"--model", base, "--adapter", adapter, "--format", "gguf-adapter", "--overwrite", "--out", filepath.Join(dir, "g")}, 0,
 			[]string{"g/adapter.gguf"}, "--lora"},
 		{[]string{"--model", base, "--adapter", adapter, "--format", "merged", "--dtype", "bf16", "--out", filepath.Join(dir, "m")}, 0,
 			[]string{"m/config.json", "m/model.safetensors", "m/tokenizer.json"}, "wrote"},
@@ -47,7 +49,7 @@ func TestExportCommand(t *testing.T) {
 		{[]string{"--model", base, "--format", "onnx", "--out", dir}, 2, nil, "--format must be one of"},
 		{[]string{"--model", base, "--format", "gguf"}, 2, nil, "--out is required"},
 		{[]string{"--model", base, "--format", "peft", "--out", dir}, 2, nil, "needs --adapter"},
-		{[]string{"--model", base, "--adapter", filepath.Join(dir, "nope"), "--format", "gguf", "--out", dir}, 1, nil, "adapter_config.json"},
+		{[]string{"--model", base, "--adapter", filepath.Join(dir, "nope"), "--format", "gguf", "--out", filepath.Join(dir, "x")}, 1, nil, "adapter_config.json"},
 	} {
 		t.Run(strings.Join(tc.args[2:], " "), func(t *testing.T) {
 			out.Reset()

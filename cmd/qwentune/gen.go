@@ -85,6 +85,13 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if (*prompt == "") == (*idsJSON == "") {
 		return usagef("give exactly one of --prompt and --ids")
 	}
+	// Bad flag values are usage errors (exit 2), found before the model loads.
+	if *dtype != "float32" && *dtype != "bfloat16" {
+		return usagef("--dtype %q: want float32 or bfloat16", *dtype)
+	}
+	if err := (generate.Options{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, TopP: *topP, RepetitionPenalty: *rep}).Validate(); err != nil {
+		return usagef("%v", err)
+	}
 	s, err := engine.Open(ctx, *modelName, "main", *dtype, nil)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register(&command{name: "train", summary: "fine-tune the model with LoRA (or every weight) as config.yml says",
-		usage: "[--config config.yml] [--set key=value ...] [--resume [DIR]] [--init-adapter DIR] [--no-preflight] [--json]",
+		usage: "[--config config.yml] [--set key=value ...] [--resume [DIR]] [--resume-changed] [--overwrite] [--init-adapter DIR] [--no-preflight] [--json]",
 		example: `qwentune train --config config.yml
 qwentune train --set model.name=demo --set training.epochs=1 --set lora.r=8
 qwentune train --config config.yml --resume            # continue from the latest checkpoint
@@ -51,6 +51,8 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var resume resumeFlag
 	fs.Var(&resume, "resume", "continue from the latest checkpoint in training.output_dir, or --resume=DIR (or --resume DIR) from that checkpoint")
 	initAdapter := fs.String("init-adapter", "", "start from this PEFT adapter instead of fresh LoRA weights")
+	resumeChanged := fs.Bool("resume-changed", false, "resume even though the data or the config differ from the checkpoint's (refused otherwise, naming the keys)")
+	overwrite := fs.Bool("overwrite", false, "start afresh in a training.output_dir that holds another run, removing its checkpoints (refused otherwise)")
 	noPreflight := fs.Bool("no-preflight", false, "skip measuring memory and time on a few real steps before the run")
 	asJSON := fs.Bool("json", false, "print progress as JSON lines on stdout")
 	// "--resume DIR" (a separate argument) is accepted too.
@@ -82,7 +84,7 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	data, err := engine.InspectDataset(cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
+	data, err := engine.InspectDatasetContext(ctx, cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 	if err != nil {
 		return err
 	}
@@ -90,7 +92,7 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if *noPreflight || resume.v != "" {
 		steps = 0
 	}
-	res, err := sess.Train(ctx, cfg, data, engine.TrainOptions{Resume: resume.v, InitAdapter: *initAdapter, PreflightSteps: steps}, out.event)
+	res, err := sess.Train(ctx, cfg, data, engine.TrainOptions{Resume: resume.v, ResumeChanged: *resumeChanged, Overwrite: *overwrite, InitAdapter: *initAdapter, PreflightSteps: steps}, out.event)
 	bar.finish()
 	if errors.Is(err, trainer.ErrStopped) {
 		out.event(progress.Event{Kind: progress.Info, Message: fmt.Sprintf("stopped at step %d; resume with: qwentune train --resume %s", res.GlobalStep, res.Checkpoint)})
@@ -130,7 +132,7 @@ func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := engine.InspectDataset(path, tok, cfg.Dataset)
+	rep, err := engine.InspectDatasetContext(ctx, path, tok, cfg.Dataset)
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,9 @@ type EvaluationConfig struct {
 	JudgePrompt       string `yaml:"judge_prompt"`
 	JudgeLabels       string `yaml:"judge_labels"`
 	JudgeMaxNewTokens int    `yaml:"judge_max_new_tokens"`
+	// PluginDir is a folder searched for evaluator plugins besides the one
+	// next to the executable and the user's plugin folder.
+	PluginDir string `yaml:"plugin_dir"`
 }
 
 // The values of evaluation.judge_model that name no folder: the base model
@@ -258,7 +261,7 @@ func (c Config) Resolve(baseDir string) Config {
 	c.LoRA.TargetModules = append([]string(nil), c.LoRA.TargetModules...)
 	// logging.file stays relative: it is relative to training.output_dir,
 	// so every run folder keeps its own log.
-	for _, p := range []*string{&c.Dataset.TrainFile, &c.Dataset.TestFile, &c.Training.OutputDir, &c.Model.Adapter} {
+	for _, p := range []*string{&c.Dataset.TrainFile, &c.Dataset.TestFile, &c.Training.OutputDir, &c.Model.Adapter, &c.Evaluation.PluginDir} {
 		*p = resolvePath(baseDir, *p)
 	}
 	if isLocalModel(baseDir, c.Model.Name) {
@@ -287,8 +290,8 @@ func isLocalModel(baseDir, name string) bool {
 }
 
 func resolvePath(baseDir, p string) string {
-	if p == "" {
-		return ""
+	if p == "" || p == "-" { // "-" is standard input (a data file)
+		return p
 	}
 	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
 		if home, err := os.UserHomeDir(); err == nil {

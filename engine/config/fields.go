@@ -213,6 +213,8 @@ var fieldTable = []Field{
 		"Comma-separated labels the judge chooses from, positive first (empty: ok, not ok). An answer naming none is \"unjudged\": counted, and left out of the metrics."),
 	with("evaluation.judge_max_new_tokens", intRange(0),
 		"Longest judge answer in tokens; 0 uses the judge plugin's default."),
+	with("evaluation.plugin_dir", Field{Kind: KindPath, allowEmpty: true},
+		"Another folder to search for evaluator plugins, besides the one next to the executable and the user's plugin folder; a plugin found there runs only once approved (qwentune evaluators --trust)."),
 
 	with("chat.max_new_tokens", intRange(1),
 		"Longest answer in tokens."),

@@ -6,6 +6,7 @@
 package dataset
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -248,6 +249,10 @@ func LoadReader(r io.Reader, name string, tok Tokenizer, opt Options) ([]Example
 // file's format, and every bad row in line order (a file without a single
 // row is one). err is an I/O error.
 func readExamples(r io.Reader, name string, tok Tokenizer, opt Options) ([]Example, Format, ErrorList, error) {
+	return readExamplesContext(context.Background(), r, name, tok, opt)
+}
+
+func readExamplesContext(ctx context.Context, r io.Reader, name string, tok Tokenizer, opt Options) ([]Example, Format, ErrorList, error) {
 	rows, format, err := ReadRows(r, name)
 	errs, isList := err.(ErrorList)
 	if err != nil && !isList {
@@ -255,6 +260,9 @@ func readExamples(r io.Reader, name string, tok Tokenizer, opt Options) ([]Examp
 	}
 	out := make([]Example, 0, len(rows))
 	for _, row := range rows {
+		if err := ctx.Err(); err != nil {
+			return nil, format, nil, fmt.Errorf("%s: stopped at line %d: %w", name, row.Line, err)
+		}
 		ex, err := Tokenize(row, tok, opt)
 		if err != nil {
 			errs = append(errs, &Error{File: name, Line: row.Line, Message: err.Error()})

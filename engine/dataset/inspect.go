@@ -3,12 +3,12 @@ package dataset
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,13 +72,20 @@ func quantile(sorted []int, q float64) float64 {
 // once: SHA256 is the hash of the very bytes the examples come from. The
 // error is an I/O error only; bad rows are in Report.Errors.
 func Inspect(path string, tok Tokenizer, opt Options) (Report, error) {
-	data, err := os.ReadFile(path)
+	return InspectContext(context.Background(), path, tok, opt)
+}
+
+// InspectContext is Inspect that stops when ctx is done (reading or
+// tokenising). The file is read with ReadSource: a regular file, a pipe or
+// standard input, read once, within MaxFileBytes.
+func InspectContext(ctx context.Context, path string, tok Tokenizer, opt Options) (Report, error) {
+	data, err := ReadSource(ctx, path)
 	if err != nil {
 		return Report{}, err
 	}
 	sum := sha256.Sum256(data)
 	rep := Report{File: path, SHA256: hex.EncodeToString(sum[:]), Options: opt}
-	rep.Examples, rep.Format, rep.Errors, err = readExamples(bytes.NewReader(data), path, tok, opt)
+	rep.Examples, rep.Format, rep.Errors, err = readExamplesContext(ctx, bytes.NewReader(data), path, tok, opt)
 	if err != nil {
 		return Report{}, err
 	}

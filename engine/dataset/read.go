@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"qwentune/internal/jsonkeys"
 )
 
 // lineReader yields the lines of a JSONL file with their numbers, without
@@ -30,6 +32,9 @@ func (lr *lineReader) next() (string, bool, error) {
 		return "", false, nil
 	}
 	lr.line++
+	if len(s) > MaxLineBytes {
+		return "", false, fmt.Errorf("%w: %d bytes, more than the limit of %d", errLineTooLong, len(s), MaxLineBytes)
+	}
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
 	if lr.line == 1 {
 		s = strings.TrimPrefix(s, "\uFEFF")
@@ -51,6 +56,9 @@ func ReadRows(r io.Reader, name string) ([]Row, Format, error) {
 	)
 	for {
 		line, ok, err := lr.next()
+		if errors.Is(err, errLineTooLong) {
+			return rows, format, fmt.Errorf("%s:%d: %w", name, lr.line, err)
+		}
 		if err != nil {
 			return rows, format, fmt.Errorf("%s:%d: %w", name, lr.line+1, err)
 		}
@@ -97,6 +105,9 @@ func parseRow(line string, fileFormat Format) (Row, *Error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(line), &obj); err != nil {
 		return Row{}, &Error{Message: "invalid JSON: " + err.Error()}
+	}
+	if key, where, dup := jsonkeys.Duplicate([]byte(line)); dup {
+		return Row{}, &Error{Message: jsonkeys.Describe(key, where)}
 	}
 	has := func(k string) bool { _, ok := obj[k]; return ok }
 	switch {

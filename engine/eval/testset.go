@@ -14,6 +14,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"qwentune/internal/jsonkeys"
 )
 
 // Sample is one row of a test set.
@@ -71,19 +73,58 @@ func (e *TestSetError) Error() string {
 	return b.String()
 }
 
+// CheckLabels refuses a test set with a label the evaluator cannot give
+// (which would become a phantom class in the metrics): every such row is
+// named with its line, e.g. label "maybe" on line 4 is not one of ok, not ok.
+func CheckLabels(samples []Sample, labels []string, evaluator, path string) error {
+	known := map[string]bool{}
+	for _, l := range labels {
+		known[l] = true
+	}
+	bad := &TestSetError{Path: path}
+	for _, s := range samples {
+		if !known[s.Label] {
+			bad.Lines = append(bad.Lines, LineError{Line: s.Line, Msg: fmt.Sprintf("label %q on line %d is not one of %s (the labels of evaluator %s)",
+				s.Label, s.Line, strings.Join(labels, ", "), evaluator)})
+		}
+	}
+	if len(bad.Lines) > 0 {
+		return bad
+	}
+	return nil
+}
+
 // LoadTestSet reads a JSON Lines test set: one object per line with a
 // string "input", a string "label", and optionally a string "reference" and
 // an "id" (string or integer); other fields are ignored. Blank lines, a
 // UTF-8 byte order mark and CRLF line ends are accepted. Every bad row is
 // reported in one *TestSetError naming file, line and field.
 func LoadTestSet(path string) ([]Sample, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() && m&os.ModeNamedPipe == 0 {
+		return nil, fmt.Errorf("%s is not a regular file (%s): give a file of JSON lines", path, m.Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadTestSet(f, path)
+	data, err := io.ReadAll(io.LimitReader(f, MaxTestSetBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > MaxTestSetBytes {
+		return nil, fmt.Errorf("%s holds more than the limit of %d bytes", path, MaxTestSetBytes)
+	}
+	return ReadTestSet(bytes.NewReader(data), path)
 }
+
+// MaxTestSetBytes is the largest test set read (a constant: it guards the
+// machine against a device or a runaway file, not the evaluation).
+const MaxTestSetBytes = 1 << 30
 
 // ReadTestSet is LoadTestSet reading from r; name labels the errors.
 func ReadTestSet(r io.Reader, name string) ([]Sample, error) {
@@ -135,6 +176,9 @@ func parseRow(line []byte, n int) (Sample, []LineError) {
 			msg = "invalid JSON: " + err.Error()
 		}
 		return Sample{}, []LineError{{Line: n, Msg: msg}}
+	}
+	if key, where, dup := jsonkeys.Duplicate(line); dup {
+		return Sample{}, []LineError{{Line: n, Field: key, Msg: jsonkeys.Describe(key, where)}}
 	}
 	s := Sample{Line: n, ID: strconv.Itoa(n)}
 	var problems []LineError

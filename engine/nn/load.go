@@ -2,7 +2,10 @@ package nn
 
 import (
 	"fmt"
+	"math"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"qwentune/engine/ops"
@@ -31,15 +34,20 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newEmpty(cfg, opts.DType)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
 	set, err := safetensors.OpenDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer set.Close()
+	// The sizes in config.json are checked against the tensors present
+	// before anything is allocated from them.
+	if err := checkSizes(cfg, set); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, model.ConfigName), err)
+	}
+	m, err := newEmpty(cfg, opts.DType)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	want := map[string]bool{}
 	for _, t := range m.tensors() {
 		want[t.Name] = true
@@ -61,6 +69,43 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	return m, nil
 }
 
+// checkSizes compares config.json's sizes with the tensors of the
+// checkpoint: the embedding gives vocab_size and hidden_size, the first
+// layer's MLP intermediate_size, and the layers present num_hidden_layers.
+// It reads only headers, so a config.json claiming a billion layers or a
+// hidden size of 1e12 is refused before any memory is taken for it.
+func checkSizes(cfg model.Config, set *safetensors.Set) error {
+	a := cfg.Arch()
+	emb := a.Embed.Path + ".weight"
+	if st, ok := set.Tensor(emb); ok && len(st.Shape) == 2 {
+		if st.Shape[0] != cfg.VocabSize {
+			return fmt.Errorf("\"vocab_size\" is %d, but tensor %s is %v", cfg.VocabSize, emb, st.Shape)
+		}
+		if st.Shape[1] != cfg.HiddenSize {
+			return fmt.Errorf("\"hidden_size\" is %d, but tensor %s is %v", cfg.HiddenSize, emb, st.Shape)
+		}
+	}
+	layers := 0
+	for _, name := range set.Names() {
+		rest, ok := strings.CutPrefix(name, model.LayerPrefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(num); err == nil && i+1 > layers {
+			layers = i + 1
+		}
+	}
+	if cfg.NumHiddenLayers > layers {
+		return fmt.Errorf("\"num_hidden_layers\" is %d, but the checkpoint holds %d layers", cfg.NumHiddenLayers, layers)
+	}
+	gate := model.LayerPrefix + "0.mlp.gate_proj.weight"
+	if st, ok := set.Tensor(gate); ok && len(st.Shape) == 2 && st.Shape[0] != cfg.IntermediateSize {
+		return fmt.Errorf("\"intermediate_size\" is %d, but tensor %s is %v", cfg.IntermediateSize, gate, st.Shape)
+	}
+	return nil
+}
+
 // loadTensor checks a checkpoint tensor against the expected shape and
 // converts it into the model's storage.
 func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
@@ -77,20 +122,49 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 		if err != nil {
 			return err
 		}
+		if err := CheckFinite(t.Name, f); err != nil {
+			return err
+		}
 		*t.vec = f
 		return nil
 	}
 	w := ops.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
 	var err error
 	if dtype == "float32" {
-		w.F32, err = st.Float32()
+		if w.F32, err = st.Float32(); err == nil {
+			err = CheckFinite(t.Name, w.F32)
+		}
 	} else {
-		w.BF16, err = st.BF16()
+		if w.BF16, err = st.BF16(); err == nil {
+			err = checkFiniteBF16(t.Name, w.BF16)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	*t.w = w
+	return nil
+}
+
+// CheckFinite refuses a tensor holding NaN or ±Inf, naming it and the
+// first bad element: such a weight poisons every output (and training would
+// go on from it).
+func CheckFinite(name string, v []float32) error {
+	for i, x := range v {
+		if x-x != 0 { // NaN or ±Inf
+			return fmt.Errorf("tensor %q: element %d is %v: a weight must be a finite number", name, i, x)
+		}
+	}
+	return nil
+}
+
+// checkFiniteBF16 is CheckFinite on bfloat16 bits (exponent all ones).
+func checkFiniteBF16(name string, v []uint16) error {
+	for i, b := range v {
+		if b&0x7f80 == 0x7f80 {
+			return fmt.Errorf("tensor %q: element %d is %v: a weight must be a finite number", name, i, math.Float32frombits(uint32(b)<<16))
+		}
+	}
 	return nil
 }
 

@@ -1,8 +1,11 @@
 package nn
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,7 +150,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 			cfg.IntermediateSize = 64
 			writeConfig(t, dir, cfg)
-		}, LoadOptions{}, "has shape"},
+		}, LoadOptions{}, `config.json: "intermediate_size" is 64, but tensor model.layers.0.mlp.gate_proj.weight is [48 32]`},
 		{"extra tensor", func(t *testing.T, dir string) {
 			if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
 				t.Fatal(err)
@@ -186,5 +189,111 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadRefusesHugeSizes: config.json sizes that the tensors do not back
+// are refused, naming config.json and the field, before anything is
+// allocated from them (a billion layers used to exhaust memory; a hidden
+// size of 1e12 was reported as "want an integer").
+func TestLoadRefusesHugeSizes(t *testing.T) {
+	for _, tc := range []struct {
+		key, value, want string
+	}{
+		{"num_hidden_layers", "1000000000", `"num_hidden_layers" is 1000000000, but the checkpoint holds 2 layers`},
+		{"num_hidden_layers", "10000000", `"num_hidden_layers" is 10000000`},
+		{"hidden_size", "1e12", `"hidden_size": 1e12 is too large`},
+		{"hidden_size", "1000000", `"hidden_size" is 1000000, but tensor model.embed_tokens.weight`},
+		{"vocab_size", "99999999", `"vocab_size" is 99999999, but tensor model.embed_tokens.weight`},
+		{"intermediate_size", "50000000", `"intermediate_size" is 50000000, but tensor`},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := tinyConfig(true)
+			cfg.NumHiddenLayers = 2
+			if err := model.MakeModel(dir, cfg, 1, "f32"); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "config.json")
+			var doc map[string]any
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc[tc.key] = json.RawMessage(tc.value)
+			if tc.key == "hidden_size" {
+				delete(doc, "head_dim")
+			}
+			out, _ := json.Marshal(doc)
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = Load(dir, LoadOptions{})
+			if err == nil || !strings.Contains(err.Error(), "config.json") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming config.json and %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "want an integer") {
+				t.Errorf("a huge number reported as not an integer: %v", err)
+			}
+		})
+	}
+}
+
+// TestLoadRefusesNaN: a NaN or Inf weight in the model (float32 or
+// bfloat16 storage) or in an adapter is an error naming the tensor; it used
+// to be loaded and trained on.
+func TestLoadRefusesNaN(t *testing.T) {
+	for _, tc := range []struct {
+		tensor string
+		value  float32
+		dtype  string
+	}{
+		{"model.layers.1.self_attn.q_proj.weight", float32(math.NaN()), "float32"},
+		{"model.norm.weight", float32(math.Inf(1)), "float32"},
+		{"model.embed_tokens.weight", float32(math.Inf(-1)), "bfloat16"},
+	} {
+		dir := t.TempDir()
+		if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+			t.Fatal(err)
+		}
+		files := readAll(t, dir)
+		for i, f := range files {
+			if f.Name == tc.tensor {
+				binary.LittleEndian.PutUint32(files[i].Data[8:], math.Float32bits(tc.value))
+			}
+		}
+		if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), files, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir, LoadOptions{DType: tc.dtype})
+		if err == nil || !strings.Contains(err.Error(), `tensor "`+tc.tensor+`": element 2 is`) {
+			t.Errorf("%s = %v (%s): error %v", tc.tensor, tc.value, tc.dtype, err)
+		}
+	}
+
+	dir := t.TempDir()
+	if err := model.MakeModel(dir, tinyConfig(true), 1, "f32"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.NewAdapter(LoRAConfig{R: 2, Alpha: 4, TargetModules: []string{"q_proj"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := a.ToPEFT(dir)
+	var name string
+	for n := range pa.Tensors {
+		name = n
+		break
+	}
+	pa.Tensors[name].Data[0] = float32(math.NaN())
+	if _, err := AdapterFromPEFT(pa, m.Config); err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("adapter with NaN in %s: %v", name, err)
 	}
 }

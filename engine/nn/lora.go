@@ -283,7 +283,11 @@ func AdapterFromPEFT(pa peft.Adapter, cfg model.Config) (*Adapter, error) {
 	}
 	a := buildAdapter(d, lc, pc, s)
 	for _, p := range a.Params() {
-		copy(p.Data, pa.Tensors[p.Name].Data)
+		src := pa.Tensors[p.Name].Data
+		if err := CheckFinite(p.Name, src); err != nil {
+			return nil, fmt.Errorf("lora: %w", err)
+		}
+		copy(p.Data, src)
 	}
 	return a, nil
 }

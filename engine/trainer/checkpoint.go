@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"qwentune/engine/nn"
+	"qwentune/engine/progress"
 	"qwentune/internal/atomicfile"
 	"qwentune/model/safetensors"
 )
@@ -270,6 +271,9 @@ func (r *runner) saveCheckpoint() (dir string, err error) {
 	if err := r.writeState(tmp); err != nil {
 		return "", err
 	}
+	if err := writeManifest(tmp); err != nil {
+		return "", err
+	}
 	if err := syncDir(tmp); err != nil {
 		return "", err
 	}
@@ -394,16 +398,33 @@ func removeStaleTemps(outputDir string) error {
 func (r *runner) resume() error {
 	dir := r.o.ResumeFrom
 	if dir == "latest" {
-		latest, err := LatestCheckpoint(r.o.OutputDir)
+		latest, skipped, err := LatestIntactCheckpoint(r.o.OutputDir)
 		if err != nil {
 			return fmt.Errorf("train: resume: %w", err)
 		}
+		for _, s := range skipped {
+			r.em.send(progress.Event{Kind: progress.Info, Message: fmt.Sprintf("warning: %v; skipped", s)})
+		}
 		if latest == "" {
+			if len(skipped) > 0 {
+				return fmt.Errorf("train: resume: no intact checkpoint in %s: %w", r.o.OutputDir, errors.Join(skipped...))
+			}
 			return fmt.Errorf("train: resume: no checkpoint-N folder in %s", r.o.OutputDir)
+		}
+		if len(skipped) > 0 {
+			r.em.send(progress.Event{Kind: progress.Info, Message: fmt.Sprintf("resuming from %s, the newest intact checkpoint", latest)})
 		}
 		dir = latest
 	}
 	wrap := func(err error) error { return fmt.Errorf("train: resume from %s: %w", dir, err) }
+	if err := VerifyCheckpoint(dir); err != nil {
+		return fmt.Errorf("train: resume: %w (resume from an earlier checkpoint, or --resume without a folder to take the newest intact one)", err)
+	}
+	if r.o.CheckResume != nil {
+		if err := r.o.CheckResume(dir); err != nil {
+			return fmt.Errorf("train: resume from %s: %w", dir, err)
+		}
+	}
 	st, err := ReadTrainerState(filepath.Join(dir, TrainerStateFile))
 	if err != nil {
 		return wrap(err)

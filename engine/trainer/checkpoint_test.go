@@ -289,6 +289,7 @@ func TestCheckpointReplaceAndLimit(t *testing.T) {
 	m := newBigram(6, 7, 0)
 	o := runOpts(t, m, 4, 1) // 2 updates per epoch, 6 steps
 	o.SaveSteps, o.SaveTotalLimit = 1, 2
+	o.Overwrite = true // the folder holds an earlier run's checkpoint-6
 	stale := filepath.Join(o.OutputDir, "checkpoint-6")
 	if err := os.MkdirAll(stale, 0o755); err != nil {
 		t.Fatal(err)
@@ -327,11 +328,21 @@ func TestResumeRefusesChangedData(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the data or batching changed") {
 		t.Fatalf("error %v", err)
 	}
-	// An inconsistent checkpoint is refused too.
+	// An inconsistent checkpoint is refused too (its manifest rewritten to
+	// match, so the consistency check itself is what refuses it).
 	if err := atomicfile.WriteJSON(filepath.Join(o.ResumeFrom, RNGStateFile), rngState{GlobalStep: 4}); err != nil {
 		t.Fatal(err)
 	}
 	o.Batches = resumeOpts(t, m).Batches
+	if _, err := Run(context.Background(), m, o, nil); err == nil || !strings.Contains(err.Error(), RNGStateFile+" has SHA-256") {
+		t.Fatalf("edited checkpoint: %v", err)
+	}
+	if err := os.Remove(filepath.Join(o.ResumeFrom, ManifestFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeManifest(o.ResumeFrom); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Run(context.Background(), m, o, nil); err == nil || !strings.Contains(err.Error(), "inconsistent") {
 		t.Fatalf("inconsistent checkpoint: %v", err)
 	}
@@ -479,5 +490,65 @@ func TestOptimizerOption(t *testing.T) {
 	}
 	if args.Optim != "adamw_torch" {
 		t.Errorf("training_args.json optim %q", args.Optim)
+	}
+}
+
+// TestResumeVerifiesChecksums flips 4 bytes of a checkpoint's optimizer
+// state: resuming from that folder is refused naming the file, and
+// --resume without a folder falls back to the newest intact checkpoint and
+// says so.
+func TestResumeVerifiesChecksums(t *testing.T) {
+	m := newBigram(6, 7, 0)
+	o := resumeOpts(t, m)
+	o.MaxSteps = 8 // checkpoints 4 and 8
+	if _, err := Run(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(o.OutputDir, "checkpoint-8")
+	for _, f := range []string{ManifestFile, OptimizerFile, TrainerStateFile, LoopStateFile, ParamsFile} {
+		if _, err := os.Stat(filepath.Join(ck, f)); err != nil {
+			t.Fatalf("checkpoint file %s: %v", f, err)
+		}
+	}
+	if err := VerifyCheckpoint(ck); err != nil {
+		t.Fatalf("fresh checkpoint: %v", err)
+	}
+	path := filepath.Join(ck, OptimizerFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(data) - 4; i < len(data); i++ {
+		data[i] ^= 0x7f
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.MaxSteps = 0
+	o.ResumeFrom = ck
+	_, err = Run(context.Background(), m, o, nil)
+	if err == nil || !strings.Contains(err.Error(), OptimizerFile) || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("resume from a damaged checkpoint: error %v, want one naming %s", err, OptimizerFile)
+	}
+
+	m2 := newBigram(6, 7, 0)
+	o.Params, o.ResumeFrom = m2.params(), "latest"
+	events := make(chan progress.Event, 1000)
+	res, err := Run(context.Background(), m2, o, send(events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(events)
+	var said bool
+	for ev := range events {
+		if ev.Kind == progress.Info && strings.Contains(ev.Message, "checkpoint-4") && strings.Contains(ev.Message, "newest intact") {
+			said = true
+		}
+	}
+	if !said {
+		t.Error("no message says the run fell back to checkpoint-4")
+	}
+	if res.GlobalStep != 9 || len(m2.calls) != 10 {
+		t.Errorf("resumed to step %d with %d calls, want 9 and 10 (from step 4)", res.GlobalStep, len(m2.calls))
 	}
 }

@@ -69,6 +69,14 @@ type Options struct {
 	// ResumeFrom is a checkpoint folder, or "latest" for the highest
 	// checkpoint-N in OutputDir; "" starts afresh.
 	ResumeFrom string
+	// CheckResume, if set, is called with the checkpoint folder a resume
+	// is about to load (after its checksums are verified); an error
+	// refuses the resume (e.g. the data or config changed since).
+	CheckResume func(dir string) error
+	// Overwrite lets a fresh run replace the run already in OutputDir (its
+	// checkpoints, state, weights and log are removed first); without it
+	// such a run is refused with a RunExistsError.
+	Overwrite bool
 
 	// Params are the trainable parameters, the ones the optimizer updates.
 	Params []*nn.Param
@@ -265,6 +273,7 @@ type runner struct {
 	sched Schedule
 	opt   *adamW
 	log   *logFile
+	lock  *runLock
 
 	step           int
 	history        []LogEntry
@@ -360,15 +369,36 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 	for _, b := range first {
 		r.rowsPerEpoch += len(b.IDs)
 	}
+	if err := checkNoSymlinks(o.OutputDir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	if r.lock, err = lockRun(o.OutputDir); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			r.lock.unlock()
+		}
+	}()
 	if err := removeStaleTemps(o.OutputDir); err != nil {
 		return nil, err
 	}
 	if o.ResumeFrom != "" {
 		if err := r.resume(); err != nil {
 			return nil, err
+		}
+	} else if found, err := existingRun(o.OutputDir); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	} else if found != "" {
+		if !o.Overwrite {
+			return nil, &RunExistsError{Dir: o.OutputDir, Found: found}
+		}
+		if err := clearRun(o.OutputDir, o.LogFile); err != nil {
+			return nil, fmt.Errorf("train: overwriting the run in %s: %w", o.OutputDir, err)
 		}
 	}
 	for name, content := range o.Extra {
@@ -381,6 +411,7 @@ func newRunner(ctx context.Context, m Model, o Options, em *emitter) (*runner, e
 			return nil, err
 		}
 	}
+	ok = true
 	return r, nil
 }
 
@@ -388,6 +419,7 @@ func (r *runner) closeLog() {
 	if r.log != nil {
 		r.log.close()
 	}
+	r.lock.unlock()
 }
 
 // epochBatches returns the micro-batches of epoch, asking Batches once per

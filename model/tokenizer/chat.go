@@ -1,9 +1,21 @@
 package tokenizer
 
 import (
+	"context"
 	"fmt"
+	"time"
 
-	"github.com/ardanlabs/jinja"
+	"qwentune/model/tokenizer/internal/jinja"
+)
+
+// Limits on rendering a chat template, which comes with the model and is
+// not trusted: a recursive macro, a loop without end or a string doubled
+// in a loop is an error, not a crash, a hang or all the memory.
+const (
+	TemplateMaxDepth = 64               // nested macro calls
+	TemplateMaxSize  = 16 << 20         // bytes of output or of any string (items of a list)
+	TemplateMaxSteps = 2_000_000        // nodes and expressions evaluated
+	TemplateTimeout  = 10 * time.Second // one rendering
 )
 
 // ChatMLTemplate is Qwen2-Instruct's chat template, used when a model ships none: every message is
@@ -40,6 +52,12 @@ func (t *Tokenizer) ChatTemplate() string {
 // ApplyChatTemplate renders msgs with the chat template as transformers' apply_chat_template does
 // (tokenize=False), with the variables messages, add_generation_prompt, bos_token and eos_token.
 func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) (string, error) {
+	return t.ApplyChatTemplateContext(context.Background(), msgs, addGenerationPrompt)
+}
+
+// ApplyChatTemplateContext is ApplyChatTemplate that stops when ctx is done,
+// within the Template* limits.
+func (t *Tokenizer) ApplyChatTemplateContext(ctx context.Context, msgs []Message, addGenerationPrompt bool) (string, error) {
 	t.tmplOnce.Do(func() {
 		t.tmpl.tmpl, t.tmpl.err = jinja.Compile(t.ChatTemplate())
 	})
@@ -63,7 +81,9 @@ func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) 
 	if t.eosToken != "" {
 		vars["eos_token"] = t.eosToken
 	}
-	out, err := t.tmpl.tmpl.Render(vars)
+	ctx, cancel := context.WithTimeout(ctx, TemplateTimeout)
+	defer cancel()
+	out, err := t.tmpl.tmpl.RenderLimited(ctx, vars, jinja.Limits{MaxDepth: TemplateMaxDepth, MaxSize: TemplateMaxSize, MaxSteps: TemplateMaxSteps})
 	if err != nil {
 		return "", fmt.Errorf("%s: chat template: %w", t.name, err)
 	}

@@ -1,13 +1,14 @@
 // Package host is the application's side of the evaluator plugins: it finds
-// evaluator executables (Discover, DefaultDirs), checks them against the
-// plugins.sha256 manifest, starts them as child processes with go-plugin
-// (Open), calls them with timeouts (Client) and stops them (Close, Shutdown).
-// Plugins import the protocol package evaluators, never this one.
+// evaluator executables (Discover, DefaultDirs), runs only trusted ones —
+// their SHA-256 built into the binary (shipped plugins) or approved once by
+// the user (Trust, recorded in the user's config folder, never beside the
+// plugins) — as child processes with go-plugin (Open), calls them with
+// timeouts (Client) and stops them (Close, Shutdown). Plugins import the
+// protocol package evaluators, never this one.
 package host
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,10 +32,10 @@ import (
 	"qwentune/plugins/evaluators"
 )
 
-// ManifestName is the file, next to the evaluator binaries, that lists their
-// SHA-256 checksums in sha256sum format ("<hex>  <file>" per line). A binary
-// runs only if its checksum is listed there (see SkipVerify).
-const ManifestName = "plugins.sha256"
+// TrustFileName is the file in the user's QwenTune config folder that lists
+// the SHA-256 of every plugin the user approved, in sha256sum format
+// ("<hex>  <path it was approved at>" per line).
+const TrustFileName = "trusted-plugins.sha256"
 
 // Default timeouts; see WithCallTimeout and WithStartTimeout.
 const (
@@ -55,18 +56,26 @@ type Plugin struct {
 	Name string `json:"name"`
 	// Path is the absolute path of the executable.
 	Path string `json:"path"`
-	// Checksum is the SHA-256 the manifest lists for the executable; nil when
-	// no manifest lists it.
+	// Checksum is the executable's SHA-256 when it was discovered.
 	Checksum []byte `json:"checksum,omitempty"`
-	// Manifest is the manifest consulted for the executable, "" if none exists.
-	Manifest string `json:"manifest,omitempty"`
+	// Trust says why it may run: TrustBuiltIn, TrustApproved, or "" for an
+	// untrusted plugin, which Open refuses (approve it with Trust).
+	Trust string `json:"trust,omitempty"`
 }
 
+// Trusted reports whether Open will run the plugin.
+func (p Plugin) Trusted() bool { return p.Trust != "" }
+
+// Why a plugin is trusted.
+const (
+	TrustBuiltIn  = "built-in"      // its checksum is compiled into this binary
+	TrustApproved = "user approved" // the user approved it (Trust)
+)
+
 // DefaultDirs returns the folders Discover searches when given none, in
-// priority order: the folder of the running executable, the project's build
-// output bin/plugins (under the nearest parent folder holding go.mod, else
-// under the working directory) and the user folder
-// $XDG_CONFIG_HOME/qwentune/plugins (os.UserConfigDir on other systems).
+// priority order: the folder of the running executable and the user folder
+// UserDir. No folder under the working directory is searched unless it is
+// named (evaluation.plugin_dir, --plugin-dir).
 func DefaultDirs() []string {
 	var dirs []string
 	if exe, err := os.Executable(); err == nil {
@@ -75,33 +84,30 @@ func DefaultDirs() []string {
 		}
 		dirs = append(dirs, filepath.Dir(exe))
 	}
-	if wd, err := os.Getwd(); err == nil {
-		root := wd
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				root = d
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-		dirs = append(dirs, filepath.Join(root, "bin", "plugins"))
-	}
-	if cfg, err := os.UserConfigDir(); err == nil {
-		dirs = append(dirs, filepath.Join(cfg, "qwentune", "plugins"))
+	if d := UserDir(); d != "" {
+		dirs = append(dirs, d)
 	}
 	return dirs
+}
+
+// UserDir is the user's plugin folder, $XDG_CONFIG_HOME/qwentune/plugins
+// (os.UserConfigDir on other systems); "" when there is no config folder.
+func UserDir() string {
+	cfg, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(cfg, "qwentune", "plugins")
 }
 
 // Discover lists the evaluator executables (files named evaluators.BinaryPrefix+name)
 // in dirs, or in DefaultDirs when dirs is empty. It looks in each folder and
 // in its direct sub-folders (build outputs laid out as <dir>/<name>/), and
-// attaches the checksum listed by the plugins.sha256 manifest beside the
-// binary or, for a sub-folder, in the searched folder itself. When two
-// folders hold the same name the earlier folder wins. Folders that do not
-// exist are skipped. The result is sorted by name; the error joins the
-// problems met (unreadable folder, malformed manifest line) and does not
+// attaches each executable's SHA-256 and whether it is trusted (built in,
+// or approved by the user). Discovery starts nothing. When two folders hold
+// the same name the earlier folder wins. Folders that do not exist are
+// skipped. The result is sorted by name; the error joins the problems met
+// (unreadable folder or binary, malformed trust file line) and does not
 // mean the list is empty.
 func Discover(dirs ...string) ([]Plugin, error) {
 	if len(dirs) == 0 {
@@ -150,16 +156,23 @@ func discoverDir(dir string) ([]Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluator plugins: %w", err)
 	}
-	var errs []error
-	top, err := loadManifest(filepath.Join(dir, ManifestName))
-	if err != nil {
-		errs = append(errs, err)
-	}
+	trusted, errs := trustedSums()
 	var found, nested []Plugin
+	add := func(list *[]Plugin, name, path string) {
+		p := Plugin{Name: name, Path: path}
+		sum, err := sha256File(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("evaluator plugins: %w", err))
+		} else {
+			p.Checksum = sum
+			p.Trust = trusted[hex.EncodeToString(sum)]
+		}
+		*list = append(*list, p)
+	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		if name, ok := pluginName(path); ok {
-			found = append(found, top.plugin(name, path, e.Name()))
+			add(&found, name, path)
 			continue
 		}
 		if !isDir(path) {
@@ -170,23 +183,11 @@ func discoverDir(dir string) ([]Plugin, error) {
 			errs = append(errs, fmt.Errorf("evaluator plugins: %w", err))
 			continue
 		}
-		local, err := loadManifest(filepath.Join(path, ManifestName))
-		if err != nil {
-			errs = append(errs, err)
-		}
 		for _, se := range sub {
 			bin := filepath.Join(path, se.Name())
-			name, ok := pluginName(bin)
-			if !ok {
-				continue
+			if name, ok := pluginName(bin); ok {
+				add(&nested, name, bin)
 			}
-			p := local.plugin(name, bin, se.Name())
-			if p.Checksum == nil {
-				if q := top.plugin(name, bin, e.Name()+"/"+se.Name()); q.Checksum != nil {
-					p = q
-				}
-			}
-			nested = append(nested, p)
 		}
 	}
 	return append(found, nested...), errors.Join(errs...)
@@ -215,36 +216,6 @@ func pluginName(path string) (string, bool) {
 		return "", false
 	}
 	return name, true
-}
-
-// manifest is a parsed plugins.sha256: file (slash-separated, relative to the
-// manifest's folder) to checksum.
-type manifest struct {
-	path string
-	sums map[string][]byte
-}
-
-// plugin builds the Plugin for the binary at path, listed in m as rel.
-func (m *manifest) plugin(name, path, rel string) Plugin {
-	p := Plugin{Name: name, Path: path}
-	if m != nil {
-		p.Manifest = m.path
-		p.Checksum = m.sums[rel]
-	}
-	return p
-}
-
-// loadManifest reads a manifest; a missing file gives nil and no error.
-func loadManifest(path string) (*manifest, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("evaluator plugins: %w", err)
-	}
-	sums, err := ParseManifest(bytes.NewReader(data), path)
-	return &manifest{path: path, sums: sums}, err
 }
 
 // ParseManifest reads a checksum manifest in sha256sum format: per line a
@@ -313,9 +284,9 @@ func WithLog(w io.Writer) Option {
 	return func(c *openConfig) { c.log = w }
 }
 
-// SkipVerify runs the binary without checking its checksum against the
-// manifest. Meant for development builds only (a --dev-plugins flag);
-// without it a binary missing from the manifest or not matching it is refused.
+// SkipVerify runs the binary without checking that it is trusted. Meant for
+// development builds only (a --dev-plugins flag); without it a binary whose
+// SHA-256 is neither built in nor approved by the user is refused.
 func SkipVerify() Option {
 	return func(c *openConfig) { c.skipVerify = true }
 }
@@ -344,7 +315,7 @@ type Client struct {
 	broken error
 }
 
-// Open verifies p's checksum against its manifest (unless SkipVerify),
+// Open checks that p is trusted (unless SkipVerify),
 // starts it, completes the go-plugin handshake (gRPC only) and fetches its
 // Info. ctx bounds the start. Any failure — refused checksum, a binary that
 // exits, prints something else than the handshake, or speaks another
@@ -370,13 +341,22 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 	}
 	var secure *plugin.SecureConfig
 	if !cfg.skipVerify {
-		switch {
-		case p.Manifest == "":
-			return nil, fail("refused: no %s manifest beside it lists its checksum (build with scripts/build-plugins.sh)", ManifestName)
-		case p.Checksum == nil:
-			return nil, fail("refused: not listed in %s (build with scripts/build-plugins.sh)", p.Manifest)
+		// The file as it is now, not as it was discovered; go-plugin
+		// checks the same sum again when it starts the process.
+		sum, err := sha256File(p.Path)
+		if err != nil {
+			return nil, fail("%w", err)
 		}
-		secure = &plugin.SecureConfig{Checksum: p.Checksum, Hash: sha256.New()}
+		trusted, errs := trustedSums()
+		if trusted[hex.EncodeToString(sum)] == "" {
+			msg := "refused: untrusted (SHA-256 %x is neither built into QwenTune nor approved); approve it once with: qwentune evaluators --trust %s"
+			if len(errs) > 0 {
+				msg += " (" + errors.Join(errs...).Error() + ")"
+			}
+			return nil, fail(msg, sum, p.Path)
+		}
+		p.Checksum = sum
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < cfg.startTimeout {
 		cfg.startTimeout = max(time.Until(deadline), time.Millisecond)
@@ -438,8 +418,8 @@ func Open(ctx context.Context, p Plugin, opts ...Option) (*Client, error) {
 	if st.err != nil {
 		pc.Kill()
 		if errors.Is(st.err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fail("refused: its SHA-256 %s does not match %x listed in %s (rebuild with scripts/build-plugins.sh)",
-				fileSHA256(p.Path), p.Checksum, p.Manifest)
+			return nil, fail("refused: its SHA-256 changed to %s while it was being started (it was %x)",
+				fileSHA256(p.Path), p.Checksum)
 		}
 		return nil, fail("start failed: %w%s", st.err, stderr.suffix())
 	}

@@ -22,7 +22,8 @@ import (
 
 // Folders filled on first use by needPlugins: goodDir holds the real
 // evaluators built by scripts/build-plugins.sh, badDir the misbehaving test
-// plugins; each has a plugins.sha256 manifest. Building lazily keeps fuzz
+// plugins; both approved in a temporary user config folder (TestMain sets
+// XDG_CONFIG_HOME). Building lazily keeps fuzz
 // workers and unit-only runs from building binaries.
 var (
 	buildOnce       sync.Once
@@ -50,6 +51,14 @@ func needPlugins(t testing.TB) {
 // TestMain runs the tests, then, if plugins were built, checks that
 // Shutdown stops a plugin left open and that no plugin process survives.
 func TestMain(m *testing.M) {
+	// Approvals go to a throw-away config folder, never the user's.
+	cfgHome, err := os.MkdirTemp("", "evaluators-config-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CONFIG_HOME", cfgHome)
+	defer os.RemoveAll(cfgHome)
 	code := m.Run()
 	if tmpRoot != "" && buildErr == nil {
 		err := checkShutdown()
@@ -64,20 +73,25 @@ func TestMain(m *testing.M) {
 	if tmpRoot != "" {
 		os.RemoveAll(tmpRoot)
 	}
+	os.RemoveAll(cfgHome)
 	os.Exit(code)
 }
 
 // buildPlugins builds the evaluators with the project script and, at the
-// same time, the test plugins with go build, writing a manifest for them.
+// same time, the test plugins with go build, and approves both folders
+// (Trust; the script's own approval step, a go run of the CLI, is skipped
+// with NO_TRUST=1 to keep the test fast).
 func buildPlugins(good, bad string) error {
 	scriptErr := make(chan error, 1)
 	go func() {
 		script := exec.Command("sh", filepath.Join("..", "..", "..", "scripts", "build-plugins.sh"), good)
+		script.Env = append(os.Environ(), "NO_TRUST=1")
 		if out, err := script.CombinedOutput(); err != nil {
 			scriptErr <- fmt.Errorf("build-plugins.sh: %v\n%s", err, out)
 			return
 		}
-		scriptErr <- nil
+		_, err := Trust(good)
+		scriptErr <- err
 	}()
 	return errors.Join(buildTestPlugins(bad), <-scriptErr)
 }
@@ -95,18 +109,17 @@ func buildTestPlugins(bad string) error {
 	if err != nil {
 		return err
 	}
-	var manifest strings.Builder
 	for _, e := range entries {
 		bin := evaluators.BinaryPrefix + e.Name()
 		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(bad, bin)); err != nil {
 			return err
 		}
-		fmt.Fprintf(&manifest, "%s  %s\n", fileSHA256(filepath.Join(bad, bin)), bin)
 	}
 	if err := os.Remove(tmp); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(bad, ManifestName), []byte(manifest.String()), 0o644)
+	_, err = Trust(bad)
+	return err
 }
 
 // checkShutdown opens a plugin, leaves it open and checks that Shutdown
@@ -200,8 +213,8 @@ func TestDiscover(t *testing.T) {
 	var names []string
 	for _, p := range ps {
 		names = append(names, p.Name)
-		if len(p.Checksum) != sha256.Size || p.Manifest == "" || !filepath.IsAbs(p.Path) {
-			t.Errorf("%s: checksum %x manifest %q path %q", p.Name, p.Checksum, p.Manifest, p.Path)
+		if len(p.Checksum) != sha256.Size || p.Trust != TrustApproved || !filepath.IsAbs(p.Path) {
+			t.Errorf("%s: checksum %x trust %q path %q", p.Name, p.Checksum, p.Trust, p.Path)
 		}
 	}
 	want := []string{"badversion", "crash", "garbage", "hang", "heuristic", "judge", "liar", "reference", "rules"}
@@ -210,8 +223,10 @@ func TestDiscover(t *testing.T) {
 	}
 }
 
-// TestDiscoverLayouts covers nested build outputs, a manifest one level up,
-// non-executables, shadowing by an earlier folder and a malformed manifest.
+// TestDiscoverLayouts covers nested build outputs, non-executables,
+// shadowing by an earlier folder, and trust by checksum: a copy of an
+// approved binary is trusted wherever it is, a changed one is not, and a
+// checksum file planted beside the binaries counts for nothing.
 func TestDiscoverLayouts(t *testing.T) {
 	needPlugins(t)
 	src, err := find(goodDir, "heuristic")
@@ -222,6 +237,7 @@ func TestDiscoverLayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := append(slices.Clone(bin), 0)
 	sum := fileSHA256(src.Path)
 	root := t.TempDir()
 	write := func(rel string, data []byte, mode os.FileMode) {
@@ -234,21 +250,17 @@ func TestDiscoverLayouts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// a/: nested binaries, one listed by the top manifest, one by its own.
 	write("a/one/qwentune-eval-one", bin, 0o755)
 	write("a/two/qwentune-eval-two", bin, 0o755)
-	write("a/two/plugins.sha256", []byte(sum+" *qwentune-eval-two\n"), 0o644)
-	write("a/plugins.sha256", []byte("\ufeff# checksums\r\n"+sum+"  one/qwentune-eval-one\r\n"), 0o644)
 	write("a/qwentune-eval-notexec", bin, 0o644)
 	write("a/unrelated", bin, 0o755)
-	// b/: shadowed "one", an unlisted "three", a malformed manifest line.
-	write("b/qwentune-eval-one", bin, 0o755)
-	write("b/qwentune-eval-three", bin, 0o755)
-	write("b/plugins.sha256", []byte("nonsense\n"), 0o644)
+	write("b/qwentune-eval-one", other, 0o755) // shadowed by a/one
+	write("b/qwentune-eval-three", other, 0o755)
+	write("b/plugins.sha256", []byte(fileSHA256(filepath.Join(root, "b/qwentune-eval-three"))+"  qwentune-eval-three\n"), 0o644)
 
 	ps, err := Discover(filepath.Join(root, "a"), filepath.Join(root, "b"))
-	if err == nil || !strings.Contains(err.Error(), "plugins.sha256:1:") {
-		t.Errorf("malformed manifest: err = %v, want file:line", err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	got := map[string]Plugin{}
 	for _, p := range ps {
@@ -258,12 +270,12 @@ func TestDiscoverLayouts(t *testing.T) {
 		t.Fatalf("found %v, want one, two, three", ps)
 	}
 	for _, name := range []string{"one", "two"} {
-		if p := got[name]; fmt.Sprintf("%x", p.Checksum) != sum || !strings.Contains(p.Path, filepath.Join("a", name)) {
+		if p := got[name]; fmt.Sprintf("%x", p.Checksum) != sum || !p.Trusted() || !strings.Contains(p.Path, filepath.Join("a", name)) {
 			t.Errorf("%s: %+v", name, p)
 		}
 	}
-	if p := got["three"]; p.Checksum != nil || p.Manifest == "" {
-		t.Errorf("three: %+v, want no checksum but a manifest", p)
+	if p := got["three"]; p.Trusted() || p.Checksum == nil {
+		t.Errorf("three: %+v, want untrusted (a planted checksum file is no approval)", p)
 	}
 }
 
@@ -566,6 +578,10 @@ func TestLyingVerdicts(t *testing.T) {
 	}
 }
 
+// TestChecksumRefusal: an unapproved binary is refused before it starts,
+// naming the command that approves it; Trust lets it run; a binary changed
+// after its approval is refused again; a checksum built into the binary
+// (host.shipped) needs no approval; SkipVerify runs anything.
 func TestChecksumRefusal(t *testing.T) {
 	needPlugins(t)
 	src, err := find(goodDir, "heuristic")
@@ -576,58 +592,80 @@ func TestChecksumRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := fileSHA256(src.Path)
-	wrong := strings.Repeat("0", 64)
-	tests := []struct {
-		name     string
-		manifest string // "" = no manifest file
-		tamper   bool   // append a byte to the binary after computing sum
-		want     string
-	}{
-		{"mismatch", wrong + "  qwentune-eval-heuristic\n", false, "refused: its SHA-256 " + sum + " does not match " + wrong},
-		{"tampered", sum + "  qwentune-eval-heuristic\n", true, "does not match " + sum},
-		{"unlisted", sum + "  qwentune-eval-other\n", false, "refused: not listed in"},
-		{"no manifest", "", false, "refused: no plugins.sha256 manifest beside it"},
+	dir := t.TempDir()
+	path := filepath.Join(dir, "qwentune-eval-heuristic")
+	put := func(data []byte) Plugin {
+		t.Helper()
+		if err := os.WriteFile(path, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p, err := find(dir, "heuristic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			data := bin
-			if tt.tamper {
-				data = append(slices.Clone(bin), 0)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "qwentune-eval-heuristic"), data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if tt.manifest != "" {
-				if err := os.WriteFile(filepath.Join(dir, ManifestName), []byte(tt.manifest), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			p, err := find(dir, "heuristic")
-			if err != nil {
-				t.Fatal(err)
-			}
-			before := len(children())
-			c, err := Open(context.Background(), p)
-			if err == nil {
-				c.Close()
-				t.Fatal("Open ran an unverified binary")
-			}
-			t.Log(err)
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want %q", err, tt.want)
-			}
-			if after := len(children()); after > before {
-				t.Errorf("a refused binary was started")
-			}
-			// The development escape hatch runs it anyway.
-			dev, err := Open(context.Background(), p, SkipVerify())
-			if err != nil {
-				t.Fatalf("SkipVerify: %v", err)
-			}
-			dev.Close()
-		})
+	refused := func(p Plugin, what string) {
+		t.Helper()
+		before := len(children())
+		c, err := Open(context.Background(), p)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s: Open ran an untrusted binary", what)
+		}
+		if !strings.Contains(err.Error(), "untrusted") || !strings.Contains(err.Error(), "qwentune evaluators --trust "+path) {
+			t.Errorf("%s: err = %v", what, err)
+		}
+		if after := len(children()); after > before {
+			t.Errorf("%s: a refused binary was started", what)
+		}
+	}
+	changed := append(slices.Clone(bin), 1)
+	p := put(changed)
+	if p.Trusted() {
+		t.Fatal("a changed binary is listed as trusted")
+	}
+	refused(p, "unapproved")
+	dev, err := Open(context.Background(), p, SkipVerify())
+	if err != nil {
+		t.Fatalf("SkipVerify: %v", err)
+	}
+	dev.Close()
+
+	if _, err := Trust(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(TrustFile())
+	if err != nil || !strings.Contains(string(data), fileSHA256(path)) {
+		t.Fatalf("trust file %s: %v\n%s", TrustFile(), err, data)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("Trust wrote into the plugin folder: %v", entries)
+	}
+	c, err := Open(context.Background(), put(changed))
+	if err != nil {
+		t.Fatalf("approved: %v", err)
+	}
+	c.Close()
+
+	p = put(append(slices.Clone(bin), 2))
+	refused(p, "changed after approval")
+
+	old := shipped
+	shipped = "0000," + fileSHA256(path)
+	t.Cleanup(func() { shipped = old })
+	p = put(append(slices.Clone(bin), 2))
+	if p.Trust != TrustBuiltIn {
+		t.Errorf("built-in checksum: trust %q", p.Trust)
+	}
+	c, err = Open(context.Background(), p)
+	if err != nil {
+		t.Fatalf("built-in checksum: %v", err)
+	}
+	c.Close()
+
+	if _, err := Trust(filepath.Join(dir, "nope")); err == nil {
+		t.Error("Trust of a missing file succeeded")
 	}
 }
 
@@ -675,15 +713,13 @@ func TestDefaultDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe, _ = filepath.EvalSymlinks(exe)
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{filepath.Dir(exe), filepath.Join(root, "bin", "plugins")}
+	want := []string{filepath.Dir(exe)}
 	if runtime.GOOS == "linux" {
 		want = append(want, filepath.Join(xdg, "qwentune", "plugins"))
 	}
-	if !slices.Equal(dirs[:len(want)], want) {
+	// Nothing under the working directory (or the module root, where a
+	// planted bin/plugins used to shadow the user's plugins).
+	if !slices.Equal(dirs, want) {
 		t.Errorf("DefaultDirs = %q, want %q", dirs, want)
 	}
 }
