@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -18,6 +19,27 @@ const ChatMLTemplate = "{% for message in messages %}{% if loop.first and messag
 type Message struct {
 	Role    string // "system", "user" or "assistant"
 	Content string
+	// ReasoningContent is an assistant turn's thinking, kept apart from
+	// Content (the reasoning_content field of Qwen3's template); when empty
+	// the message has no such field, and a template may find the thinking
+	// in Content between <think> and </think> instead.
+	ReasoningContent string
+}
+
+// ChatOptions are the template variables besides the messages.
+type ChatOptions struct {
+	AddGenerationPrompt bool
+	// EnableThinking, when not nil, is passed as enable_thinking (Qwen3's
+	// switch: false ends the generation prompt with an empty think block);
+	// nil leaves it undefined, as apply_chat_template does without the
+	// keyword.
+	EnableThinking *bool
+}
+
+// SupportsThinking reports whether the chat template reads
+// enable_thinking, so that a think-first switch means something.
+func (t *Tokenizer) SupportsThinking() bool {
+	return strings.Contains(t.ChatTemplate(), "enable_thinking")
 }
 
 // chatRenderer is the compiled template, or the error compiling it gave.
@@ -40,6 +62,13 @@ func (t *Tokenizer) ChatTemplate() string {
 // ApplyChatTemplate renders msgs with the chat template as transformers' apply_chat_template does
 // (tokenize=False), with the variables messages, add_generation_prompt, bos_token and eos_token.
 func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) (string, error) {
+	return t.RenderChat(msgs, ChatOptions{AddGenerationPrompt: addGenerationPrompt})
+}
+
+// RenderChat is ApplyChatTemplate with every option: apply_chat_template(msgs, tokenize=False,
+// add_generation_prompt=…, enable_thinking=…).
+func (t *Tokenizer) RenderChat(msgs []Message, o ChatOptions) (string, error) {
+	addGenerationPrompt := o.AddGenerationPrompt
 	t.tmplOnce.Do(func() {
 		t.tmpl.tmpl, t.tmpl.err = jinja.Compile(t.ChatTemplate())
 	})
@@ -48,13 +77,20 @@ func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) 
 	}
 	list := make([]any, len(msgs))
 	for i, m := range msgs {
-		list[i] = map[string]any{"role": m.Role, "content": m.Content}
+		msg := map[string]any{"role": m.Role, "content": m.Content}
+		if m.ReasoningContent != "" {
+			msg["reasoning_content"] = m.ReasoningContent
+		}
+		list[i] = msg
 	}
 	vars := map[string]any{
 		"messages":              list,
 		"add_generation_prompt": addGenerationPrompt,
 		"tools":                 nil,
 		"documents":             nil,
+	}
+	if o.EnableThinking != nil {
+		vars["enable_thinking"] = *o.EnableThinking
 	}
 	// transformers passes only the special tokens that are set.
 	if t.bosToken != "" {

@@ -1,0 +1,230 @@
+//go:build parity
+
+package parity
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"qwentune/engine/nn"
+	"qwentune/engine/trainer"
+	"qwentune/model/peft"
+	"qwentune/model/tokenizer"
+)
+
+// qwen3Ref is what parity/qwen3_ref.py computed with transformers and PEFT.
+type qwen3Ref struct {
+	Prompt     []int       `json:"prompt"`
+	Logits     [][]float64 `json:"logits"`
+	Greedy     []int       `json:"greedy"`
+	GreedyLoRA []int       `json:"greedy_lora"`
+	Train      struct {
+		Rows         [][]int `json:"rows"`
+		Loss         float64 `json:"loss"`
+		GradNorm     float64 `json:"grad_norm"`
+		LearningRate float64 `json:"learning_rate"`
+	} `json:"train"`
+	Chat []struct {
+		Messages []struct {
+			Role             string  `json:"role"`
+			Content          string  `json:"content"`
+			ReasoningContent *string `json:"reasoning_content"`
+		} `json:"messages"`
+		AddGenerationPrompt bool   `json:"add_generation_prompt"`
+		EnableThinking      *bool  `json:"enable_thinking"`
+		Text                string `json:"text"`
+	} `json:"chat"`
+}
+
+// TestQwen3Parity compares QwenTune with transformers' Qwen3ForCausalLM on
+// the random models qwen3_ref.py makes (tied and untied, head_dim ≠
+// hidden/heads): logits within 1e-4, 32 greedy tokens identical with and
+// without a PEFT LoRA adapter on all seven linears, one Trainer step's loss,
+// grad_norm and adapter within 1e-4, and apply_chat_template of Qwen3's own
+// template with enable_thinking unset, true and false.
+func TestQwen3Parity(t *testing.T) {
+	py := tbPython(t)
+	out := t.TempDir()
+	cmd := exec.Command(py, "qwen3_ref.py", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("qwen3_ref.py: %v\n%s", err, b)
+	}
+	for _, shape := range []string{"tied", "untied"} {
+		t.Run(shape, func(t *testing.T) {
+			dir := filepath.Join(out, shape)
+			var ref qwen3Ref
+			data, err := os.ReadFile(filepath.Join(dir, "ref.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &ref); err != nil {
+				t.Fatal(err)
+			}
+			m, err := nn.Load(filepath.Join(dir, "model"), nn.LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Config.HeadDim*m.Config.NumAttentionHeads == m.Config.HiddenSize {
+				t.Fatal("the reference model's head_dim is hidden/heads: the test would not tell them apart")
+			}
+			logits := m.Logits(ref.Prompt)
+			var worst float64
+			for i, row := range ref.Logits {
+				for j, want := range row {
+					worst = math.Max(worst, math.Abs(float64(logits[i][j])-want))
+				}
+			}
+			t.Logf("logits: max |Δ| %.3g over %d×%d", worst, len(ref.Logits), len(ref.Logits[0]))
+			if worst > 1e-4 {
+				t.Errorf("logits differ from transformers by %.3g > 1e-4", worst)
+			}
+			sameTokens(t, "greedy", qwen3Greedy(m, ref.Prompt, 32), ref.Greedy)
+
+			pa, err := peft.Load(filepath.Join(dir, "adapter"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := nn.AdapterFromPEFT(pa, m.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetAdapter(a)
+			sameTokens(t, "greedy with LoRA", qwen3Greedy(m, ref.Prompt, 32), ref.GreedyLoRA)
+
+			qwen3TrainStep(t, m, a, ref, filepath.Join(dir, "trained"))
+			qwen3Chat(t, filepath.Join(dir, "model"), ref)
+		})
+	}
+}
+
+// qwen3Greedy decodes n tokens by argmax with the KV cache.
+func qwen3Greedy(m *nn.Model, prompt []int, n int) []int {
+	c := m.NewCache(len(prompt) + n)
+	logits := m.Step(c, prompt)
+	var out []int
+	for range n {
+		best := 0
+		for j, v := range logits {
+			if v > logits[best] {
+				best = j
+			}
+		}
+		out = append(out, best)
+		logits = m.Step(c, []int{best})
+	}
+	return out
+}
+
+func sameTokens(t *testing.T, what string, got, want []int) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d tokens, transformers %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%s: token %d is %d, transformers %d\nours %v\ntheirs %v", what, i, got[i], want[i], got, want)
+		}
+	}
+	t.Logf("%s: %d tokens identical", what, len(want))
+}
+
+// qwen3TrainStep runs the engine's Trainer for one step with the arguments
+// qwen3_ref.py gave the Hugging Face Trainer and compares the logged loss
+// and grad_norm and the updated adapter.
+func qwen3TrainStep(t *testing.T, m *nn.Model, a *nn.Adapter, ref qwen3Ref, trainedDir string) {
+	t.Helper()
+	var b nn.Batch
+	L := 0
+	for _, r := range ref.Train.Rows {
+		L = max(L, len(r))
+	}
+	for _, r := range ref.Train.Rows {
+		ids, labels, mask := make([]int, L), make([]int, L), make([]bool, L)
+		for i := range L {
+			if i < len(r) {
+				ids[i], labels[i], mask[i] = r[i], r[i], true
+			} else {
+				ids[i], labels[i] = 151643, nn.IgnoreIndex
+			}
+		}
+		b.IDs, b.Labels, b.Mask = append(b.IDs, ids), append(b.Labels, labels), append(b.Mask, mask)
+	}
+	res, err := trainer.Run(context.Background(), m, trainer.Options{
+		OutputDir: t.TempDir(), MaxSteps: 1, BatchSize: 2, GradAccum: 1, LearningRate: ref.Train.LearningRate,
+		Scheduler: "constant", MaxGradNorm: 1, LoggingSteps: 1, Params: a.Params(),
+		Batches: func(int) []nn.Batch { return []nn.Batch{b} },
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := res.LogHistory[0]
+	t.Logf("train step: loss %.7g (transformers %.7g), grad_norm %.7g (%.7g)", log["loss"], ref.Train.Loss, log["grad_norm"], ref.Train.GradNorm)
+	if math.Abs(log["loss"]-ref.Train.Loss) > 1e-4 || math.Abs(log["grad_norm"]-ref.Train.GradNorm) > 1e-4 {
+		t.Errorf("loss %v grad_norm %v, transformers %v and %v", log["loss"], log["grad_norm"], ref.Train.Loss, ref.Train.GradNorm)
+	}
+	want, err := peft.Load(trainedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wa, err := nn.AdapterFromPEFT(want, m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wp := map[string][]float32{}
+	for _, p := range wa.Params() {
+		wp[p.Name] = p.Data
+	}
+	var worst float64
+	for _, p := range a.Params() {
+		w, ok := wp[p.Name]
+		if !ok || len(w) != len(p.Data) {
+			t.Fatalf("%s: not in the Trainer's adapter", p.Name)
+		}
+		for i := range w {
+			worst = math.Max(worst, math.Abs(float64(p.Data[i]-w[i])))
+		}
+	}
+	t.Logf("adapter after the step: max |Δ| %.3g over %d tensors", worst, len(wp))
+	if worst > 1e-4 {
+		t.Errorf("adapter after one step differs from the Trainer's by %.3g > 1e-4", worst)
+	}
+}
+
+// qwen3Chat renders every conversation of the reference with Qwen3's own
+// template through the engine's Jinja renderer.
+func qwen3Chat(t *testing.T, modelDir string, ref qwen3Ref) {
+	t.Helper()
+	tok, err := tokenizer.Load(modelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.SupportsThinking() {
+		t.Fatal("Qwen3's template reads enable_thinking, SupportsThinking says no")
+	}
+	if len(ref.Chat) == 0 {
+		t.Fatal("the reference has no chat renderings")
+	}
+	for i, c := range ref.Chat {
+		var msgs []tokenizer.Message
+		for _, m := range c.Messages {
+			msg := tokenizer.Message{Role: m.Role, Content: m.Content}
+			if m.ReasoningContent != nil {
+				msg.ReasoningContent = *m.ReasoningContent
+			}
+			msgs = append(msgs, msg)
+		}
+		got, err := tok.RenderChat(msgs, tokenizer.ChatOptions{AddGenerationPrompt: c.AddGenerationPrompt, EnableThinking: c.EnableThinking})
+		if err != nil {
+			t.Fatalf("chat %d: %v", i, err)
+		}
+		if got != c.Text {
+			t.Errorf("chat %d (generation prompt %v, enable_thinking %v):\nours   %q\ntheirs %q", i, c.AddGenerationPrompt, c.EnableThinking, got, c.Text)
+		}
+	}
+	t.Logf("chat template: %d renderings identical", len(ref.Chat))
+}
