@@ -123,7 +123,7 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func)
 			formats.GGUFOptions{DType: enc, Name: name, Adapter: a}, on); err != nil {
 			return err
 		}
-		mo := formats.ModelfileOptions{GGUF: GGUFModelFile}
+		mo := formats.ModelfileOptions{GGUF: GGUFModelFile, Thinking: s.Tokenizer.SupportsThinking()}
 		if o.AdapterDir != "" {
 			mo.BaseGGUF, mo.AdapterGGUF = "base.gguf", GGUFAdapterFile
 		}
