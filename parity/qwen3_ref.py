@@ -1,6 +1,7 @@
 """The transformers/PEFT side of the Qwen3 parity test (parity/qwen3_test.go).
 
     python parity/qwen3_ref.py OUT_DIR
+    python parity/qwen3_ref.py gguf FILE.gguf HF_DIR   # what the gguf package (llama.cpp's tables) reads
 
 For each shape (tied and untied, both with head_dim != hidden/heads) it writes OUT_DIR/<shape>/ with:
   model/        a random Qwen3ForCausalLM made by transformers (save_pretrained, float32) and the real Qwen3
@@ -127,7 +128,42 @@ def make(out, shape, seed):
         json.dump(ref, f)
 
 
+def check_gguf(path, hf_dir):
+    """Reads a GGUF QwenTune wrote with the gguf package and prints what llama.cpp's tables say about it."""
+    import gguf
+    from safetensors.torch import load_file
+
+    r = gguf.GGUFReader(path)
+    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+    kv = {}
+    for key in ("attention.key_length", "attention.value_length", "attention.head_count", "attention.head_count_kv",
+                "embedding_length", "block_count", "feed_forward_length", "context_length"):
+        f = r.fields.get(arch + "." + key)
+        kv[key] = None if f is None else int(f.parts[-1][0])
+    n_layers = kv["block_count"]
+    allowed = {}
+    for t in gguf.MODEL_TENSORS[gguf.MODEL_ARCH.QWEN3]:
+        for b in range(n_layers):
+            allowed[gguf.TENSOR_NAMES[t].format(bid=b)] = t
+    names = [t.name for t in r.tensors]
+    unknown = [n for n in names if n.rsplit(".", 1)[0] not in allowed]
+    # The q/k norms hold the checkpoint's values.
+    sd = load_file(os.path.join(hf_dir, "model.safetensors"))
+    diff = 0.0
+    for t in r.tensors:
+        if t.name.endswith("attn_q_norm.weight") or t.name.endswith("attn_k_norm.weight"):
+            b = int(t.name.split(".")[1])
+            which = "q_norm" if "attn_q_norm" in t.name else "k_norm"
+            want = sd[f"model.layers.{b}.self_attn.{which}.weight"]
+            diff = max(diff, float((torch.tensor(t.data.copy()) - want).abs().max()))
+    print(json.dumps({"arch": arch, "kv": kv, "names": names, "unknown": unknown, "norm_diff": diff,
+                      "norm_types": sorted({t.tensor_type.name for t in r.tensors if "norm" in t.name})}))
+
+
 def main():
+    if sys.argv[1] == "gguf":
+        check_gguf(sys.argv[2], sys.argv[3])
+        return
     out = sys.argv[1]
     for i, shape in enumerate(SHAPES):
         make(os.path.join(out, shape), shape, i)

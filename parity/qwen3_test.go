@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/engine/trainer"
 	"qwentune/model/peft"
@@ -96,10 +98,66 @@ func TestQwen3Parity(t *testing.T) {
 			m.SetAdapter(a)
 			sameTokens(t, "greedy with LoRA", qwen3Greedy(m, ref.Prompt, 32), ref.GreedyLoRA)
 
+			m.SetAdapter(nil)
+			qwen3GGUF(t, py, m, filepath.Join(dir, "model"))
+			m.SetAdapter(a)
 			qwen3TrainStep(t, m, a, ref, filepath.Join(dir, "trained"))
 			qwen3Chat(t, filepath.Join(dir, "model"), ref)
 		})
 	}
+}
+
+// qwen3GGUF writes the model as GGUF and has the gguf package, which holds
+// llama.cpp's architecture tables, read it: general.architecture qwen3, the
+// key/value lengths equal to head_dim, every tensor name one of
+// gguf.MODEL_TENSORS[QWEN3], the q/k norms present in F32 with the
+// checkpoint's values.
+func qwen3GGUF(t *testing.T, py string, m *nn.Model, modelDir string) {
+	t.Helper()
+	tok, err := tokenizer.Load(modelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := formats.WriteGGUF(context.Background(), path, m, tok, formats.GGUFOptions{DType: formats.F16}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "qwen3_ref.py", "gguf", path, modelDir).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("qwen3_ref.py gguf: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var r struct {
+		Arch      string         `json:"arch"`
+		KV        map[string]int `json:"kv"`
+		Names     []string       `json:"names"`
+		Unknown   []string       `json:"unknown"`
+		NormDiff  float64        `json:"norm_diff"`
+		NormTypes []string       `json:"norm_types"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	c := m.Config
+	if r.Arch != "qwen3" || r.KV["attention.key_length"] != c.HeadDim || r.KV["attention.value_length"] != c.HeadDim ||
+		r.KV["attention.head_count"] != c.NumAttentionHeads || r.KV["block_count"] != c.NumHiddenLayers {
+		t.Errorf("gguf reads architecture %q with %v; want qwen3, key/value length %d", r.Arch, r.KV, c.HeadDim)
+	}
+	if len(r.Unknown) > 0 {
+		t.Errorf("tensor names outside llama.cpp's qwen3 table: %v", r.Unknown)
+	}
+	norms := 0
+	for _, n := range r.Names {
+		if strings.HasSuffix(n, "attn_q_norm.weight") || strings.HasSuffix(n, "attn_k_norm.weight") {
+			norms++
+		}
+	}
+	if norms != 2*c.NumHiddenLayers || r.NormDiff != 0 || strings.Join(r.NormTypes, ",") != "F32" {
+		t.Errorf("q/k norms: %d tensors (want %d), max |Δ| %g, types %v (want F32)", norms, 2*c.NumHiddenLayers, r.NormDiff, r.NormTypes)
+	}
+	t.Logf("gguf: %d tensors, all in llama.cpp's qwen3 table, key_length %d", len(r.Names), r.KV["attention.key_length"])
 }
 
 // qwen3Greedy decodes n tokens by argmax with the KV cache.
