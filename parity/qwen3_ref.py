@@ -49,6 +49,15 @@ CHATS = [
      {"role": "user", "content": "Bye"}],
 ]
 
+# Single-turn reasoning rows, both ways a dataset carries the thinking.
+DATASET = [
+    [{"role": "user", "content": "What is 2+2?"},
+     {"role": "assistant", "content": "4", "reasoning_content": "Two plus two is four."}],
+    [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Capital of France?"},
+     {"role": "assistant", "content": "<think>\nThe capital of France is Paris.\n</think>\n\nParis."}],
+    [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}],
+]
+
 
 def greedy(model, ids, n):
     ids = list(ids)
@@ -124,6 +133,10 @@ def make(out, shape, seed):
                 text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen, **kw)
                 ref["chat"].append({"messages": msgs, "add_generation_prompt": gen, "enable_thinking": think,
                                     "text": text})
+    # Training rows with reasoning, rendered whole as the dataset pipeline renders them.
+    ref["dataset"] = []
+    for msgs in DATASET:
+        ref["dataset"].append({"messages": msgs, "text": tok.apply_chat_template(msgs, tokenize=False)})
     with open(os.path.join(out, "ref.json"), "w") as f:
         json.dump(ref, f)
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"qwentune/engine/dataset"
 	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/engine/trainer"
@@ -41,6 +42,10 @@ type qwen3Ref struct {
 		EnableThinking      *bool  `json:"enable_thinking"`
 		Text                string `json:"text"`
 	} `json:"chat"`
+	Dataset []struct {
+		Messages json.RawMessage `json:"messages"`
+		Text     string          `json:"text"`
+	} `json:"dataset"`
 }
 
 // TestQwen3Parity compares QwenTune with transformers' Qwen3ForCausalLM on
@@ -285,4 +290,34 @@ func qwen3Chat(t *testing.T, modelDir string, ref qwen3Ref) {
 		}
 	}
 	t.Logf("chat template: %d renderings identical", len(ref.Chat))
+
+	// Training rows carrying reasoning (reasoning_content or <think> in
+	// content) go through the dataset reader and the template as
+	// apply_chat_template renders them, and the loss covers the thinking.
+	var jsonl strings.Builder
+	for _, d := range ref.Dataset {
+		jsonl.WriteString(`{"messages": ` + string(d.Messages) + "}\n")
+	}
+	exs, err := dataset.LoadReader(strings.NewReader(jsonl.String()), "train.jsonl", tok, dataset.Options{LossOn: "completion"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != len(ref.Dataset) || len(exs) == 0 {
+		t.Fatalf("%d examples from %d rows", len(exs), len(ref.Dataset))
+	}
+	for i, ex := range exs {
+		if ex.Text != ref.Dataset[i].Text {
+			t.Errorf("dataset row %d:\nours   %q\ntheirs %q", i, ex.Text, ref.Dataset[i].Text)
+		}
+		var trained []int
+		for _, l := range ex.Labels {
+			if l != nn.IgnoreIndex {
+				trained = append(trained, l)
+			}
+		}
+		if text := tok.Decode(trained, false); i < 2 && !strings.HasPrefix(text, "<think>\n") {
+			t.Errorf("dataset row %d: the trained tokens %q do not start with the thinking", i, text)
+		}
+	}
+	t.Logf("dataset: %d rows with reasoning rendered identically", len(exs))
 }
