@@ -105,6 +105,9 @@ type EvaluationConfig struct {
 	PositiveLabel string `yaml:"positive_label"`
 	CompareBase   bool   `yaml:"compare_base"`
 	BatchSize     int    `yaml:"batch_size"`
+	// StripThinking judges a reasoning model's answer without its
+	// <think>…</think> block.
+	StripThinking bool `yaml:"strip_thinking"`
 }
 
 // ChatConfig holds the sampling settings of the chat screen and command.
@@ -132,7 +135,7 @@ func Default() Config {
 			WeightDecay: 0.01, Optimizer: "adamw", Epochs: 3, MaxSteps: -1, MaxGradNorm: 1.0,
 			SaveSteps: 500, LoggingSteps: 10, Seed: 42},
 		Logging:    LoggingConfig{Level: "INFO", File: "training.log"},
-		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8},
+		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8, StripThinking: true},
 		Chat: ChatConfig{MaxNewTokens: 100, Temperature: 0.7, TopP: 1.0, TopK: 50,
 			RepetitionPenalty: 1.0, Seed: -1},
 	}

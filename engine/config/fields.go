@@ -203,6 +203,8 @@ var fieldTable = []Field{
 		"Also evaluate the base model without the adapter and show both side by side."),
 	with("evaluation.batch_size", intRange(1),
 		"Test rows generated and judged together; each answer is exactly what generating it alone gives, so this changes only the speed."),
+	with("evaluation.strip_thinking", Field{Kind: KindBool},
+		"Judge a reasoning model's answer without its thinking (the <think>…</think> block Qwen3 writes first)."),
 
 	with("chat.max_new_tokens", intRange(1),
 		"Longest answer in tokens."),
