@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"qwentune/engine/formats"
+	"qwentune/model"
+	"qwentune/model/tokenizer"
+)
+
+// tinyQwen3 writes a tiny random Qwen3 (head_dim 32 ≠ 64/4) with the
+// built-in tokenizer.
+func tinyQwen3(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	tok := tokenizer.Builtin()
+	cfg := model.Shapes["tiny-qwen3"]
+	cfg.BOSTokenID, cfg.EOSTokenIDs = tok.EOS(), []int{tok.EOS()}
+	if err := model.MakeModel(dir, cfg, 5, "f32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestQwen3EndToEnd runs a Qwen3 through the app's jobs: LoRA training on
+// all seven linears lowers the loss, the adapter reloads, evaluation with
+// the heuristic plugin judges every test row, chat answers, and every
+// export format is written (the GGUF as qwen3, read back to the merged
+// model's logits).
+func TestQwen3EndToEnd(t *testing.T) {
+	for _, dtype := range []string{"float32", "bfloat16"} {
+		t.Run(dtype, func(t *testing.T) {
+			s, err := OpenDir(tinyQwen3(t), "tiny-qwen3", dtype)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Config.ModelType != "qwen3" {
+				t.Fatalf("model_type %q", s.Config.ModelType)
+			}
+			cfg := testConfig(t, s.Dir, "training.learning_rate=0.01", "training.epochs=2", "lora.target_modules=all-linear",
+				"evaluation.max_new_tokens=4")
+			if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			losses := readLogLosses(t, cfg.Training.OutputDir)
+			if first, last := losses[0], losses[len(losses)-1]; !(last < first) {
+				t.Fatalf("loss did not fall: %v", losses)
+			}
+			a, err := s.LoadAdapter(cfg.Training.OutputDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Evaluate(context.Background(), cfg, EvalOptions{Adapter: a, AdapterDir: cfg.Training.OutputDir,
+				OutDir: t.TempDir(), PluginDirs: []string{pluginDir}, DevPlugins: true}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Tuned.Results) != 21 {
+				t.Fatalf("%d results, want 21", len(res.Tuned.Results))
+			}
+			if _, err := s.Chat(context.Background(), a, "", []tokenizer.Message{{Role: "user", Content: "Hello!"}},
+				ChatSampling(cfg.Chat), nil); err != nil {
+				t.Fatal(err)
+			}
+			if dtype != "float32" {
+				return
+			}
+			out := t.TempDir()
+			for _, f := range ExportFormats {
+				o := ExportOptions{Format: f, OutDir: filepath.Join(out, f), AdapterDir: cfg.Training.OutputDir, Config: &cfg}
+				if f == ExportGGUF {
+					o.DType = "f32"
+				}
+				if err := s.Export(context.Background(), o, nil); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+			}
+			g, err := formats.ReadGGUF(filepath.Join(out, ExportGGUF, GGUFModelFile), "float32")
+			if err != nil {
+				t.Fatal(err)
+			}
+			merged, err := OpenDir(filepath.Join(out, ExportMerged), "merged", "float32")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Config.ModelType != "qwen3" || merged.Config.ModelType != "qwen3" {
+				t.Fatalf("exports read back as %q and %q", g.Config.ModelType, merged.Config.ModelType)
+			}
+			ids := s.Tokenizer.Encode("How do I reset my password?")
+			want, got := merged.Model.Logits(ids), g.Logits(ids)
+			for i := range want {
+				for j := range want[i] {
+					if d := want[i][j] - got[i][j]; d > 1e-4 || d < -1e-4 {
+						t.Fatalf("GGUF logit [%d][%d] %g, merged folder %g", i, j, got[i][j], want[i][j])
+					}
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out, ExportHFJob, formats.JobScriptFile)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
