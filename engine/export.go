@@ -130,6 +130,11 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func)
 		if o.Config != nil {
 			mo.System = o.Config.Chat.SystemPrompt
 		}
+		if mo.System == "" {
+			// What the model's own template adds (Qwen2.5's "You are
+			// Qwen, …"; nothing for Qwen3).
+			mo.System = s.Tokenizer.DefaultSystemPrompt()
+		}
 		return atomicfile.WriteFile(filepath.Join(o.OutDir, ModelfileName), []byte(formats.Modelfile(mo)))
 	case ExportGGUFAdapter:
 		if o.AdapterDir == "" {

@@ -36,6 +36,27 @@ type ChatOptions struct {
 	EnableThinking *bool
 }
 
+// DefaultSystemPrompt is the system message the chat template puts first
+// when a conversation has none ("You are a helpful assistant." for Qwen2,
+// "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+// for Qwen2.5), read by rendering a one-message conversation; "" when the
+// template adds none (Qwen3) or cannot render.
+func (t *Tokenizer) DefaultSystemPrompt() string {
+	text, err := t.ApplyChatTemplate([]Message{{Role: "user", Content: "\x00"}}, false)
+	if err != nil {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(text, "<|im_start|>system\n")
+	if !ok {
+		return ""
+	}
+	sys, _, ok := strings.Cut(rest, "<|im_end|>")
+	if !ok || strings.Contains(sys, "\x00") {
+		return ""
+	}
+	return sys
+}
+
 // SupportsThinking reports whether the chat template reads
 // enable_thinking, so that a think-first switch means something.
 func (t *Tokenizer) SupportsThinking() bool {
