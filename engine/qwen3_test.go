@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"qwentune/engine/config"
 	"qwentune/engine/formats"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
@@ -105,5 +106,44 @@ func TestQwen3EndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The known models' memory is the pre-flight's estimate: for a model that
+// is loaded, estimateShape gives what Session.EstimateMemory gives.
+func TestKnownModels(t *testing.T) {
+	for _, dtype := range []string{"float32", "bfloat16"} {
+		s, err := OpenDir(tinyQwen3(t), "tiny-qwen3", dtype)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(t, s.Dir, "lora.target_modules=all-linear")
+		want := s.EstimateMemory(cfg)
+		got, err := estimateShape(s.Config, dtype, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Available = want.Available
+		if got != want {
+			t.Fatalf("%s: estimate of the shape %+v, of the loaded model %+v", dtype, got, want)
+		}
+	}
+	cfg := config.Default()
+	ks := KnownModels(cfg)
+	seen := map[string]bool{}
+	for _, k := range ks {
+		seen[k.ID] = true
+		f32, bf16 := k.Memory["float32"], k.Memory["bfloat16"]
+		if k.Params != model.Shapes[k.Shape].ParamCount() || k.DownloadBytes != 2*k.Params || f32.Weights <= bf16.Weights || f32.Total() <= bf16.Total() {
+			t.Errorf("%s: %+v", k.ID, k)
+		}
+		if k.Fits("float32") && !k.Fits("bfloat16") {
+			t.Errorf("%s fits in float32 but not in bfloat16", k.ID)
+		}
+	}
+	for _, id := range []string{"Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2-1.5B"} {
+		if !seen[id] {
+			t.Errorf("%s is not listed", id)
+		}
 	}
 }
