@@ -49,13 +49,16 @@ CHATS = [
      {"role": "user", "content": "Bye"}],
 ]
 
-# Single-turn reasoning rows, both ways a dataset carries the thinking.
+# Reasoning rows, both ways a dataset carries the thinking, and a row without any.
 DATASET = [
     [{"role": "user", "content": "What is 2+2?"},
      {"role": "assistant", "content": "4", "reasoning_content": "Two plus two is four."}],
     [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Capital of France?"},
      {"role": "assistant", "content": "<think>\nThe capital of France is Paris.\n</think>\n\nParis."}],
     [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}],
+    # Multi-turn: the template drops the first turn's thinking.
+    [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!", "reasoning_content": "A greeting."},
+     {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>\nTwo and two.\n</think>\n\n4"}],
 ]
 
 

@@ -317,7 +317,7 @@ func qwen3Chat(t *testing.T, modelDir string, ref qwen3Ref) {
 				trained = append(trained, l)
 			}
 		}
-		if text := tok.Decode(trained, false); i < 2 && !strings.HasPrefix(text, "<think>\n") {
+		if text := tok.Decode(trained, false); i != 2 && !strings.HasPrefix(text, "<think>\n") {
 			t.Errorf("dataset row %d: the trained tokens %q do not start with the thinking", i, text)
 		}
 	}
