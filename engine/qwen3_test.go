@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"qwentune/engine/config"
@@ -145,5 +147,67 @@ func TestKnownModels(t *testing.T) {
 		if !seen[id] {
 			t.Errorf("%s is not listed", id)
 		}
+	}
+}
+
+// A Qwen2.5-Instruct model's template adds its own default system prompt:
+// chat prompts carry it and the Modelfile's SYSTEM is it, on an untied
+// Qwen2-architecture model with rope_theta 1e6 like Qwen2.5-7B.
+func TestQwen25DefaultSystemPrompt(t *testing.T) {
+	data, err := os.ReadFile("../model/tokenizer/testdata/chat_templates.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var templates map[string]string
+	if err := json.Unmarshal(data, &templates); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tok := tokenizer.Builtin()
+	cfg := model.Shapes["tiny"]
+	cfg.TieWordEmbeddings, cfg.RopeTheta = false, 1e6
+	cfg.BOSTokenID, cfg.EOSTokenIDs = tok.EOS(), []int{tok.EOS()}
+	if err := model.MakeModel(dir, cfg, 5, "f32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	tcPath := filepath.Join(dir, "tokenizer_config.json")
+	raw, err := os.ReadFile(tcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tc map[string]any
+	if err := json.Unmarshal(raw, &tc); err != nil {
+		t.Fatal(err)
+	}
+	tc["chat_template"] = templates["Qwen2.5-Instruct"]
+	raw, _ = json.Marshal(tc)
+	if err := os.WriteFile(tcPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenDir(dir, "qwen2.5-like", "float32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sys = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+	ids, err := s.ChatPrompt("", []tokenizer.Message{{Role: "user", Content: "Hi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Tokenizer.Decode(ids, false); got != "<|im_start|>system\n"+sys+"<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n" {
+		t.Fatalf("chat prompt %q", got)
+	}
+	out := t.TempDir()
+	if err := s.Export(context.Background(), ExportOptions{Format: ExportGGUF, OutDir: out}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mf, err := os.ReadFile(filepath.Join(out, ModelfileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mf), "SYSTEM \"\"\""+sys+"\"\"\"") {
+		t.Fatalf("Modelfile lacks Qwen2.5's system prompt:\n%s", mf)
 	}
 }
