@@ -28,14 +28,17 @@ const (
 type chatScreen struct {
 	u *UI
 
-	mode    *widget.RadioGroup
-	system  *widget.Entry
-	input   *widget.Entry
-	sendB   *widget.Button
-	stopB   *widget.Button
-	clearB  *widget.Button
-	copyB   *widget.Button
-	status  *widget.Label
+	mode   *widget.RadioGroup
+	system *widget.Entry
+	input  *widget.Entry
+	sendB  *widget.Button
+	stopB  *widget.Button
+	clearB *widget.Button
+	copyB  *widget.Button
+	status *widget.Label
+	// think is the think-first switch, shown for chat templates that read
+	// enable_thinking (Qwen3's).
+	think   *widget.Check
 	sampler map[string]*widget.Entry
 	columns *fyne.Container
 
@@ -61,6 +64,18 @@ func newChatColumn(title string) *chatColumn {
 func (c *chatColumn) view() fyne.CanvasObject {
 	head := widget.NewLabelWithStyle(c.title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	return container.NewBorder(head, nil, nil, nil, c.scroll)
+}
+
+// addThinking appends a hidden bubble for a reply's thinking, shown apart
+// from the answer once the reply is complete.
+func (c *chatColumn) addThinking() *widget.Label {
+	l := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+	l.Wrapping = fyne.TextWrapWord
+	l.Selectable = true
+	l.Importance = widget.LowImportance
+	l.Hide()
+	c.box.Add(l)
+	return l
 }
 
 // add appends a message bubble and returns its label.
@@ -119,6 +134,9 @@ func newChatScreen(u *UI) *chatScreen {
 	s.stopB = widget.NewButton("Stop", s.stop)
 	s.clearB = widget.NewButton("Clear", s.clear)
 	s.copyB = widget.NewButton("Copy", s.copyTranscript)
+	s.think = widget.NewCheck("Think first", nil)
+	s.think.SetChecked(true)
+	s.think.Hide()
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
 	for _, k := range samplingKeys {
@@ -145,6 +163,11 @@ func (s *chatScreen) changed(c change) {
 	if c.session {
 		s.base.clear()
 		s.tuned.clear()
+		if sess := s.u.st.sess; sess != nil && sess.Tokenizer.SupportsThinking() {
+			s.think.Show()
+		} else {
+			s.think.Hide()
+		}
 	}
 	s.refresh()
 }
@@ -155,7 +178,7 @@ func (s *chatScreen) content() fyne.CanvasObject {
 		form.Append(k.label, s.sampler[k.key])
 	}
 	side := container.NewVBox(widget.NewCard("Sampling", "temperature 0 is greedy", form))
-	top := container.NewVBox(container.NewBorder(nil, nil, widget.NewLabel("Model:"), nil, s.mode), s.system, s.status)
+	top := container.NewVBox(container.NewBorder(nil, nil, widget.NewLabel("Model:"), s.think, s.mode), s.system, s.status)
 	send := container.NewVBox(s.sendB, s.stopB)
 	bottom := container.NewBorder(nil, nil, nil, container.NewHBox(send, container.NewVBox(s.clearB, s.copyB)), s.input)
 	s.input.OnSubmitted = func(v string) { s.Send(v) }
@@ -256,10 +279,17 @@ func (s *chatScreen) Send(text string) {
 	system := s.u.st.cfg.Chat.SystemPrompt
 	histories := make([][]tokenizer.Message, len(cols))
 	labels := make([]*widget.Label, len(cols))
+	thoughts := make([]*widget.Label, len(cols))
+	var think *bool
+	if s.think.Visible() {
+		on := s.think.Checked
+		think = &on
+	}
 	for i, c := range cols {
 		c.history = append(c.history, tokenizer.Message{Role: "user", Content: text})
 		histories[i] = append([]tokenizer.Message(nil), c.history...)
 		c.add("you", text)
+		thoughts[i] = c.addThinking()
 		labels[i] = c.add("model", "…")
 	}
 	s.refresh()
@@ -268,8 +298,8 @@ func (s *chatScreen) Send(text string) {
 		for i, c := range cols {
 			var streamed strings.Builder
 			t := throttle{interval: 50 * time.Millisecond}
-			col, label, finished := c, labels[i], false
-			comp, err := sess.Chat(ctx, adapters[i], system, histories[i], smp, func(piece string) {
+			col, label, thought, finished := c, labels[i], thoughts[i], false
+			comp, err := sess.ChatThinking(ctx, adapters[i], system, histories[i], think, smp, func(piece string) {
 				runOnUI(func() {
 					streamed.WriteString(piece)
 					t.do(func() {
@@ -282,7 +312,14 @@ func (s *chatScreen) Send(text string) {
 			})
 			runOnUI(func() {
 				finished = true
-				answer := comp.Text
+				// The thinking is shown apart and kept apart in the
+				// history: the template decides whether it goes back in.
+				reply := engine.AssistantMessage(comp.Text)
+				answer := reply.Content
+				if reply.ReasoningContent != "" {
+					thought.SetText("Thinking: " + reply.ReasoningContent)
+					thought.Show()
+				}
 				if err != nil {
 					answer = "(no answer: " + err.Error() + ")"
 				} else if comp.Stopped == "cancelled" {
@@ -291,7 +328,7 @@ func (s *chatScreen) Send(text string) {
 					answer += " [max tokens reached]"
 				}
 				label.SetText(answer)
-				col.history = append(col.history, tokenizer.Message{Role: "assistant", Content: comp.Text})
+				col.history = append(col.history, reply)
 				col.scroll.ScrollToBottom()
 			})
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -32,6 +33,9 @@ type modelScreen struct {
 	status   *widget.Label
 	summary  *widget.Form
 	estimate *widget.Label
+	// known lists the published Qwen2, Qwen2.5 and Qwen3 models with their
+	// download size and training memory per dtype under the current config.
+	known *widget.Select
 
 	cancelFn context.CancelFunc
 	// afterLoad replaces the "Loaded" status once, e.g. to say why the
@@ -57,6 +61,13 @@ func newModelScreen(u *UI) *modelScreen {
 	s.summary = widget.NewForm()
 	s.estimate = widget.NewLabel("Measured on a few real steps when you press Train: memory, time per step and the whole run.")
 	s.estimate.Wrapping = fyne.TextWrapWord
+	s.known = widget.NewSelect(nil, func(label string) {
+		if id, _, ok := strings.Cut(label, " — "); ok && label != "" {
+			s.name.SetText(id)
+		}
+	})
+	s.known.PlaceHolder = "Known models: download size, training memory (float32 / bfloat16)"
+	s.fillKnown()
 	u.st.observe(s.changed)
 	return s
 }
@@ -69,6 +80,9 @@ func (s *modelScreen) changed(c change) {
 	if c.estimate {
 		s.estimate.SetText(s.u.st.estimate)
 	}
+	if c.config {
+		s.fillKnown()
+	}
 	s.refresh()
 }
 
@@ -76,10 +90,29 @@ func (s *modelScreen) content() fyne.CanvasObject {
 	row := container.NewBorder(nil, nil, nil, container.NewHBox(s.folder, s.demo), s.name)
 	buttons := container.NewHBox(s.loadB, s.cancelB)
 	modelCard := widget.NewCard("Base model", "Hugging Face id, local folder or the built-in demo",
-		container.NewVBox(row, buttons, s.progress, s.status))
+		container.NewVBox(s.known, row, buttons, s.progress, s.status))
 	summaryCard := widget.NewCard("Summary", "", s.summary)
 	estimateCard := widget.NewCard("Pre-flight estimate", "", s.estimate)
 	return container.NewVScroll(container.NewVBox(modelCard, summaryCard, estimateCard))
+}
+
+// fillKnown lists the known models with the memory the current config
+// would need, marking those that will not fit this machine.
+func (s *modelScreen) fillKnown() {
+	var opts []string
+	for _, k := range engine.KnownModels(s.u.st.cfg) {
+		f32, bf16 := k.Memory["float32"], k.Memory["bfloat16"]
+		line := fmt.Sprintf("%s — %s download, %s / %s", k.ID, model.ByteSize(k.DownloadBytes), model.ByteSize(f32.Total()), model.ByteSize(bf16.Total()))
+		switch {
+		case !k.Fits("bfloat16"):
+			line += " — will not fit this machine"
+		case !k.Fits("float32"):
+			line += " — fits in bfloat16 only"
+		}
+		opts = append(opts, line)
+	}
+	s.known.Options = opts
+	s.known.Refresh()
 }
 
 // load shows the config's model name.

@@ -138,25 +138,12 @@ func (s *Session) completion(prompt, ids, stop []int, err error) (Completion, er
 // generation prompt, and tokenizes it. A non-empty system prompt is put
 // first unless the conversation already starts with one.
 func (s *Session) ChatPrompt(system string, history []tokenizer.Message) ([]int, error) {
-	msgs := history
-	if system != "" && (len(history) == 0 || history[0].Role != "system") {
-		msgs = append([]tokenizer.Message{{Role: "system", Content: system}}, history...)
-	}
-	text, err := s.Tokenizer.ApplyChatTemplate(msgs, true)
-	if err != nil {
-		return nil, err
-	}
-	return s.Tokenizer.Encode(text), nil
+	return s.ChatPromptThinking(system, history, nil)
 }
 
 // Chat answers the last user message of history with adapter a (nil for
 // the base model), streaming text to onText. Generation stops at eos or
 // <|im_end|> (o.StopIDs is replaced).
 func (s *Session) Chat(ctx context.Context, a *nn.Adapter, system string, history []tokenizer.Message, o generate.Options, onText func(string)) (Completion, error) {
-	prompt, err := s.ChatPrompt(system, history)
-	if err != nil {
-		return Completion{}, err
-	}
-	o.StopIDs = s.StopIDs(true)
-	return s.Generate(ctx, a, prompt, o, onText)
+	return s.ChatThinking(ctx, a, system, history, nil, o, onText)
 }

@@ -231,7 +231,13 @@ func (s *Session) evaluate(ctx context.Context, cfg config.Config, o EvalOptions
 				i++
 				prompts[k], seeds[k] = ids, seed+int64(i)
 			}
-			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, func(j int, c Completion) { answer(j, c.Text) })
+			_, err := s.GenerateEach(ctx, a, prompts, seeds, smp, func(j int, c Completion) {
+				text := c.Text
+				if cfg.Evaluation.StripThinking {
+					_, text = SplitThinking(text)
+				}
+				answer(j, text)
+			})
 			return err
 		}
 		// evaluation.batch_size inputs are decoded together (at most

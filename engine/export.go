@@ -123,12 +123,17 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func)
 			formats.GGUFOptions{DType: enc, Name: name, Adapter: a}, on); err != nil {
 			return err
 		}
-		mo := formats.ModelfileOptions{GGUF: GGUFModelFile}
+		mo := formats.ModelfileOptions{GGUF: GGUFModelFile, Thinking: s.Tokenizer.SupportsThinking()}
 		if o.AdapterDir != "" {
 			mo.BaseGGUF, mo.AdapterGGUF = "base.gguf", GGUFAdapterFile
 		}
 		if o.Config != nil {
 			mo.System = o.Config.Chat.SystemPrompt
+		}
+		if mo.System == "" {
+			// What the model's own template adds (Qwen2.5's "You are
+			// Qwen, …"; nothing for Qwen3).
+			mo.System = s.Tokenizer.DefaultSystemPrompt()
 		}
 		return atomicfile.WriteFile(filepath.Join(o.OutDir, ModelfileName), []byte(formats.Modelfile(mo)))
 	case ExportGGUFAdapter:

@@ -80,37 +80,96 @@ const GGUFLayerPrefix = "blk."
 
 // Qwen2 is the Qwen2ForCausalLM architecture.
 var Qwen2 = Arch{
-	Embed: Module{Name: "embed_tokens", Path: "model.embed_tokens", GGUF: "token_embd", Kind: EmbeddingKind, Shape: vocabByHidden},
-	Norm:  Module{Name: "norm", Path: "model.norm", GGUF: "output_norm", Kind: NormKind, Shape: hidden},
-	Head:  Module{Name: "lm_head", Path: "lm_head", GGUF: "output", Kind: EmbeddingKind, Shape: vocabByHidden},
+	Embed: embedModule,
+	Norm:  normModule,
+	Head:  headModule,
 	Layer: []Module{
-		{Name: "input_layernorm", Path: "input_layernorm", GGUF: "attn_norm", Kind: NormKind, Shape: hidden},
-		{Name: "q_proj", Path: "self_attn.q_proj", GGUF: "attn_q", Kind: LinearKind, Bias: true,
-			Shape: func(c Config) []int { return []int{c.NumAttentionHeads * c.HeadDim, c.HiddenSize} }},
-		{Name: "k_proj", Path: "self_attn.k_proj", GGUF: "attn_k", Kind: LinearKind, Bias: true,
-			Shape: func(c Config) []int { return []int{c.NumKeyValueHeads * c.HeadDim, c.HiddenSize} }},
-		{Name: "v_proj", Path: "self_attn.v_proj", GGUF: "attn_v", Kind: LinearKind, Bias: true,
-			Shape: func(c Config) []int { return []int{c.NumKeyValueHeads * c.HeadDim, c.HiddenSize} }},
-		{Name: "o_proj", Path: "self_attn.o_proj", GGUF: "attn_output", Kind: LinearKind,
-			Shape: func(c Config) []int { return []int{c.HiddenSize, c.NumAttentionHeads * c.HeadDim} }},
-		{Name: "post_attention_layernorm", Path: "post_attention_layernorm", GGUF: "ffn_norm", Kind: NormKind, Shape: hidden},
-		{Name: "gate_proj", Path: "mlp.gate_proj", GGUF: "ffn_gate", Kind: LinearKind,
-			Shape: func(c Config) []int { return []int{c.IntermediateSize, c.HiddenSize} }},
-		{Name: "up_proj", Path: "mlp.up_proj", GGUF: "ffn_up", Kind: LinearKind,
-			Shape: func(c Config) []int { return []int{c.IntermediateSize, c.HiddenSize} }},
-		{Name: "down_proj", Path: "mlp.down_proj", GGUF: "ffn_down", Kind: LinearKind,
-			Shape: func(c Config) []int { return []int{c.HiddenSize, c.IntermediateSize} }},
+		inputNorm,
+		{Name: "q_proj", Path: "self_attn.q_proj", GGUF: "attn_q", Kind: LinearKind, Bias: true, Shape: qShape},
+		{Name: "k_proj", Path: "self_attn.k_proj", GGUF: "attn_k", Kind: LinearKind, Bias: true, Shape: kvShape},
+		{Name: "v_proj", Path: "self_attn.v_proj", GGUF: "attn_v", Kind: LinearKind, Bias: true, Shape: kvShape},
+		{Name: "o_proj", Path: "self_attn.o_proj", GGUF: "attn_output", Kind: LinearKind, Shape: oShape},
+		postNorm, gateModule, upModule, downModule,
 	},
 	Parents: []string{"self_attn", "mlp", ""},
 	GGUF:    "qwen2",
 }
 
+// Qwen3 is the Qwen3ForCausalLM architecture with attention_bias false (every
+// released Qwen3): Qwen2's modules without the q/k/v biases, plus the
+// per-head RMSNorms q_norm and k_norm [head_dim] that Qwen3Attention
+// declares after o_proj and applies to q and k before RoPE.
+var Qwen3 = qwen3(false)
+
+// Qwen3Biased is Qwen3ForCausalLM with attention_bias true: q, k, v and o
+// all carry biases.
+var Qwen3Biased = qwen3(true)
+
+func qwen3(bias bool) Arch {
+	return Arch{
+		Embed: embedModule,
+		Norm:  normModule,
+		Head:  headModule,
+		Layer: []Module{
+			inputNorm,
+			{Name: "q_proj", Path: "self_attn.q_proj", GGUF: "attn_q", Kind: LinearKind, Bias: bias, Shape: qShape},
+			{Name: "k_proj", Path: "self_attn.k_proj", GGUF: "attn_k", Kind: LinearKind, Bias: bias, Shape: kvShape},
+			{Name: "v_proj", Path: "self_attn.v_proj", GGUF: "attn_v", Kind: LinearKind, Bias: bias, Shape: kvShape},
+			{Name: "o_proj", Path: "self_attn.o_proj", GGUF: "attn_output", Kind: LinearKind, Bias: bias, Shape: oShape},
+			{Name: "q_norm", Path: "self_attn.q_norm", GGUF: "attn_q_norm", Kind: NormKind, Shape: headDim},
+			{Name: "k_norm", Path: "self_attn.k_norm", GGUF: "attn_k_norm", Kind: NormKind, Shape: headDim},
+			postNorm, gateModule, upModule, downModule,
+		},
+		Parents: []string{"self_attn", "mlp", ""},
+		GGUF:    "qwen3",
+	}
+}
+
+// The modules Qwen2 and Qwen3 share.
+var (
+	embedModule = Module{Name: "embed_tokens", Path: "model.embed_tokens", GGUF: "token_embd", Kind: EmbeddingKind, Shape: vocabByHidden}
+	normModule  = Module{Name: "norm", Path: "model.norm", GGUF: "output_norm", Kind: NormKind, Shape: hidden}
+	headModule  = Module{Name: "lm_head", Path: "lm_head", GGUF: "output", Kind: EmbeddingKind, Shape: vocabByHidden}
+	inputNorm   = Module{Name: "input_layernorm", Path: "input_layernorm", GGUF: "attn_norm", Kind: NormKind, Shape: hidden}
+	postNorm    = Module{Name: "post_attention_layernorm", Path: "post_attention_layernorm", GGUF: "ffn_norm", Kind: NormKind, Shape: hidden}
+	gateModule  = Module{Name: "gate_proj", Path: "mlp.gate_proj", GGUF: "ffn_gate", Kind: LinearKind,
+		Shape: func(c Config) []int { return []int{c.IntermediateSize, c.HiddenSize} }}
+	upModule = Module{Name: "up_proj", Path: "mlp.up_proj", GGUF: "ffn_up", Kind: LinearKind,
+		Shape: func(c Config) []int { return []int{c.IntermediateSize, c.HiddenSize} }}
+	downModule = Module{Name: "down_proj", Path: "mlp.down_proj", GGUF: "ffn_down", Kind: LinearKind,
+		Shape: func(c Config) []int { return []int{c.HiddenSize, c.IntermediateSize} }}
+)
+
+func qShape(c Config) []int        { return []int{c.NumAttentionHeads * c.HeadDim, c.HiddenSize} }
+func kvShape(c Config) []int       { return []int{c.NumKeyValueHeads * c.HeadDim, c.HiddenSize} }
+func oShape(c Config) []int        { return []int{c.HiddenSize, c.NumAttentionHeads * c.HeadDim} }
+func headDim(c Config) []int       { return []int{c.HeadDim} }
 func vocabByHidden(c Config) []int { return []int{c.VocabSize, c.HiddenSize} }
 func hidden(c Config) []int        { return []int{c.HiddenSize} }
 
-// Arch returns the table of c's architecture. Only Qwen2 exists today
-// (Validate refuses the rest); another architecture is a new table here.
-func (c Config) Arch() Arch { return Qwen2 }
+// Arch returns the table of c's architecture: Qwen3 (or Qwen3Biased) for
+// model_type qwen3, Qwen2 for everything else (Validate refuses what is
+// neither).
+func (c Config) Arch() Arch {
+	if c.ModelType != Qwen3ModelType {
+		return Qwen2
+	}
+	if c.AttentionBias {
+		return Qwen3Biased
+	}
+	return Qwen3
+}
+
+// HasQKNorm reports whether the architecture normalises each query and key
+// head before RoPE (Qwen3's q_norm and k_norm).
+func (a Arch) HasQKNorm() bool {
+	for _, m := range a.Layer {
+		if m.Name == "q_norm" {
+			return true
+		}
+	}
+	return false
+}
 
 // Linears returns the per-layer linear modules in checkpoint order: the
 // modules LoRA can target, and the order PEFT lists their parameters in.

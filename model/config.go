@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // ConfigName is the file name of a model's configuration.
@@ -26,12 +27,18 @@ const ConfigName = "config.json"
 // GenerationConfigName is the file name of a model's generation defaults.
 const GenerationConfigName = "generation_config.json"
 
-// Qwen2Architecture and Qwen2ModelType are the only architecture and model
-// type QwenTune implements (Qwen2.5 checkpoints use the same ones).
+// The architectures and model types QwenTune implements: Qwen2 (Qwen2.5
+// checkpoints use the same ones) and the dense Qwen3.
 const (
 	Qwen2Architecture = "Qwen2ForCausalLM"
 	Qwen2ModelType    = "qwen2"
+	Qwen3Architecture = "Qwen3ForCausalLM"
+	Qwen3ModelType    = "qwen3"
 )
+
+// qwen3HeadDim is Qwen3Config's head_dim default: unlike Qwen2, Qwen3 does
+// not derive it from hidden_size / num_attention_heads.
+const qwen3HeadDim = 128
 
 // Config is a Qwen2 config.json. Fields absent from the file take the
 // defaults of transformers' Qwen2Config; HeadDim is hidden_size /
@@ -68,6 +75,10 @@ type Config struct {
 	// LayerTypes is the per-layer attention kind newer transformers writes
 	// ("full_attention" or "sliding_attention"), nil when absent.
 	LayerTypes []string
+	// AttentionBias is Qwen3's attention_bias: biases on q, k, v and o
+	// (false in every released Qwen3). Qwen2 ignores it: its q, k and v
+	// always have biases and o never has.
+	AttentionBias bool
 }
 
 // defaultConfig returns transformers' Qwen2Config defaults.
@@ -307,6 +318,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 		f.float("attention_dropout", &out.AttentionDropout),
 		f.float("initializer_range", &out.InitializerRange),
 		f.strings("layer_types", &out.LayerTypes),
+		f.bool("attention_bias", &out.AttentionBias),
 	}
 	for _, err := range steps {
 		if err != nil {
@@ -327,6 +339,8 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	}
 	if headDim != 0 {
 		out.HeadDim = headDim
+	} else if out.ModelType == Qwen3ModelType {
+		out.HeadDim = qwen3HeadDim
 	} else if out.NumAttentionHeads > 0 {
 		out.HeadDim = out.HiddenSize / out.NumAttentionHeads
 	}
@@ -368,12 +382,16 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 // attention, an activation other than SiLU, attention dropout, and shapes
 // that do not fit together.
 func (c Config) Validate() error {
-	if c.ModelType != Qwen2ModelType {
-		return fmt.Errorf("\"model_type\" is %q: only %q models are supported", c.ModelType, Qwen2ModelType)
+	arch, ok := map[string]string{Qwen2ModelType: Qwen2Architecture, Qwen3ModelType: Qwen3Architecture}[c.ModelType]
+	if !ok {
+		if strings.Contains(c.ModelType, "moe") {
+			return fmt.Errorf("\"model_type\" is %q: mixture-of-experts models are not supported, only dense %s and %s", c.ModelType, Qwen2Architecture, Qwen3Architecture)
+		}
+		return fmt.Errorf("\"model_type\" is %q: only %q and %q models are supported", c.ModelType, Qwen2ModelType, Qwen3ModelType)
 	}
 	for _, a := range c.Architectures {
-		if a != Qwen2Architecture {
-			return fmt.Errorf("\"architectures\" lists %q: only %s is supported", a, Qwen2Architecture)
+		if a != arch {
+			return fmt.Errorf("\"architectures\" lists %q for model_type %q: only %s is supported", a, c.ModelType, arch)
 		}
 	}
 	if c.RopeType != "" && c.RopeType != "default" {
@@ -438,7 +456,8 @@ func (c Config) Validate() error {
 
 // MarshalJSON writes c as a Hugging Face config.json, with HF's field names
 // (torch_dtype, top-level rope_theta), sorted keys like save_pretrained, and
-// head_dim only when it differs from hidden_size / num_attention_heads.
+// head_dim only when it differs from hidden_size / num_attention_heads
+// (always for Qwen3, whose default is not derived, with attention_bias).
 func (c Config) MarshalJSON() ([]byte, error) {
 	m := map[string]any{
 		"architectures":           c.Architectures,
@@ -481,8 +500,11 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	default:
 		m["eos_token_id"] = c.EOSTokenIDs
 	}
-	if c.NumAttentionHeads > 0 && c.HeadDim != c.HiddenSize/c.NumAttentionHeads {
+	if c.ModelType == Qwen3ModelType || (c.NumAttentionHeads > 0 && c.HeadDim != c.HiddenSize/c.NumAttentionHeads) {
 		m["head_dim"] = c.HeadDim
+	}
+	if c.ModelType == Qwen3ModelType {
+		m["attention_bias"] = c.AttentionBias
 	}
 	if len(c.LayerTypes) > 0 {
 		m["layer_types"] = c.LayerTypes

@@ -11,10 +11,12 @@ import (
 	"qwentune/model/safetensors"
 )
 
-// Shapes are the model shapes QwenTune knows by name: the real Qwen2-0.5B
-// and Qwen2-1.5B configurations, and "tiny", a two-layer model over the
-// 8192-token test tokenizer (whose <|endoftext|> is id 8189) for fast tests.
-// Treat the entries as read-only; their slices are shared.
+// Shapes are the model shapes QwenTune knows by name: the published
+// configurations of Qwen2-0.5B and 1.5B, Qwen2.5-0.5B to 7B and Qwen3-0.6B
+// to 8B (the Qwen2.5 shapes are the base models'; Instruct differs only in
+// eos_token_id), and "tiny" and "tiny-qwen3", two-layer models over the
+// 8192-token test tokenizer (whose <|endoftext|> is id 8189) for fast
+// tests. Treat the entries as read-only; their slices are shared.
 var Shapes = map[string]Config{
 	"tiny": {
 		Architectures:         []string{Qwen2Architecture},
@@ -82,6 +84,76 @@ var Shapes = map[string]Config{
 		MaxWindowLayers:       28,
 		InitializerRange:      0.02,
 	},
+	"tiny-qwen3": {
+		Architectures:         []string{Qwen3Architecture},
+		ModelType:             Qwen3ModelType,
+		VocabSize:             8192,
+		HiddenSize:            64,
+		IntermediateSize:      176,
+		NumHiddenLayers:       2,
+		NumAttentionHeads:     4,
+		NumKeyValueHeads:      2,
+		HeadDim:               32,
+		HiddenAct:             "silu",
+		MaxPositionEmbeddings: 2048,
+		RMSNormEps:            1e-6,
+		RopeTheta:             1e6,
+		TieWordEmbeddings:     true,
+		BOSTokenID:            8189,
+		EOSTokenIDs:           []int{8189},
+		TorchDType:            "float32",
+		SlidingWindow:         2048,
+		MaxWindowLayers:       2,
+		InitializerRange:      0.02,
+	},
+	// Qwen2.5: Qwen2's architecture; 7B has its own vocabulary size and an
+	// untied head.
+	"qwen2.5-0.5b": qwen25Shape(896, 4864, 24, 14, 2, 151936, true),
+	"qwen2.5-1.5b": qwen25Shape(1536, 8960, 28, 12, 2, 151936, true),
+	"qwen2.5-3b":   qwen25Shape(2048, 11008, 36, 16, 2, 151936, true),
+	"qwen2.5-7b":   qwen25Shape(3584, 18944, 28, 28, 4, 152064, false),
+	"qwen2-7b":     qwen2Shape(3584, 18944, 28, 28, 4, 152064, false, 131072),
+	// Qwen3 (the hybrid-thinking releases: eos <|im_end|>).
+	"qwen3-0.6b": qwen3Shape(1024, 3072, 28, 16, 8, true),
+	"qwen3-1.7b": qwen3Shape(2048, 6144, 28, 16, 8, true),
+	"qwen3-4b":   qwen3Shape(2560, 9728, 36, 32, 8, true),
+	"qwen3-8b":   qwen3Shape(4096, 12288, 36, 32, 8, false),
+}
+
+// qwen2Shape is a published Qwen2-architecture config: rope_theta 1e6,
+// eps 1e-6, bos = eos = <|endoftext|>, bfloat16 weights.
+func qwen2Shape(hidden, inter, layers, heads, kv, vocab int, tied bool, maxPos int) Config {
+	return Config{
+		Architectures: []string{Qwen2Architecture}, ModelType: Qwen2ModelType,
+		VocabSize: vocab, HiddenSize: hidden, IntermediateSize: inter, NumHiddenLayers: layers,
+		NumAttentionHeads: heads, NumKeyValueHeads: kv, HeadDim: hidden / heads, HiddenAct: "silu",
+		MaxPositionEmbeddings: maxPos, RMSNormEps: 1e-6, RopeTheta: 1e6, TieWordEmbeddings: tied,
+		BOSTokenID: 151643, EOSTokenIDs: []int{151643}, TorchDType: "bfloat16",
+		SlidingWindow: maxPos, MaxWindowLayers: layers, InitializerRange: 0.02,
+	}
+}
+
+// qwen25Shape is a Qwen2.5 base model's config.json (context 32768; 7B:
+// 131072).
+func qwen25Shape(hidden, inter, layers, heads, kv, vocab int, tied bool) Config {
+	maxPos := 32768
+	if !tied {
+		maxPos = 131072
+	}
+	return qwen2Shape(hidden, inter, layers, heads, kv, vocab, tied, maxPos)
+}
+
+// qwen3Shape is a published Qwen3 config.json: head_dim 128 whatever the
+// hidden size, no attention biases, context 40960, eos <|im_end|>.
+func qwen3Shape(hidden, inter, layers, heads, kv int, tied bool) Config {
+	return Config{
+		Architectures: []string{Qwen3Architecture}, ModelType: Qwen3ModelType,
+		VocabSize: 151936, HiddenSize: hidden, IntermediateSize: inter, NumHiddenLayers: layers,
+		NumAttentionHeads: heads, NumKeyValueHeads: kv, HeadDim: qwen3HeadDim, HiddenAct: "silu",
+		MaxPositionEmbeddings: 40960, RMSNormEps: 1e-6, RopeTheta: 1e6, TieWordEmbeddings: tied,
+		BOSTokenID: 151643, EOSTokenIDs: []int{151645}, TorchDType: "bfloat16",
+		SlidingWindow: 4096, MaxWindowLayers: layers, InitializerRange: 0.02,
+	}
 }
 
 // LinearShape returns the [out, in] shape of a per-layer linear module

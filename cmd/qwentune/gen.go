@@ -20,17 +20,35 @@ import (
 
 func init() {
 	register(&command{name: "generate", summary: "continue a prompt (text or token ids) with a model and an optional adapter",
-		usage: "--model DIR [--adapter DIR] (--prompt TEXT | --ids JSON_ARRAY) [--chat] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--dtype float32|bfloat16] [--json]",
+		usage: "--model DIR [--adapter DIR] (--prompt TEXT | --ids JSON_ARRAY) [--chat [--think on|off]] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--dtype float32|bfloat16] [--json]",
 		example: `qwentune generate --model demo --prompt "In the beginning" --max-new-tokens 30
 qwentune generate --model ./qwen_finetune/base --adapter ./qwen_finetune --prompt "How do I reset my password?" --chat
 qwentune generate --model /tmp/tiny --ids '[1,2,3]' --temperature 0 --json`,
 		run: runGenerate})
 	register(&command{name: "chat", summary: "chat with the model (and the fine-tuned adapter): interactive until 'quit', or one answer for PROMPT",
-		usage: "[--config config.yml] [--set key=value ...] [--adapter DIR|none] [PROMPT]",
+		usage: "[--config config.yml] [--set key=value ...] [--adapter DIR|none] [--think on|off] [PROMPT]",
 		example: `qwentune chat --config config.yml
 qwentune chat --config config.yml "What can you help me with?"
 qwentune chat --set model.name=demo --adapter none "Hello!"`,
 		run: runChat})
+}
+
+// thinkHelp documents --think.
+const thinkHelp = "on or off: let a model whose chat template has enable_thinking (Qwen3) think first or answer directly; empty keeps the template's default"
+
+// parseThink reads --think: nil for the template's default.
+func parseThink(v string) (*bool, error) {
+	switch v {
+	case "":
+		return nil, nil
+	case "on", "true":
+		on := true
+		return &on, nil
+	case "off", "false":
+		off := false
+		return &off, nil
+	}
+	return nil, usagef("--think %q: want on or off", v)
 }
 
 // configFlags adds --config and --set to fs and returns a loader for them.
@@ -76,7 +94,12 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	seed := fs.Int64("seed", 0, "random seed for sampling")
 	dtype := fs.String("dtype", "float32", "weight storage: float32 or bfloat16")
 	asJSON := fs.Bool("json", false, `print one line {"ids": [...], "text": "..."} instead of streaming text`)
+	thinkFlag := fs.String("think", "", thinkHelp+" (with --chat)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	think, err := parseThink(*thinkFlag)
+	if err != nil {
 		return err
 	}
 	if *modelName == "" {
@@ -109,7 +132,7 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			return usagef("--ids: want a JSON array of integers: %v", err)
 		}
 	case *chat:
-		if ids, err = s.ChatPrompt("", []tokenizer.Message{{Role: "user", Content: *prompt}}); err != nil {
+		if ids, err = s.ChatPromptThinking("", []tokenizer.Message{{Role: "user", Content: *prompt}}, think); err != nil {
 			return err
 		}
 	default:
@@ -166,7 +189,12 @@ func openConfigSession(ctx context.Context, cfg config.Config, adapterFlag strin
 func runChat(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	load := configFlags(fs)
 	adapter := fs.String("adapter", "", "PEFT adapter folder; none for the base model (default: model.adapter, else training.output_dir when it holds one)")
+	thinkFlag := fs.String("think", "", thinkHelp)
 	if err := parseFlags(fs, reorder(fs, args)); err != nil {
+		return err
+	}
+	think, err := parseThink(*thinkFlag)
+	if err != nil {
 		return err
 	}
 	cfg, _, err := load()
@@ -184,7 +212,7 @@ func runChat(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintf(os.Stderr, "model %s (base, no adapter)\n", cfg.Model.Name)
 	}
 	answer := func(history []tokenizer.Message) (string, error) {
-		c, err := s.Chat(ctx, a, cfg.Chat.SystemPrompt, history, smp, func(t string) { io.WriteString(stdout, t) })
+		c, err := s.ChatThinking(ctx, a, cfg.Chat.SystemPrompt, history, think, smp, func(t string) { io.WriteString(stdout, t) })
 		fmt.Fprintln(stdout)
 		return c.Text, err
 	}
@@ -216,7 +244,8 @@ func runChat(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		if err != nil {
 			return err
 		}
-		history = append(history, tokenizer.Message{Role: "assistant", Content: reply})
+		// The thinking stays apart; the template decides whether it returns.
+		history = append(history, engine.AssistantMessage(reply))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

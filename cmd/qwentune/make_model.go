@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
+	"strings"
 
 	"qwentune/engine"
 	"qwentune/model"
@@ -12,16 +14,26 @@ import (
 )
 
 func init() {
-	register(&command{name: "make-model", summary: "write a Hugging Face Qwen2 folder with deterministic random weights",
-		usage:   "--shape tiny|qwen2-0.5b|qwen2-1.5b --out DIR [--seed N] [--dtype f32|bf16] [--tokenizer PATH]",
-		example: "qwentune make-model --shape tiny --out /tmp/tiny\nqwentune make-model --shape qwen2-1.5b --out /tmp/q15 --dtype bf16",
+	register(&command{name: "make-model", summary: "write a Hugging Face Qwen2 or Qwen3 folder with deterministic random weights",
+		usage:   "--shape " + strings.Join(shapeNames(), "|") + " --out DIR [--seed N] [--dtype f32|bf16] [--tokenizer PATH]",
+		example: "qwentune make-model --shape tiny --out /tmp/tiny\nqwentune make-model --shape qwen3-0.6b --out /tmp/q3 --dtype bf16 --tokenizer ./some-qwen3-folder",
 		run:     runMakeModel})
+}
+
+// shapeNames are the --shape values: model.Shapes and demo, sorted.
+func shapeNames() []string {
+	names := []string{"demo"}
+	for n := range model.Shapes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // runMakeModel is `qwentune make-model`: a Hugging Face folder with
 // deterministic random weights and a tokenizer.
 func runMakeModel(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	shape := fs.String("shape", "", "tiny, demo (the demo model's architecture), qwen2-0.5b or qwen2-1.5b")
+	shape := fs.String("shape", "", "one of "+strings.Join(shapeNames(), ", ")+" (demo: the demo model's architecture; tiny and tiny-qwen3 fit the built-in tokenizer)")
 	out := fs.String("out", "", "output folder")
 	seed := fs.Int64("seed", 1, "random seed of the weights")
 	dtype := fs.String("dtype", "f32", "storage on disk: f32 or bf16")
@@ -34,7 +46,7 @@ func runMakeModel(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		cfg, ok = engine.DemoShape, true
 	}
 	if !ok {
-		return usagef("--shape %q: want tiny, demo, qwen2-0.5b or qwen2-1.5b", *shape)
+		return usagef("--shape %q: want one of %s", *shape, strings.Join(shapeNames(), ", "))
 	}
 	if *out == "" {
 		return usagef("--out is required")

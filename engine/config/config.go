@@ -117,6 +117,9 @@ type EvaluationConfig struct {
 	// PluginDir is a folder searched for evaluator plugins besides the one
 	// next to the executable and the user's plugin folder.
 	PluginDir string `yaml:"plugin_dir"`
+	// StripThinking judges a reasoning model's answer without its
+	// <think>…</think> block.
+	StripThinking bool `yaml:"strip_thinking"`
 }
 
 // The values of evaluation.judge_model that name no folder: the base model
@@ -151,7 +154,7 @@ func Default() Config {
 			WeightDecay: 0.01, Optimizer: "adamw", Epochs: 3, MaxSteps: -1, MaxGradNorm: 1.0,
 			SaveSteps: 500, LoggingSteps: 10, Seed: 42},
 		Logging:    LoggingConfig{Level: "INFO", File: "training.log", ReportTo: "none"},
-		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8, JudgeModel: JudgeBase},
+		Evaluation: EvaluationConfig{MaxNewTokens: 100, Evaluator: "heuristic", PositiveLabel: "ok", BatchSize: 8, JudgeModel: JudgeBase, StripThinking: true},
 		Chat: ChatConfig{MaxNewTokens: 100, Temperature: 0.7, TopP: 1.0, TopK: 50,
 			RepetitionPenalty: 1.0, Seed: -1},
 	}

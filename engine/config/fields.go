@@ -215,6 +215,8 @@ var fieldTable = []Field{
 		"Longest judge answer in tokens; 0 uses the judge plugin's default."),
 	with("evaluation.plugin_dir", Field{Kind: KindPath, allowEmpty: true},
 		"Another folder to search for evaluator plugins, besides the one next to the executable and the user's plugin folder; a plugin found there runs only once approved (qwentune evaluators --trust)."),
+	with("evaluation.strip_thinking", Field{Kind: KindBool},
+		"Judge a reasoning model's answer without its thinking (the <think>…</think> block Qwen3 writes first)."),
 
 	with("chat.max_new_tokens", intRange(1),
 		"Longest answer in tokens."),

@@ -103,7 +103,10 @@ func Tokenize(row Row, tok Tokenizer, opt Options) (Example, error) {
 // assistant turns. The turns are found by rendering prefixes: turn i starts
 // where the rendering of messages[:i] with the generation prompt ends, and
 // ends where the rendering of messages[:i+1] ends. When the template is not
-// prefix-stable and the whole text is trained on anyway, it is one segment.
+// prefix-stable and the whole text is trained on anyway, it is one segment;
+// otherwise, for a conversation ending with an assistant turn whose prompt
+// renders as a prefix of the whole (Qwen3's template with earlier
+// assistant turns), only that last turn is trained.
 func chatSegments(tok Tokenizer, msgs []Message, trainAll bool) (string, []segment, error) {
 	full, err := tok.ApplyChatTemplate(msgs, false)
 	if err != nil {
@@ -130,10 +133,23 @@ func chatSegments(tok Tokenizer, msgs []Message, trainAll bool) (string, []segme
 		spans = append(spans, span{len(pre), len(upto), i + 1})
 	}
 	if !stable {
-		if !trainAll {
+		if trainAll {
+			return full, []segment{{text: full, trained: true}}, nil
+		}
+		// Qwen3's template renders an assistant turn differently once a
+		// user message follows it (its thinking is dropped), so earlier
+		// turns cannot be found; the last turn of a conversation that ends
+		// with it still can, and it is the one rendered as the model writes
+		// it: train on that one alone.
+		last := len(msgs) - 1
+		if last < 0 || msgs[last].Role != "assistant" {
 			return "", nil, errNotPrefixStable
 		}
-		return full, []segment{{text: full, trained: true}}, nil
+		pre, err := tok.ApplyChatTemplate(msgs[:last], true)
+		if err != nil || !strings.HasPrefix(full, pre) {
+			return "", nil, errNotPrefixStable
+		}
+		return full, []segment{{text: pre, prompt: true}, {text: full[len(pre):], trained: true, turn: last + 1}}, nil
 	}
 	var segs []segment
 	pos := 0

@@ -299,6 +299,18 @@ func parseMessages(raw json.RawMessage) (Row, *Error) {
 			return Row{}, err
 		}
 		msgs[i] = Message{Role: role, Content: content}
+		// An assistant turn's thinking, kept apart from its answer (Qwen3's
+		// reasoning_content); templates that know it render it.
+		if raw, ok := obj["reasoning_content"]; ok && string(bytes.TrimSpace(raw)) != "null" {
+			if role != "assistant" {
+				return Row{}, &Error{Field: at + ".reasoning_content", Message: "only an assistant turn has reasoning, this one is " + role}
+			}
+			rc, err := decodeString(raw, at+".reasoning_content", false)
+			if err != nil {
+				return Row{}, err
+			}
+			msgs[i].ReasoningContent = rc
+		}
 	}
 	return Row{Format: FormatMessages, Messages: msgs}, nil
 }

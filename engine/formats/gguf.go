@@ -123,7 +123,9 @@ func WriteGGUF(ctx context.Context, path string, m *nn.Model, tok *tokenizer.Tok
 	w.AddKV(arch+".attention.head_count_kv", uint32(kvh))
 	w.AddKV(arch+".rope.freq_base", float32(c.RopeTheta))
 	w.AddKV(arch+".attention.layer_norm_rms_epsilon", float32(c.RMSNormEps))
-	if hd := c.HeadDim; hd != 0 && hd*c.NumAttentionHeads != c.HiddenSize {
+	// convert_hf_to_gguf.py writes the lengths whenever config.json sets
+	// head_dim, which Qwen3's always does.
+	if hd := c.HeadDim; hd != 0 && (hd*c.NumAttentionHeads != c.HiddenSize || c.ModelType == model.Qwen3ModelType) {
 		w.AddKV(arch+".attention.key_length", uint32(hd))
 		w.AddKV(arch+".attention.value_length", uint32(hd))
 	}

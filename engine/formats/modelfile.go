@@ -34,6 +34,45 @@ const ChatMLTemplate = `{{- if .Messages }}
 {{ end }}<|im_start|>assistant
 {{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}`
 
+// Qwen3Template is the Ollama TEMPLATE for Qwen3's chat template without
+// tools: ChatML with no default system turn; the thinking of an assistant
+// turn is shown only for the last message (Qwen3's template drops the
+// thinking of turns before the last user query); and when the client turns
+// thinking off (Ollama's think: false, .IsThinkSet and not .Think) the
+// generation prompt ends with the empty think block enable_thinking=false
+// gives.
+const Qwen3Template = `{{- if .Messages }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "user" }}<|im_start|>user
+{{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+{{ if and $last .Thinking }}<think>
+{{ .Thinking }}
+</think>
+
+{{ end }}{{ .Content }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- end }}
+{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+{{ if and $.IsThinkSet (not $.Think) }}<think>
+
+</think>
+
+{{ end }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}{{ if .Prompt }}<|im_start|>user
+{{ .Prompt }}<|im_end|>
+{{ end }}<|im_start|>assistant
+{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}`
+
 // DefaultSystemPrompt is the system message Qwen2's chat template inserts
 // when a conversation has none.
 const DefaultSystemPrompt = "You are a helpful assistant."
@@ -45,8 +84,12 @@ type ModelfileOptions struct {
 	// BaseGGUF and AdapterGGUF, when set, are offered as the commented-out
 	// alternative: the base model with the LoRA adapter on top.
 	BaseGGUF, AdapterGGUF string
-	// System is the SYSTEM prompt; DefaultSystemPrompt when empty.
+	// System is the SYSTEM prompt; DefaultSystemPrompt when empty, unless
+	// Thinking is set.
 	System string
+	// Thinking selects Qwen3Template for a model whose chat template reads
+	// enable_thinking; like that template it adds no default system prompt.
+	Thinking bool
 }
 
 // Modelfile renders an Ollama Modelfile: FROM the merged GGUF (the path
@@ -55,9 +98,12 @@ type ModelfileOptions struct {
 // versions are reported to refuse them), the ChatML TEMPLATE, the SYSTEM
 // prompt and the stop tokens <|im_end|> and <|endoftext|>.
 func Modelfile(o ModelfileOptions) string {
-	sys := o.System
-	if sys == "" {
+	sys, tmpl := o.System, ChatMLTemplate
+	if sys == "" && !o.Thinking {
 		sys = DefaultSystemPrompt
+	}
+	if o.Thinking {
+		tmpl = Qwen3Template
 	}
 	var b strings.Builder
 	b.WriteString("# Ollama Modelfile written by QwenTune.\n")
@@ -69,8 +115,10 @@ func Modelfile(o ModelfileOptions) string {
 		b.WriteString("# the merged model above always works.\n")
 		fmt.Fprintf(&b, "# FROM %s\n# ADAPTER %s\n", dotSlash(o.BaseGGUF), dotSlash(o.AdapterGGUF))
 	}
-	fmt.Fprintf(&b, "\nTEMPLATE \"\"\"%s\"\"\"\n", ChatMLTemplate)
-	fmt.Fprintf(&b, "\nSYSTEM \"\"\"%s\"\"\"\n", strings.ReplaceAll(sys, `"""`, `"`))
+	fmt.Fprintf(&b, "\nTEMPLATE \"\"\"%s\"\"\"\n", tmpl)
+	if sys != "" {
+		fmt.Fprintf(&b, "\nSYSTEM \"\"\"%s\"\"\"\n", strings.ReplaceAll(sys, `"""`, `"`))
+	}
 	b.WriteString("\nPARAMETER stop \"<|im_end|>\"\nPARAMETER stop \"<|endoftext|>\"\n")
 	return b.String()
 }

@@ -13,9 +13,10 @@ import (
 	"qwentune/model/safetensors"
 )
 
-// ConfigFromGGUF rebuilds the config.json of a qwen2 GGUF model from its
-// metadata and tensor shapes (vocab_size from token_embd, head_dim from
-// attn_q, tied embeddings when there is no output.weight).
+// ConfigFromGGUF rebuilds the config.json of a qwen2 or qwen3 GGUF model
+// from its metadata and tensor shapes (vocab_size from token_embd, head_dim
+// from attention.key_length or else attn_q, tied embeddings when there is
+// no output.weight, Qwen3's attention_bias when attn_q has a bias).
 func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 	var c model.Config
 	str := func(key string) string {
@@ -23,9 +24,13 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		s, _ := v.(string)
 		return s
 	}
-	arch := model.Qwen2
-	if a := str("general.architecture"); a != arch.GGUF {
-		return c, fmt.Errorf("general.architecture is %q, want %q", a, arch.GGUF)
+	arch, archName, modelType := model.Qwen2, model.Qwen2Architecture, model.Qwen2ModelType
+	switch a := str("general.architecture"); a {
+	case model.Qwen2.GGUF:
+	case model.Qwen3.GGUF:
+		arch, archName, modelType = model.Qwen3, model.Qwen3Architecture, model.Qwen3ModelType
+	default:
+		return c, fmt.Errorf("general.architecture is %q, want %q or %q", a, model.Qwen2.GGUF, model.Qwen3.GGUF)
 	}
 	if t := str("general.type"); t != "" && t != "model" {
 		return c, fmt.Errorf("general.type is %q: not a model (a LoRA adapter is applied to a model, not loaded as one)", t)
@@ -57,8 +62,8 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		return 0
 	}
 	c = model.Config{
-		Architectures:         []string{model.Qwen2Architecture},
-		ModelType:             model.Qwen2ModelType,
+		Architectures:         []string{archName},
+		ModelType:             modelType,
 		HiddenSize:            int(num(arch.GGUF + ".embedding_length")),
 		IntermediateSize:      int(num(arch.GGUF + ".feed_forward_length")),
 		NumHiddenLayers:       int(num(arch.GGUF + ".block_count")),
@@ -89,6 +94,15 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 		return c, fmt.Errorf("tensor %s is missing or not a matrix", qName)
 	}
 	c.HeadDim = int(q.Dims[1]) / c.NumAttentionHeads
+	if _, ok := f.KV(arch.GGUF + ".attention.key_length"); ok {
+		c.HeadDim = int(num(arch.GGUF + ".attention.key_length"))
+		if len(errs) > 0 {
+			return c, errs[0]
+		}
+	}
+	if modelType == model.Qwen3ModelType {
+		_, c.AttentionBias = f.Tensor(model.Weight{Module: qm, Layer: 0, Bias: true}.GGUFName())
+	}
 	_, hasOutput := f.Tensor(model.Weight{Module: arch.Head, Layer: -1}.GGUFName())
 	c.TieWordEmbeddings = !hasOutput
 	if v, ok := f.KV("tokenizer.ggml.bos_token_id"); ok {
@@ -107,7 +121,7 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 	return c, nil
 }
 
-// GGUFToHF converts a qwen2 GGUF model into a Hugging Face folder dir
+// GGUFToHF converts a qwen2 or qwen3 GGUF model into a Hugging Face folder dir
 // holding config.json and model.safetensors (model.WriteFolder) (F32: F16, BF16 and Q8_0
 // tensors are decoded exactly to float32). Every tensor of the model must be
 // present with the shape the metadata implies, and nothing else.
@@ -128,7 +142,7 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 		want++
 	}
 	if n := int64(len(f.Tensors())); n != want {
-		return c, fmt.Errorf("%s: %d tensors, a %d-layer qwen2 model has %d", path, n, c.NumHiddenLayers, want)
+		return c, fmt.Errorf("%s: %d tensors, a %d-layer %s model has %d", path, n, c.NumHiddenLayers, c.ModelType, want)
 	}
 	weights := c.Weights()
 	known := map[string]bool{}

@@ -58,6 +58,10 @@ func (c *Cache) grow(m *Model, n int) {
 	la := &c.la
 	la.rstd1, la.rstd2 = a.f32(n), a.f32(n)
 	la.q, la.k, la.v = a.f32(n*d.Q), a.f32(n*d.KV), a.f32(n*d.KV)
+	if d.qkNorm {
+		la.qpre, la.kpre = a.f32(n*d.Q), a.f32(n*d.KV)
+		la.rstdq, la.rstdk = a.f32(n*d.nh), a.f32(n*d.nkv)
+	}
 	la.probs = a.f32(n * c.maxLen)
 	la.att, la.x2 = a.f32(n*d.Q), a.f32(n*d.H)
 	la.gate, la.up = a.f32(n*d.I), a.f32(n*d.I)

@@ -6,6 +6,8 @@ type layerActs struct {
 	rstd1, rstd2 []float32             // [n]
 	q            []float32             // [n, Q], after RoPE
 	k, v         []float32             // [n, KV], k after RoPE
+	qpre, kpre   []float32             // Qwen3: q [n, Q] and k [n, KV] before their norms
+	rstdq, rstdk []float32             // Qwen3: [n·nh] and [n·nkv]
 	probs        []float32             // training: [rows, nh, L, L]; inference: [n, keys] scratch
 	att          []float32             // [n, Q], attention output (o_proj input)
 	x2           []float32             // [n, H], residual after attention
@@ -21,6 +23,7 @@ type scratch struct {
 	xd []float32 // [n, max(H, I, Q)] dropout input
 	// backward only
 	da, datt, dq, dk, dv, dh, du, dp []float32
+	dqpre, dkpre                     []float32 // Qwen3: gradients before the q/k norms
 }
 
 // seqs describes how the n tokens of a forward pass form sequences: either
@@ -42,6 +45,13 @@ func (m *Model) layerForward(li int, la *layerActs, s *scratch, x, xout []float3
 	m.linear(li, qProj, la.q, s.a, n, la, s, train, seed)
 	m.linear(li, kProj, la.k, s.a, n, la, s, train, seed)
 	m.linear(li, vProj, la.v, s.a, n, la, s, train, seed)
+	if d.qkNorm {
+		// Qwen3: each head vector of q and k through its RMSNorm.
+		copy(la.qpre[:n*d.Q], la.q[:n*d.Q])
+		copy(la.kpre[:n*d.KV], la.k[:n*d.KV])
+		rmsnormForward(la.q, la.rstdq, la.qpre, l.SelfAttn.QNorm.Weight, n*d.nh, d.hd, d.eps)
+		rmsnormForward(la.k, la.rstdk, la.kpre, l.SelfAttn.KNorm.Weight, n*d.nkv, d.hd, d.eps)
+	}
 	if sq.caches != nil {
 		cnt := n / len(sq.caches)
 		for j, c := range sq.caches {
@@ -102,7 +112,8 @@ func (m *Model) layerBackward(li int, la *layerActs, s *scratch, x, g []float32,
 	m.linearGrad(li, gateProj, s.da, la.gate, s.a, n, la, s, seed, false)
 	m.linearGrad(li, upProj, s.da, la.up, s.a, n, la, s, seed, true)
 	rmsnormBackward(g, l.PostAttentionLayernorm.grad(), s.da, la.x2, l.PostAttentionLayernorm.Weight, la.rstd2, n, d.H)
-	// Attention block: x2 = x + o(attn(rope(q(a)), rope(k(a)), v(a))), a = norm1(x).
+	// Attention block: x2 = x + o(attn(rope(q(a)), rope(k(a)), v(a))), a = norm1(x);
+	// Qwen3 normalises q(a) and k(a) per head before RoPE.
 	m.linearGrad(li, oProj, s.datt, g, la.att, n, la, s, seed, false)
 	clear(s.dk[:n*d.KV])
 	clear(s.dv[:n*d.KV])
@@ -114,11 +125,19 @@ func (m *Model) layerBackward(li int, la *layerActs, s *scratch, x, g []float32,
 		ropeBackward(dq, L, d.nh, d.hd, 0, &m.rope)
 		ropeBackward(dk, L, d.nkv, d.hd, 0, &m.rope)
 	}
+	dq, dk := s.dq, s.dk
+	if d.qkNorm {
+		dq, dk = s.dqpre[:n*d.Q], s.dkpre[:n*d.KV]
+		clear(dq)
+		clear(dk)
+		rmsnormBackward(dq, l.SelfAttn.QNorm.grad(), s.dq, la.qpre, l.SelfAttn.QNorm.Weight, la.rstdq, n*d.nh, d.hd)
+		rmsnormBackward(dk, l.SelfAttn.KNorm.grad(), s.dk, la.kpre, l.SelfAttn.KNorm.Weight, la.rstdk, n*d.nkv, d.hd)
+	}
 	if m.needsInput(li, qProj) || m.needsInput(li, kProj) || m.needsInput(li, vProj) {
 		rmsnormNormalize(s.a, la.rstd1, x, l.InputLayernorm.Weight, n, d.H)
 	}
-	m.linearGrad(li, qProj, s.da, s.dq, s.a, n, la, s, seed, false)
-	m.linearGrad(li, kProj, s.da, s.dk, s.a, n, la, s, seed, true)
+	m.linearGrad(li, qProj, s.da, dq, s.a, n, la, s, seed, false)
+	m.linearGrad(li, kProj, s.da, dk, s.a, n, la, s, seed, true)
 	m.linearGrad(li, vProj, s.da, s.dv, s.a, n, la, s, seed, true)
 	rmsnormBackward(g, l.InputLayernorm.grad(), s.da, x, l.InputLayernorm.Weight, la.rstd1, n, d.H)
 }

@@ -21,7 +21,7 @@ type LoadOptions struct {
 	DType string
 }
 
-// Load reads a Hugging Face Qwen2 folder: config.json and the safetensors
+// Load reads a Hugging Face Qwen2 or Qwen3 folder: config.json and the safetensors
 // weights (single file or shards; F32, BF16 or F16 on disk). Each tensor is
 // converted straight from the memory-mapped file into its final storage, so
 // the checkpoint is never held twice. With tied embeddings lm_head is the
@@ -64,7 +64,7 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == cfg.Arch().Head.Path+".weight" && cfg.TieWordEmbeddings) {
 			continue
 		}
-		return nil, fmt.Errorf("%s: unexpected tensor %q: not part of a Qwen2ForCausalLM", dir, name)
+		return nil, fmt.Errorf("%s: unexpected tensor %q: not part of a %s model", dir, name, cfg.ModelType)
 	}
 	return m, nil
 }

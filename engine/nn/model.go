@@ -25,10 +25,14 @@ type RMSNorm struct {
 	p      *Param
 }
 
-// Attention is Qwen2Attention (self_attn): biased q/k/v projections, an
-// unbiased output projection, RoPE and grouped-query attention.
+// Attention is Qwen2Attention or Qwen3Attention (self_attn): the q/k/v
+// projections (biased in Qwen2), the output projection, RoPE and
+// grouped-query attention. Qwen3 normalises every query and key head with
+// QNorm and KNorm (weights [head_dim]) between the projections and RoPE;
+// their weights are nil for Qwen2.
 type Attention struct {
 	QProj, KProj, VProj, OProj Linear
+	QNorm, KNorm               RMSNorm
 }
 
 // MLP is Qwen2MLP: down(silu(gate(x)) ⊙ up(x)), no biases.
@@ -36,7 +40,7 @@ type MLP struct {
 	GateProj, UpProj, DownProj Linear
 }
 
-// Layer is one Qwen2DecoderLayer (model.layers.{i}).
+// Layer is one Qwen2DecoderLayer or Qwen3DecoderLayer (model.layers.{i}).
 type Layer struct {
 	InputLayernorm         RMSNorm
 	SelfAttn               Attention
@@ -44,7 +48,7 @@ type Layer struct {
 	MLP                    MLP
 }
 
-// Model is Qwen2ForCausalLM. The field names follow the safetensors keys:
+// Model is Qwen2ForCausalLM or Qwen3ForCausalLM. The field names follow the safetensors keys:
 // model.embed_tokens, model.layers.{i}, model.norm and lm_head. When the
 // embeddings are tied LMHead points at EmbedTokens.
 //
@@ -80,6 +84,8 @@ type dims struct {
 	Q, KV            int // nh·hd and nkv·hd
 	eps              float32
 	theta            float64
+	// qkNorm is Qwen3's per-head RMSNorm of q and k before RoPE.
+	qkNorm bool
 }
 
 // DType is "float32" or "bfloat16", the storage of the projection and
@@ -96,6 +102,7 @@ func checkConfig(cfg model.Config) (dims, error) {
 		V: cfg.VocabSize, H: cfg.HiddenSize, I: cfg.IntermediateSize, nLayers: cfg.NumHiddenLayers,
 		nh: cfg.NumAttentionHeads, nkv: cfg.NumKeyValueHeads, hd: cfg.HeadDim,
 		eps: float32(cfg.RMSNormEps), theta: float64(cfg.RopeTheta),
+		qkNorm: cfg.Arch().HasQKNorm(),
 	}
 	if d.nkv == 0 {
 		d.nkv = d.nh
@@ -140,10 +147,19 @@ func (l *Layer) linear(t target) *Linear {
 	return &l.MLP.DownProj
 }
 
-// norm returns the RMSNorm at position slot among the layer's norms in the
-// architecture table.
-func (l *Layer) norm(slot int) *RMSNorm {
-	return [...]*RMSNorm{&l.InputLayernorm, &l.PostAttentionLayernorm}[slot]
+// norm returns the layer's RMSNorm called name in the architecture table.
+func (l *Layer) norm(name string) *RMSNorm {
+	switch name {
+	case "input_layernorm":
+		return &l.InputLayernorm
+	case "q_norm":
+		return &l.SelfAttn.QNorm
+	case "k_norm":
+		return &l.SelfAttn.KNorm
+	case "post_attention_layernorm":
+		return &l.PostAttentionLayernorm
+	}
+	panic("nn: no layer norm called " + name)
 }
 
 // target is one of the seven LoRA-targetable projections of a layer, by its
@@ -199,7 +215,7 @@ func (m *Model) tensors() []tensor {
 		t := tensor{Weight: w}
 		switch {
 		case w.Layer >= 0 && w.Module.Kind == model.NormKind:
-			n := m.Layers[w.Layer].norm(w.Slot)
+			n := m.Layers[w.Layer].norm(w.Module.Name)
 			t.vec, t.p = &n.Weight, &n.p
 		case w.Layer >= 0 && w.Bias:
 			lin := m.Layers[w.Layer].linear(target(w.Slot))

@@ -239,6 +239,10 @@ func refRow(m *Model, p refParams, ids []int, train bool, seed uint64, rowBase i
 		q := refLinear(m, p, li, qProj, a, n, train, seed, rowBase)
 		k := refLinear(m, p, li, kProj, a, n, train, seed, rowBase)
 		v := refLinear(m, p, li, vProj, a, n, train, seed, rowBase)
+		if d.qkNorm {
+			q = refRMSNorm(q, p[pre+"self_attn.q_norm.weight"], n*d.nh, d.hd, eps)
+			k = refRMSNorm(k, p[pre+"self_attn.k_norm.weight"], n*d.nkv, d.hd, eps)
+		}
 		refRoPE(q, n, d.nh, d.hd, d.theta)
 		refRoPE(k, n, d.nkv, d.hd, d.theta)
 		att := refAttention(q, k, v, n, d)

@@ -1,4 +1,4 @@
-// Package nn is the Qwen2 transformer of the engine: weights loaded from a
+// Package nn is the Qwen2/Qwen3 transformer of the engine: weights loaded from a
 // Hugging Face folder, the batched forward pass, the incremental forward with a
 // KV cache, LoRA adapters, and the backward pass that yields LoRA (or, in full
 // training mode, every) parameter gradient.

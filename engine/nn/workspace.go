@@ -82,6 +82,10 @@ func newWorkspace(d dims, rows, L int, grad, recompute bool, ranks [numTargets]i
 		la := &w.acts[i]
 		la.rstd1, la.rstd2 = a.f32(n), a.f32(n)
 		la.q, la.k, la.v = a.f32(n*d.Q), a.f32(n*d.KV), a.f32(n*d.KV)
+		if d.qkNorm {
+			la.qpre, la.kpre = a.f32(n*d.Q), a.f32(n*d.KV)
+			la.rstdq, la.rstdk = a.f32(n*d.nh), a.f32(n*d.nkv)
+		}
 		la.probs = a.f32(rows * d.nh * L * L)
 		la.att, la.x2 = a.f32(n*d.Q), a.f32(n*d.H)
 		la.gate, la.up = a.f32(n*d.I), a.f32(n*d.I)
@@ -101,6 +105,9 @@ func newWorkspace(d dims, rows, L int, grad, recompute bool, ranks [numTargets]i
 		s.da, s.datt, s.dq = a.f32(n*d.H), a.f32(n*d.Q), a.f32(n*d.Q)
 		s.dk, s.dv, s.dh = a.f32(n*d.KV), a.f32(n*d.KV), a.f32(n*d.I)
 		s.du, s.dp = a.f32(n*maxR), a.f32(L*L)
+		if d.qkNorm {
+			s.dqpre, s.dkpre = a.f32(n*d.Q), a.f32(n*d.KV)
+		}
 		w.dxn, w.g = a.f32(n*d.H), a.f32(n*d.H)
 	}
 	w.chunk = max(1, min(n, headChunkBytes/(4*d.V)))

