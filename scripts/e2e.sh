@@ -21,7 +21,8 @@ export XDG_CONFIG_HOME="$work/config"
 $q evaluators > "$work/untrusted.txt" 2>&1 && { echo "evaluators should fail with only untrusted plugins"; exit 1; }
 grep -q "heuristic  *untrusted" "$work/untrusted.txt" || { echo "evaluators did not list heuristic as untrusted:"; cat "$work/untrusted.txt"; exit 1; }
 $q evaluators --trust bin/plugins > /dev/null
-$q evaluators | grep -q "^heuristic"
+$q evaluators > "$work/trusted.txt" # grep -q on a pipe would stop early and fail the writer (SIGPIPE, exit 141)
+grep -q "^heuristic" "$work/trusted.txt"
 
 $q make-model --shape tiny --out "$work/tiny" --seed 3
 # (outputs go to files before grep -q: grep stops reading at the first match,
@@ -76,8 +77,8 @@ $q runs rm "${ids[0]}" --delete-folder --yes > /dev/null
 $q eval "${common[@]}" --set evaluation.max_new_tokens=8 --evaluator judge --set evaluation.judge_model=finetune \
   --set evaluation.judge_max_new_tokens=4 --setting "labels=ok, not ok" --out "$work/judge" --json > "$work/judge.json"
 grep -q '"evaluator":"judge"' "$work/judge.json"
-judged=$(grep -o '"judged":[0-9]*' "$work/judge.json" | head -1 | cut -d: -f2)
-unjudged=$(grep -o '"unjudged":[0-9]*' "$work/judge.json" | head -1 | cut -d: -f2)
+judged=$(grep -o '"judged":[0-9]*' "$work/judge.json" | sed -n 1p | cut -d: -f2)
+unjudged=$(grep -o '"unjudged":[0-9]*' "$work/judge.json" | sed -n 1p | cut -d: -f2)
 [ "$((judged + unjudged))" -eq "$(wc -l < data/test.jsonl)" ] || { echo "judge: $judged judged + $unjudged unjudged"; exit 1; }
 test -f "$work/judge/metrics.json" -a -f "$work/judge/predictions.jsonl"
 

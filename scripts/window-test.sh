@@ -167,8 +167,9 @@ bin/qwentune runs list --kind train >"$work/runs.txt" 2>&1 || fail "qwentune run
 [ "$(grep -c ' finished ' "$work/runs.txt")" -eq 3 ] || fail "runs list does not show three finished training runs: $(cat "$work/runs.txt")"
 mapfile -t ids < <(awk 'NR > 1 {print $1}' "$work/runs.txt")
 bin/qwentune runs compare "${ids[@]}" >"$work/compare.txt" 2>&1 || fail "qwentune runs compare: $(cat "$work/compare.txt")"
+sed -n '/config keys that differ/,/^metrics/p' "$work/compare.txt" >"$work/differ.txt"
 for key in training.learning_rate training.max_steps training.output_dir; do
-	sed -n '/config keys that differ/,/^metrics/p' "$work/compare.txt" | grep -q "$key" ||
+	grep -q "$key" "$work/differ.txt" ||
 		fail "runs compare does not name $key: $(cat "$work/compare.txt")"
 done
 echo "window-test: runs list shows the three training runs; runs compare names learning_rate, max_steps, output_dir"
