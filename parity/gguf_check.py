@@ -1,19 +1,21 @@
 """Holds a GGUF file QwenTune wrote against what llama.cpp's converters write for the same model, using the gguf
 package's own tables (gguf.Keys, the Qwen2 tensor name map, gguf.quants) rather than hand-written lists.
 
-    python parity/gguf_check.py model   FILE.gguf HF_DIR DTYPE OUT.json   # convert_hf_to_gguf.py --outtype DTYPE
-    python parity/gguf_check.py adapter FILE.gguf ADAPTER_DIR BASE_DIR DTYPE OUT.json   # convert_lora_to_gguf.py
+    python parity/gguf_check.py REQUEST.json OUT.json
 
-HF_DIR is the Hugging Face folder the converter would read (for a merged export: the merged folder QwenTune wrote,
-float32). The expected metadata is made by driving gguf.GGUFWriter with the calls the converter makes
+REQUEST: {"kind": "model", "hf_dir": dir, "files": [{"path": gguf, "dtype": "f32"|"f16"|"bf16"|"q8_0"}, ...]}
+         (convert_hf_to_gguf.py --outtype DTYPE of hf_dir, the Hugging Face folder the converter would read: for
+         a merged export, the merged float32 folder QwenTune wrote), or
+         {"kind": "adapter", "adapter": dir, "base": dir, "files": [...]} (convert_lora_to_gguf.py --base). The expected metadata is made by driving gguf.GGUFWriter with the calls the converter makes
 (TextModel.set_gguf_parameters, _set_vocab_gpt2 with get_vocab_base and gguf.SpecialVocab, LoraModel.set_type /
-set_gguf_parameters in llama.cpp's conversion/base.py and convert_lora_to_gguf.py), then reading that file back
-with GGUFReader, so key names, value types and values all come from the gguf package. Tensors: names from
+set_gguf_parameters in llama.cpp's conversion/base.py and convert_lora_to_gguf.py) and taking what the writer
+holds, so key names, value types and values all come from the gguf package. Tensors: names from
 gguf.get_tensor_name_map(QWEN2), shapes reversed, types by the converter's rule (1-D and *_norm.weight F32, the
 rest the outtype, a Q8_0 tensor whose rows are not a multiple of 32 falls back to F16) and data from
 gguf.quants.quantize of the float32 weights, byte for byte.
 
-OUT: {"problems": [str, ...], "keys": [...], "tensors": n}; the Go test fails on any problem.
+OUT: {"files": [{"path", "problems": [str, ...], "keys": [...], "tensors": n}, ...]}; the Go test fails on any
+problem.
 """
 
 import hashlib
@@ -21,7 +23,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 
 import numpy as np
 import gguf
@@ -79,43 +80,46 @@ def vocab(hf_dir, vocab_size):
     return tokens, types, pre
 
 
-def expected_kv(kind, cfg, hf_dir, dtype, lora_alpha=None):
-    """Writes the converter's metadata with gguf.GGUFWriter and reads it back: {key: (types, value)}."""
-    fd, path = tempfile.mkstemp(suffix=".gguf")
-    os.close(fd)
-    try:
-        w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.QWEN2])
-        if kind == "adapter":
-            w.add_type(gguf.GGUFType.ADAPTER)
-            w.add_string(gguf.Keys.Adapter.TYPE, "lora")
-            w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(lora_alpha))
-        else:
-            w.add_type(gguf.GGUFType.MODEL)
-            w.add_block_count(cfg["num_hidden_layers"])
-            w.add_context_length(cfg["max_position_embeddings"])
-            w.add_embedding_length(cfg["hidden_size"])
-            w.add_feed_forward_length(cfg["intermediate_size"])
-            w.add_head_count(cfg["num_attention_heads"])
-            w.add_head_count_kv(cfg["num_key_value_heads"])
-            rope = cfg.get("rope_parameters") or {}
-            w.add_rope_freq_base(rope.get("rope_theta", cfg.get("rope_theta")))
-            w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
-            if cfg.get("head_dim") is not None:
-                w.add_key_length(cfg["head_dim"])
-                w.add_value_length(cfg["head_dim"])
-            w.add_file_type(FTYPES[dtype])
-            tokens, types, pre = vocab(hf_dir, cfg["vocab_size"])
-            w.add_tokenizer_model("gpt2")
-            w.add_tokenizer_pre(pre)
-            w.add_token_list(tokens)
-            w.add_token_types(types)
-            gguf.SpecialVocab(hf_dir, load_merges=True).add_to_gguf(w)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.close()
-        return fields(gguf.GGUFReader(path))
-    finally:
-        os.remove(path)
+def expected_kv(kind, cfg, hf_dir, lora_alpha=None):
+    """The converter's metadata as gguf.GGUFWriter holds it after the converter's calls: {key: (types, value)},
+    types as GGUFReader names them ([type] or ["ARRAY", element type]). general.file_type is left to the caller."""
+    w = gguf.GGUFWriter(None, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.QWEN2])
+    if kind == "adapter":
+        w.add_type(gguf.GGUFType.ADAPTER)
+        w.add_string(gguf.Keys.Adapter.TYPE, "lora")
+        w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(lora_alpha))
+    else:
+        w.add_type(gguf.GGUFType.MODEL)
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(cfg["hidden_size"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_head_count(cfg["num_attention_heads"])
+        w.add_head_count_kv(cfg["num_key_value_heads"])
+        rope = cfg.get("rope_parameters") or {}
+        w.add_rope_freq_base(rope.get("rope_theta", cfg.get("rope_theta")))
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        if cfg.get("head_dim") is not None:
+            w.add_key_length(cfg["head_dim"])
+            w.add_value_length(cfg["head_dim"])
+        tokens, types, pre = vocab(hf_dir, cfg["vocab_size"])
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre(pre)
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        gguf.SpecialVocab(hf_dir, load_merges=True).add_to_gguf(w)
+    out = {}
+    for name, v in w.kv_data[0].items():
+        types = [v.type.name]
+        if v.type == gguf.GGUFValueType.ARRAY:  # the writer picks the element type as it writes, like this
+            types.append((v.sub_type or gguf.GGUFValueType.get_type(v.value[0])).name)
+        value = v.value
+        if isinstance(value, (list, tuple)):
+            value = [int(x) if isinstance(x, int) else x for x in value]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = int(value)
+        out[name] = (types, value)
+    return out
 
 
 def fields(reader):
@@ -219,40 +223,58 @@ def float_tensors(path_dir):
 
 
 def main():
-    kind = sys.argv[1] if len(sys.argv) > 1 else ""
-    if kind == "model" and len(sys.argv) == 6:
-        path, hf_dir, dtype, out = sys.argv[2:6]
-        with open(os.path.join(hf_dir, "config.json")) as f:
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    with open(sys.argv[1]) as f:
+        req = json.load(f)
+    if req["kind"] == "model":
+        with open(os.path.join(req["hf_dir"], "config.json")) as f:
             cfg = json.load(f)
-        want_kv = expected_kv("model", cfg, hf_dir, dtype)
-        want_tensors = expected_tensors(float_tensors(hf_dir), dtype)
+        base_kv = expected_kv("model", cfg, req["hf_dir"])
+        named = float_tensors(req["hf_dir"])
         # general.name comes from the model card or folder name in the converter; ours names the export.
         # general.quantization_version is written by the converter's metadata step, not checked here.
-        optional = {gguf.Keys.General.NAME, gguf.Keys.General.ALIGNMENT, gguf.Keys.General.QUANTIZATION_VERSION}
-    elif kind == "adapter" and len(sys.argv) == 7:
-        path, adapter_dir, base_dir, dtype, out = sys.argv[2:7]
-        with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
+        # tokenizer.ggml.add_bos_token: SpecialVocab writes it only when tokenizer_config.json sets add_bos_token
+        # (Qwen2's does not); QwenTune writes false, Qwen2's real setting, so llama.cpp never guesses.
+        optional = {gguf.Keys.General.NAME, gguf.Keys.General.ALIGNMENT, gguf.Keys.General.QUANTIZATION_VERSION,
+                    gguf.Keys.Tokenizer.ADD_BOS}
+    elif req["kind"] == "adapter":
+        with open(os.path.join(req["adapter"], "adapter_config.json")) as f:
             acfg = json.load(f)
-        want_kv = expected_kv("adapter", None, base_dir, dtype, lora_alpha=acfg["lora_alpha"])
-        named = {}
-        for k, v in float_tensors(adapter_dir).items():
-            # base_model.model.<module>.lora_A.weight -> <module>.weight, as get_base_tensor_name does
-            base = k.replace("base_model.model.", "").replace(".lora_A.weight", ".weight").replace(".lora_B.weight",
-                                                                                                   ".weight")
-            named[(base, "a" if ".lora_A." in k else "b")] = v
-        n_blocks = 1 + max(int(b.split(".")[2]) for b, _ in named)
-        tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, n_blocks)
-        want_tensors = {}
-        for (base, side), v in named.items():
-            name = tmap.get_name(base, try_suffixes=(".weight",)) + f".lora_{side}"
-            want_tensors[name] = typed(name, v, dtype)
+        base_kv = expected_kv("adapter", None, req["base"], lora_alpha=acfg["lora_alpha"])
+        named = float_tensors(req["adapter"])
         optional = {gguf.Keys.General.NAME, gguf.Keys.General.ALIGNMENT, gguf.Keys.General.FILE_TYPE,
                     gguf.Keys.General.QUANTIZATION_VERSION}
     else:
-        raise SystemExit(__doc__)
-    problems = compare(gguf.GGUFReader(path), want_kv, want_tensors, optional)
-    with open(out, "w") as f:
-        json.dump({"problems": problems, "keys": sorted(want_kv), "tensors": len(want_tensors)}, f)
+        raise SystemExit(f"unknown kind {req['kind']!r}")
+    results = []
+    for f in req["files"]:
+        want_kv = dict(base_kv)
+        if req["kind"] == "model":
+            want_kv[gguf.Keys.General.FILE_TYPE] = (["UINT32"], int(FTYPES[f["dtype"]]))
+            want_tensors = expected_tensors(named, f["dtype"])
+        else:
+            want_tensors = adapter_tensors(named, f["dtype"])
+        problems = compare(gguf.GGUFReader(f["path"]), want_kv, want_tensors, optional)
+        results.append({"path": f["path"], "problems": problems, "keys": sorted(want_kv), "tensors": len(want_tensors)})
+    with open(sys.argv[2], "w") as out:
+        json.dump({"files": results}, out)
+
+
+def adapter_tensors(named, dtype):
+    """convert_lora_to_gguf.py: base_model.model.<module>.lora_A.weight becomes <gguf name of module>.weight.lora_a
+    (get_base_tensor_name, then the model's tensor map), typed like any tensor of the outtype."""
+    pairs = {}
+    for k, v in named.items():
+        base = k.replace("base_model.model.", "").replace(".lora_A.weight", ".weight").replace(".lora_B.weight", ".weight")
+        pairs[(base, "a" if ".lora_A." in k else "b")] = v
+    n_blocks = 1 + max(int(b.split(".")[2]) for b, _ in pairs)
+    tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, n_blocks)
+    out = {}
+    for (base, side), v in pairs.items():
+        name = tmap.get_name(base, try_suffixes=(".weight",)) + f".lora_{side}"
+        out[name] = typed(name, v, dtype)
+    return out
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	repoDir = filepath.Dir(wd)
-	workDir, err = os.MkdirTemp("", "qwentune-parity-")
+	workDir, err = os.MkdirTemp("", "qtparity-run-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parity:", err)
 		return 1
