@@ -8,7 +8,11 @@
 // reference script in this folder, run by the venv's interpreter (QWENTUNE_PYTHON), and compares them. A missing
 // interpreter or a reference that fails is a test failure, never a skip.
 //
-// harness_test.go is shared by every check: TestMain (the tiny models of models.py, made once per run, or taken
-// from QWENTUNE_PARITY_MODELS), runPython, modelDir, cli (the qwentune binary, built once) and the comparisons.
-// A new check is a new *_test.go file (with the parity build tag) and, if it needs one, a new script here.
+// Shared by every check (don't define another TestMain): harness_test.go has TestMain (the models of models.py,
+// made once per run or taken from QWENTUNE_PARITY_MODELS), Shapes and modelDir, runPython and pythonJSON (a
+// reference script, its failure a test failure), cli (the qwentune binary, built once from this tree), loadTensors,
+// relDiff and maxAbs; fixtures_test.go has fixture (a folder made once per run), loadModel, loadTokenizer, the
+// shared adapters (peftMadeAdapter, peftTrainedAdapter, qwentuneAdapter) and batchRows. The tests don't run in
+// parallel. A new check is a new *_test.go file with the parity build tag (scripts/parity.sh picks it up) and, if it
+// needs one, a new reference script here that reads a JSON request and writes its answer.
 package parity
