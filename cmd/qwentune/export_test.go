@@ -9,6 +9,7 @@ import (
 
 	"qwentune/engine/nn"
 	"qwentune/model/peft"
+	"qwentune/model/safetensors"
 )
 
 func TestExportCommand(t *testing.T) {
@@ -67,5 +68,64 @@ func TestExportCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExportBF16RoundsOnce: bf16 output of a float32 checkpoint is the merged
+// float32 weights rounded once, as llama.cpp's converter of the merged model
+// gives, not the base rounded to bfloat16 first and the merge rounded again.
+func TestExportBF16RoundsOnce(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "tiny")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"make-model", "--shape", "tiny", "--out", base}, &out, &errOut); code != 0 {
+		t.Fatalf("make-model: %d\n%s", code, errOut.String())
+	}
+	m, err := nn.Load(base, nn.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.NewAdapter(nn.LoRAConfig{R: 4, Alpha: 8, TargetModules: []string{"q_proj"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range a.Params() {
+		for i := range p.Data {
+			p.Data[i] = float32(i%7-3) * 0.01
+		}
+	}
+	adapter := filepath.Join(dir, "adapter")
+	if err := peft.Save(adapter, a.ToPEFT(base)); err != nil {
+		t.Fatal(err)
+	}
+	merged := map[string]map[string]safetensors.Tensor{}
+	for _, dtype := range []string{"f32", "bf16"} {
+		o := filepath.Join(dir, dtype)
+		if code := run([]string{"export", "--model", base, "--adapter", adapter, "--format", "merged", "--dtype", dtype, "--out", o}, &out, &errOut); code != 0 {
+			t.Fatalf("export %s: %d\n%s", dtype, code, errOut.String())
+		}
+		f, err := safetensors.Open(filepath.Join(o, "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		merged[dtype] = map[string]safetensors.Tensor{}
+		for _, n := range f.Names() {
+			merged[dtype][n], _ = f.Tensor(n)
+		}
+	}
+	name := "model.layers.0.self_attn.q_proj.weight"
+	f32, err := merged["f32"][name].Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf16, err := merged["bf16"][name].BF16()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range f32 {
+		if want := safetensors.Float32ToBF16(v); bf16[i] != want {
+			t.Fatalf("%s[%d]: bf16 export %#04x, the float32 merge rounded once %#04x", name, i, bf16[i], want)
+		}
 	}
 }

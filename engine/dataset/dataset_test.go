@@ -225,6 +225,14 @@ func TestTokenizeMasks(t *testing.T) {
 			Messages: []Message{{Role: "system", Content: "S"}, {Role: "user", Content: "U"}, {Role: "assistant", Content: "A"}}}, "completion", true,
 			"<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n",
 			"A<|im_end|>\n", ntok("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n")},
+		{"chat answer starting with line breaks", Row{Format: FormatMessages,
+			Messages: []Message{{Role: "user", Content: "U"}, {Role: "assistant", Content: "\n\nA"}}}, "completion", true,
+			sys + "<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n\n\nA<|im_end|>\n",
+			"\n\n\nA<|im_end|>\n", ntok(sys + "<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant")},
+		{"chat answer starting with a space", Row{Format: FormatMessages,
+			Messages: []Message{{Role: "user", Content: "U"}, {Role: "assistant", Content: " A"}}}, "completion", true,
+			sys + "<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n A<|im_end|>\n",
+			" A<|im_end|>\n", ntok(sys + "<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n")},
 		{"chat completion trailing user", Row{Format: FormatMessages, Messages: chat[:3]}, "completion", true,
 			sys + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n",
 			"Hello<|im_end|>\n", ntok(sys + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")},
@@ -255,6 +263,25 @@ func TestTokenizeMasks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChatIDsAreTheWholeText: a chat example's ids are the tokenizer's ids of
+// its whole rendered text, as apply_chat_template(tokenize=True) gives them,
+// also where an answer starting with line breaks joins the template's "\n".
+func TestChatIDsAreTheWholeText(t *testing.T) {
+	tok := tokenizer.Builtin()
+	for _, content := range []string{"Hello", "\n\nHello", " \nHello", "\r\n x", "  two spaces", "\t\ttabs\n"} {
+		row := Row{Format: FormatMessages, Messages: []Message{{Role: "user", Content: "Hi\n\n"}, {Role: "assistant", Content: content}}}
+		for _, lossOn := range []string{"auto", "completion"} {
+			ex, err := Tokenize(row, tok, Options{LossOn: lossOn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tok.Encode(ex.Text); !slices.Equal(ex.IDs, want) {
+				t.Errorf("answer %q, loss_on %s: ids %v, the whole text's %v", content, lossOn, ex.IDs, want)
+			}
+		}
 	}
 }
 

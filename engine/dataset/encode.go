@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // segment is a piece of an example tokenized on its own, with whether the
@@ -130,7 +131,7 @@ func chatSegments(tok Tokenizer, msgs []Message, trainAll bool) (string, []segme
 			stable = false
 			break
 		}
-		spans = append(spans, span{len(pre), len(upto), i + 1})
+		spans = append(spans, span{joinWhitespace(full, prevEnd, len(pre), len(upto)), len(upto), i + 1})
 	}
 	if !stable {
 		if trainAll {
@@ -162,6 +163,22 @@ func chatSegments(tok Tokenizer, msgs []Message, trainAll bool) (string, []segme
 	// With no assistant turn, the whole conversation is prompt.
 	segs = append(segs, segment{text: full[pos:], trained: trainAll, prompt: len(spans) == 0})
 	return full, segs, nil
+}
+
+// joinWhitespace moves the start of an assistant turn (a cut in full between
+// segments tokenized apart) back over the whitespace that ends the text
+// before it when the turn's content starts with whitespace holding a line
+// break: the pre-tokenizer would take both runs as one piece (its
+// `\s*[\r\n]+`), so "assistant\n" + "\n\nText" is "\n\n\n" in the ids
+// apply_chat_template(tokenize=True) gives, not "\n" + "\n\n". Like TRL's
+// assistant masks, the piece that straddles the cut goes with the answer.
+// It never moves the start before lo, the end of the previous turn.
+func joinWhitespace(full string, lo, start, end int) int {
+	lead := strings.TrimLeftFunc(full[start:end], unicode.IsSpace)
+	if !strings.ContainsAny(full[start:end-len(lead)], "\r\n") {
+		return start
+	}
+	return max(lo, len(strings.TrimRightFunc(full[:start], unicode.IsSpace)))
 }
 
 // LintKind classifies a dataset warning.

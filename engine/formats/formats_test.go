@@ -555,3 +555,15 @@ func TestMismatchedAdapterRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestLooksSpecial follows llama.cpp's does_token_look_special (conversion/base.py).
+func TestLooksSpecial(t *testing.T) {
+	for s, want := range map[string]bool{
+		"<|im_end|>": true, "<|x": false, "<｜begin▁of▁sentence｜>": true, "<unused12>": true, "<unused": false,
+		"<pad>": true, "<mask>": true, "<2mass>": true, "[@BOS@]": true, "<think>": false, "</think>": false, "pad": false,
+	} {
+		if got := looksSpecial(s); got != want {
+			t.Errorf("looksSpecial(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -157,14 +157,16 @@ func WriteGGUF(ctx context.Context, path string, m *nn.Model, tok *tokenizer.Tok
 }
 
 // looksSpecial is convert_hf_to_gguf.py's does_token_look_special: added
-// tokens written like <|…|> are control tokens even when not marked special.
+// tokens written like <|…|>, <｜…｜> or <unused…> are control tokens even
+// when not marked special.
 func looksSpecial(s string) bool {
 	switch s {
 	case "<pad>", "<mask>", "<2mass>", "[@BOS@]":
 		return true
 	}
 	return strings.HasPrefix(s, "<|") && strings.HasSuffix(s, "|>") ||
-		strings.HasPrefix(s, "<｜") && strings.HasSuffix(s, "｜>")
+		strings.HasPrefix(s, "<｜") && strings.HasSuffix(s, "｜>") ||
+		strings.HasPrefix(s, "<unused") && strings.HasSuffix(s, ">")
 }
 
 // addTokenizer writes the tokenizer.* keys.

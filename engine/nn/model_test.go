@@ -176,6 +176,40 @@ func TestBatchedPaddingEqualsUnbatched(t *testing.T) {
 	}
 }
 
+func TestBatchLogitsEqualsLogits(t *testing.T) {
+	m := newTestModel(t, tinyConfig(false), 17)
+	a, err := m.NewAdapter(allTargets(0), 18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeB(a, 19)
+	m.SetAdapter(a)
+	rng := rand.New(rand.NewPCG(20, 20))
+	// a larger batch first, so the second call runs in a workspace longer than its rows
+	if _, err := m.BatchLogits(Batch{IDs: [][]int{randomIDs(rng, 12, m.d.V), randomIDs(rng, 3, m.d.V)}}); err != nil {
+		t.Fatal(err)
+	}
+	b := Batch{IDs: [][]int{randomIDs(rng, 7, m.d.V), randomIDs(rng, 3, m.d.V), randomIDs(rng, 5, m.d.V)}}
+	got, err := m.BatchLogits(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ids := range b.IDs {
+		want := m.Logits(ids)
+		if len(got[i]) != len(ids) {
+			t.Fatalf("row %d: %d positions of logits, want %d", i, len(got[i]), len(ids))
+		}
+		for p := range want {
+			if e := relErr(got[i][p], f64(want[p])); e > 1e-5 {
+				t.Fatalf("row %d position %d: batched logits differ from Logits by %.3g", i, p, e)
+			}
+		}
+	}
+	if _, err := m.BatchLogits(Batch{IDs: [][]int{{m.d.V}}}); err == nil {
+		t.Fatal("an id outside the vocabulary was accepted")
+	}
+}
+
 func TestWorkspaceReuseAndEstimate(t *testing.T) {
 	for _, recompute := range []bool{false, true} {
 		m := newTestModel(t, tinyConfig(true), 17)

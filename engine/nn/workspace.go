@@ -58,7 +58,11 @@ type workspace struct {
 	xc, logits, dxc []float32 // [chunk, H], [chunk, V], [chunk, H]
 	loss, sum       []float64 // [chunk]
 	ids, pos, tgt   []int
-	keyOK           [][]bool
+	// keyOK[i] says which positions of row i are attention keys: views of
+	// ok laid out by the current batch's shape, like every other buffer
+	// (a reused workspace may get more rows than it was made for).
+	keyOK [][]bool
+	ok    []bool // [n]
 }
 
 // newWorkspace sizes (or, with a dry arena, only measures) a workspace.
@@ -119,10 +123,7 @@ func newWorkspace(d dims, rows, L int, grad, recompute bool, ranks [numTargets]i
 	w.bytes = a.bytes
 	if !a.dry {
 		w.ids, w.pos, w.tgt = make([]int, n), make([]int, 0, n), make([]int, 0, n)
-		w.keyOK = make([][]bool, rows)
-		for i := range w.keyOK {
-			w.keyOK[i] = make([]bool, L)
-		}
+		w.ok, w.keyOK = make([]bool, n), make([][]bool, 0, n)
 	}
 	return w
 }
@@ -308,41 +309,49 @@ func (m *Model) checkBatch(b Batch) (rows, L int, err error) {
 	return rows, L, nil
 }
 
+// BatchLogits runs the batch through the forward pass Loss uses (rows
+// padded on the right to the longest, padding masked as attention keys, no
+// dropout) and returns the logits of every position of every row,
+// [rows][len(b.IDs[i])][vocab]. Labels may be nil. It is how that batched
+// pass is compared with a reference implementation's logits.
+func (m *Model) BatchLogits(b Batch) ([][][]float32, error) {
+	if b.Labels == nil {
+		b.Labels = make([][]int, len(b.IDs))
+		for i, ids := range b.IDs {
+			b.Labels[i] = make([]int, len(ids))
+			for t := range ids {
+				b.Labels[i][t] = IgnoreIndex
+			}
+		}
+	}
+	w, _, L, err := m.forwardBatch(b, false, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := m.d
+	out := make([][][]float32, len(b.IDs))
+	for i, ids := range b.IDs {
+		n := len(ids)
+		flat := make([]float32, n*d.V)
+		if n > 0 {
+			m.LMHead.MulT(flat, w.xn[i*L*d.H:(i*L+n)*d.H], n, false)
+		}
+		out[i] = make([][]float32, n)
+		for t := range out[i] {
+			out[i][t] = flat[t*d.V : (t+1)*d.V]
+		}
+	}
+	return out, nil
+}
+
 // run is the batched forward pass, with the backward pass when grad is set.
 func (m *Model) run(b Batch, grad bool, lossScale float32, seed uint64) (float64, int, error) {
-	rows, L, err := m.checkBatch(b)
+	w, sq, L, err := m.forwardBatch(b, grad, seed)
 	if err != nil {
 		return 0, 0, err
 	}
-	d := m.d
-	w := m.workspace(rows, L, grad)
-	n := rows * L
-	w.pos, w.tgt = w.pos[:0], w.tgt[:0]
-	for i := range rows {
-		ids := b.IDs[i]
-		for t := range L {
-			w.ids[i*L+t] = 0
-			w.keyOK[i][t] = t < len(ids) && (b.Mask == nil || b.Mask[i][t])
-			if t < len(ids) {
-				w.ids[i*L+t] = ids[t]
-			}
-			if t+1 < len(ids) && b.Labels[i][t+1] != IgnoreIndex {
-				w.pos = append(w.pos, i*L+t)
-				w.tgt = append(w.tgt, b.Labels[i][t+1])
-			}
-		}
-	}
-	sq := &seqs{rows: rows, L: L, keyOK: w.keyOK[:rows]}
-	embeddingForward(w.xs[0][:n*d.H], &m.EmbedTokens, w.ids[:n])
-	for li := range d.nLayers {
-		la := &w.acts[0]
-		if len(w.acts) > 1 {
-			la = &w.acts[li]
-		}
-		m.layerForward(li, la, &w.s, w.xs[li], w.xs[li+1], n, sq, grad, seed)
-	}
+	d, n := m.d, len(b.IDs)*L
 	xf := w.xs[d.nLayers]
-	rmsnormForward(w.xn, w.rstdF, xf, m.Norm.Weight, n, d.H, d.eps)
 	var dxn []float32
 	if grad {
 		dxn = w.dxn[:n*d.H]
@@ -368,6 +377,48 @@ func (m *Model) run(b Batch, grad bool, lossScale float32, seed uint64) (float64
 		embeddingBackward(m.embedP.Grad, g, w.ids[:n], d.H)
 	}
 	return loss, len(w.pos), nil
+}
+
+// forwardBatch runs the batch's rows, padded on the right to the longest,
+// through the layers and the final norm: it leaves the normalised states in
+// w.xn (row i at positions i·L … i·L+L−1 of a [rows·L, H] matrix, L the
+// batch's padded length, which it returns) and the positions and targets of the loss in w.pos
+// and w.tgt.
+func (m *Model) forwardBatch(b Batch, grad bool, seed uint64) (w *workspace, sq *seqs, L int, err error) {
+	rows, L, err := m.checkBatch(b)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	d := m.d
+	w = m.workspace(rows, L, grad)
+	n := rows * L
+	w.pos, w.tgt, w.keyOK = w.pos[:0], w.tgt[:0], w.keyOK[:0]
+	for i := range rows {
+		w.keyOK = append(w.keyOK, w.ok[i*L:(i+1)*L])
+		ids := b.IDs[i]
+		for t := range L {
+			w.ids[i*L+t] = 0
+			w.keyOK[i][t] = t < len(ids) && (b.Mask == nil || b.Mask[i][t])
+			if t < len(ids) {
+				w.ids[i*L+t] = ids[t]
+			}
+			if t+1 < len(ids) && b.Labels[i][t+1] != IgnoreIndex {
+				w.pos = append(w.pos, i*L+t)
+				w.tgt = append(w.tgt, b.Labels[i][t+1])
+			}
+		}
+	}
+	sq = &seqs{rows: rows, L: L, keyOK: w.keyOK}
+	embeddingForward(w.xs[0][:n*d.H], &m.EmbedTokens, w.ids[:n])
+	for li := range d.nLayers {
+		la := &w.acts[0]
+		if len(w.acts) > 1 {
+			la = &w.acts[li]
+		}
+		m.layerForward(li, la, &w.s, w.xs[li], w.xs[li+1], n, sq, grad, seed)
+	}
+	rmsnormForward(w.xn, w.rstdF, w.xs[d.nLayers], m.Norm.Weight, n, d.H, d.eps)
+	return w, sq, L, nil
 }
 
 // headLoss runs the LM head and the cross-entropy on the positions w.pos
