@@ -19,6 +19,16 @@ export QWENTUNE_PYTHON
 versions=$("$QWENTUNE_PYTHON" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ("torch", "transformers", "peft", "accelerate", "gguf")))')
 echo "parity: reference $versions ($QWENTUNE_PYTHON)"
 
+# llama.cpp as a peer (Qwen3 GGUF greedy tokens): node-llama-cpp@3.21.1 with its prebuilt CPU build, from npm,
+# into the cache once (~730 MB, ~20 s).
+export LLAMA_PEER_DIR=${LLAMA_PEER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qwentune/llamapeer}
+if [ ! -f "$LLAMA_PEER_DIR/node_modules/node-llama-cpp/package.json" ]; then
+  echo "parity: installing node-llama-cpp@3.21.1 into $LLAMA_PEER_DIR"
+  mkdir -p "$LLAMA_PEER_DIR"
+  (cd "$LLAMA_PEER_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install --no-audit --no-fund node-llama-cpp@3.21.1 >install.log 2>&1) || { cat "$LLAMA_PEER_DIR/install.log"; exit 1; }
+fi
+
 # The models are made once for the whole run, by transformers (parity/models.py).
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
