@@ -293,7 +293,7 @@ static AVX512 void gemv1_f32(const float *w, long cols, long lo, long hi, const 
 // ops_split_eo writes the even/odd copy of x the bfloat16 kernel reads for
 // the columns in whole 32-weight blocks (cols rounded down to 32, nb):
 // eo[j] = x[2j] and eo[nb/2 + j] = x[2j+1] for j < nb/2.
-AVX512 void ops_split_eo(const float *x, long cols, float *eo) {
+static AVX512 void split_eo(const float *x, long cols, float *eo) {
 	const long nb = cols & ~31L;
 	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
 	const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
@@ -303,6 +303,10 @@ AVX512 void ops_split_eo(const float *x, long cols, float *eo) {
 		_mm512_storeu_ps(eo + nb / 2 + c / 2, _mm512_permutex2var_ps(x0, odd, x1));
 	}
 }
+
+// ops_split_eo is split_eo for Go; gemv1_bf16 calls split_eo, which GCC
+// inlines (a global function may be interposed under -fPIC, and is not).
+AVX512 void ops_split_eo(const float *x, long cols, float *eo) { split_eo(x, cols, eo); }
 
 // gemv_eo is a thread's own even/odd buffer, for a product run on one
 // thread without a split made beforehand (eo == NULL).
@@ -319,7 +323,7 @@ static AVX512 void gemv1_bf16(const uint16_t *w, long cols, long lo, long hi, co
 			gemv_eo_cap = gemv_eo ? nb : 0;
 		}
 		if (gemv_eo) {
-			ops_split_eo(x, cols, gemv_eo);
+			split_eo(x, cols, gemv_eo);
 			eo = gemv_eo;
 		}
 	}
