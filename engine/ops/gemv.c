@@ -284,13 +284,13 @@ static AVX512 void gemv1_f32(const float *w, long cols, long lo, long hi, const 
 // them without any cross-lane instruction: each 32-bit lane holds weights 2j
 // (low half) and 2j+1 (high half), so a shift left by 16 is the float32 of
 // the even weight and a mask of the high half that of the odd one. The input
-// is split the same way (ops_split_eo) once per product, before the threads
+// is split the same way (split_eo) once per product, before the threads
 // start, so that it is not redone for every chunk of rows. Widening with
 // vpmovzxwd instead (a 256-bit load spread over 512 bits) streamed about 20%
 // slower. Rows are read one at a time, or 8 at a time above GEMV_LONG
 // columns, as in gemv1_f32.
 
-// ops_split_eo writes the even/odd copy of x the bfloat16 kernel reads for
+// split_eo writes the even/odd copy of x the bfloat16 kernel reads for
 // the columns in whole 32-weight blocks (cols rounded down to 32, nb):
 // eo[j] = x[2j] and eo[nb/2 + j] = x[2j+1] for j < nb/2.
 static AVX512 void split_eo(const float *x, long cols, float *eo) {

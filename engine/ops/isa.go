@@ -15,8 +15,8 @@ import (
 // widening and the memory read have AVX2 code only).
 type Family int32
 
-// The families, in order: each needs what the one before it needs. The
-// values are those of kernels.h.
+// The families, in order: each needs all that the one before it needs.
+// The values are those of kernels.h.
 const (
 	// Scalar is the plain C loops, which run on any x86-64 (with -tags
 	// purego, or without cgo, the Go loops).
@@ -25,12 +25,14 @@ const (
 	AVX2
 	// AVX512 needs AVX2, FMA and AVX-512 F, BW, VL and DQ: the union of what
 	// its kernels use, so that one test says whether all of them can run.
-	// The tiled weight products (tiled.c) and the batched decode MulT
-	// (gemv.c) exist only in this family.
+	// The tiled weight products (tiled.c) and the AVX-512 decode MulT
+	// (ops_gemv512_* in gemv.c) exist only in this family.
 	AVX512
 	numFamilies = iota
 )
 
+// String is the family's name as the tests and Backend print it: "scalar",
+// "avx2" or "avx512".
 func (f Family) String() string {
 	switch f {
 	case Scalar:
