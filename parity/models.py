@@ -61,7 +61,7 @@ def make(out_dir, shape, seed=0):
 def write_tokenizer_config(out_dir):
     """Qwen2's tokenizer_config.json with added_tokens_decoder listing tokenizer.json's own added tokens.
 
-    The builtin config belongs to the demo tokenizer (8,192 ids): its added_tokens_decoder puts <|endoftext|> at
+    The built-in config (data/demo) belongs to the demo tokenizer (8,192 ids): its added_tokens_decoder puts <|endoftext|> at
     8189, and transformers rebuilds the added vocabulary from that table, so copied as it is AutoTokenizer would
     drop every added token of the real tokenizer but three (and "<think>" would split into pieces).
     """
