@@ -39,10 +39,37 @@ const (
 	JobAccelerateFile = "accelerate_config.yaml"
 	JobReadmeFile     = "README.md"
 	JobConfigFile     = "run_config.yml"
+	JobOrderFile      = "order.json"
+	JobRequireFile    = "requirements.txt"
 )
 
+// JobRequirements are the Python packages the job was run against in
+// QwenTune's parity suite (parity/train_test.go runs it with the pinned
+// reference venv, tools/python/requirements.txt, and a test checks the two
+// agree). On a GPU machine whose driver wants another CUDA build of torch,
+// install that torch instead; transformers must be ≥ 4.56 for the dtype
+// argument train.py passes.
+var JobRequirements = []string{"torch==2.15.0", "transformers==5.25.0", "peft==0.21.2", "accelerate==1.16.0"}
+
+// JobEpochs is the number of epochs whose row order order.json lists: the
+// epochs `qwentune train` runs over rows examples with cfg (ceil(epochs), or
+// as many as max_steps needs), as the trainer's plan counts them.
+func JobEpochs(cfg config.Config, rows int) int {
+	t := cfg.Training
+	batches := (rows + max(1, t.BatchSize) - 1) / max(1, t.BatchSize)
+	accum := max(1, t.GradientAccumulationSteps)
+	perEpoch := (batches + accum - 1) / accum
+	if t.MaxSteps > 0 {
+		return max(1, (t.MaxSteps+perEpoch-1)/perEpoch)
+	}
+	return max(1, t.Epochs)
+}
+
 // WriteHFJob writes a job folder: train.jsonl ({"input_ids", "labels"} per
-// row, labels -100 where the loss does not count), train.py (transformers
+// row, labels -100 where the loss does not count), order.json (the row order
+// of every epoch of `qwentune train` with this config, dataset.Order, which
+// train.py follows with --qwentune-order), requirements.txt (the versions it
+// was run against), train.py (transformers
 // Trainer + PEFT with the same LoRA config, schedule, learning rate, epochs,
 // accumulation and seed, a collator that pads input_ids with the pad id and
 // labels with -100, saving the adapter), accelerate_config.yaml for several
@@ -77,6 +104,29 @@ func WriteHFJob(ctx context.Context, dir string, j HFJob, progress Progress) err
 		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, JobDataFile), buf.Bytes()); err != nil {
+		return err
+	}
+	order := struct {
+		Seed      int     `json:"seed"`
+		BatchSize int     `json:"batch_size"`
+		Epochs    [][]int `json:"epochs"`
+	}{Seed: j.Config.Training.Seed, BatchSize: j.Config.Training.BatchSize}
+	for e := range JobEpochs(j.Config, len(j.Examples)) {
+		order.Epochs = append(order.Epochs, dataset.Order(len(j.Examples), int64(j.Config.Training.Seed), e))
+	}
+	ob, err := json.Marshal(order)
+	if err != nil {
+		return err
+	}
+	if err := model.WriteFileAtomic(filepath.Join(dir, JobOrderFile), append(ob, '\n')); err != nil {
+		return err
+	}
+	req := "# The versions this job was run against (QwenTune's parity suite). On a GPU machine whose driver needs\n" +
+		"# another CUDA build of torch, install that torch first; transformers must be >= 4.56.\n"
+	for _, r := range JobRequirements {
+		req += r + "\n"
+	}
+	if err := model.WriteFileAtomic(filepath.Join(dir, JobRequireFile), []byte(req)); err != nil {
 		return err
 	}
 	resolved, err := j.Config.Marshal()
@@ -152,17 +202,26 @@ Written by ` + "`qwentune export --format hf-job`" + `. train.jsonl holds the to
 QwenTune computed ({{.Rows}} rows; labels are -100 where the loss does not count), so this
 run trains on exactly the same tokens and loss mask. Run it with
     accelerate launch --config_file accelerate_config.yaml train.py
-or, on one GPU, python3 train.py. See README.md.
+or, on one GPU, python3 train.py. Options (python3 train.py --help): --base-model,
+--output-dir, --init-adapter DIR (start from an existing adapter, like
+` + "`qwentune train --init-adapter`" + `) and --qwentune-order (visit the rows in the order
+` + "`qwentune train`" + ` does instead of the Trainer's own shuffling). See README.md.
+Checked against the versions in requirements.txt.
 """
+import argparse
+import dataclasses
 import json
+import os
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 BASE_MODEL = {{.BaseModel}}
-OUTPUT_DIR = {{.OutputDir}}
-DATA_FILE = "train.jsonl"
+OUTPUT_DIR = os.path.join(HERE, {{.OutputDir}})
+DATA_FILE = os.path.join(HERE, "train.jsonl")
+ORDER_FILE = os.path.join(HERE, "order.json")
 
 # LoRA (PEFT LoraConfig), as in config.yml.
 USE_LORA = {{.UseLoRA}}
@@ -196,6 +255,17 @@ GRADIENT_CHECKPOINTING = {{.Recompute}}
 BF16 = {{.BF16}}
 
 
+def parse_args():
+    p = argparse.ArgumentParser(description="Fine-tune " + BASE_MODEL + " on train.jsonl (see README.md).")
+    p.add_argument("--base-model", default=BASE_MODEL, help="Hub id or local folder of the base model (default %(default)s)")
+    p.add_argument("--output-dir", default=OUTPUT_DIR, help="where the adapter and trainer_state.json go (default %(default)s)")
+    p.add_argument("--init-adapter", default=None, metavar="DIR",
+                   help="start LoRA from this PEFT adapter folder instead of fresh weights (like qwentune train --init-adapter)")
+    p.add_argument("--qwentune-order", action="store_true",
+                   help="visit the rows epoch by epoch in the order qwentune train does (order.json) instead of the Trainer's shuffling")
+    return p.parse_args()
+
+
 class TokenizedRows(Dataset):
     """The rows of train.jsonl: {"input_ids": [...], "labels": [...]}."""
 
@@ -217,6 +287,29 @@ class TokenizedRows(Dataset):
         return self.rows[i]
 
 
+class QwenTuneOrder(Sampler):
+    """Visits the rows of epoch e in the order qwentune train visits them (order.json lists one permutation per
+    epoch of the QwenTune run; later epochs, which a run on several processes can need, cycle through them).
+    The Trainer calls set_epoch before every epoch."""
+
+    def __init__(self, path, rows):
+        with open(path, encoding="utf-8") as f:
+            self.orders = json.load(f)["epochs"]
+        for e, order in enumerate(self.orders):
+            if sorted(order) != list(range(rows)):
+                raise ValueError(f"{path}: epoch {e}: not a permutation of the {rows} rows of train.jsonl")
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(self.orders[self.epoch % len(self.orders)])
+
+    def __len__(self):
+        return len(self.orders[0])
+
+
 def collate(rows):
     """Pad on the right: input_ids with PAD_ID, labels with -100, attention_mask with 0."""
     width = max(len(r["input_ids"]) for r in rows)
@@ -235,34 +328,59 @@ def collate(rows):
     }
 
 
+def warmup_args():
+    """Warmup as QwenTune counts it: WARMUP_STEPS, or ceil(WARMUP_RATIO * total steps). transformers 5 dropped
+    warmup_ratio and reads a warmup_steps below 1 as that ratio; older releases still have warmup_ratio."""
+    if WARMUP_STEPS > 0 or WARMUP_RATIO == 0:
+        return {"warmup_steps": WARMUP_STEPS}
+    if "warmup_ratio" in {f.name for f in dataclasses.fields(TrainingArguments)}:
+        return {"warmup_ratio": WARMUP_RATIO}
+    return {"warmup_steps": WARMUP_RATIO}
+
+
+def launched_processes():
+    """The number of processes accelerate launch (torchrun) started, 1 for python3 train.py."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def cpu_only():
+    """True on a machine without a GPU or other accelerator torch can use."""
+    acc = getattr(torch, "accelerator", None)
+    return not (acc.is_available() if acc is not None else torch.cuda.is_available())
+
+
 def main():
+    opts = parse_args()
     set_seed(SEED)
     dtype = torch.bfloat16 if BF16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(BASE_MODEL, torch_dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(opts.base_model, dtype=dtype)
     if USE_LORA:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, PeftModel, get_peft_model
 
-        lora = LoraConfig(
-            r=LORA_R,
-            lora_alpha=LORA_ALPHA,
-            lora_dropout=LORA_DROPOUT,
-            target_modules=TARGET_MODULES,
-            use_rslora=USE_RSLORA,
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
-        model = get_peft_model(model, lora)
+        if opts.init_adapter:
+            model = PeftModel.from_pretrained(model, opts.init_adapter, is_trainable=True)
+        else:
+            lora = LoraConfig(
+                r=LORA_R,
+                lora_alpha=LORA_ALPHA,
+                lora_dropout=LORA_DROPOUT,
+                target_modules=TARGET_MODULES,
+                use_rslora=USE_RSLORA,
+                bias="none",
+                task_type="CAUSAL_LM",
+            )
+            model = get_peft_model(model, lora)
         model.print_trainable_parameters()
         if GRADIENT_CHECKPOINTING:
             model.enable_input_require_grads()
+    elif opts.init_adapter:
+        raise SystemExit("--init-adapter: this job trains every weight (training.mode: full), not an adapter")
     args = TrainingArguments(
-        output_dir=OUTPUT_DIR,
+        output_dir=opts.output_dir,
         per_device_train_batch_size=BATCH_SIZE,
         gradient_accumulation_steps=GRAD_ACCUM,
         learning_rate=LEARNING_RATE,
         lr_scheduler_type=LR_SCHEDULER,
-        warmup_steps=WARMUP_STEPS,
-        warmup_ratio=WARMUP_RATIO,
         weight_decay=WEIGHT_DECAY,
         optim="adamw_torch",
         num_train_epochs=EPOCHS,
@@ -276,12 +394,32 @@ def main():
         gradient_checkpointing=GRADIENT_CHECKPOINTING,
         remove_unused_columns=False,
         report_to="none",
+        # Every trainable weight takes part in every forward: DDP need not search for unused ones each step.
+        ddp_find_unused_parameters=False,
+        # Several processes on a machine without GPUs join over gloo only when the Trainer is told to use the CPU;
+        # otherwise each of them would silently train alone on all the rows.
+        use_cpu=launched_processes() > 1 and cpu_only(),
+        **warmup_args(),
     )
-    trainer = Trainer(model=model, args=args, train_dataset=TokenizedRows(DATA_FILE), data_collator=collate)
+    if args.world_size != launched_processes():
+        raise SystemExit(f"launched {launched_processes()} processes but the Trainer runs on {args.world_size}: "
+                         "each process would train alone on every row")
+    rows = TokenizedRows(DATA_FILE)
+    trainer_class = Trainer
+    if opts.qwentune_order:
+        order = QwenTuneOrder(ORDER_FILE, len(rows))
+
+        class QwenTuneOrderTrainer(Trainer):
+            def _get_train_sampler(self, *args, **kwargs):
+                return order
+
+        trainer_class = QwenTuneOrderTrainer
+    trainer = trainer_class(model=model, args=args, train_dataset=rows, data_collator=collate)
     trainer.train()
-    trainer.save_model(OUTPUT_DIR)
+    trainer.save_model(opts.output_dir)
     if trainer.is_world_process_zero():
-        AutoTokenizer.from_pretrained(BASE_MODEL).save_pretrained(OUTPUT_DIR)
+        trainer.state.save_to_json(os.path.join(opts.output_dir, "trainer_state.json"))
+        AutoTokenizer.from_pretrained(opts.base_model).save_pretrained(opts.output_dir)
 
 
 if __name__ == "__main__":
@@ -312,15 +450,21 @@ var jobReadme = template.Must(template.New("readme").Parse("# Fine-tuning job fo
 	"| file | what it is |\n|---|---|\n" +
 	"| `train.jsonl` | {{.Rows}} rows of `{\"input_ids\": [...], \"labels\": [...]}`; label -100 = not trained on |\n" +
 	"| `train.py` | transformers Trainer + PEFT with your config's LoRA, schedule, learning rate, epochs, accumulation and seed |\n" +
+	"| `order.json` | the row order of every epoch of `qwentune train` (used with `--qwentune-order`) |\n" +
+	"| `requirements.txt` | the torch, transformers, peft and accelerate versions the job was run against |\n" +
 	"| `accelerate_config.yaml` | multi-GPU launch settings ({{.GPUs}} processes) |\n" +
 	"| `run_config.yml` | the config.yml this job was made from |\n\n" +
-	"## Run it\n\n```sh\npip install torch transformers peft accelerate\n" +
+	"## Run it\n\n```sh\npip install -r requirements.txt\n" +
 	"accelerate launch --config_file accelerate_config.yaml train.py   # several GPUs\npython3 train.py                                                 # one GPU\n```\n\n" +
 	"`BASE_MODEL` in `train.py` is `{{.BaseModelText}}`: a Hugging Face Hub id is downloaded; a local folder must exist on\n" +
-	"the GPU machine (copy it there and edit the line).\n\n" +
+	"the GPU machine (copy it there and pass `--base-model DIR`, or edit the line).\n\n" +
+	"Options (`python3 train.py --help`): `--output-dir DIR` (default `output/` next to train.py), `--init-adapter DIR`\n" +
+	"(start from an existing PEFT adapter, as `qwentune train --init-adapter` does, instead of fresh LoRA weights) and\n" +
+	"`--qwentune-order` (visit the rows in the order `qwentune train` does, from order.json, instead of the Trainer's\n" +
+	"own shuffling; on one process the run then reproduces `qwentune train`'s losses).\n\n" +
 	"With N GPUs every optimizer step sees batch_size × gradient_accumulation_steps × N rows. To keep the\n" +
 	"optimizer steps of a QwenTune run on one CPU, set `GRAD_ACCUM` in `train.py` to {{.GradAccumN}} / N (when it divides).\n\n" +
-	"## Bring the adapter back\n\nThe adapter is saved in `output/` (adapter_config.json, adapter_model.safetensors, tokenizer files).\n" +
-	"Copy that folder back, then:\n\n```sh\nqwentune chat --adapter ./output                       # chat with it\n" +
+	"## Bring the adapter back\n\nThe adapter is saved in `output/` (adapter_config.json, adapter_model.safetensors, tokenizer files,\n" +
+	"and trainer_state.json with the Trainer's log_history). Copy that folder back, then:\n\n```sh\nqwentune chat --adapter ./output                       # chat with it\n" +
 	"qwentune train --init-adapter ./output                 # keep training it on the CPU\n" +
 	"qwentune export --model {{.BaseModelText}} --adapter ./output --format gguf --out ./gguf   # for llama.cpp / Ollama\n```\n"))

@@ -214,10 +214,52 @@ func TestHFJob(t *testing.T) {
 		`TARGET_MODULES = "all-linear"`, "USE_RSLORA = False", "PAD_ID = " + itoaTest(tok.Pad()), `PADDING = "longest"`,
 		"BATCH_SIZE = 1", "GRAD_ACCUM = 4", "LEARNING_RATE = 0.0002", `LR_SCHEDULER = "cosine"`, "WARMUP_RATIO = 0.1",
 		"WEIGHT_DECAY = 0.01", "EPOCHS = 3.0", "MAX_STEPS = -1", "MAX_GRAD_NORM = 1.0", "SEED = 42",
-		"[-100] * (width - n)", "[PAD_ID] * (width - n)", "get_peft_model", "trainer.save_model(OUTPUT_DIR)",
+		"[-100] * (width - n)", "[PAD_ID] * (width - n)", "get_peft_model", "trainer.save_model(opts.output_dir)",
+		"--init-adapter", "PeftModel.from_pretrained(model, opts.init_adapter, is_trainable=True)", "--qwentune-order",
+		"QwenTuneOrder(ORDER_FILE, len(rows))", `os.path.join(HERE, "train.jsonl")`, "trainer_state.json",
+		"use_cpu=launched_processes() > 1 and cpu_only()", "**warmup_args()", "dtype=dtype",
 	} {
 		if !strings.Contains(string(py), want) {
 			t.Errorf("train.py lacks %q", want)
+		}
+	}
+	if strings.Contains(string(py), "warmup_ratio=WARMUP_RATIO,\n") || strings.Contains(string(py), "torch_dtype") {
+		t.Errorf("train.py passes warmup_ratio or torch_dtype unconditionally: transformers 5 refuses the first and deprecates the second")
+	}
+	// order.json: every epoch of the run (3, batch 1, accumulation 4) in the
+	// order the trainer visits the rows.
+	var order struct {
+		Seed      int     `json:"seed"`
+		BatchSize int     `json:"batch_size"`
+		Epochs    [][]int `json:"epochs"`
+	}
+	if err := json.Unmarshal(mustRead(t, filepath.Join(out, JobOrderFile)), &order); err != nil {
+		t.Fatal(err)
+	}
+	if order.Seed != 42 || order.BatchSize != 1 || len(order.Epochs) != 3 {
+		t.Fatalf("order.json: seed %d, batch size %d, %d epochs; want 42, 1 and 3", order.Seed, order.BatchSize, len(order.Epochs))
+	}
+	for e, got := range order.Epochs {
+		if want := dataset.Order(len(ex), 42, e); !equalInts(got, want) {
+			t.Errorf("order.json epoch %d: %v, want %v", e, got, want)
+		}
+	}
+	// requirements.txt pins what the parity suite runs the job with: the
+	// versions of the repo's reference venv.
+	pinned := map[string]string{}
+	for _, l := range strings.Split(string(mustRead(t, "../../tools/python/requirements.txt")), "\n") {
+		if name, v, ok := strings.Cut(strings.TrimSpace(l), "=="); ok {
+			pinned[strings.ToLower(name)] = v
+		}
+	}
+	req := string(mustRead(t, filepath.Join(out, JobRequireFile)))
+	for _, r := range JobRequirements {
+		name, v, _ := strings.Cut(r, "==")
+		if pinned[name] != v {
+			t.Errorf("JobRequirements has %s, tools/python/requirements.txt pins %s==%s", r, name, pinned[name])
+		}
+		if !strings.Contains(req, r+"\n") {
+			t.Errorf("requirements.txt lacks %s:\n%s", r, req)
 		}
 	}
 	acc, _ := os.ReadFile(filepath.Join(out, JobAccelerateFile))
@@ -273,4 +315,21 @@ func npmGGUF(t *testing.T) (entry, node string) {
 	t.Helper()
 	dir, node := npmtest.Module(t, "@huggingface/gguf")
 	return filepath.Join(dir, "dist", "index.mjs"), node
+}
+
+// TestJobEpochs: order.json lists as many epochs as the trainer's plan runs.
+func TestJobEpochs(t *testing.T) {
+	for _, tc := range []struct{ rows, batch, accum, epochs, maxSteps, want int }{
+		{10, 1, 4, 3, -1, 3},
+		{10, 2, 4, 2, 5, 3}, // 5 micro-batches, 2 updates per epoch: 5 steps need 3 epochs
+		{10, 2, 4, 2, 4, 2},
+		{3, 4, 1, 1, 7, 7},
+	} {
+		cfg := config.Default()
+		cfg.Training.BatchSize, cfg.Training.GradientAccumulationSteps = tc.batch, tc.accum
+		cfg.Training.Epochs, cfg.Training.MaxSteps = tc.epochs, tc.maxSteps
+		if got := JobEpochs(cfg, tc.rows); got != tc.want {
+			t.Errorf("%+v: %d epochs, want %d", tc, got, tc.want)
+		}
+	}
 }

@@ -551,7 +551,10 @@ func (r *runner) update() (stopped bool, err error) {
 	if r.o.LoggingSteps > 0 && r.step%r.o.LoggingSteps == 0 {
 		entry := LogEntry{"learning_rate": lr, "epoch": r.plan.epochAt(r.step), "step": float64(r.step)}
 		if r.loop.LogLossSteps > 0 {
-			entry["loss"] = round(r.loop.LogLoss/float64(r.loop.LogLossSteps), 4)
+			// Unrounded, as current transformers logs it: 4.x rounded the
+			// logged loss to 4 decimals until huggingface/transformers#42104
+			// (Nov 2025) dropped the rounding; 5.25 logs the plain mean.
+			entry["loss"] = r.loop.LogLoss / float64(r.loop.LogLossSteps)
 		}
 		if r.o.MaxGradNorm > 0 {
 			entry["grad_norm"] = norm
