@@ -173,28 +173,6 @@ func refPy(t *testing.T, e *trainEnv, dir, cmd string, spec map[string]any) {
 	runCmd(t, dir, pyThreads, e.python, ref, cmd, path)
 }
 
-func writeJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
 // qwentuneTrain writes the case's config and data, exports the hf-job (our rendered rows and order), makes the
 // initial adapter with PEFT and trains it with `qwentune train --init-adapter`, in t's temporary folder.
 func qwentuneTrain(t *testing.T, e *trainEnv, c trainCase) *trainRun {

@@ -118,7 +118,7 @@ func WriteHFJob(ctx context.Context, dir string, j HFJob, progress Progress) err
 	if err != nil {
 		return err
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, JobOrderFile), append(ob, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, JobOrderFile), append(ob, '\n')); err != nil {
 		return err
 	}
 	req := "# The versions this job was run against (QwenTune's parity suite). On a GPU machine whose driver needs\n" +
@@ -126,7 +126,7 @@ func WriteHFJob(ctx context.Context, dir string, j HFJob, progress Progress) err
 	for _, r := range JobRequirements {
 		req += r + "\n"
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, JobRequireFile), []byte(req)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, JobRequireFile), []byte(req)); err != nil {
 		return err
 	}
 	resolved, err := j.Config.Marshal()
