@@ -7,6 +7,9 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
+
+	"qwentune/engine"
+	"qwentune/engine/config"
 )
 
 // TourEnv is the environment variable that makes the app walk through
@@ -28,6 +31,11 @@ func Start(a fyne.App, args []string) *UI {
 		}
 	}
 	u.model.startOnDemoIfNothingDownloaded()
+	if u.st.cfg.Model.Name == engine.DemoName {
+		// The seed's settings leave the demo's loss flat and its answers
+		// unchanged; quick shows a newcomer what fine-tuning does.
+		u.form.ApplyPreset(config.PresetQuick, "because the model is the built-in demo")
+	}
 	if os.Getenv(TourEnv) == "1" {
 		go u.tour()
 	}
