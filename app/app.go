@@ -80,6 +80,11 @@ func New(a fyne.App) *UI {
 		container.NewTabItem(TabChat, u.chat.content()),
 		container.NewTabItem(TabExport, u.export.content()),
 	)
+	u.tabs.OnSelected = func(t *container.TabItem) {
+		if t.Text == TabEvaluate {
+			u.evaluate.opened()
+		}
+	}
 	u.win.SetContent(u.tabs)
 	p := a.Preferences()
 	u.win.Resize(fyne.NewSize(float32(p.FloatWithFallback(prefWidth, 1280)), float32(p.FloatWithFallback(prefHeight, 820))))

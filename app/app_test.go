@@ -409,6 +409,26 @@ func trainTiny(t *testing.T, u *UI, dir string) {
 	waitFor(t, "training to finish", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() })
 }
 
+// Opening the Evaluate screen lists the plugins without pressing anything.
+func TestEvaluatorsListedWhenTheScreenOpens(t *testing.T) {
+	plugins := heuristicPlugin(t)
+	u, _ := newTestUI(t)
+	onUI(func() {
+		u.evaluate.pluginDirs = []string{plugins}
+		u.evaluate.devPlugins = true
+		if len(u.evaluate.picker.Options) != 0 {
+			t.Fatalf("plugins listed before the screen opened: %v", u.evaluate.picker.Options)
+		}
+		u.SelectTab(TabEvaluate)
+	})
+	waitFor(t, "the plugin list", 30*time.Second, func() bool { return u.evaluate.picker.Selected == "heuristic" })
+	onUI(func() {
+		if !strings.Contains(u.evaluate.about.Text, "heuristic") {
+			t.Errorf("about %q", u.evaluate.about.Text)
+		}
+	})
+}
+
 func TestEvaluateShowsMetricsAndMatrix(t *testing.T) {
 	plugins := heuristicPlugin(t)
 	u, dir := newTestUI(t)

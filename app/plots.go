@@ -214,17 +214,15 @@ func Histogram(lengths []int, limit int, w, h vg.Length) image.Image {
 		return emptyPlot(title, "The length of every training row appears here once the data is inspected.", w, h)
 	}
 	p := newPlot(title, "tokens", "rows")
-	if len(lengths) > 0 {
-		vs := make(plotter.Values, len(lengths))
-		for i, n := range lengths {
-			vs[i] = float64(n)
-		}
-		bins := min(30, max(5, len(lengths)/2))
-		if hist, err := plotter.NewHist(vs, bins); err == nil {
-			hist.FillColor = colorBar
-			hist.LineStyle.Color = color.White
-			p.Add(hist)
-		}
+	vs := make(plotter.Values, len(lengths))
+	for i, n := range lengths {
+		vs[i] = float64(n)
+	}
+	bins := min(30, max(5, len(lengths)/2))
+	if hist, err := plotter.NewHist(vs, bins); err == nil {
+		hist.FillColor = colorBar
+		hist.LineStyle.Color = color.White
+		p.Add(hist)
 	}
 	if limit > 0 {
 		line, err := plotter.NewLine(plotter.XYs{{X: float64(limit), Y: 0}, {X: float64(limit), Y: 0}})
