@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -197,13 +198,28 @@ type notice struct {
 	style draw.TextStyle
 }
 
-// Plot centres the text in the canvas.
+// Plot centres the text in the canvas, wrapped at word boundaries to fit
+// its width.
 func (n notice) Plot(c draw.Canvas, _ *plot.Plot) {
 	st := n.style
 	st.Font.Size = vg.Points(9.5)
 	st.Color = color.Gray{Y: 110}
 	st.XAlign, st.YAlign = draw.XCenter, draw.YCenter
-	c.FillText(st, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2}, n.text)
+	width := (c.Max.X - c.Min.X) * 0.9
+	var lines []string
+	for _, word := range strings.Fields(n.text) {
+		if k := len(lines) - 1; k >= 0 && st.Width(lines[k]+" "+word) <= width {
+			lines[k] += " " + word
+			continue
+		}
+		lines = append(lines, word)
+	}
+	lh := st.Height("Mg") * 1.3
+	mid := vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2}
+	for i, l := range lines {
+		y := mid.Y + lh*vg.Length(len(lines)-1)/2 - lh*vg.Length(i)
+		c.FillText(st, vg.Point{X: mid.X, Y: y}, l)
+	}
 }
 
 // Histogram draws the distribution of token lengths with a red line at

@@ -47,6 +47,17 @@ func TestEmptyPlotsSayWhatWillAppear(t *testing.T) {
 			t.Errorf("%s: the notice draws nothing", c.name)
 		}
 	}
+	// A notice wider than a narrow plot is wrapped, not cut: nothing is
+	// drawn in the image's outermost columns.
+	narrow := Confusion("Confusion matrix", nil, nil, 2*vg.Inch, 2*vg.Inch)
+	r := narrow.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for _, x := range []int{r.Min.X, r.Min.X + 1, r.Max.X - 2, r.Max.X - 1} {
+			if cr, cg, cb, _ := narrow.At(x, y).RGBA(); cr != 0xffff || cg != 0xffff || cb != 0xffff {
+				t.Fatalf("the narrow notice reaches the edge at (%d, %d)", x, y)
+			}
+		}
+	}
 	// With data it is a real plot.
 	full := LinePlot("Training loss", "step", "loss", []Series{{Name: "loss", X: []float64{1, 2}, Y: []float64{5, 4}}}, w, h)
 	if sameImage(full, emptyPlot("Training loss", "Training loss appears here after the first step.", w, h)) {

@@ -198,6 +198,15 @@ grep -q 'starting on the built-in demo model' "$work/first.log" || fail "the app
 sleep 5
 kill -0 "$app_pid" 2>/dev/null || fail "the app crashed on first start: $(tail -5 "$work/first.log")"
 shot "0-first-start"
+# Before anything has run, the plots say what will appear in them, and
+# the Evaluate screen lists the plugins as it opens.
+xdotool mousemove 228 21 click 1
+sleep 1.5
+shot "0-first-start-train"
+xdotool mousemove 297 21 click 1
+sleep 4
+shot "0-first-start-evaluate"
+kill -0 "$app_pid" 2>/dev/null || fail "the app crashed on first start: $(tail -5 "$work/first.log")"
 kill "$app_pid"
 app_pid=""
 echo "window-test: OK, $(ls "$shots" | wc -l) screenshots in $shots"
