@@ -89,6 +89,9 @@ func New(a fyne.App) *UI {
 		if t.Text == TabRuns {
 			u.runs.reload() // runs of the CLI are recorded behind the app's back
 		}
+		if t.Text == TabEvaluate {
+			u.evaluate.opened()
+		}
 	}
 	u.win.SetContent(u.tabs)
 	p := a.Preferences()

@@ -200,12 +200,33 @@ func TestFormValidatesAndEdits(t *testing.T) {
 		if u.st.cfg.LoRA.R != 16 || u.st.cfg.Dataset.MaxLength != 64 {
 			t.Errorf("config not updated: r %d max_length %d", u.st.cfg.LoRA.R, u.st.cfg.Dataset.MaxLength)
 		}
-		u.form.ApplyPreset(PresetQuick)
-		if u.st.cfg.Model.Name != "demo" || u.st.cfg.LoRA.R != 8 || u.st.cfg.Dataset.MaxLength != 128 || u.st.cfg.Training.Epochs != 1 {
-			t.Errorf("quick preset gave %+v", u.st.cfg)
+		model := u.st.cfg.Model.Name
+		u.form.ApplyPreset(config.PresetQuick, "")
+		c := u.st.cfg
+		if c.Model.Name != model || c.Dataset.MaxLength != 64 || c.LoRA.R != 16 || c.Training.LearningRate != 3e-3 || c.Training.MaxSteps != 300 {
+			t.Errorf("quick preset gave %+v", c)
 		}
-		if u.model.name.Text != "demo" {
-			t.Errorf("model entry not updated: %q", u.model.name.Text)
+		// The picker shows it; the note says what it changed; the form shows
+		// the new values; the train screen names it.
+		if u.form.preset.Selected != "quick" || u.form.presetNote.Hidden ||
+			!strings.Contains(u.form.presetNote.Text, "training.learning_rate 0.0002 → 0.003") ||
+			strings.Contains(u.form.presetNote.Text, "lora.r") { // already 16
+			t.Errorf("picker %q, note %q", u.form.preset.Selected, u.form.presetNote.Text)
+		}
+		if got := presetOf(u.st.cfg); got != "quick" {
+			t.Errorf("presetOf = %q", got)
+		}
+		// Editing a key the preset set unselects it.
+		if err := u.form.apply("lora.r", "8"); err != nil {
+			t.Fatal(err)
+		}
+		if u.form.preset.Selected != "" || !u.form.presetNote.Hidden {
+			t.Errorf("after an edit: picker %q, note shown %v", u.form.preset.Selected, !u.form.presetNote.Hidden)
+		}
+		// Picking a preset in the picker applies it.
+		u.form.preset.SetSelected("seed")
+		if u.st.cfg.LoRA.R != 64 || u.st.cfg.Training.LearningRate != 2e-4 {
+			t.Errorf("seed from the picker gave %+v", u.st.cfg)
 		}
 	})
 }
@@ -387,6 +408,26 @@ func trainTiny(t *testing.T, u *UI, dir string) {
 	inspect(t, u, filepath.Join(dir, "train.jsonl"))
 	onUI(func() { test.Tap(u.train.trainB) })
 	waitFor(t, "training to finish", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() })
+}
+
+// Opening the Evaluate screen lists the plugins without pressing anything.
+func TestEvaluatorsListedWhenTheScreenOpens(t *testing.T) {
+	plugins := heuristicPlugin(t)
+	u, _ := newTestUI(t)
+	onUI(func() {
+		u.evaluate.pluginDirs = []string{plugins}
+		u.evaluate.devPlugins = true
+		if len(u.evaluate.picker.Options) != 0 {
+			t.Fatalf("plugins listed before the screen opened: %v", u.evaluate.picker.Options)
+		}
+		u.SelectTab(TabEvaluate)
+	})
+	waitFor(t, "the plugin list", 30*time.Second, func() bool { return u.evaluate.picker.Selected == "heuristic" })
+	onUI(func() {
+		if !strings.Contains(u.evaluate.about.Text, "heuristic") {
+			t.Errorf("about %q", u.evaluate.about.Text)
+		}
+	})
 }
 
 func TestEvaluateShowsMetricsAndMatrix(t *testing.T) {
@@ -575,6 +616,11 @@ func TestFirstStartUsesTheDemoWhenNothingIsDownloaded(t *testing.T) {
 		// only showed in the real window; scripts/window-test.sh guards it.)
 		if !strings.Contains(u.form.status.Text, "valid") {
 			t.Errorf("config form status %q: the defaults are not shown", u.form.status.Text)
+		}
+		// On the demo the first run uses quick, and the form says so.
+		if u.form.preset.Selected != "quick" || !strings.Contains(u.form.presetNote.Text, "Preset quick is selected because the model is the built-in demo") ||
+			u.st.cfg.Training.LearningRate != 3e-3 {
+			t.Errorf("preset %q, note %q, lr %g", u.form.preset.Selected, u.form.presetNote.Text, u.st.cfg.Training.LearningRate)
 		}
 	})
 }

@@ -15,28 +15,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"gopkg.in/yaml.v3"
 
-	"qwentune/engine"
 	"qwentune/engine/config"
 )
-
-// Preset names, in the order the preset picker lists them.
-const (
-	PresetQuick   = "Quick test"
-	PresetDefault = "Seed defaults"
-	PresetQuality = "Quality"
-)
-
-// presets change a config into a starting point; each is a list of
-// key=value settings applied on top of the current config (Seed defaults
-// starts from config.Default instead).
-var presets = map[string][]string{
-	PresetQuick: {"model.name=" + engine.DemoName, "training.epochs=1", "training.max_steps=-1", "lora.r=8",
-		"lora.alpha=16", "dataset.max_length=128", "dataset.padding=longest", "training.logging_steps=1"},
-	PresetDefault: nil,
-	PresetQuality: {"lora.r=16", "lora.alpha=32", "lora.target_modules=all-linear", "training.epochs=3",
-		"training.learning_rate=1e-4", "training.warmup_steps=0", "training.warmup_ratio=0.05",
-		"training.lr_scheduler=cosine", "dataset.padding=longest", "dataset.max_length=1024"},
-}
 
 // configScreen is the form generated from config.Fields(): one widget per
 // key with its help text, validated on every change.
@@ -47,11 +27,16 @@ type configScreen struct {
 	setters  map[string]func(string)  // show a value in the key's widget
 	problems map[string]*widget.Label // a key's error, under its widget
 	loading  bool
+	// presetting is set while ApplyPreset selects its preset in the picker.
+	presetting bool
 
 	status   *widget.Label
 	warnings *widget.Label
-	preset   *widget.Select
-	body     fyne.CanvasObject
+	// preset picks one of config.Presets; presetNote says what the
+	// selected one is for and what it changed.
+	preset     *widget.Select
+	presetNote *widget.Label
+	body       fyne.CanvasObject
 }
 
 func newConfigScreen(u *UI) *configScreen {
@@ -62,12 +47,16 @@ func newConfigScreen(u *UI) *configScreen {
 	s.warnings.Wrapping = fyne.TextWrapWord
 	s.warnings.Importance = widget.WarningImportance
 	s.warnings.Hide()
-	s.preset = widget.NewSelect([]string{PresetQuick, PresetDefault, PresetQuality}, func(name string) {
-		if name != "" {
-			s.ApplyPreset(name)
+	s.preset = widget.NewSelect(config.PresetNames(), func(name string) {
+		if name != "" && !s.presetting {
+			s.ApplyPreset(name, "")
 		}
 	})
-	s.preset.PlaceHolder = "Presets…"
+	s.preset.PlaceHolder = "Preset…"
+	s.presetNote = widget.NewLabel("")
+	s.presetNote.Wrapping = fyne.TextWrapWord
+	s.presetNote.Importance = widget.HighImportance
+	s.presetNote.Hide()
 	s.body = s.build()
 	u.st.observe(s.changed)
 	return s
@@ -82,6 +71,35 @@ func (s *configScreen) changed(c change) {
 	case c.file:
 		s.checkAll()
 	}
+	if c.config {
+		s.syncPreset()
+	}
+}
+
+// syncPreset unselects the preset once the config no longer holds its
+// values (a key was edited, another file opened).
+func (s *configScreen) syncPreset() {
+	name := s.preset.Selected
+	if name == "" {
+		return
+	}
+	if p, err := config.FindPreset(name); err == nil && p.Matches(s.u.st.cfg) {
+		return
+	}
+	s.presetting = true
+	s.preset.ClearSelected()
+	s.presetting = false
+	s.presetNote.Hide()
+}
+
+// presetOf names the preset whose values the config holds, "" for none.
+func presetOf(c config.Config) string {
+	for _, p := range config.Presets() {
+		if p.Matches(c) {
+			return p.Name
+		}
+	}
+	return ""
 }
 
 func (s *configScreen) content() fyne.CanvasObject {
@@ -96,7 +114,7 @@ func (s *configScreen) content() fyne.CanvasObject {
 	saveAs := widget.NewButton("Save as…", s.pickSave)
 	bar := container.NewHBox(widget.NewLabelWithStyle("config.yml", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		open, save, saveAs, s.preset)
-	top := container.NewVBox(bar, s.status, s.warnings)
+	top := container.NewVBox(bar, s.presetNote, s.status, s.warnings)
 	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(s.body))
 }
 
@@ -276,21 +294,41 @@ func (s *configScreen) setWarnings(ws []string) {
 	s.warnings.Show()
 }
 
-// ApplyPreset replaces the config with one of the presets.
-func (s *configScreen) ApplyPreset(name string) {
+// ApplyPreset sets the keys of the preset called name (config.Presets),
+// selects it in the picker and says what it is for and what it changed;
+// why, when not "", says why it was chosen for the user.
+func (s *configScreen) ApplyPreset(name, why string) {
+	p, err := config.FindPreset(name)
+	if err != nil {
+		s.u.showError(err, "")
+		return
+	}
 	c := s.u.st.cfg
-	if name == PresetDefault {
-		c = config.Default()
-		c.Dataset = s.u.st.cfg.Dataset
+	changes, err := p.Apply(&c)
+	if err != nil {
+		s.u.showError(err, "")
+		return
 	}
-	for _, kv := range presets[name] {
-		if err := c.Set(kv); err != nil {
-			s.u.showError(err, "")
-			return
-		}
-	}
+	s.presetting = true
+	s.preset.SetSelected(name)
+	s.presetting = false
 	s.u.st.setConfig(c, nil)
-	s.status.SetText(s.status.Text + " Preset " + name + " applied.")
+	what := make([]string, len(changes))
+	for i, ch := range changes {
+		what[i] = ch.String()
+	}
+	note := "Preset " + p.Name
+	if why != "" {
+		note += " is selected " + why
+	}
+	note += ": " + p.Summary + "."
+	if len(what) > 0 {
+		note += "\nIt changed " + strings.Join(what, ", ") + "."
+	} else {
+		note += "\nThe config already had its values."
+	}
+	s.presetNote.SetText(note)
+	s.presetNote.Show()
 }
 
 func (s *configScreen) pickOpen() {

@@ -53,6 +53,9 @@ type evalScreen struct {
 	pluginDirs []string
 	devPlugins bool
 
+	// searched is set once Discover has run: the screen lists the plugins
+	// the first time it opens, and Find plugins searches again.
+	searched bool
 	infos    map[string]evaluators.Info
 	res      *engine.EvalResult
 	rows     []sampleRow
@@ -78,7 +81,7 @@ func newEvalScreen(u *UI) *evalScreen {
 		}
 	})
 	s.picker.PlaceHolder = "evaluator plugin"
-	s.about = widget.NewLabel("Press Find plugins to list the evaluators installed.")
+	s.about = widget.NewLabel("The evaluator plugins are listed when this screen opens.")
 	s.about.Wrapping = fyne.TextWrapWord
 	s.compare = widget.NewCheck("Compare with the base model", func(b bool) {
 		s.u.st.setKey("evaluation.compare_base", strconv.FormatBool(b), s)
@@ -193,9 +196,17 @@ func (s *evalScreen) refresh() {
 	}
 }
 
-// Discover lists the evaluator plugins with their descriptions; each
-// plugin is started briefly to ask for its Info.
+// opened lists the plugins the first time the screen is shown.
+func (s *evalScreen) opened() {
+	if !s.searched {
+		s.Discover()
+	}
+}
+
+// Discover lists the evaluator plugins with their descriptions, off the UI
+// goroutine; each plugin is started briefly to ask for its Info.
 func (s *evalScreen) Discover() {
+	s.searched = true
 	dirs, dev := engine.PluginDirs(s.u.st.resolved(), s.pluginDirs...), s.devPlugins
 	s.about.SetText("Looking for evaluator plugins…")
 	go func() {

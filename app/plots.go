@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -139,8 +140,9 @@ func render(p *plot.Plot, w, h vg.Length) image.Image {
 	return c.Image()
 }
 
-// LinePlot draws series against a shared x axis; with no points it shows an
-// empty frame with the title, so the layout does not jump when data arrives.
+// LinePlot draws series against a shared x axis; with no points it shows
+// the title and says what will appear ("Training loss appears here after
+// the first step"), not axes without data.
 func LinePlot(title, xLabel, yLabel string, series []Series, w, h vg.Length) image.Image {
 	p := newPlot(title, xLabel, yLabel)
 	p.X.Tick.Marker = niceTicks{integer: xLabel == "step"}
@@ -174,26 +176,69 @@ func LinePlot(title, xLabel, yLabel string, series []Series, w, h vg.Length) ima
 		}
 	}
 	if empty {
-		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+		return emptyPlot(title, title+" appears here after the first "+xLabel+".", w, h)
 	}
 	return render(p, w, h)
+}
+
+// emptyPlot draws a plot that has no data yet: its title and, where the
+// data will be, a sentence saying what will appear there and when.
+func emptyPlot(title, message string, w, h vg.Length) image.Image {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = 10
+	p.HideAxes()
+	p.Add(notice{text: message, style: p.Title.TextStyle})
+	return render(p, w, h)
+}
+
+// notice writes a line of grey text in the middle of the data area.
+type notice struct {
+	text  string
+	style draw.TextStyle
+}
+
+// Plot centres the text in the canvas, wrapped at word boundaries to fit
+// its width.
+func (n notice) Plot(c draw.Canvas, _ *plot.Plot) {
+	st := n.style
+	st.Font.Size = vg.Points(9.5)
+	st.Color = color.Gray{Y: 110}
+	st.XAlign, st.YAlign = draw.XCenter, draw.YCenter
+	width := (c.Max.X - c.Min.X) * 0.9
+	var lines []string
+	for _, word := range strings.Fields(n.text) {
+		if k := len(lines) - 1; k >= 0 && st.Width(lines[k]+" "+word) <= width {
+			lines[k] += " " + word
+			continue
+		}
+		lines = append(lines, word)
+	}
+	lh := st.Height("Mg") * 1.3
+	mid := vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2}
+	for i, l := range lines {
+		y := mid.Y + lh*vg.Length(len(lines)-1)/2 - lh*vg.Length(i)
+		c.FillText(st, vg.Point{X: mid.X, Y: y}, l)
+	}
 }
 
 // Histogram draws the distribution of token lengths with a red line at
 // limit (max_length) when limit > 0.
 func Histogram(lengths []int, limit int, w, h vg.Length) image.Image {
-	p := newPlot("Row lengths in tokens", "tokens", "rows")
-	if len(lengths) > 0 {
-		vs := make(plotter.Values, len(lengths))
-		for i, n := range lengths {
-			vs[i] = float64(n)
-		}
-		bins := min(30, max(5, len(lengths)/2))
-		if hist, err := plotter.NewHist(vs, bins); err == nil {
-			hist.FillColor = colorBar
-			hist.LineStyle.Color = color.White
-			p.Add(hist)
-		}
+	const title = "Row lengths in tokens"
+	if len(lengths) == 0 {
+		return emptyPlot(title, "The length of every training row appears here once the data is inspected.", w, h)
+	}
+	p := newPlot(title, "tokens", "rows")
+	vs := make(plotter.Values, len(lengths))
+	for i, n := range lengths {
+		vs[i] = float64(n)
+	}
+	bins := min(30, max(5, len(lengths)/2))
+	if hist, err := plotter.NewHist(vs, bins); err == nil {
+		hist.FillColor = colorBar
+		hist.LineStyle.Color = color.White
+		p.Add(hist)
 	}
 	if limit > 0 {
 		line, err := plotter.NewLine(plotter.XYs{{X: float64(limit), Y: 0}, {X: float64(limit), Y: 0}})
@@ -234,6 +279,9 @@ func (v vLine) DataRange() (xmin, xmax, ymin, ymax float64) {
 // Confusion draws a confusion matrix as a heatmap of coloured cells with
 // their counts: rows are the expected labels, columns the predicted ones.
 func Confusion(title string, labels []string, counts [][]int, w, h vg.Length) image.Image {
+	if len(labels) == 0 {
+		return emptyPlot(title, "Counts of each expected and predicted label appear here after an evaluation.", w, h)
+	}
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = 10

@@ -8,6 +8,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
 
+	"qwentune/engine"
+	"qwentune/engine/config"
 	"qwentune/engine/runs"
 )
 
@@ -16,6 +18,20 @@ import (
 // printing "TOUR <screen>" on stdout when a screen is ready to be
 // photographed; scripts/window-test.sh uses it.
 const TourEnv = "QWENTUNE_DEMO_TOUR"
+
+// TourQuestion is the question the tour asks in the Chat screen: one of
+// the training rows of data/train.jsonl.
+const TourQuestion = "How do I reset my Brightnote password?"
+
+// lastAnswer is the newest assistant message of a chat column, "" if none.
+func lastAnswer(c *chatColumn) string {
+	for i := len(c.history) - 1; i >= 0; i-- {
+		if c.history[i].Role == "assistant" {
+			return c.history[i].Content
+		}
+	}
+	return ""
+}
 
 // tourPause is how long the tour stays on a screen after announcing it.
 const tourPause = 2500 * time.Millisecond
@@ -30,6 +46,11 @@ func Start(a fyne.App, args []string) *UI {
 		}
 	}
 	u.model.startOnDemoIfNothingDownloaded()
+	if u.st.cfg.Model.Name == engine.DemoName {
+		// The seed's settings leave the demo's loss flat and its answers
+		// unchanged; quick shows a newcomer what fine-tuning does.
+		u.form.ApplyPreset(config.PresetQuick, "because the model is the built-in demo")
+	}
 	if os.Getenv(TourEnv) == "1" {
 		go u.tour()
 	}
@@ -91,9 +112,18 @@ func (u *UI) tour() {
 	do(func() {
 		u.SelectTab(TabChat)
 		u.chat.mode.SetSelected(ChatBoth)
-		u.chat.Send("How do I reset my password?")
+		u.chat.Send(TourQuestion)
 	})
 	idle()
+	// The window test checks that the first run taught the model: the loss
+	// fell and the fine-tune answers a training question unlike its base.
+	do(func() {
+		if n := len(u.train.loss); n > 0 {
+			fmt.Printf("TOUR-LOSS %.4f %.4f\n", u.train.loss[0], u.train.loss[n-1])
+		}
+		fmt.Printf("TOUR-ANSWER base: %s\n", oneLine(lastAnswer(u.chat.base)))
+		fmt.Printf("TOUR-ANSWER tuned: %s\n", oneLine(lastAnswer(u.chat.tuned)))
+	})
 	shot("chat")
 	do(func() { u.SelectTab(TabExport); u.export.format.SetSelected("gguf"); u.export.Export() })
 	idle()

@@ -127,7 +127,11 @@ func (s *trainScreen) refresh() {
 	case !s.u.st.datasetReady():
 		s.hint.SetText("The training file has bad lines (listed on the Dataset tab): fix them and inspect it again.")
 	default:
-		s.hint.SetText("Ready: " + s.u.st.resolved().Dataset.TrainFile + " → " + s.u.st.resolved().Training.OutputDir)
+		with := ""
+		if p := presetOf(s.u.st.cfg); p != "" {
+			with = " with the " + p + " preset"
+		}
+		s.hint.SetText("Ready" + with + ": " + s.u.st.resolved().Dataset.TrainFile + " → " + s.u.st.resolved().Training.OutputDir)
 	}
 }
 

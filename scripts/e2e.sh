@@ -52,6 +52,13 @@ test -d "$work/run/checkpoint-4"
 $q train "${common[@]}" --set training.max_steps=8 --resume --json > "$work/train2.jsonl"
 grep -q '"global_step":8' "$work/train2.jsonl"
 
+# a preset is applied before --set and says what it changed; the pre-flight
+# counts the padding
+$q train "${common[@]}" --set training.output_dir="$work/preset" --preset quick --set training.max_steps=2 --json \
+  > "$work/preset.jsonl" 2> "$work/preset.err"
+grep -q 'preset quick changed lora.r 64 → 16' "$work/preset.err"
+grep -q '"padding_tokens":' "$work/preset.jsonl"
+
 # evaluation with the heuristic plugin, against the base model too
 $q eval "${common[@]}" --set evaluation.max_new_tokens=8 --compare-base --out "$work/eval" > "$work/eval.txt"
 grep -q "confusion matrix" "$work/eval.txt"
@@ -94,6 +101,7 @@ printf 'Hi there\nquit\n' | $q chat "${common[@]}" --set chat.max_new_tokens=5 >
 # usage errors exit 2
 set +e
 $q train --set lora.r=sixty > /dev/null 2>&1; [ $? -eq 2 ] || { echo "bad --set should exit 2"; exit 1; }
+$q train --preset fastest > /dev/null 2>&1; [ $? -eq 2 ] || { echo "an unknown preset should exit 2"; exit 1; }
 $q nosuchcommand > /dev/null 2>&1; [ $? -eq 2 ] || { echo "unknown command should exit 2"; exit 1; }
 set -e
 echo "e2e: ok"

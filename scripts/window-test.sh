@@ -3,12 +3,14 @@
 # (1440x900), opens the app on the built-in demo model and the seed data with
 # QWENTUNE_DEMO_TOUR=1 (the app walks every screen: load, inspect, train,
 # evaluate, chat, export, runs), and saves a screenshot of each screen under
-# bin/screenshots. Two training runs from the CLI with other learning rates
-# come first, so the Runs screen overlays three curves (the app's run is the
-# third) and `qwentune runs list` / `runs compare` are checked after. It also
-# drives the window with xdotool (tab switching with the mouse, typing into
-# the chat box). Exits non-zero when the app fails to start, crashes, or does
-# not finish the tour.
+# bin/screenshots. The tour trains with what the app shows for the demo (the
+# quick preset); the test fails unless that first run lowers the loss and
+# changes the fine-tune's answer to a training question. Two training runs
+# from the CLI with other learning rates come first, so the Runs screen
+# overlays three curves (the app's run is the third) and `qwentune runs list`
+# / `runs compare` are checked after. It also drives the window with xdotool
+# (tab switching with the mouse, typing into the chat box). Exits non-zero
+# when the app fails to start, crashes, or does not finish the tour.
 #
 #   scripts/window-test.sh            # a free display
 #   DISPLAY_NUM=98 scripts/window-test.sh
@@ -59,32 +61,24 @@ done
 echo "window-test: the config (built-in demo model) in $work"
 mkdir -p "$work/project"
 cp data/train.jsonl data/test.jsonl "$work/project/"
+# Only where things are and how much to generate: the training settings
+# are what the app puts on screen for the demo model (the quick preset), so
+# the tour's Train is a newcomer's first run. Chat is greedy, so the base
+# and the fine-tune differ only by what training changed.
 cat >"$work/project/config.yml" <<EOF
 model:
   name: demo
-lora:
-  r: 16
-  alpha: 32
-  target_modules: all-linear
 dataset:
   train_file: train.jsonl
   test_file: test.jsonl
-  max_length: 128
-  padding: longest
 training:
   output_dir: run
-  batch_size: 2
-  gradient_accumulation_steps: 1
-  learning_rate: 5.0e-3
-  max_steps: 48
-  logging_steps: 2
-  save_steps: 24
-  warmup_steps: 2
 evaluation:
   max_new_tokens: 24
   evaluator: heuristic
 chat:
   max_new_tokens: 40
+  temperature: 0
 EOF
 
 # Two runs from the CLI with other learning rates; the app's Train button
@@ -161,6 +155,19 @@ while [ $SECONDS -lt $deadline ]; do
 done
 grep -q '^TOUR done' "$work/app.log" || fail "the tour did not finish"
 
+# The first run taught the demo model: the loss fell, and the fine-tune's
+# greedy answer to a training question is not the base's.
+read -r first last < <(sed -n 's/^TOUR-LOSS //p' "$work/app.log") || true
+base=$(sed -n 's/^TOUR-ANSWER base: //p' "$work/app.log")
+tuned=$(sed -n 's/^TOUR-ANSWER tuned: //p' "$work/app.log")
+echo "window-test: first-run loss ${first:-?} → ${last:-?}"
+echo "window-test: base answer:  $base"
+echo "window-test: tuned answer: $tuned"
+[ -n "${first:-}" ] && awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1) }' ||
+	fail "the first run did not teach: loss ${first:-?} → ${last:-?}"
+[ -n "$base" ] && [ -n "$tuned" ] || fail "the chat did not answer in both columns"
+[ "$base" != "$tuned" ] || fail "the fine-tune answers like its base after the first run: $tuned"
+
 # The history holds the three training runs; runs compare names the keys
 # that differ.
 bin/qwentune runs list --kind train >"$work/runs.txt" 2>&1 || fail "qwentune runs list: $(cat "$work/runs.txt")"
@@ -222,6 +229,15 @@ grep -q 'starting on the built-in demo model' "$work/first.log" || fail "the app
 sleep 5
 kill -0 "$app_pid" 2>/dev/null || fail "the app crashed on first start: $(tail -5 "$work/first.log")"
 shot "0-first-start"
+# Before anything has run, the plots say what will appear in them, and
+# the Evaluate screen lists the plugins as it opens.
+xdotool mousemove 228 21 click 1
+sleep 1.5
+shot "0-first-start-train"
+xdotool mousemove 297 21 click 1
+sleep 4
+shot "0-first-start-evaluate"
+kill -0 "$app_pid" 2>/dev/null || fail "the app crashed on first start: $(tail -5 "$work/first.log")"
 kill "$app_pid"
 app_pid=""
 echo "window-test: OK, $(ls "$shots" | wc -l) screenshots in $shots"

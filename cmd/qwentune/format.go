@@ -132,6 +132,7 @@ func (p *printer) printJSON(ev progress.Event) bool {
 		e := ev.Estimate
 		m["step_seconds"], m["tokens_per_second"], m["peak_memory_bytes"] = e.StepTime.Seconds(), e.TokensPerSec, e.PeakRSSBytes
 		m["total_steps"], m["total_seconds"] = e.TotalSteps, e.TotalTime.Seconds()
+		m["epoch_tokens"], m["padding_tokens"] = e.EpochTokens, e.PaddingTokens
 	case progress.Step, progress.Log, progress.Checkpoint, progress.Pause, progress.Resume, progress.Stopped, progress.Done, progress.Error:
 		if t := ev.Train; t != nil {
 			m["step"], m["max_steps"], m["epoch"] = t.Step, t.MaxSteps, t.Epoch

@@ -52,6 +52,8 @@ func parseThink(v string) (*bool, error) {
 }
 
 // configFlags adds --config and --set to fs and returns a loader for them.
+// The loader reads the file, then applies --preset when the command has
+// that flag (presetFlag), then every --set.
 func configFlags(fs *flag.FlagSet) func() (config.Config, string, error) {
 	path := fs.String("config", "config.yml", "config file (the defaults are used when the default file is absent)")
 	var sets multiFlag
@@ -69,6 +71,9 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, string, error) {
 		}
 		for _, w := range warns {
 			fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+		}
+		if err := applyPresetFlag(fs, &cfg); err != nil {
+			return cfg, "", err
 		}
 		for _, s := range sets {
 			if err := cfg.Set(s); err != nil {

@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"qwentune/engine"
+	"qwentune/engine/config"
 	"qwentune/engine/dataset"
 	"qwentune/engine/progress"
 	"qwentune/engine/trainer"
@@ -17,8 +19,9 @@ import (
 
 func init() {
 	register(&command{name: "train", summary: "fine-tune the model with LoRA (or every weight) as config.yml says",
-		usage: "[--config config.yml] [--set key=value ...] [--resume [DIR]] [--resume-changed] [--overwrite] [--init-adapter DIR] [--no-preflight] [--json]",
+		usage: "[--config config.yml] [--preset quick|seed|quality] [--set key=value ...] [--resume [DIR]] [--resume-changed] [--overwrite] [--init-adapter DIR] [--no-preflight] [--json]",
 		example: `qwentune train --config config.yml
+qwentune train --set model.name=demo --preset quick   # teaches the demo model in about a minute
 qwentune train --set model.name=demo --set training.epochs=1 --set lora.r=8
 qwentune train --config config.yml --resume            # continue from the latest checkpoint
 qwentune train --config config.yml --resume ./qwen_finetune/checkpoint-500 --json`,
@@ -48,6 +51,7 @@ func (r *resumeFlag) Set(s string) error {
 
 func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	load := configFlags(fs)
+	presetFlag(fs)
 	var resume resumeFlag
 	fs.Var(&resume, "resume", "continue from the latest checkpoint in training.output_dir, or --resume=DIR (or --resume DIR) from that checkpoint")
 	initAdapter := fs.String("init-adapter", "", "start from this PEFT adapter instead of fresh LoRA weights")
@@ -146,6 +150,38 @@ func runData(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return nil
 	}
 	return rep.Write(stdout, tok, *rows)
+}
+
+// presetFlag adds --preset to fs, which configFlags' loader applies
+// between the config file and --set.
+func presetFlag(fs *flag.FlagSet) {
+	fs.String("preset", "", "apply a preset before --set: "+strings.Join(config.PresetNames(), ", ")+" (quick teaches the demo model in about a minute; seed is config.yml's)")
+}
+
+// applyPresetFlag applies the preset named by fs's --preset (when fs has
+// one and it is set) to cfg and says on stderr what it changed.
+func applyPresetFlag(fs *flag.FlagSet, cfg *config.Config) error {
+	f := fs.Lookup("preset")
+	if f == nil || f.Value.String() == "" {
+		return nil
+	}
+	p, err := config.FindPreset(f.Value.String())
+	if err != nil {
+		return usageError{"--preset: " + err.Error()}
+	}
+	changes, err := p.Apply(cfg)
+	if err != nil {
+		return err
+	}
+	what := make([]string, len(changes))
+	for i, c := range changes {
+		what[i] = c.String()
+	}
+	if len(what) == 0 {
+		what = []string{"nothing (the config already has its values)"}
+	}
+	fmt.Fprintf(os.Stderr, "preset %s changed %s\n", p.Name, strings.Join(what, ", "))
+	return nil
 }
 
 // loadTokenizerFor loads only the tokenizer of a model (no weights).

@@ -505,7 +505,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // TestOriginalSeed parses the original project's config.yml: the same
-// settings as Default, plus trust_remote_code, which is reported as ignored.
+// settings as Default but for padding: max_length, plus trust_remote_code,
+// which is reported as ignored.
 func TestOriginalSeed(t *testing.T) {
 	const original = `
 model:      {name: Qwen/Qwen2-1.5B, dtype: float32, revision: main, trust_remote_code: true}
@@ -524,8 +525,10 @@ chat:       {max_new_tokens: 100, temperature: 0.7, top_p: 1.0, top_k: 50, repet
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c, Default()) {
-		t.Errorf("got %+v\nwant %+v", c, Default())
+	want := Default()
+	want.Dataset.Padding = "max_length" // still accepted; the default is now longest
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %+v\nwant %+v", c, want)
 	}
 	if len(warns) != 1 || warns[0].String() != "config.yml:2: model.trust_remote_code: ignored: QwenTune builds Qwen2 itself and never runs code from the Hub" {
 		t.Errorf("warnings %v", warns)

@@ -142,7 +142,7 @@ var fieldTable = []Field{
 	with("dataset.max_length", Field{Kind: KindInt, Min: 8, HasMin: true, Max: 32768, HasMax: true},
 		"Longest row in tokens; longer rows are cut when truncation is on."),
 	with("dataset.padding", choice("max_length", "longest"),
-		"Pad every row to max_length (like the original script) or only to the longest row of the batch (faster, same loss)."),
+		"Pad each batch only to its longest row (the default: the same loss, and no time spent on padding) or every row to max_length (like the original script, which mostly trains padding)."),
 	with("dataset.truncation", Field{Kind: KindBool},
 		"Cut rows longer than max_length (the cut tokens are counted and reported); off keeps them whole."),
 	with("dataset.append_eos", Field{Kind: KindBool},

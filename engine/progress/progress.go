@@ -8,6 +8,8 @@ package progress
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"qwentune/model"
@@ -108,6 +110,11 @@ type Estimate struct {
 	StepTime      time.Duration // mean time of one measured optimizer step
 	TokensPerSec  float64       // non-padding input tokens per second of forward+backward
 	TrainedTokens int           // counted tokens in one epoch
+	// EpochTokens is every position one epoch runs through the model,
+	// PaddingTokens those of them that are padding (with padding
+	// max_length, most of them): computed, never counted in the loss.
+	EpochTokens   int64
+	PaddingTokens int64
 	TotalSteps    int           // T of the run
 	TotalTime     time.Duration // the whole run, extrapolated from the token rate
 	// PeakRSSBytes is the process's peak resident set (VmHWM) during the
@@ -123,9 +130,33 @@ type Estimate struct {
 
 // String is a one-line summary for people.
 func (e Estimate) String() string {
-	return fmt.Sprintf("%d step(s) measured: %s/step, %.0f tokens/s; peak memory %s (Go %s, %s available); %d steps ≈ %s",
+	return fmt.Sprintf("%d step(s) measured: %s/step, %.0f tokens/s; peak memory %s (Go %s, %s available); %d steps ≈ %s; %s",
 		e.Steps, shortDuration(e.StepTime), e.TokensPerSec, model.ByteSize(e.PeakRSSBytes), model.ByteSize(int64(e.GoSysBytes)),
-		model.ByteSize(e.MemAvailable), e.TotalSteps, shortDuration(e.TotalTime))
+		model.ByteSize(e.MemAvailable), e.TotalSteps, shortDuration(e.TotalTime), e.Padding())
+}
+
+// Padding says how much of an epoch's tokens are padding, e.g. "padding:
+// 4,113 of the 5,376 tokens an epoch computes (77%)".
+func (e Estimate) Padding() string {
+	pct := 0.0
+	if e.EpochTokens > 0 {
+		pct = 100 * float64(e.PaddingTokens) / float64(e.EpochTokens)
+	}
+	return fmt.Sprintf("padding: %s of the %s tokens an epoch computes (%.0f%%)", thousands(e.PaddingTokens), thousands(e.EpochTokens), pct)
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 // shortDuration rounds d to about three significant digits.

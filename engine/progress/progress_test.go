@@ -22,9 +22,11 @@ func TestFuncEmitAndInfo(t *testing.T) {
 }
 
 func TestEstimateString(t *testing.T) {
-	e := Estimate{Steps: 2, StepTime: 1234567 * time.Microsecond, TokensPerSec: 812.4, TotalSteps: 30, TotalTime: 37 * time.Second}
+	e := Estimate{Steps: 2, StepTime: 1234567 * time.Microsecond, TokensPerSec: 812.4, TotalSteps: 30, TotalTime: 37 * time.Second,
+		EpochTokens: 1234567, PaddingTokens: 987654}
 	s := e.String()
-	for _, want := range []string{"2 step(s) measured", "1.23s/step", "812 tokens/s", "30 steps ≈ 37s"} {
+	for _, want := range []string{"2 step(s) measured", "1.23s/step", "812 tokens/s", "30 steps ≈ 37s",
+		"padding: 987,654 of the 1,234,567 tokens an epoch computes (80%)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("%q lacks %q", s, want)
 		}

@@ -45,11 +45,13 @@ func Preflight(ctx context.Context, m Model, o Options, steps int) (progress.Est
 		size := 0
 		for _, row := range b.IDs {
 			size = max(size, len(row))
+			est.EpochTokens += int64(len(row))
 		}
 		if size *= len(b.IDs); size > largestSize {
 			largest, largestSize = i, size
 		}
 	}
+	est.PaddingTokens = est.EpochTokens - epochInput
 	if est.TrainedTokens == 0 {
 		return est, errors.New("train: preflight: the data has no trained token: every label after the shift is -100 (check the loss mask, e.g. dataset.loss_on, and that rows have more than one token)")
 	}

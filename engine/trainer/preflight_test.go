@@ -52,6 +52,25 @@ func TestPreflight(t *testing.T) {
 	if est.StepTime <= 0 || est.TokensPerSec <= 0 || est.TotalTime <= 0 || est.TotalSteps != 9 || est.TrainedTokens <= 0 {
 		t.Errorf("estimate %+v", est)
 	}
+	// Padding is every position of the epoch's micro-batches that is not
+	// input, counted here from the batches themselves.
+	var positions, padding int64
+	for _, b := range bs {
+		for i, row := range b.IDs {
+			positions += int64(len(row))
+			for _, m := range b.Mask[i] {
+				if !m {
+					padding++
+				}
+			}
+		}
+	}
+	if padding == 0 {
+		t.Fatal("the fixture has no padding to count")
+	}
+	if est.EpochTokens != positions || est.PaddingTokens != padding {
+		t.Errorf("epoch tokens %d, padding %d; want %d, %d", est.EpochTokens, est.PaddingTokens, positions, padding)
+	}
 	if _, err := os.Stat("/proc/self/status"); err == nil && (est.PeakRSSBytes <= 0 || est.MemAvailable <= 0) {
 		t.Errorf("memory not measured: %+v", est)
 	}
