@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs every check CI runs: gofmt, go vet, the unit
 # tests (default OpenBLAS build, the kernels and model under the race detector,
-# and the pure-Go build of the kernels), the CLI
+# and the pure-Go build of the kernels), a build without cgo, the CLI
 # end to end on a tiny model, and the real-window test of the desktop app
 # under Xvfb.
 set -euo pipefail
@@ -21,6 +21,8 @@ echo "== go test -race (kernels and model: data races, and checkptr on the unsaf
 go test -race -timeout 10m ./engine/ops/... ./engine/nn/...
 echo "== go test -tags purego (kernels)"
 go test -tags purego -timeout 10m ./engine/ops/...
+echo "== go build without cgo (the engine falls back to the kernels' Go twins)"
+CGO_ENABLED=0 go build ./engine/...
 if [ -x scripts/e2e.sh ]; then
   echo "== end to end (CLI)"
   ./scripts/e2e.sh

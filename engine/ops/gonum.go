@@ -1,4 +1,4 @@
-//go:build purego
+//go:build purego || !cgo
 
 package ops
 
@@ -10,7 +10,9 @@ import (
 var blas32 gonum.Implementation
 
 // Backend names the matrix-multiply implementation in use.
-func Backend() string { return "gonum pure-Go" }
+func Backend() string {
+	return "gonum pure-Go, Go loops for the kernels (cpu: " + Features().String() + ")"
+}
 
 // CoreName is the CPU core type the BLAS kernels were chosen for; gonum's
 // kernels are generic Go (with its assembly for amd64 vector loops).

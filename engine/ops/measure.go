@@ -29,7 +29,7 @@ func MeasureSgemmGFLOPS(size int, d time.Duration) float64 {
 	// The machine's peak is OpenBLAS's own, with a thread per core, even
 	// while the pool owns the cores for the engine's products.
 	SetBLASThreads(Threads())
-	defer setTiled(tiledAvailable())
+	defer assignCores()
 	return 2 * float64(size) * float64(size) * float64(size) / fastest(d, mul).Seconds() / 1e9
 }
 

@@ -1,4 +1,4 @@
-//go:build !purego
+//go:build cgo && !purego
 
 package ops
 
@@ -22,8 +22,9 @@ import (
 var blas32 netlib.Implementation
 
 // Backend names the matrix-multiply implementation in use, e.g.
-// "openblas 0.3.21 (core Haswell, 2 threads)", and says when products with
-// a weight run on the tiled kernels instead (gemm_c.go).
+// "openblas 0.3.21 (core Haswell, 2 threads)", says when products with a
+// weight run on the tiled kernels instead (tiled.c), and names the kernel
+// family in force and the CPU's features (isa.go).
 func Backend() string {
 	version := "openblas"
 	// The config string reads "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY ...".
@@ -31,10 +32,10 @@ func Backend() string {
 		version += " " + f[1]
 	}
 	b := fmt.Sprintf("%s (core %s, %d threads)", version, CoreName(), int(C.openblas_get_num_threads()))
-	if tiledAvailable() {
+	if avx512Products() {
 		b += ", weight products on the AVX-512 tiled kernels"
 	}
-	return b
+	return b + fmt.Sprintf(", %s kernels (cpu: %s)", ISA(), Features())
 }
 
 // CoreName is the CPU core type the BLAS kernels were chosen for, as

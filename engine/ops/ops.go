@@ -1,55 +1,3 @@
-// Package ops holds the numeric kernels of the engine: the matrix-multiply
-// backend and frozen weights stored in float32 or bfloat16.
-//
-// Shapes are row-major. A Linear weight has PyTorch's layout [out, in] and
-// computes y = x·Wᵀ.
-//
-// # Backends
-//
-// The default build (cgo) has three families of products:
-//   - Products with a weight and more than GEMVMaxN input rows (prefill,
-//     training) run on tiled AVX-512 kernels (gemm_c.go) that read the
-//     weight in place and widen bfloat16 in registers. sgemm would repack
-//     the whole weight on every call, which at 64–256 input rows costs about
-//     as much as the arithmetic (see BenchmarkTiledVsSgemm).
-//   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
-//     bandwidth: vector kernels stream the weight once per call, the threads
-//     taking chunks of 256 KiB of weight rows in turn (each chunk one
-//     sequential read), so a bfloat16 weight (half the bytes) is about twice
-//     as fast as float32. StreamWeights reads weights the same way and does
-//     nothing else: the bound the decode benchmarks compare against.
-//     Batched decoding (n > 1) runs every input through the one-input
-//     kernel over each block of rows while the block is in cache, so row i
-//     of MulT's result is bit for bit what MulT gives for input i alone:
-//     a sample's output does not depend on the batch it is decoded in.
-//   - Gemm (attention, LoRA) runs on OpenBLAS through gonum.org/v1/netlib.
-//
-// Without AVX-512 (or with QWENTUNE_GEMM=blas) the weight products with
-// many rows go to sgemm too, bfloat16 widened block by block into a reused
-// float32 scratch, and the decode kernels use AVX2/FMA or scalar C. With
-// -tags purego every product runs on gonum's pure-Go BLAS and Go loops,
-// behind the same API.
-//
-// # Who owns the cores
-//
-// The engine runs one heavy operation at a time, and that operation owns all
-// cores while it runs. Parallel, the tiled and decode kernels and Gemm split
-// work over a persistent pool of Threads() goroutines (GOMAXPROCS), the
-// caller doing the first chunk. The decode kernels hand their rows out in
-// chunks from a shared counter (runDynamic) rather than in fixed shares: on
-// a shared virtual machine one core often runs slower than the other, and
-// with fixed halves the faster one waited at the end of every product. The
-// pool starts once, so a call does not spawn goroutines or allocate: the
-// decode loop stays allocation-free.
-//
-// When the tiled kernels are on, OpenBLAS runs single-threaded
-// (SetBLASThreads(1)) and Gemm splits a large product over the pool, each
-// chunk one sgemm call: after a multi-threaded call OpenBLAS's workers poll
-// with sched_yield before they sleep, and they would take cores from the
-// pool's next kernel. Without the tiled kernels OpenBLAS owns the cores
-// inside each BLAS call (one thread per core) while Go code waits, and the
-// two take turns rather than share. The sgemm peak the benchmarks compare
-// against is measured with OpenBLAS's own threads either way.
 package ops
 
 import (
@@ -163,8 +111,8 @@ type gemvTask struct {
 
 func (t *gemvTask) run(_, lo, hi int) {
 	w := t.w
-	if tiledAvailable() {
-		w.gemv1(lo, hi, t.x, t.n, t.eo, t.y, w.Rows, t.acc)
+	if avx512Products() {
+		w.gemv512(lo, hi, t.x, t.n, t.eo, t.y, w.Rows, t.acc)
 		return
 	}
 	if w.BF16 != nil {
@@ -196,7 +144,7 @@ func (w *Weight) gemv(y, x []float32, n int, acc bool) {
 		return
 	}
 	tasks.gemv = gemvTask{w: w, y: y, x: x, n: n, acc: acc}
-	if w.BF16 != nil && tiledAvailable() {
+	if w.BF16 != nil && avx512Products() {
 		// Split x once for all the chunks (the kernel would redo it per
 		// chunk: for down_proj's 8-row chunks, 35 KiB per 140 KiB of weight).
 		e := eoLen(w.Cols)
@@ -379,7 +327,7 @@ func F32ToBF16(f float32) uint16 {
 // single-threaded), a large product is split over the pool along the longer
 // of m and n, each chunk one single-threaded sgemm.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if !tiledAvailable() || m*n*k < gemmSplitFlops || m < 2 && n < 2 || !acquirePool() {
+	if !avx512Products() || m*n*k < gemmSplitFlops || m < 2 && n < 2 || !acquirePool() {
 		blas32.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

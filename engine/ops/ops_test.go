@@ -75,7 +75,7 @@ func TestMulTAndMul(t *testing.T) {
 	}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64}
 	rng := rand.New(rand.NewPCG(1, 2))
-	eachFamily(func(mode string) {
+	eachFamily(t, func(t *testing.T, mode Family) {
 		for _, sh := range shapes {
 			for _, bf16 := range []bool{false, true} {
 				w := randWeight(rng, sh.rows, sh.cols, bf16)
@@ -90,18 +90,6 @@ func TestMulTAndMul(t *testing.T) {
 			}
 		}
 	})
-}
-
-// eachFamily runs f with each kernel family in turn: AVX-512 (where the CPU
-// has it), AVX2, and the scalar C fallbacks; it restores the default after.
-func eachFamily(f func(mode string)) {
-	defer forceScalar(false)
-	defer forceNoTiled(false)
-	for _, mode := range []string{"avx512", "avx2", "scalar"} {
-		forceNoTiled(mode != "avx512")
-		forceScalar(mode == "scalar")
-		f(mode)
-	}
 }
 
 // TestMulBlocked shrinks the scratch buffer so that bfloat16 products with
@@ -171,7 +159,7 @@ func TestGEMVChunks(t *testing.T) {
 func TestMulTBatchInvariant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	shapes := []struct{ rows, cols int }{{1, 1}, {37, 13}, {130, 257}, {700, 1536}, {203, 4168}, {21, 4103}, {9, 127}}
-	eachFamily(func(mode string) {
+	eachFamily(t, func(t *testing.T, mode Family) {
 		for _, sh := range shapes {
 			for _, bf16 := range []bool{false, true} {
 				w := randWeight(rng, sh.rows, sh.cols, bf16)
@@ -574,7 +562,7 @@ func TestBackend(t *testing.T) {
 		if one := Backend(); !strings.Contains(one, "1 threads") {
 			t.Errorf("after SetBLASThreads(1), Backend() = %q", one)
 		}
-		setTiled(tiledAvailable()) // back to the threads setTiled chose
+		assignCores() // back to the threads the family in force chose
 	}
 }
 

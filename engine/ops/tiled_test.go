@@ -6,14 +6,27 @@ import (
 	"testing"
 )
 
+// requireTiled puts the tiled kernels in force for the test, or reports it
+// as NOT TESTED on a CPU without AVX-512.
+func requireTiled(t *testing.T) {
+	t.Helper()
+	if why := cannotRun(AVX512); why != "" {
+		t.Skipf("NOT TESTED: %s (TestMulTAndMul covers the sgemm path other CPUs take)", why)
+	}
+	setFamily(AVX512)
+	setTiled(true)
+	t.Cleanup(func() { setFamily(buildBest()) })
+	if !avx512Products() {
+		t.Fatal("the tiled kernels are not in force")
+	}
+}
+
 // TestTiled runs the tiled kernels (where the CPU has them) on shapes that
 // cover every tile remainder (weight rows mod 6, inputs mod 16 and 64,
 // columns mod 8, 16 and 64) and, with small cache budgets, several k blocks
 // of MulT and o blocks of Mul, against the float64 reference.
 func TestTiled(t *testing.T) {
-	if !tiledAvailable() {
-		t.Log("no AVX-512 here: MulT and Mul use sgemm for every n > GEMVMaxN, which TestMulTAndMul covers")
-	}
+	requireTiled(t)
 	defer func(l2, oc int) { tiledL2, tiledOC = l2, oc }(tiledL2, tiledOC)
 	rng := rand.New(rand.NewPCG(21, 22))
 	shapes := []struct{ rows, cols int }{{1, 9}, {6, 16}, {7, 71}, {13, 64}, {64, 200}, {130, 67}, {11, 1031}}
@@ -40,6 +53,7 @@ func TestTiled(t *testing.T) {
 // TestTiledMatchesSgemm checks that switching the tiled kernels off (the
 // sgemm path other CPUs take) gives the same products within rounding.
 func TestTiledMatchesSgemm(t *testing.T) {
+	requireTiled(t)
 	rng := rand.New(rand.NewPCG(23, 24))
 	w := randWeight(rng, 97, 300, false)
 	const n = 70

@@ -1,240 +1,26 @@
-//go:build !purego
+//go:build cgo && !purego
 
 package ops
 
-/*
-#cgo CFLAGS: -O3 -std=gnu11
-
-// Streaming element-wise kernels: counter-based dropout and a row scale. As
-// in elem_c.go each vector kernel carries its own target attribute and
-// vec_isa picks one at run time; the detection is repeated here because
-// static C symbols are not shared between cgo files.
-
-#include <immintrin.h>
-#include <stdint.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX512 __attribute__((target("avx512f,avx512dq")))
-#define INLINE static inline __attribute__((always_inline))
-
-enum { ISA_SCALAR, ISA_AVX2, ISA_AVX512 };
-
-// vec_isa is set once from Go's init (and by tests), before any kernel runs.
-static int vec_isa;
-
-// vec_detect selects the best instruction set the CPU supports up to limit
-// and returns it. The AVX-512 kernels need avx512dq for 64-bit multiplies.
-static int vec_detect(int limit) {
-	__builtin_cpu_init();
-	int isa = ISA_SCALAR;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = ISA_AVX2;
-	if (isa == ISA_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) isa = ISA_AVX512;
-	vec_isa = isa < limit ? isa : limit;
-	return vec_isa;
-}
-
-// vec_tail[8-m .. 16-m) is a load mask for the first m of 8 lanes.
-static const int32_t vec_tail[16] = {-1, -1, -1, -1, -1, -1, -1, -1};
-
-INLINE AVX2 __m256i vec_tail8(long m) {
-	return _mm256_loadu_si256((const __m256i *)(vec_tail + 8 - m));
-}
-
-INLINE __mmask16 vec_tail16(long m) { return (__mmask16)((1u << m) - 1); }
-
-// Dropout. Element k keeps its value iff the top 24 bits of
-// splitmix64(key + e·G), e = first + k, are at least thr (see Dropout in Go,
-// which folds key, first and SplitMix64's increment into base, so that the
-// mixer input of element k is base + k·G). The last step of SplitMix64,
-// h = z ^ (z >> 31), leaves the top 33 bits of z unchanged, so the kernels
-// stop at z.
-
-#define DROP_G 0xd1b54a32d192ed03ull
-#define DROP_M1 0xbf58476d1ce4e5b9ull
-#define DROP_M2 0x94d049bb133111ebull
-
-INLINE uint32_t drop_top24(uint64_t v) {
-	v = (v ^ (v >> 30)) * DROP_M1;
-	v = (v ^ (v >> 27)) * DROP_M2;
-	return (uint32_t)(v >> 40);
-}
-
-static void dropout_scalar(float *y, const float *x, long n, uint64_t base, uint32_t thr, float s) {
-	for (long k = 0; k < n; k++, base += DROP_G)
-		y[k] = drop_top24(base) >= thr ? x[k] * s : 0.0f;
-}
-
-// mul64c is the low 64 bits of a·c in each lane from three 32×32→64-bit
-// products (AVX2 has no 64-bit multiply); clo and chi hold the halves of c.
-INLINE AVX2 __m256i mul64c(__m256i a, __m256i clo, __m256i chi) {
-	__m256i ll = _mm256_mul_epu32(a, clo);
-	__m256i hl = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), clo);
-	__m256i lh = _mm256_mul_epu32(a, chi);
-	return _mm256_add_epi64(ll, _mm256_slli_epi64(_mm256_add_epi64(hl, lh), 32));
-}
-
-// top24x4 is drop_top24 of four lanes.
-INLINE AVX2 __m256i top24x4(__m256i v) {
-	const __m256i m1lo = _mm256_set1_epi64x(DROP_M1 & 0xffffffff), m1hi = _mm256_set1_epi64x(DROP_M1 >> 32);
-	const __m256i m2lo = _mm256_set1_epi64x(DROP_M2 & 0xffffffff), m2hi = _mm256_set1_epi64x(DROP_M2 >> 32);
-	v = mul64c(_mm256_xor_si256(v, _mm256_srli_epi64(v, 30)), m1lo, m1hi);
-	v = mul64c(_mm256_xor_si256(v, _mm256_srli_epi64(v, 27)), m2lo, m2hi);
-	return _mm256_srli_epi64(v, 40);
-}
-
-// drop8 applies dropout to eight elements whose mixer inputs are v0 (the
-// first four) and v1.
-INLINE AVX2 __m256 drop8(__m256 x, __m256i v0, __m256i v1, __m256i thr, __m256 s) {
-	// The top bits are in the low halves of the 64-bit lanes: gather those
-	// of v0 and v1 into eight 32-bit lanes (shuffle_ps interleaves them per
-	// 128-bit half, the permute restores the order).
-	__m256 t = _mm256_shuffle_ps(_mm256_castsi256_ps(top24x4(v0)), _mm256_castsi256_ps(top24x4(v1)), 0x88);
-	__m256i u = _mm256_permute4x64_epi64(_mm256_castps_si256(t), 0xd8);
-	__m256i drop = _mm256_cmpgt_epi32(thr, u);
-	return _mm256_andnot_ps(_mm256_castsi256_ps(drop), _mm256_mul_ps(x, s));
-}
-
-static AVX2 void dropout_avx2(float *y, const float *x, long n, uint64_t base, uint32_t thr, float s) {
-	const __m256i step = _mm256_set1_epi64x(8 * DROP_G);
-	const __m256i vt = _mm256_set1_epi32((int32_t)thr);
-	const __m256 vs = _mm256_set1_ps(s);
-	__m256i v0 = _mm256_set_epi64x(base + 3 * DROP_G, base + 2 * DROP_G, base + DROP_G, base);
-	__m256i v1 = _mm256_add_epi64(v0, _mm256_set1_epi64x(4 * DROP_G));
-	long k = 0;
-	for (; k + 8 <= n; k += 8) {
-		_mm256_storeu_ps(y + k, drop8(_mm256_loadu_ps(x + k), v0, v1, vt, vs));
-		v0 = _mm256_add_epi64(v0, step);
-		v1 = _mm256_add_epi64(v1, step);
-	}
-	if (k < n) {
-		__m256i m = vec_tail8(n - k);
-		_mm256_maskstore_ps(y + k, m, drop8(_mm256_maskload_ps(x + k, m), v0, v1, vt, vs));
-	}
-}
-
-// keep16 is the keep mask of sixteen elements whose mixer inputs are v0
-// (the first eight) and v1.
-INLINE AVX512 __mmask16 keep16(__m512i v0, __m512i v1, __m512i thr) {
-	const __m512i m1 = _mm512_set1_epi64(DROP_M1), m2 = _mm512_set1_epi64(DROP_M2);
-	v0 = _mm512_mullo_epi64(_mm512_xor_si512(v0, _mm512_srli_epi64(v0, 30)), m1);
-	v1 = _mm512_mullo_epi64(_mm512_xor_si512(v1, _mm512_srli_epi64(v1, 30)), m1);
-	v0 = _mm512_mullo_epi64(_mm512_xor_si512(v0, _mm512_srli_epi64(v0, 27)), m2);
-	v1 = _mm512_mullo_epi64(_mm512_xor_si512(v1, _mm512_srli_epi64(v1, 27)), m2);
-	__mmask8 k0 = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(v0, 40), thr);
-	__mmask8 k1 = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(v1, 40), thr);
-	return (__mmask16)(k0 | (unsigned)k1 << 8);
-}
-
-static AVX512 void dropout_avx512(float *y, const float *x, long n, uint64_t base, uint32_t thr, float s) {
-	const __m512i step = _mm512_set1_epi64(16 * DROP_G);
-	const __m512i vt = _mm512_set1_epi64(thr);
-	const __m512 vs = _mm512_set1_ps(s);
-	__m512i v0 = _mm512_add_epi64(_mm512_set1_epi64(base), _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(DROP_G)));
-	__m512i v1 = _mm512_add_epi64(v0, _mm512_set1_epi64(8 * DROP_G));
-	long k = 0;
-	for (; k + 16 <= n; k += 16) {
-		__mmask16 keep = keep16(v0, v1, vt);
-		_mm512_storeu_ps(y + k, _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(x + k), vs));
-		v0 = _mm512_add_epi64(v0, step);
-		v1 = _mm512_add_epi64(v1, step);
-	}
-	if (k < n) {
-		__mmask16 m = vec_tail16(n - k);
-		__mmask16 keep = keep16(v0, v1, vt) & m;
-		_mm512_mask_storeu_ps(y + k, m, _mm512_maskz_mul_ps(keep, _mm512_maskz_loadu_ps(m, x + k), vs));
-	}
-}
-
-static void vec_dropout(float *y, const float *x, long n, uint64_t base, uint32_t thr, float s) {
-	switch (vec_isa) {
-	case ISA_AVX512: dropout_avx512(y, x, n, base, thr, s); break;
-	case ISA_AVX2: dropout_avx2(y, x, n, base, thr, s); break;
-	default: dropout_scalar(y, x, n, base, thr, s);
-	}
-}
-
-// Scale: p[k] *= c, one rounding per element on every path.
-
-static AVX2 void scale_avx2(float *p, long n, float c) {
-	const __m256 vc = _mm256_set1_ps(c);
-	long k = 0;
-	for (; k + 32 <= n; k += 32) {
-		_mm256_storeu_ps(p + k, _mm256_mul_ps(_mm256_loadu_ps(p + k), vc));
-		_mm256_storeu_ps(p + k + 8, _mm256_mul_ps(_mm256_loadu_ps(p + k + 8), vc));
-		_mm256_storeu_ps(p + k + 16, _mm256_mul_ps(_mm256_loadu_ps(p + k + 16), vc));
-		_mm256_storeu_ps(p + k + 24, _mm256_mul_ps(_mm256_loadu_ps(p + k + 24), vc));
-	}
-	for (; k + 8 <= n; k += 8) _mm256_storeu_ps(p + k, _mm256_mul_ps(_mm256_loadu_ps(p + k), vc));
-	if (k < n) {
-		__m256i m = vec_tail8(n - k);
-		_mm256_maskstore_ps(p + k, m, _mm256_mul_ps(_mm256_maskload_ps(p + k, m), vc));
-	}
-}
-
-static AVX512 void scale_avx512(float *p, long n, float c) {
-	const __m512 vc = _mm512_set1_ps(c);
-	long k = 0;
-	for (; k + 64 <= n; k += 64) {
-		_mm512_storeu_ps(p + k, _mm512_mul_ps(_mm512_loadu_ps(p + k), vc));
-		_mm512_storeu_ps(p + k + 16, _mm512_mul_ps(_mm512_loadu_ps(p + k + 16), vc));
-		_mm512_storeu_ps(p + k + 32, _mm512_mul_ps(_mm512_loadu_ps(p + k + 32), vc));
-		_mm512_storeu_ps(p + k + 48, _mm512_mul_ps(_mm512_loadu_ps(p + k + 48), vc));
-	}
-	for (; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? 0xffff : vec_tail16(n - k);
-		_mm512_mask_storeu_ps(p + k, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + k), vc));
-	}
-}
-
-static void vec_scale(float *p, long n, float c) {
-	switch (vec_isa) {
-	case ISA_AVX512: scale_avx512(p, n, c); return;
-	case ISA_AVX2: scale_avx2(p, n, c); return;
-	}
-	for (long k = 0; k < n; k++) p[k] *= c;
-}
-*/
+// #include "kernels.h"
 import "C"
 
 import "unsafe"
-
-// Instruction sets of the streaming kernels, in the order of the C enum.
-const (
-	vecScalar = iota
-	vecAVX2
-	vecAVX512
-)
-
-func init() { C.vec_detect(vecAVX512) }
-
-// forceVecISA limits the streaming kernels (Dropout, Scale) to an
-// instruction set (as far as the CPU has it) so that tests cover every path,
-// and returns the one now in use.
-func forceVecISA(limit int) int { return int(C.vec_detect(C.int(limit))) }
-
-// Dropout sets, for i < len(x), y[i] = x[i]·(1/(1−p)) (the scale rounded to
-// float32 first) if element e = first+i is kept and 0 otherwise. Element e
-// is kept iff u >= p with u = float32(splitmix64(key+e·0xd1b54a32d192ed03)
-// >>40)·2^-24, SplitMix64's finaliser: the mask is a pure function of (key,
-// e), so chunks of one tensor may be done separately, with first their
-// offset, and a backward with the same key masks the same elements. y may be
-// x (the same slice, not a partly overlapping one).
-func Dropout(y, x []float32, key uint64, first int, p float32) {
-	n := len(x)
-	if n == 0 {
-		return
-	}
-	y = y[:n]
-	s := 1 / (1 - p)
-	base := key + splitmixG + uint64(first)*dropoutG
-	C.vec_dropout((*C.float)(unsafe.Pointer(&y[0])), (*C.float)(unsafe.Pointer(&x[0])), C.long(n),
-		C.uint64_t(base), C.uint32_t(dropoutThreshold(p)), C.float(s))
-}
 
 // Scale multiplies every element of row by k.
 func Scale(row []float32, k float32) {
 	if len(row) == 0 {
 		return
 	}
-	C.vec_scale((*C.float)(unsafe.Pointer(&row[0])), C.long(len(row)), C.float(k))
+	C.ops_scale(f32p(row), C.long(len(row)), C.float(k))
+}
+
+// bf16ToF32 widens src into dst (equal lengths).
+func bf16ToF32(dst []float32, src []uint16) {
+	C.ops_bf16_to_f32(u16p(src), f32p(dst), C.long(len(dst)))
+}
+
+// readWords reads every word of p once and returns their XOR.
+func readWords(p []uint32) uint32 {
+	return uint32(C.ops_read_words((*C.uint32_t)(unsafe.Pointer(unsafe.SliceData(p))), C.long(len(p))))
 }

@@ -1,46 +1,34 @@
-//go:build purego
+//go:build purego || !cgo
 
 package ops
-
-// Instruction sets of the streaming kernels; purego has only the first.
-const (
-	vecScalar = iota
-	vecAVX2
-	vecAVX512
-)
-
-// forceVecISA has nothing to switch with purego.
-func forceVecISA(int) int { return vecScalar }
-
-// Dropout sets, for i < len(x), y[i] = x[i]·(1/(1−p)) (the scale rounded to
-// float32 first) if element e = first+i is kept and 0 otherwise. Element e
-// is kept iff u >= p with u = float32(splitmix64(key+e·0xd1b54a32d192ed03)
-// >>40)·2^-24, SplitMix64's finaliser: the mask is a pure function of (key,
-// e), so chunks of one tensor may be done separately, with first their
-// offset, and a backward with the same key masks the same elements. y may be
-// x (the same slice, not a partly overlapping one).
-func Dropout(y, x []float32, key uint64, first int, p float32) {
-	y = y[:len(x)]
-	s := 1 / (1 - p)
-	thr := uint64(dropoutThreshold(p))
-	v := key + splitmixG + uint64(first)*dropoutG
-	for i, xi := range x {
-		// SplitMix64 up to its last step, z ^ (z >> 31), which leaves the
-		// top 33 bits unchanged.
-		z := (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9
-		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-		if z>>40 >= thr {
-			y[i] = xi * s
-		} else {
-			y[i] = 0
-		}
-		v += dropoutG
-	}
-}
 
 // Scale multiplies every element of row by k.
 func Scale(row []float32, k float32) {
 	for j := range row {
 		row[j] *= k
 	}
+}
+
+// bf16ToF32 widens src into dst (equal lengths).
+func bf16ToF32(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, b := range src {
+		dst[i] = BF16ToF32(b)
+	}
+}
+
+// readWords reads every word of p once and returns their XOR.
+func readWords(p []uint32) uint32 {
+	var r0, r1, r2, r3 uint32
+	k := 0
+	for ; k+4 <= len(p); k += 4 {
+		r0 ^= p[k]
+		r1 ^= p[k+1]
+		r2 ^= p[k+2]
+		r3 ^= p[k+3]
+	}
+	for ; k < len(p); k++ {
+		r0 ^= p[k]
+	}
+	return r0 ^ r1 ^ r2 ^ r3
 }

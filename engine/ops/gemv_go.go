@@ -1,9 +1,6 @@
-//go:build purego
+//go:build purego || !cgo
 
 package ops
-
-// forceScalar has nothing to switch with purego.
-func forceScalar(bool) {}
 
 // gemvBF16 computes y[i*ldy+o] (+)= Σ_c x[i*cols+c]·w[o*cols+c] for rows o
 // in [lo, hi) and i < n.
@@ -93,26 +90,11 @@ func axpyF32(w []float32, cols, lo, hi int, dy []float32, ldy, n int, dx []float
 	}
 }
 
-// bf16ToF32 widens src into dst (equal lengths).
-func bf16ToF32(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, b := range src {
-		dst[i] = BF16ToF32(b)
-	}
+// gemv512 exists only with the C kernels (avx512Products is false here).
+func (w *Weight) gemv512(lo, hi int, x []float32, n int, eo, y []float32, ldy int, acc bool) {
+	panic("ops: the AVX-512 decode kernels need cgo")
 }
 
-// readWords reads every word of p once and returns their XOR.
-func readWords(p []uint32) uint32 {
-	var r0, r1, r2, r3 uint32
-	k := 0
-	for ; k+4 <= len(p); k += 4 {
-		r0 ^= p[k]
-		r1 ^= p[k+1]
-		r2 ^= p[k+2]
-		r3 ^= p[k+3]
-	}
-	for ; k < len(p); k++ {
-		r0 ^= p[k]
-	}
-	return r0 ^ r1 ^ r2 ^ r3
-}
+func eoLen(int) int { return 0 }
+
+func splitEO([]float32, int, []float32) {}

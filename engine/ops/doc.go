@@ -1,0 +1,100 @@
+// Package ops owns the numeric kernels of the engine: frozen weights in
+// float32 or bfloat16 and their products (MulT, Mul), the matrix-multiply
+// backend (Gemm), the element-wise kernels of a layer (softmax's exp and
+// max, SwiGLU, dropout, scaling), the worker pool they split work over,
+// and the choice of instruction set they run with. It knows nothing of
+// models: engine/nn composes these kernels into layers.
+//
+// Shapes are row-major. A Linear weight has PyTorch's layout [out, in] and
+// computes y = x·Wᵀ.
+//
+// # Backends
+//
+// The default build (cgo) has three kinds of products:
+//   - Products with a weight and more than GEMVMaxN input rows (prefill,
+//     training) run on tiled AVX-512 kernels (tiled.c) that read the
+//     weight in place and widen bfloat16 in registers. sgemm would repack
+//     the whole weight on every call, which at 64–256 input rows costs about
+//     as much as the arithmetic (see BenchmarkTiledVsSgemm).
+//   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
+//     bandwidth: vector kernels stream the weight once per call, the threads
+//     taking chunks of 256 KiB of weight rows in turn (each chunk one
+//     sequential read), so a bfloat16 weight (half the bytes) is about twice
+//     as fast as float32. StreamWeights reads weights the same way and does
+//     nothing else: the bound the decode benchmarks compare against.
+//     Batched decoding (n > 1) runs every input through the one-input
+//     kernel over each block of rows while the block is in cache, so row i
+//     of MulT's result is bit for bit what MulT gives for input i alone:
+//     a sample's output does not depend on the batch it is decoded in.
+//   - Gemm (attention, LoRA) runs on OpenBLAS through gonum.org/v1/netlib.
+//
+// Without AVX-512 (or with QWENTUNE_GEMM=blas) the weight products with
+// many rows go to sgemm too, bfloat16 widened block by block into a reused
+// float32 scratch, and the decode kernels use AVX2/FMA or scalar C. With
+// -tags purego, or without cgo, every product runs on gonum's pure-Go BLAS
+// and Go loops, behind the same API.
+//
+// # Kernel families
+//
+// The C kernels come in families named after the instruction sets their
+// vector code needs (Family): Scalar (any x86-64), AVX2 (AVX2 and FMA) and
+// AVX512 (those and AVX-512 F, BW, VL and DQ). The CPU's features are
+// detected once, in Go (isa.go, golang.org/x/sys/cpu), the best family
+// this CPU runs is put in force, and the C side is told with one setter
+// (ops_set_family). ISA reports the family in force and Features the CPU's
+// features, including AVX512_BF16 and AVX512_VNNI, which no family needs
+// yet. Each vector function carries its own target attribute, never a
+// file-wide -m flag, so the scalar code stays runnable on any x86-64. The
+// kernel tests run every family explicitly, in subtests named after it,
+// and report a family this CPU cannot run as NOT TESTED; TestFamilyRuns
+// checks, with run counters in the C code, that each family in force
+// really runs its own code.
+//
+// # Files
+//
+// C kernels (compiled by cgo; kernels.h has the shared macros, helpers and
+// the entry points, exp.h the float32 e^x):
+//   - gemv.c: products of a weight with at most GEMVMaxN inputs (decode):
+//     MulT in AVX2/scalar and the batched AVX-512 MulT; Mul in AVX2/scalar.
+//   - tiled.c: products of a weight with many inputs, AVX-512 only.
+//   - softmax.c: a row's maximum and e^(x − shift) with the sum.
+//   - swiglu.c: SwiGLU and its backward.
+//   - dropout.c: counter-based dropout.
+//   - vec.c: row scaling, bfloat16 widening, a pure read of memory.
+//   - isa.c: the family in force and the test run counters.
+//
+// Go, one file per concern; a *_c.go file (cgo) calls the C kernels and its
+// *_go.go twin (-tags purego or no cgo) has the same functions in Go:
+//   - ops.go: Weight, MulT, Mul, Gemm, bfloat16 conversion.
+//   - gemv_c.go, gemv_go.go: the decode products.
+//   - tiled.go (the driver), tiled_c.go, tiled_go.go: the tiled products.
+//   - softmax_c.go, softmax_go.go, exp_go.go: ExpShiftSum, MaxF32.
+//   - swiglu_c.go, swiglu_go.go: SwiGLU, SwiGLUBackward.
+//   - dropout.go (the mask's constants), dropout_c.go, dropout_go.go: Dropout.
+//   - vec_c.go, vec_go.go: Scale, bfloat16 widening, reading memory.
+//   - isa.go, isa_c.go, isa_go.go: families, CPU features, ISA, Features.
+//   - openblas.go, gonum.go: the BLAS behind Gemm and sgemm (Backend).
+//   - pool.go: the worker pool (Parallel, Threads).
+//   - measure.go: peak sgemm rate and memory bandwidth, StreamWeights.
+//
+// # Who owns the cores
+//
+// The engine runs one heavy operation at a time, and that operation owns all
+// cores while it runs. Parallel, the tiled and decode kernels and Gemm split
+// work over a persistent pool of Threads() goroutines (GOMAXPROCS), the
+// caller doing the first chunk. The decode kernels hand their rows out in
+// chunks from a shared counter (runDynamic) rather than in fixed shares: on
+// a shared virtual machine one core often runs slower than the other, and
+// with fixed halves the faster one waited at the end of every product. The
+// pool starts once, so a call does not spawn goroutines or allocate: the
+// decode loop stays allocation-free.
+//
+// When the tiled kernels are on, OpenBLAS runs single-threaded
+// (SetBLASThreads(1)) and Gemm splits a large product over the pool, each
+// chunk one sgemm call: after a multi-threaded call OpenBLAS's workers poll
+// with sched_yield before they sleep, and they would take cores from the
+// pool's next kernel. Without the tiled kernels OpenBLAS owns the cores
+// inside each BLAS call (one thread per core) while Go code waits, and the
+// two take turns rather than share. The sgemm peak the benchmarks compare
+// against is measured with OpenBLAS's own threads either way.
+package ops

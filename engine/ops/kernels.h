@@ -1,0 +1,140 @@
+// kernels.h: what the C kernels of engine/ops share: the kernel families,
+// the target attributes, the run counters of the family tests, the
+// bfloat16 loads, and every entry point the Go files call.
+//
+// Each vector kernel carries its own target attribute (AVX2, AVX512 below)
+// instead of a file-wide -mavx2 or -mavx512f, so that the scalar fallbacks,
+// and anything GCC inlines into them, stay runnable on any x86-64. Which
+// family runs is decided once, in Go (isa.go), and handed down with
+// ops_set_family before any kernel runs.
+//
+// A .c file's functions that are not static are global symbols of the whole
+// program: they all start with ops_, and helpers shared between files are
+// static inline here.
+
+#ifndef OPS_KERNELS_H
+#define OPS_KERNELS_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+// The kernel families, in the order of Family in isa.go. OPS_AVX2 needs
+// AVX2 and FMA; OPS_AVX512 needs those and AVX-512 F, BW, VL and DQ, the
+// union of what its kernels use (BW: 16-bit masked loads of bfloat16; VL:
+// masked 256-bit loads; DQ: 64-bit multiplies of dropout).
+enum { OPS_SCALAR, OPS_AVX2, OPS_AVX512, OPS_FAMILIES };
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")))
+#define INLINE static inline __attribute__((always_inline))
+
+// ops_family is the family in force (isa.c); kernels without code for it
+// run the best family below it that they have.
+extern int ops_family;
+void ops_set_family(int family);
+
+// The kernels whose runs the family tests count, per family that ran.
+enum {
+	OPS_K_GEMV,       // MulT with few inputs (gemv.c)
+	OPS_K_AXPY,       // Mul with few inputs (gemv.c)
+	OPS_K_TILED_MULT, // MulT with many inputs (tiled.c)
+	OPS_K_TILED_MUL,  // Mul with many inputs (tiled.c)
+	OPS_K_EXP_SUM,    // softmax.c
+	OPS_K_MAX,        // softmax.c
+	OPS_K_SWIGLU,     // swiglu.c
+	OPS_K_SWIGLU_BWD, // swiglu.c
+	OPS_K_DROPOUT,    // dropout.c
+	OPS_K_SCALE,      // vec.c
+	OPS_K_WIDEN,      // vec.c
+	OPS_K_READ,       // vec.c
+	OPS_KERNELS
+};
+
+// OPS_RAN(k, f) counts a run of kernel k in family f while the counters are
+// on (tests only): one predictable branch per call otherwise.
+extern int ops_counting;
+extern long ops_runs[OPS_KERNELS][OPS_FAMILIES];
+#define OPS_RAN(k, f)                                                              \
+	do {                                                                           \
+		if (__builtin_expect(ops_counting, 0))                                     \
+			__atomic_fetch_add(&ops_runs[k][f], 1, __ATOMIC_RELAXED);              \
+	} while (0)
+void ops_count_runs(int on);
+long ops_runs_of(int kernel, int family);
+
+// bfloat16 is the upper half of a float32.
+INLINE float bf16f(uint16_t b) {
+	uint32_t u = (uint32_t)b << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+INLINE float f32f(float f) { return f; }
+
+// load_bf16 and load_f32 load 8 weights as float32.
+INLINE AVX2 __m256 load_bf16(const uint16_t *p) {
+	__m128i h = _mm_loadu_si128((const __m128i *)p);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE AVX2 __m256 load_f32(const float *p) { return _mm256_loadu_ps(p); }
+
+// ld_f32 and ld_bf16 load the lanes of m of 16 weights as float32, the
+// others zero.
+INLINE AVX512 __m512 ld_f32(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+
+INLINE AVX512 __m512 ld_bf16(const uint16_t *p, __mmask16 m) {
+	__m256i h = _mm256_maskz_loadu_epi16(m, p);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// ops_tail8[8-m .. 16-m) is an AVX2 load mask for the first m of 8 lanes.
+static const int32_t ops_tail8[16] __attribute__((unused)) = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+INLINE AVX2 __m256i tail_mask8(long m) {
+	return _mm256_loadu_si256((const __m256i *)(ops_tail8 + 8 - m));
+}
+
+INLINE __mmask16 tail_mask16(long m) { return (__mmask16)((1u << m) - 1); }
+
+// gemv.c: products of a weight with at most GEMVN_MAX inputs (decoding).
+// GEMVN_MAX is the most inputs ops_gemv512_* takes (GEMVMaxN in Go).
+#define GEMVN_MAX 8
+void ops_gemv_f32(const float *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
+void ops_gemv_bf16(const uint16_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
+void ops_gemv512_f32(const float *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
+void ops_gemv512_bf16(const uint16_t *w, long cols, long lo, long hi, const float *x, const float *eo, long eolen,
+	long n, float *y, long ldy, int acc);
+void ops_split_eo(const float *x, long cols, float *eo);
+void ops_axpy_f32(const float *w, long cols, long lo, long hi, const float *dy, long ldy, long n, float *dx, int acc);
+void ops_axpy_bf16(const uint16_t *w, long cols, long lo, long hi, const float *dy, long ldy, long n, float *dx, int acc);
+
+// tiled.c: products of a weight with many inputs (prefill, training).
+void ops_mult_f32(const float *w, long cols, long lo, long hi, const float *xt, long np, long n, float *y, long ldy,
+	int acc, long kc);
+void ops_mult_bf16(const uint16_t *w, long cols, long lo, long hi, const float *xt, long np, long n, float *y, long ldy,
+	int acc, long kc);
+void ops_transpose(const float *x, long n, long cols, long lo, long hi, float *xt, long np);
+void ops_mul_f32(const float *w, long cols, long rows, long lo, long hi, const float *dy, long n, float *dx, int acc, long oc);
+void ops_mul_bf16(const uint16_t *w, long cols, long rows, long lo, long hi, const float *dy, long n, float *dx, int acc,
+	long oc);
+
+// softmax.c
+double ops_exp_shift_sum(float *p, long n, float shift);
+float ops_max(const float *p, long n);
+
+// swiglu.c
+void ops_swiglu(float *h, const float *gate, const float *up, long n);
+void ops_swiglu_bwd(float *dgate, float *dup, const float *dh, const float *gate, const float *up, long n);
+
+// dropout.c
+void ops_dropout(float *y, const float *x, long n, uint64_t base, uint32_t thr, float s);
+
+// vec.c
+void ops_scale(float *p, long n, float c);
+void ops_bf16_to_f32(const uint16_t *src, float *dst, long count);
+uint32_t ops_read_words(const uint32_t *p, long count);
+
+#endif
