@@ -180,6 +180,15 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if g, ok := res["model_gflops"].(float64); ok {
 		res["mfu_vs_sgemm"] = g / sgemm
 	}
+	if peak := ops.MeasureBF16PeakGFLOPS(time.Second); peak > 0 {
+		res["bf16_peak_gflops"] = peak
+		if g, ok := res["model_gflops"].(float64); ok {
+			res["mfu_vs_bf16_peak"] = g / peak
+		}
+		if g, ok := res["prefill_gflops"].(float64); ok {
+			res["prefill_vs_bf16_peak"] = g / peak
+		}
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}

@@ -1,6 +1,9 @@
 package ops
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // bfloat16 compute (issue 17, SPEC §9): the products of a frozen weight with
 // activations rounded to bfloat16 (nearest even), products and sums in
@@ -118,4 +121,25 @@ func packBF16(dst []uint16, x []float32, n, cols, ld int) {
 			roundRange(dst[i*ld:i*ld+cols], x[i*cols:(i+1)*cols])
 		}
 	})
+}
+
+// MeasureBF16PeakGFLOPS measures the bfloat16 dot-product peak: a tight
+// loop of independent VDPBF16PS on registers on every core of the pool at
+// once, for at least d (fastest of at least three runs after a warm-up), in
+// GFLOP/s (64 flops an instruction). It returns 0 where the CPU has no
+// AVX512_BF16.
+func MeasureBF16PeakGFLOPS(d time.Duration) float64 {
+	if !cKernels || !cpuFeatures.AVX512BF16 {
+		return 0
+	}
+	const iters = 1 << 20
+	threads := Threads()
+	run := func() {
+		Parallel(threads, func(lo, hi int) {
+			for range hi - lo {
+				dpPeakRun(iters)
+			}
+		})
+	}
+	return float64(threads) * iters * 768 / fastest(d, run).Seconds() / 1e9
 }

@@ -5,6 +5,7 @@ package ops
 /*
 #include <stdint.h>
 void ops_dp_mult(const uint16_t *w, long cols, long lo, long hi, const uint16_t *x, long n, float *y, long ldy, int acc);
+float ops_dp_peak(long iters);
 void ops_round_bf16(const float *src, uint16_t *dst, long count);
 void ops_dp_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd, long n, float *dx, int acc);
 */
@@ -27,3 +28,6 @@ func roundRange(dst []uint16, src []float32) {
 		C.ops_round_bf16(f32p(src), u16p(dst), C.long(len(src)))
 	}
 }
+
+// dpPeakRun runs iters steps of 12 VDPBF16PS (dpbf16.c), 768 flops a step.
+func dpPeakRun(iters int) float32 { return float32(C.ops_dp_peak(C.long(iters))) }

@@ -152,3 +152,14 @@ func BenchmarkBF16Products(b *testing.B) {
 		})
 	}
 }
+
+// TestBF16PeakLoop checks that the peak loop really runs its VDPBF16PS:
+// 12 accumulators × 16 lanes each gain 2·1·2^-7 per step, exactly.
+func TestBF16PeakLoop(t *testing.T) {
+	if why := cannotRun(AVX512); why != "" || !Features().AVX512BF16 {
+		t.Skipf("NOT TESTED: the peak loop needs avx512bf16 (%s)", why)
+	}
+	if got, want := dpPeakRun(1<<10), float32(192*(1<<10))/64; got != want {
+		t.Fatalf("peak loop sum %g, want %g", got, want)
+	}
+}

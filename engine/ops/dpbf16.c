@@ -141,3 +141,21 @@ BF16 void ops_dp_mul(const uint16_t *w, long cols, long rows, long lo, long hi, 
 		}
 	}
 }
+
+// ops_dp_peak runs iters steps of 12 independent VDPBF16PS on registers
+// (no memory traffic): the instruction's throughput, 64 flops each (16
+// lanes × 2 products and 2 sums). The sum of the accumulators is returned
+// so the loop is not optimised away.
+BF16 float ops_dp_peak(long iters) {
+	__m512 s[12];
+	for (int k = 0; k < 12; k++) s[k] = _mm512_setzero_ps();
+	__m512i a = _mm512_set1_epi32(0x3f803f80), b = _mm512_set1_epi32(0x3c003c00);
+	for (long i = 0; i < iters; i++) {
+		_Pragma("GCC unroll 12")
+		for (int k = 0; k < 12; k++) s[k] = dp(s[k], a, b);
+		__asm__ volatile("" : "+v"(a), "+v"(b));
+	}
+	__m512 t = s[0];
+	for (int k = 1; k < 12; k++) t = _mm512_add_ps(t, s[k]);
+	return _mm512_reduce_add_ps(t);
+}
