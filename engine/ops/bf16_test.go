@@ -132,24 +132,26 @@ func TestBF16RoundsActivations(t *testing.T) {
 // weight, at a Qwen2-1.5B projection shape and 256 input rows.
 func BenchmarkBF16Products(b *testing.B) {
 	rng := rand.New(rand.NewPCG(73, 74))
-	const rows, cols, n = 1536, 1536, 256
-	w := randWeight(rng, rows, cols, true)
-	x, y := randSlice(rng, n*cols), make([]float32, n*rows)
-	for _, c := range []struct {
-		name string
-		fn   func()
-	}{
-		{"MulT/f32act", func() { w.MulT(y, x, n, false) }},
-		{"MulT/bf16", func() { w.MulTBF16(y, x, n, false) }},
-		{"Mul/f32act", func() { w.Mul(x, y, n, false) }},
-		{"Mul/bf16", func() { w.MulBF16(x, y, n, false) }},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				c.fn()
-			}
-			b.ReportMetric(2*rows*cols*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+	for _, sh := range [][2]int{{1536, 1536}, {896, 896}, {4864, 896}, {896, 4864}} {
+		rows, cols, n := sh[0], sh[1], 256
+		w := randWeight(rng, rows, cols, true)
+		x, y := randSlice(rng, n*cols), make([]float32, n*rows)
+		for _, c := range []struct {
+			name string
+			fn   func()
+		}{
+			{"MulT/f32act", func() { w.MulT(y, x, n, false) }},
+			{"MulT/bf16", func() { w.MulTBF16(y, x, n, false) }},
+			{"Mul/f32act", func() { w.Mul(x, y, n, false) }},
+			{"Mul/bf16", func() { w.MulBF16(x, y, n, false) }},
+		} {
+			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, c.name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					c.fn()
+				}
+				b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 	}
 }
 
