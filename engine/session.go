@@ -157,7 +157,9 @@ func (s *Session) StopIDs(chat bool) []int {
 
 // Summary describes the loaded model for the model screen and `inspect`.
 type Summary struct {
-	Name, Dir, DType                      string
+	Name, Dir, DType string
+	// ComputeDType is the arithmetic of the weight products in force.
+	ComputeDType                          string
 	Params                                int64
 	WeightBytes                           int64
 	Layers, Hidden, Heads, KVHeads, Vocab int
@@ -168,7 +170,7 @@ type Summary struct {
 // Summary returns the model's size and shape.
 func (s *Session) Summary() Summary {
 	c := s.Config
-	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
+	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, ComputeDType: s.ComputeDType, Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
 		Layers: c.NumHiddenLayers, Hidden: c.HiddenSize, Heads: c.NumAttentionHeads, KVHeads: c.NumKeyValueHeads,
 		Vocab: c.VocabSize, ContextLength: c.MaxPositionEmbeddings, Tied: c.TieWordEmbeddings}
 }
