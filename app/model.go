@@ -183,6 +183,9 @@ func (s *modelScreen) Load() {
 	}
 	go func() {
 		sess, err := engine.Open(ctx, cfg.Name, cfg.Revision, cfg.Dtype, onEvent)
+		if err == nil {
+			_, err = sess.SetComputeDtype(cfg.ComputeDtype)
+		}
 		runOnUI(func() {
 			cancel()
 			s.cancelFn = nil
@@ -235,6 +238,7 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	add("Folder", sum.Dir)
 	add("Parameters", fmt.Sprintf("%s (%d)", humanCount(sum.Params), sum.Params))
 	add("Weights dtype", sum.DType)
+	add("Compute dtype", sum.ComputeDType)
 	add("Memory for weights", model.ByteSize(sum.WeightBytes))
 	add("Context length", fmt.Sprintf("%d tokens", sum.ContextLength))
 	add("Layers · hidden", fmt.Sprintf("%d · %d", sum.Layers, sum.Hidden))

@@ -9,6 +9,7 @@ import (
 
 	"qwentune/engine/config"
 	"qwentune/engine/nn"
+	"qwentune/engine/ops"
 	"qwentune/engine/progress"
 	"qwentune/model"
 	"qwentune/model/peft"
@@ -27,11 +28,14 @@ type Session struct {
 	// Dir is the folder the model was loaded from.
 	Dir string
 	// DType is the weight storage: float32 or bfloat16.
-	DType     string
-	Config    model.Config
-	Gen       model.GenerationConfig
-	Model     *nn.Model
-	Tokenizer *tokenizer.Tokenizer
+	DType string
+	// ComputeDType is the arithmetic of the frozen-weight products
+	// (SetComputeDtype): float32 or bfloat16.
+	ComputeDType string
+	Config       model.Config
+	Gen          model.GenerationConfig
+	Model        *nn.Model
+	Tokenizer    *tokenizer.Tokenizer
 
 	mu sync.Mutex
 }
@@ -59,7 +63,7 @@ func OpenDir(dir, name, dtype string) (*Session, error) {
 	if dtype == "" {
 		dtype = "float32"
 	}
-	s.DType = dtype
+	s.DType, s.ComputeDType = dtype, "float32"
 	return s, nil
 }
 
@@ -153,7 +157,9 @@ func (s *Session) StopIDs(chat bool) []int {
 
 // Summary describes the loaded model for the model screen and `inspect`.
 type Summary struct {
-	Name, Dir, DType                      string
+	Name, Dir, DType string
+	// ComputeDType is the arithmetic of the weight products in force.
+	ComputeDType                          string
 	Params                                int64
 	WeightBytes                           int64
 	Layers, Hidden, Heads, KVHeads, Vocab int
@@ -164,7 +170,43 @@ type Summary struct {
 // Summary returns the model's size and shape.
 func (s *Session) Summary() Summary {
 	c := s.Config
-	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
+	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, ComputeDType: s.ComputeDType, Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
 		Layers: c.NumHiddenLayers, Hidden: c.HiddenSize, Heads: c.NumAttentionHeads, KVHeads: c.NumKeyValueHeads,
 		Vocab: c.VocabSize, ContextLength: c.MaxPositionEmbeddings, Tied: c.TieWordEmbeddings}
+}
+
+// ResolveComputeDtype returns the compute dtype that model.compute_dtype
+// (float32, bfloat16 or auto; empty means float32) puts in force on this
+// CPU: auto is bfloat16 where the CPU has AVX512_BF16, float32 elsewhere.
+func ResolveComputeDtype(s string) (string, error) {
+	switch s {
+	case "", "float32":
+		return "float32", nil
+	case "bfloat16":
+		return "bfloat16", nil
+	case "auto":
+		if ops.Features().AVX512BF16 {
+			return "bfloat16", nil
+		}
+		return "float32", nil
+	}
+	return "", fmt.Errorf("model.compute_dtype: must be one of float32, bfloat16, auto, got %q", s)
+}
+
+// SetComputeDtype puts model.compute_dtype s in force for every product
+// with a frozen weight (training, evaluation, prefill) and returns the
+// dtype it resolved to. bfloat16 stores float32 projection weights as
+// bfloat16 once.
+func (s *Session) SetComputeDtype(dtype string) (string, error) {
+	d, err := ResolveComputeDtype(dtype)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.Model.SetComputeBF16(d == "bfloat16"); err != nil {
+		return "", err
+	}
+	s.ComputeDType = d
+	return d, nil
 }

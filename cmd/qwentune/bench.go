@@ -39,6 +39,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	mode := args[0]
 	modelDir := fs.String("model", "", "model folder (or Hub id, or demo)")
 	dtype := fs.String("dtype", "float32", "weight storage: float32 or bfloat16")
+	computeDtype := fs.String("compute-dtype", "float32", "arithmetic of the weight products: float32, bfloat16 or auto")
 	promptLen := fs.Int("prompt-len", 64, "infer: prompt tokens")
 	gen := fs.Int("gen", 32, "infer: generated tokens")
 	seq := fs.Int("seq", 256, "train: tokens per sequence (one sequence per step)")
@@ -75,7 +76,11 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := map[string]any{"mode": mode, "model": *modelDir, "dtype": *dtype, "backend": ops.Backend(), "kernel": ops.CoreName(),
+	compute, err := s.SetComputeDtype(*computeDtype)
+	if err != nil {
+		return usagef("--compute-dtype: %v", err)
+	}
+	res := map[string]any{"mode": mode, "model": *modelDir, "dtype": *dtype, "compute_dtype": compute, "backend": ops.Backend(), "kernel": ops.CoreName(),
 		"openblas_coretype_env": os.Getenv("OPENBLAS_CORETYPE"), "threads": runtime.GOMAXPROCS(0),
 		"params": s.Model.NumParams(), "weight_bytes": s.Model.WeightBytes()}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -174,6 +179,15 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	if g, ok := res["model_gflops"].(float64); ok {
 		res["mfu_vs_sgemm"] = g / sgemm
+	}
+	if peak := ops.MeasureBF16PeakGFLOPS(time.Second); peak > 0 {
+		res["bf16_peak_gflops"] = peak
+		if g, ok := res["model_gflops"].(float64); ok {
+			res["mfu_vs_bf16_peak"] = g / peak
+		}
+		if g, ok := res["prefill_gflops"].(float64); ok {
+			res["prefill_vs_bf16_peak"] = g / peak
+		}
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)

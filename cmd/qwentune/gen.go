@@ -177,6 +177,9 @@ func openConfigSession(ctx context.Context, cfg config.Config, adapterFlag strin
 	if err != nil {
 		return nil, nil, "", err
 	}
+	if _, err := s.SetComputeDtype(cfg.Model.ComputeDtype); err != nil {
+		return nil, nil, "", err
+	}
 	dir := adapterFlag
 	if dir == "" {
 		dir = engine.AdapterDir(cfg)

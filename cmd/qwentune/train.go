@@ -88,6 +88,9 @@ func runTrain(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := sess.SetComputeDtype(cfg.Model.ComputeDtype); err != nil {
+		return err
+	}
 	data, err := engine.InspectDatasetContext(ctx, cfg.Dataset.TrainFile, sess.Tokenizer, cfg.Dataset)
 	if err != nil {
 		return err

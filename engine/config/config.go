@@ -31,8 +31,12 @@ type Config struct {
 type ModelConfig struct {
 	// Name is a Hugging Face model id ("Qwen/Qwen2-1.5B") or a local folder.
 	Name string `yaml:"name"`
-	// Dtype is the compute dtype: float32 or bfloat16.
+	// Dtype is the storage of the frozen weights: float32 or bfloat16.
 	Dtype string `yaml:"dtype"`
+	// ComputeDtype is the dtype of the products with frozen weights:
+	// float32, bfloat16 (torch autocast's semantics) or auto (bfloat16
+	// where the CPU has AVX512_BF16).
+	ComputeDtype string `yaml:"compute_dtype"`
 	// Revision is the Hub branch, tag or commit to download.
 	Revision string `yaml:"revision"`
 	// Adapter is a PEFT adapter folder applied on top of the model by
@@ -147,7 +151,7 @@ type ChatConfig struct {
 // mostly padding.
 func Default() Config {
 	return Config{
-		Model: ModelConfig{Name: "Qwen/Qwen2-1.5B", Dtype: "float32", Revision: "main"},
+		Model: ModelConfig{Name: "Qwen/Qwen2-1.5B", Dtype: "float32", ComputeDtype: "float32", Revision: "main"},
 		LoRA: LoRAConfig{R: 64, Alpha: 16, Dropout: 0.05,
 			TargetModules: []string{"q_proj", "v_proj"}},
 		Dataset: DatasetConfig{TrainFile: "data/train.jsonl", TestFile: "data/test.jsonl",

@@ -139,7 +139,7 @@ func (m *Model) Logits(ids []int) [][]float32 {
 	m.forward(c.self, ids)
 	d := m.d
 	flat := make([]float32, len(ids)*d.V)
-	m.LMHead.MulT(flat, c.xn[:len(ids)*d.H], len(ids), false)
+	mulT(m.LMHead, m.headBF16, flat, c.xn[:len(ids)*d.H], len(ids))
 	out := make([][]float32, len(ids))
 	for i := range out {
 		out[i] = flat[i*d.V : (i+1)*d.V]

@@ -10,7 +10,7 @@ import "qwentune/engine/ops"
 // lo.Dropout > 0 (xd [n, in] is then its scratch). u [n, r] receives
 // drop(x)·Aᵀ, which the backward pass needs.
 func linearForward(y, x []float32, n int, lin *Linear, lo *LoRA, u, xd []float32, key uint64, train bool) {
-	lin.Weight.MulT(y, x, n, false)
+	mulT(&lin.Weight, lin.bf16, y, x, n)
 	if lin.Bias != nil {
 		addBias(y, lin.Bias, n, lin.Weight.Rows)
 	}
@@ -45,7 +45,11 @@ func linearForward(y, x []float32, n int, lin *Linear, lo *LoRA, u, xd []float32
 // db += Σ_rows dy. du [n, r] and xd [n, in] are scratch.
 func linearBackward(dx, dy, x []float32, n int, lin *Linear, lo *LoRA, u, du, xd []float32, key uint64, train, accumulate bool) {
 	in, out := lin.Weight.Cols, lin.Weight.Rows
-	lin.Weight.Mul(dx, dy, n, accumulate)
+	if lin.bf16 {
+		lin.Weight.MulBF16(dx, dy, n, accumulate)
+	} else {
+		lin.Weight.Mul(dx, dy, n, accumulate)
+	}
 	if lin.wp != nil {
 		ops.Gemm(true, false, out, in, n, 1, dy, out, x, in, 1, lin.wp.Grad, in)
 	}

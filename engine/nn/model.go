@@ -14,6 +14,8 @@ import (
 type Linear struct {
 	Weight ops.Weight
 	Bias   []float32
+	// bf16 computes the products with Weight in bfloat16 (SetComputeBF16).
+	bf16 bool
 	// wp and bp expose Weight.F32 and Bias as trainable Params in
 	// full-parameter mode (TrainAll); nil otherwise.
 	wp, bp *Param
@@ -63,10 +65,13 @@ type Model struct {
 	// TrainOptions controls how ForwardBackward trades memory for time.
 	TrainOptions TrainOptions
 
-	dtype   string
-	d       dims
-	adapter *Adapter
-	rope    ropeTable
+	dtype string
+	d     dims
+	// headBF16 computes the LM head's products with many rows in bfloat16
+	// (SetComputeBF16).
+	headBF16 bool
+	adapter  *Adapter
+	rope     ropeTable
 	// full-parameter training (TrainAll).
 	full   bool
 	embedP *Param

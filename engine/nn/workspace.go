@@ -436,7 +436,7 @@ func (m *Model) headLoss(w *workspace, dxn []float32, lossScale float32) float64
 			copy(w.xc[i*d.H:(i+1)*d.H], w.xn[p*d.H:(p+1)*d.H])
 		}
 		z := w.logits[:c*d.V]
-		m.LMHead.MulT(z, w.xc[:c*d.H], c, false)
+		mulT(m.LMHead, m.headBF16, z, w.xc[:c*d.H], c)
 		crossEntropyForward(w.loss, w.sum, z, c, d.V, tgt)
 		for _, l := range w.loss[:c] {
 			total += l
@@ -445,7 +445,11 @@ func (m *Model) headLoss(w *workspace, dxn []float32, lossScale float32) float64
 			continue
 		}
 		crossEntropyBackward(z, w.sum, c, d.V, tgt, lossScale)
-		m.LMHead.Mul(w.dxc[:c*d.H], z, c, false)
+		if m.headBF16 {
+			m.LMHead.MulBF16(w.dxc[:c*d.H], z, c, false)
+		} else {
+			m.LMHead.Mul(w.dxc[:c*d.H], z, c, false)
+		}
 		for i, p := range pos {
 			copy(dxn[p*d.H:(p+1)*d.H], w.dxc[i*d.H:(i+1)*d.H])
 		}

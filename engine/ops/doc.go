@@ -57,6 +57,8 @@
 //   - gemv.c: products of a weight with at most GEMVMaxN inputs (decode):
 //     MulT in AVX2/scalar and the batched AVX-512 MulT; Mul in AVX2/scalar.
 //   - tiled.c: products of a weight with many inputs, AVX-512 only.
+//   - dpbf16.c: bfloat16-compute products (MulTBF16, MulBF16) on
+//     VDPBF16PS, in the AVX-512 family where the CPU has AVX512_BF16.
 //   - softmax.c: a row's maximum and e^(x − shift) with the sum.
 //   - swiglu.c: SwiGLU and its backward.
 //   - dropout.c: counter-based dropout.
@@ -68,6 +70,8 @@
 //   - ops.go: Weight, MulT, Mul, Gemm, bfloat16 conversion.
 //   - gemv_c.go, gemv_go.go: the decode products.
 //   - tiled.go (the driver), tiled_c.go, tiled_go.go: the tiled products.
+//   - bf16.go (the driver and the widening fallback), bf16_c.go, bf16_go.go:
+//     bfloat16 compute (activations rounded to bfloat16, float32 sums).
 //   - softmax_c.go, softmax_go.go, exp_go.go: ExpShiftSum, MaxF32.
 //   - swiglu_c.go, swiglu_go.go: SwiGLU, SwiGLUBackward.
 //   - dropout.go (the mask's constants), dropout_c.go, dropout_go.go: Dropout.

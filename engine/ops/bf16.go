@@ -1,0 +1,145 @@
+package ops
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// bfloat16 compute (issue 17, SPEC §9): the products of a frozen weight with
+// activations rounded to bfloat16 (nearest even), products and sums in
+// float32, as torch.autocast("cpu", dtype=torch.bfloat16) computes a Linear.
+// On a CPU with AVX512_BF16 (and the AVX-512 family in force) they run on
+// VDPBF16PS kernels (dpbf16.c) that read a bfloat16 weight as stored and
+// the activations packed once per product. Elsewhere the activations are
+// rounded the same way and go through MulT and Mul (the AVX-512 or AVX2
+// widening kernels, or sgemm), so every path computes the same products of
+// the same bfloat16 operands and differs only in the order of the float32
+// sums.
+
+// dpbf16Off turns the VDPBF16PS kernels off (tests force the fallbacks).
+var dpbf16Off atomic.Bool
+
+// useDPBF16 reports whether bfloat16 products run on VDPBF16PS.
+func useDPBF16() bool {
+	return cKernels && cpuFeatures.AVX512BF16 && ISA() == AVX512 && !dpbf16Off.Load()
+}
+
+// HasBF16Dot reports whether the bfloat16 products run on the CPU's
+// bfloat16 dot-product instruction (AVX512_BF16) rather than widening.
+func HasBF16Dot() bool { return useDPBF16() }
+
+// MulTBF16 computes y[n, Rows] = bf16(x)·Wᵀ, x rounded to bfloat16, adding
+// to y when accumulate is set. A float32 weight is used as stored (its
+// products are then exact products of bfloat16 activations and float32
+// weights); callers in bfloat16 compute store their weights as bfloat16.
+func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
+	w.check("MulTBF16", y, w.Rows, x, w.Cols, n)
+	if n == 0 || w.Rows == 0 {
+		return
+	}
+	if w.BF16 != nil && w.Cols > 0 && useDPBF16() {
+		xb := make([]uint16, n*w.Cols)
+		packBF16(xb, x, n, w.Cols, w.Cols)
+		w.dpMulT(y, xb, n, accumulate)
+		return
+	}
+	w.MulT(y, roundedF32(x[:n*w.Cols]), n, accumulate)
+}
+
+// MulBF16 computes dx[n, Cols] = bf16(dy)·W, dy rounded to bfloat16, adding
+// to dx when accumulate is set: the input gradient of MulTBF16 as autocast
+// computes it.
+func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
+	w.check("MulBF16", dx, w.Cols, dy, w.Rows, n)
+	if n == 0 || w.Cols == 0 {
+		return
+	}
+	if w.BF16 != nil && w.Rows > 0 && useDPBF16() {
+		ld := (w.Rows + 1) &^ 1
+		db := make([]uint16, n*ld)
+		packBF16(db, dy, n, w.Rows, ld)
+		w.dpMul(dx, db, ld, n, accumulate)
+		return
+	}
+	w.Mul(dx, roundedF32(dy[:n*w.Rows]), n, accumulate)
+}
+
+// roundedF32 returns a copy of x with every value rounded to bfloat16.
+func roundedF32(x []float32) []float32 {
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = BF16ToF32(F32ToBF16(v))
+	}
+	return r
+}
+
+// dpTask runs a VDPBF16PS product over weight rows (mulT) or columns.
+type dpTask struct {
+	w     *Weight
+	out   []float32
+	in    []uint16
+	ld, n int
+	acc   bool
+	mulT  bool
+}
+
+func (t *dpTask) run(_, lo, hi int) {
+	if t.mulT {
+		t.w.dpMulTRows(lo, hi, t.in, t.n, t.out, t.acc)
+	} else {
+		t.w.dpMulCols(lo, hi, t.in, t.ld, t.n, t.out, t.acc)
+	}
+}
+
+func (w *Weight) dpMulT(y []float32, xb []uint16, n int, acc bool) {
+	locked := acquirePool()
+	t := &dpTask{w: w, out: y, in: xb, n: n, acc: acc, mulT: true}
+	runOn(locked, t, w.Rows, 4)
+	if locked {
+		pool.mu.Unlock()
+	}
+}
+
+func (w *Weight) dpMul(dx []float32, db []uint16, ld, n int, acc bool) {
+	locked := acquirePool()
+	t := &dpTask{w: w, out: dx, in: db, ld: ld, n: n, acc: acc}
+	runOn(locked, t, w.Cols, 32)
+	if locked {
+		pool.mu.Unlock()
+	}
+}
+
+// packBF16 rounds n rows of cols values of x to bfloat16 rows of stride ld
+// in dst (the padding stays zero), split over the pool by rows.
+func packBF16(dst []uint16, x []float32, n, cols, ld int) {
+	Parallel(n, func(lo, hi int) {
+		if ld == cols {
+			roundRange(dst[lo*ld:hi*ld], x[lo*cols:hi*cols])
+			return
+		}
+		for i := lo; i < hi; i++ {
+			roundRange(dst[i*ld:i*ld+cols], x[i*cols:(i+1)*cols])
+		}
+	})
+}
+
+// MeasureBF16PeakGFLOPS measures the bfloat16 dot-product peak: a tight
+// loop of independent VDPBF16PS on registers on every core of the pool at
+// once, for at least d (fastest of at least three runs after a warm-up), in
+// GFLOP/s (64 flops an instruction). It returns 0 where the CPU has no
+// AVX512_BF16.
+func MeasureBF16PeakGFLOPS(d time.Duration) float64 {
+	if !cKernels || !cpuFeatures.AVX512BF16 {
+		return 0
+	}
+	const iters = 1 << 20
+	threads := Threads()
+	run := func() {
+		Parallel(threads, func(lo, hi int) {
+			for range hi - lo {
+				dpPeakRun(iters)
+			}
+		})
+	}
+	return float64(threads) * iters * 768 / fastest(d, run).Seconds() / 1e9
+}

@@ -1,0 +1,17 @@
+//go:build purego || !cgo
+
+package ops
+
+// Without cgo there are no VDPBF16PS kernels (useDPBF16 is false).
+
+func (w *Weight) dpMulTRows(lo, hi int, xb []uint16, n int, y []float32, acc bool) {
+	panic("ops: bfloat16 dot-product kernels need cgo")
+}
+
+func (w *Weight) dpMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool) {
+	panic("ops: bfloat16 dot-product kernels need cgo")
+}
+
+func roundRange(dst []uint16, src []float32) { RoundBF16(dst, src) }
+
+func dpPeakRun(iters int) float32 { panic("ops: bfloat16 dot-product kernels need cgo") }
