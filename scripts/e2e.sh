@@ -64,15 +64,16 @@ $q eval "${common[@]}" --set evaluation.max_new_tokens=8 --compare-base --out "$
 grep -q "confusion matrix" "$work/eval.txt"
 test -f "$work/eval/metrics.json" -a -f "$work/eval/predictions.jsonl" -a -f "$work/eval/predictions.csv"
 
-# the run history: the two train calls and the evaluation, then a third run
-# with another learning rate that runs compare tells apart
+# the run history: the three train calls (the run, its resume, the preset's)
+# and the evaluation, then a fourth run with another learning rate that runs
+# compare tells apart from the first
 $q runs list > "$work/runs.txt"
-[ "$(grep -c ' train ' "$work/runs.txt")" -eq 2 ] && [ "$(grep -c ' eval ' "$work/runs.txt")" -eq 1 ] ||
+[ "$(grep -c ' train ' "$work/runs.txt")" -eq 3 ] && [ "$(grep -c ' eval ' "$work/runs.txt")" -eq 1 ] ||
   { echo "runs list:"; cat "$work/runs.txt"; exit 1; }
 $q train "${common[@]}" --set training.output_dir="$work/run-b" --set training.max_steps=4 --set training.learning_rate=0.001 --no-preflight > /dev/null
 mapfile -t ids < <($q runs list --kind train | awk 'NR > 1 {print $1}')
-[ "${#ids[@]}" -eq 3 ] || { echo "want 3 train runs, got ${ids[*]}"; exit 1; }
-$q runs compare "${ids[0]}" "${ids[2]}" > "$work/compare.txt" # run-b and the first run
+[ "${#ids[@]}" -eq 4 ] || { echo "want 4 train runs, got ${ids[*]}"; exit 1; }
+$q runs compare "${ids[0]}" "${ids[3]}" > "$work/compare.txt" # run-b and the first run (newest first)
 sed -n '/config keys that differ/,/^metrics/p' "$work/compare.txt" > "$work/diff.txt"
 grep -q "training.learning_rate" "$work/diff.txt" && grep -q "training.output_dir" "$work/diff.txt" && ! grep -q "lora.r" "$work/diff.txt" ||
   { echo "runs compare:"; cat "$work/compare.txt"; exit 1; }
