@@ -67,10 +67,6 @@ func TestTensorBoardRunParity(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type point struct {
-		step  int64
-		value float64
-	}
 	want := map[string][]point{}
 	for _, e := range st.LogHistory {
 		step, tags := tensorboard.TrainerTags(e)
@@ -129,21 +125,6 @@ func TestTensorBoardRunParity(t *testing.T) {
 		sort.Strings(gotTags)
 		t.Errorf("EventAccumulator has tags %v, want %v", gotTags, tags)
 	}
-	checked := 0
-	for _, tag := range tags {
-		g := got.Scalars[tag]
-		if len(g) != len(want[tag]) {
-			t.Errorf("%s: %d scalars, want %d", tag, len(g), len(want[tag]))
-			continue
-		}
-		for i, p := range want[tag] {
-			step, value := int64(g[i][0]), g[i][2]
-			if step != p.step || value != float64(float32(p.value)) {
-				t.Errorf("%s[%d]: step %d value %v, want step %d value %v (float32 of %v)", tag, i, step, value,
-					p.step, float64(float32(p.value)), p.value)
-			}
-			checked++
-		}
-	}
+	checked := checkScalars(t, tags, got.Scalars, want)
 	t.Logf("%d scalars in %d tags of a real run equal trainer_state.json and metrics.json after the Python round trip", checked, len(tags))
 }

@@ -107,10 +107,6 @@ func TestTensorBoardParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type point struct {
-		step  int64
-		value float64
-	}
 	want := map[string][]point{}
 	for _, entry := range parsed.LogHistory {
 		if err := w.Log(entry); err != nil {
@@ -192,22 +188,7 @@ func TestTensorBoardParity(t *testing.T) {
 	if len(got.Scalars) != len(want) {
 		t.Errorf("EventAccumulator tags %d, want %d (%v)", len(got.Scalars), len(want), tags)
 	}
-	checked := 0
-	for _, tag := range tags {
-		g := got.Scalars[tag]
-		if len(g) != len(want[tag]) {
-			t.Errorf("%s: %d scalars, want %d", tag, len(g), len(want[tag]))
-			continue
-		}
-		for i, p := range want[tag] {
-			step, value := int64(g[i][0]), g[i][2]
-			if step != p.step || value != float64(float32(p.value)) {
-				t.Errorf("%s[%d]: step %d value %v, want step %d value %v (float32 of %v)", tag, i, step, value,
-					p.step, float64(float32(p.value)), p.value)
-			}
-			checked++
-		}
-	}
+	checked := checkScalars(t, tags, got.Scalars, want)
 	t.Logf("%d scalars in %d tags equal after the Python round trip", checked, len(tags))
 }
 
@@ -269,4 +250,35 @@ func TestTensorBoardResumeParity(t *testing.T) {
 			t.Errorf("train/loss[%d] = step %v value %v, want %v", i, loss[i][0], loss[i][2], w)
 		}
 	}
+}
+
+// point is one scalar the event files must hold: its step and value.
+type point struct {
+	step  int64
+	value float64
+}
+
+// checkScalars compares the scalars EventAccumulator read ([wall_time,
+// step, value] per tag) with want, tag by tag in the order of tags; the
+// files hold float32, so a value must equal want's rounded to float32. It
+// returns how many scalars it checked.
+func checkScalars(t *testing.T, tags []string, got map[string][][3]float64, want map[string][]point) int {
+	t.Helper()
+	checked := 0
+	for _, tag := range tags {
+		g := got[tag]
+		if len(g) != len(want[tag]) {
+			t.Errorf("%s: %d scalars, want %d", tag, len(g), len(want[tag]))
+			continue
+		}
+		for i, p := range want[tag] {
+			step, value := int64(g[i][0]), g[i][2]
+			if step != p.step || value != float64(float32(p.value)) {
+				t.Errorf("%s[%d]: step %d value %v, want step %d value %v (float32 of %v)", tag, i, step, value,
+					p.step, float64(float32(p.value)), p.value)
+			}
+			checked++
+		}
+	}
+	return checked
 }
