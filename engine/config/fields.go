@@ -118,7 +118,7 @@ var fieldTable = []Field{
 	with("model.name", Field{Kind: KindModel, Expect: "a Hugging Face model id or a local folder"},
 		"Hugging Face model id (Qwen/Qwen2-0.5B, Qwen/Qwen2.5-1.5B-Instruct, ...) or a local folder with config.json, tokenizer.json and safetensors weights."),
 	with("model.dtype", choice("float32", "bfloat16"),
-		"Storage of the frozen weights, computed in float32 either way: float32 (4 bytes a weight) or bfloat16 (half the memory and faster decoding; lossless for checkpoints shipped in bfloat16, as Qwen2's are)."),
+		"Storage of the frozen weights (model.compute_dtype says how they are multiplied): float32 (4 bytes a weight) or bfloat16 (half the memory and faster decoding; lossless for checkpoints shipped in bfloat16, as Qwen2's are)."),
 	with("model.compute_dtype", choice("float32", "bfloat16", "auto"),
 		"Arithmetic of the products with the frozen weights: float32, or bfloat16 as torch.autocast computes them (weights and activations rounded to bfloat16, float32 sums; norms, softmax, loss, LoRA and the optimizer stay float32), or auto: bfloat16 where the CPU has AVX512_BF16, float32 elsewhere."),
 	with("model.revision", Field{Kind: KindString},
