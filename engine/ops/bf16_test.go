@@ -63,6 +63,29 @@ func TestBF16Products(t *testing.T) {
 	})
 }
 
+// TestBF16ProductsBlocked runs the VDPBF16PS kernels with their blocks
+// made small, so that every shape crosses several column blocks (nc = 32),
+// several reduction blocks (128 pairs), and several row chunks of MulBF16
+// (dpMulRows, odd chunks included), against the float64 reference.
+func TestBF16ProductsBlocked(t *testing.T) {
+	defer func(b, r int) { dpBlockBytes, dpMulRows = b, r }(dpBlockBytes, dpMulRows)
+	eachBF16Path(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(77, 78))
+		for _, sh := range []struct{ rows, cols, chunk int }{{517, 45, 2048}, {517, 45, 100}, {300, 333, 2048}, {97, 600, 30}, {64, 257, 64}} {
+			w := randWeight(rng, sh.rows, sh.cols, true)
+			for _, n := range []int{5, 13, 26} {
+				dpBlockBytes, dpMulRows = 4*32*n, sh.chunk
+				for _, acc := range []bool{false, true} {
+					for _, trans := range []bool{true, false} {
+						name := fmt.Sprintf("%dx%d/chunk=%d/n=%d/acc=%v/mulT=%v", sh.rows, sh.cols, sh.chunk, n, acc, trans)
+						checkBF16Mul(t, name, rng, w, n, acc, trans)
+					}
+				}
+			}
+		}
+	})
+}
+
 func checkBF16Mul(t *testing.T, name string, rng *rand.Rand, w *Weight, n int, acc, trans bool) {
 	t.Helper()
 	out, in := w.Rows, w.Cols
@@ -163,5 +186,37 @@ func TestBF16PeakLoop(t *testing.T) {
 	}
 	if got, want := dpPeakRun(1<<10), float32(192*(1<<10))/64; got != want {
 		t.Fatalf("peak loop sum %g, want %g", got, want)
+	}
+}
+
+// BenchmarkBF16VsF32 compares, at the Qwen2-1.5B shapes (q/o, k/v,
+// gate/up, down, a 16384-row slice of the LM head) and 256 input rows, the
+// float32 training path's products (float32 weight and activations) with
+// the bfloat16 compute products of the same weight stored as bfloat16:
+// the ratio bfloat16 compute can gain per product.
+func BenchmarkBF16VsF32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(75, 76))
+	for _, sh := range [][2]int{{1536, 1536}, {256, 1536}, {8960, 1536}, {1536, 8960}, {16384, 1536}} {
+		rows, cols, n := sh[0], sh[1], 256
+		wf := randWeight(rng, rows, cols, false)
+		wb := &Weight{Rows: rows, Cols: cols, BF16: make([]uint16, rows*cols)}
+		RoundBF16(wb.BF16, wf.F32)
+		x, y := randSlice(rng, n*max(rows, cols)), make([]float32, n*max(rows, cols))
+		for _, c := range []struct {
+			name string
+			fn   func()
+		}{
+			{"MulT/f32", func() { wf.MulT(y, x, n, false) }},
+			{"MulT/bf16", func() { wb.MulTBF16(y, x, n, false) }},
+			{"Mul/f32", func() { wf.Mul(x, y, n, false) }},
+			{"Mul/bf16", func() { wb.MulBF16(x, y, n, false) }},
+		} {
+			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, c.name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					c.fn()
+				}
+				b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 	}
 }
