@@ -86,6 +86,19 @@ DP_TILE(12)
 DP_TILE(8)
 DP_TILE(4)
 
+// prefetch_rows asks for bytes [off, off+len) of rows r0 ≤ r < r1 of w
+// (stride cols values) ahead of their packing: the weight comes from
+// memory, one short strip of each of many rows, which the hardware
+// prefetchers do not foresee, and a panel's packing otherwise waits on
+// every row's miss in turn.
+INLINE void prefetch_rows(const uint16_t *w, long cols, long r0, long r1, long off, long len) {
+	for (long r = r0; r < r1; r++) {
+		const char *a = (const char *)(w + r * cols + off);
+		for (long b = 0; b < 2 * len; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
+		_mm_prefetch(a + 2 * len - 1, _MM_HINT_T0);
+	}
+}
+
 // dp_panel runs the tiles of n activation rows against one packed panel.
 INLINE BF16 void dp_panel(const uint32_t *P, long kc, const uint16_t *b, long ldb, long n, float *c, long ldc,
 		long wid, int acc) {
@@ -135,6 +148,9 @@ BF16 void ops_dp_mul(const uint16_t *w, long cols, long rows, long lo, long hi, 
 					_mm512_store_si512(P + p * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
 					_mm512_store_si512(P + p * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
 				}
+				if (j + 32 < je)
+					prefetch_rows(w, cols, 2 * p0, 2 * p0 + 2 * kc < rows ? 2 * p0 + 2 * kc : rows, j + 32,
+						je - j - 32 < 32 ? je - j - 32 : 32);
 				dp_panel(P, kc, dy + 2 * p0, ldd, n, dx + j, cols, wid, acc || p0 > 0);
 			}
 		}
@@ -196,6 +212,10 @@ BF16 void ops_dp_mult(const uint16_t *w, long cols, long lo, long hi, const uint
 						long tq = kc - q < 16 ? kc - q : 16;
 						for (long t = 0; t < tq; t++) _mm512_store_si512(P + (q + t) * 32 + g * 16, r[t]);
 					}
+				if (j + 32 < je) {
+					long k0 = 2 * p0, k1 = 2 * (p0 + kc) < cols ? 2 * (p0 + kc) : cols;
+					prefetch_rows(w, cols, j + 32, je < j + 64 ? je : j + 64, k0, k1 - k0);
+				}
 				dp_panel(P, kc, x + 2 * p0, ldx, n, y + j, ldy, wid, acc || p0 > 0);
 			}
 		}
