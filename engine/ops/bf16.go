@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -38,9 +39,11 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 		return
 	}
 	if w.BF16 != nil && w.Cols > 0 && useDPBF16() {
-		xb := make([]uint16, n*w.Cols)
-		packBF16(xb, x, n, w.Cols, w.Cols)
-		w.dpMulT(y, xb, n, accumulate)
+		ld := (w.Cols + 1) &^ 1
+		buf, xb := packBuf(n * ld)
+		packBF16(xb, x, n, w.Cols, ld)
+		w.dpRun(&dpTask{w: w, out: y, in: xb, ld: ld, n: n, acc: accumulate, nc: dpNC(n), mulT: true}, w.Rows)
+		buf.release()
 		return
 	}
 	w.MulT(y, roundedF32(x[:n*w.Cols]), n, accumulate)
@@ -48,21 +51,43 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 
 // MulBF16 computes dx[n, Cols] = bf16(dy)·W, dy rounded to bfloat16, adding
 // to dx when accumulate is set: the input gradient of MulTBF16 as autocast
-// computes it.
+// computes it. A tall weight (the LM head) goes in chunks of dpMulRows
+// rows, so that the packed dy of a chunk stays in cache while every column
+// block passes, and the packing buffer stays small.
 func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 	w.check("MulBF16", dx, w.Cols, dy, w.Rows, n)
 	if n == 0 || w.Cols == 0 {
 		return
 	}
 	if w.BF16 != nil && w.Rows > 0 && useDPBF16() {
-		ld := (w.Rows + 1) &^ 1
-		db := make([]uint16, n*ld)
-		packBF16(db, dy, n, w.Rows, ld)
-		w.dpMul(dx, db, ld, n, accumulate)
+		step := min(w.Rows, dpMulRows)
+		ld := (step + 1) &^ 1
+		buf, db := packBuf(n * ld)
+		nc := dpNC(n)
+		for o := 0; o < w.Rows; o += step {
+			rows := min(step, w.Rows-o)
+			part := Weight{Rows: rows, Cols: w.Cols, BF16: w.BF16[o*w.Cols : (o+rows)*w.Cols]}
+			pld := (rows + 1) &^ 1
+			packBF16Cols(db, dy, n, w.Rows, o, rows, pld)
+			part.dpRun(&dpTask{w: &part, out: dx, in: db, ld: pld, n: n, acc: accumulate || o > 0, nc: nc}, w.Cols)
+		}
+		buf.release()
 		return
 	}
 	w.Mul(dx, roundedF32(dy[:n*w.Rows]), n, accumulate)
 }
+
+// dpMulRows is the chunk of weight rows MulBF16 packs dy for at once (even;
+// tests lower it).
+var dpMulRows = 2048
+
+// dpBlockBytes bounds the float32 outputs a column block of the VDPBF16PS
+// kernels keeps in cache (n rows × nc columns); tests lower it to run
+// several blocks on small shapes.
+var dpBlockBytes = 512 << 10
+
+// dpNC is the column block for n rows: a multiple of 32.
+func dpNC(n int) int { return max(32, dpBlockBytes/(4*n)&^31) }
 
 // roundedF32 returns a copy of x with every value rounded to bfloat16.
 func roundedF32(x []float32) []float32 {
@@ -75,50 +100,74 @@ func roundedF32(x []float32) []float32 {
 
 // dpTask runs a VDPBF16PS product over weight rows (mulT) or columns.
 type dpTask struct {
-	w     *Weight
-	out   []float32
-	in    []uint16
-	ld, n int
-	acc   bool
-	mulT  bool
+	w         *Weight
+	out       []float32
+	in        []uint16
+	ld, n, nc int
+	acc       bool
+	mulT      bool
 }
 
 func (t *dpTask) run(_, lo, hi int) {
 	if t.mulT {
-		t.w.dpMulTRows(lo, hi, t.in, t.n, t.out, t.acc)
+		t.w.dpMulTRows(lo, hi, t.in, t.ld, t.n, t.out, t.acc, t.nc)
 	} else {
-		t.w.dpMulCols(lo, hi, t.in, t.ld, t.n, t.out, t.acc)
+		t.w.dpMulCols(lo, hi, t.in, t.ld, t.n, t.out, t.acc, t.nc)
 	}
 }
 
-func (w *Weight) dpMulT(y []float32, xb []uint16, n int, acc bool) {
+// dpRun runs t over [0, size) outputs on the pool, split at multiples of 32.
+func (w *Weight) dpRun(t *dpTask, size int) {
 	locked := acquirePool()
-	t := &dpTask{w: w, out: y, in: xb, n: n, acc: acc, mulT: true}
-	runOn(locked, t, w.Rows, 4)
+	runOn(locked, t, size, 32)
 	if locked {
 		pool.mu.Unlock()
 	}
 }
 
-func (w *Weight) dpMul(dx []float32, db []uint16, ld, n int, acc bool) {
-	locked := acquirePool()
-	t := &dpTask{w: w, out: dx, in: db, ld: ld, n: n, acc: acc}
-	runOn(locked, t, w.Cols, 32)
-	if locked {
-		pool.mu.Unlock()
+// dpBuf is the packing buffer of the bfloat16 activations, grown once and
+// kept: a product takes it (or, when another holds it, allocates its own).
+type dpBuf struct {
+	mu sync.Mutex
+	b  []uint16
+}
+
+var dpShared dpBuf
+
+// packBuf returns a buffer of at least size values and the lock to release.
+func packBuf(size int) (*dpBuf, []uint16) {
+	if !dpShared.mu.TryLock() {
+		return &dpBuf{}, make([]uint16, size)
+	}
+	if len(dpShared.b) < size {
+		dpShared.b = make([]uint16, size)
+	}
+	return &dpShared, dpShared.b[:size]
+}
+
+func (b *dpBuf) release() {
+	if b == &dpShared {
+		b.mu.Unlock()
 	}
 }
 
 // packBF16 rounds n rows of cols values of x to bfloat16 rows of stride ld
-// in dst (the padding stays zero), split over the pool by rows.
+// in dst, zeroing the padding, split over the pool by rows.
 func packBF16(dst []uint16, x []float32, n, cols, ld int) {
+	packBF16Cols(dst, x, n, cols, 0, cols, ld)
+}
+
+// packBF16Cols rounds columns [c0, c0+w) of n rows of cols values of x to
+// bfloat16 rows of stride ld ≥ w in dst, zeroing the padding.
+func packBF16Cols(dst []uint16, x []float32, n, cols, c0, w, ld int) {
 	Parallel(n, func(lo, hi int) {
-		if ld == cols {
+		if ld == cols && w == cols {
 			roundRange(dst[lo*ld:hi*ld], x[lo*cols:hi*cols])
 			return
 		}
 		for i := lo; i < hi; i++ {
-			roundRange(dst[i*ld:i*ld+cols], x[i*cols:(i+1)*cols])
+			roundRange(dst[i*ld:i*ld+w], x[i*cols+c0:i*cols+c0+w])
+			clear(dst[i*ld+w : (i+1)*ld])
 		}
 	})
 }

@@ -4,11 +4,11 @@ package ops
 
 // Without cgo there are no VDPBF16PS kernels (useDPBF16 is false).
 
-func (w *Weight) dpMulTRows(lo, hi int, xb []uint16, n int, y []float32, acc bool) {
+func (w *Weight) dpMulTRows(lo, hi int, xb []uint16, ld, n int, y []float32, acc bool, nc int) {
 	panic("ops: bfloat16 dot-product kernels need cgo")
 }
 
-func (w *Weight) dpMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool) {
+func (w *Weight) dpMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool, nc int) {
 	panic("ops: bfloat16 dot-product kernels need cgo")
 }
 

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // eachBF16Path runs fn once per way MulTBF16 and MulBF16 can compute: in
@@ -55,6 +57,29 @@ func TestBF16Products(t *testing.T) {
 				for _, acc := range []bool{false, true} {
 					for _, trans := range []bool{true, false} {
 						name := fmt.Sprintf("%dx%d/n=%d/acc=%v/mulT=%v", sh.rows, sh.cols, n, acc, trans)
+						checkBF16Mul(t, name, rng, w, n, acc, trans)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestBF16ProductsBlocked runs the VDPBF16PS kernels with their blocks
+// made small, so that every shape crosses several column blocks (nc = 32),
+// several reduction blocks (128 pairs), and several row chunks of MulBF16
+// (dpMulRows, odd chunks included), against the float64 reference.
+func TestBF16ProductsBlocked(t *testing.T) {
+	defer func(b, r int) { dpBlockBytes, dpMulRows = b, r }(dpBlockBytes, dpMulRows)
+	eachBF16Path(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(77, 78))
+		for _, sh := range []struct{ rows, cols, chunk int }{{517, 45, 2048}, {517, 45, 100}, {300, 333, 2048}, {97, 600, 30}, {64, 257, 64}} {
+			w := randWeight(rng, sh.rows, sh.cols, true)
+			for _, n := range []int{5, 13, 26} {
+				dpBlockBytes, dpMulRows = 4*32*n, sh.chunk
+				for _, acc := range []bool{false, true} {
+					for _, trans := range []bool{true, false} {
+						name := fmt.Sprintf("%dx%d/chunk=%d/n=%d/acc=%v/mulT=%v", sh.rows, sh.cols, sh.chunk, n, acc, trans)
 						checkBF16Mul(t, name, rng, w, n, acc, trans)
 					}
 				}
@@ -164,4 +189,94 @@ func TestBF16PeakLoop(t *testing.T) {
 	if got, want := dpPeakRun(1<<10), float32(192*(1<<10))/64; got != want {
 		t.Fatalf("peak loop sum %g, want %g", got, want)
 	}
+}
+
+// BenchmarkBF16VsF32 compares, at the Qwen2-1.5B shapes (q/o, k/v,
+// gate/up, down, a 16384-row slice of the LM head) and 256 input rows, the
+// float32 training path's products (float32 weight and activations) with
+// the bfloat16 compute products of the same weight stored as bfloat16:
+// the ratio bfloat16 compute can gain per product.
+func BenchmarkBF16VsF32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(75, 76))
+	for _, sh := range [][2]int{{1536, 1536}, {256, 1536}, {8960, 1536}, {1536, 8960}, {16384, 1536}} {
+		rows, cols, n := sh[0], sh[1], 256
+		wf := randWeight(rng, rows, cols, false)
+		wb := &Weight{Rows: rows, Cols: cols, BF16: make([]uint16, rows*cols)}
+		RoundBF16(wb.BF16, wf.F32)
+		x, y := randSlice(rng, n*max(rows, cols)), make([]float32, n*max(rows, cols))
+		for _, c := range []struct {
+			name string
+			fn   func()
+		}{
+			{"MulT/f32", func() { wf.MulT(y, x, n, false) }},
+			{"MulT/bf16", func() { wb.MulTBF16(y, x, n, false) }},
+			{"Mul/f32", func() { wf.Mul(x, y, n, false) }},
+			{"Mul/bf16", func() { wb.MulBF16(x, y, n, false) }},
+		} {
+			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, c.name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					c.fn()
+				}
+				b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}
+
+// BenchmarkBF16Cold runs MulTBF16 and MulBF16 with 64 and 256 input rows
+// over 24 distinct 1536×1536 bfloat16 weights in turn (113 MB, past the
+// last-level cache), as a prefill or a training step meets its weights:
+// each product reads its weight from memory. "peak" is the VDPBF16PS loop
+// on every thread. GFLOPS/cpu-s (work per CPU second of the process) is the
+// figure to compare on a busy shared host: kernel over peak is its
+// efficiency.
+func BenchmarkBF16Cold(b *testing.B) {
+	rng := rand.New(rand.NewPCG(81, 82))
+	const d = 1536
+	ws := make([]*Weight, 24)
+	for i := range ws {
+		ws[i] = randWeight(rng, d, d, true)
+	}
+	b.Run("peak", func(b *testing.B) {
+		if !HasBF16Dot() {
+			b.Skip("no VDPBF16PS")
+		}
+		c0 := cpuSeconds()
+		for i := 0; i < b.N; i++ {
+			Parallel(Threads(), func(lo, hi int) { dpPeakRun(1 << 20) })
+		}
+		flops := float64(Threads()) * (1 << 20) * 768 * float64(b.N)
+		b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		b.ReportMetric(flops/(cpuSeconds()-c0)/1e9, "GFLOPS/cpu-s")
+	})
+	for _, n := range []int{64, 256} {
+		x, y := randSlice(rng, n*d), make([]float32, n*d)
+		for _, mulT := range []bool{true, false} {
+			b.Run(fmt.Sprintf("n=%d/mulT=%v", n, mulT), func(b *testing.B) {
+				c0 := cpuSeconds()
+				for i := 0; i < b.N; i++ {
+					for _, w := range ws {
+						if mulT {
+							w.MulTBF16(y, x, n, false)
+						} else {
+							w.MulBF16(x, y, n, false)
+						}
+					}
+				}
+				flops := 2 * float64(d*d*n*len(ws)) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				b.ReportMetric(flops/(cpuSeconds()-c0)/1e9, "GFLOPS/cpu-s")
+			})
+		}
+	}
+}
+
+// cpuSeconds is the user and system CPU time of the process: on a busy
+// shared host, work per CPU second is steadier than work per wall second.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

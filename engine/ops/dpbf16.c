@@ -6,16 +6,9 @@
 // packed row-major, so a pair of adjacent values along the reduction
 // dimension is one 32-bit lane.
 //
-// MulT (y = x·Wᵀ) reduces over in, along which a weight row is contiguous:
-// the weight pairs are read as stored, and a tile of 4 weight rows × 4
-// input rows keeps 16 accumulators running over 32 values of k per step,
-// summed horizontally at the end.
-//
-// Mul (dx = dy·W) reduces over out, across weight rows: rows o and o+1 are
-// loaded (32 columns each) and interleaved in registers (vpunpck{l,h}wd),
-// giving the pairs (W[o,c], W[o+1,c]), which meet the broadcast pair
-// (dy[i,o], dy[i,o+1]). The interleave leaves columns in the order of the
-// unpack, which the store puts back.
+// MulT (y = x·Wᵀ) reduces over in, along which a weight row already holds
+// the pairs; Mul (dx = dy·W) reduces over out, across weight rows, whose
+// values are interleaved into pairs as a block is packed (below).
 
 #include "kernels.h"
 
@@ -23,57 +16,6 @@
 
 INLINE BF16 __m512 dp(__m512 acc, __m512i a, __m512i b) {
 	return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
-}
-
-// ops_dp_mult: y[i*ldy + o] (+)= Σ_k x[i*cols + k]·w[o*cols + k] for weight
-// rows o in [lo, hi), i < n; x is bfloat16. Inputs go in blocks of 48 rows
-// (their bfloat16 rows stay in L2 while the weight rows pass), each tile 4
-// weight rows × 6 inputs: 10 loads feed 24 VDPBF16PS.
-BF16 void ops_dp_mult(const uint16_t *w, long cols, long lo, long hi, const uint16_t *x, long n, float *y,
-		long ldy, int acc) {
-	OPS_RAN(OPS_K_TILED_MULT, OPS_AVX512);
-	for (long i0 = 0; i0 < n; i0 += 48) {
-		long i1 = n - i0 < 48 ? n : i0 + 48;
-		for (long o = lo; o < hi; o += 4) {
-			int R = hi - o < 4 ? (int)(hi - o) : 4;
-			for (long i = i0; i < i1; i += 6) {
-				int I = i1 - i < 6 ? (int)(i1 - i) : 6;
-				__m512 s[24];
-				_Pragma("GCC unroll 24")
-				for (int k = 0; k < 24; k++) s[k] = _mm512_setzero_ps();
-				const uint16_t *wr[4], *xr[6];
-				for (int r = 0; r < 4; r++) wr[r] = w + (o + (r < R ? r : 0)) * cols;
-				for (int j = 0; j < 6; j++) xr[j] = x + (i + (j < I ? j : 0)) * cols;
-				long k = 0;
-				for (; k + 32 <= cols; k += 32) {
-					__m512i wv[4], xv[6];
-					_Pragma("GCC unroll 4")
-					for (int r = 0; r < 4; r++) wv[r] = _mm512_loadu_si512(wr[r] + k);
-					_Pragma("GCC unroll 6")
-					for (int j = 0; j < 6; j++) xv[j] = _mm512_loadu_si512(xr[j] + k);
-					_Pragma("GCC unroll 4")
-					for (int r = 0; r < 4; r++) {
-						_Pragma("GCC unroll 6")
-						for (int j = 0; j < 6; j++) s[r * 6 + j] = dp(s[r * 6 + j], wv[r], xv[j]);
-					}
-				}
-				if (k < cols) {
-					__mmask32 m = (__mmask32)((1u << (cols - k)) - 1);
-					__m512i wv[4], xv[6];
-					for (int r = 0; r < 4; r++) wv[r] = _mm512_maskz_loadu_epi16(m, wr[r] + k);
-					for (int j = 0; j < 6; j++) xv[j] = _mm512_maskz_loadu_epi16(m, xr[j] + k);
-					for (int r = 0; r < 4; r++)
-						for (int j = 0; j < 6; j++) s[r * 6 + j] = dp(s[r * 6 + j], wv[r], xv[j]);
-				}
-				for (int j = 0; j < I; j++)
-					for (int r = 0; r < R; r++) {
-						float v = _mm512_reduce_add_ps(s[r * 6 + j]);
-						float *d = y + (i + j) * ldy + o + r;
-						*d = acc ? *d + v : v;
-					}
-			}
-		}
-	}
 }
 
 // ops_round_bf16 rounds count float32 values to bfloat16, nearest even
@@ -89,55 +31,193 @@ BF16 void ops_round_bf16(const float *src, uint16_t *dst, long count) {
 	}
 }
 
+// Both products run on one micro-kernel, the usual shape of a GEMM on a
+// broadcast-operand instruction: a packed panel P of the weight holds, for
+// each pair index p of a block of the reduction dimension, 32 output
+// columns' pairs (two vectors of 16 lanes, each lane one bfloat16 pair),
+// and the activations' pair (a[i, 2p], a[i, 2p+1]) is broadcast to every
+// lane. A tile of 12 activation rows × 32 output columns keeps 24
+// accumulators; a step loads 2 panel vectors and 12 broadcast pairs for 24
+// VDPBF16PS, with no horizontal sums and no shuffles in the loop.
+//
+// The panel is packed per block from the weight as stored (no copy of the
+// weight outlives the call; the panel is 16 KiB on the stack): for Mul the
+// pairs run across two weight rows, interleaved (vpermt2w); for MulT they
+// run along a row and the panel is the 32-bit transpose of 32 rows
+// (vpermt2d). Blocks: KC pairs of the reduction (the panel stays in L1),
+// NC output columns (nc, chosen by the caller so that n rows of them stay
+// in L2), and the activation block of KC pairs × n rows, in L2 while the
+// panels of one column block pass.
+
+#define KC 128
+
+// tile: c[r*ldc + j] (+)= Σ_p P[p][j]·b[r][p] for r < I (rows past I
+// repeat row I-1 and are not stored), j < 32 (lanes outside m0|m1 not
+// stored). b rows are bfloat16 pairs, row r at b + r*ldb (ldb even).
+#define DP_TILE(MR)                                                                                          \
+	INLINE BF16 void dp_tile##MR(const uint32_t *P, long kc, const uint16_t *b, long ldb, int I, float *c,   \
+			long ldc, __mmask16 m0, __mmask16 m1, int acc) {                                                 \
+		__m512 s0[MR], s1[MR];                                                                               \
+		const uint16_t *br[MR];                                                                              \
+		_Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                              \
+			br[r] = b + (r < I ? r : I - 1) * ldb;                                                           \
+			float *d = c + (r < I ? r : I - 1) * ldc;                                                        \
+			s0[r] = acc ? _mm512_maskz_loadu_ps(m0, d) : _mm512_setzero_ps();                                \
+			s1[r] = acc ? _mm512_maskz_loadu_ps(m1, d + 16) : _mm512_setzero_ps();                           \
+		}                                                                                                    \
+		for (long p = 0; p < kc; p++) {                                                                      \
+			__m512i p0 = _mm512_load_si512(P + p * 32), p1 = _mm512_load_si512(P + p * 32 + 16);             \
+			_Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                          \
+				uint32_t pr;                                                                                 \
+				memcpy(&pr, br[r] + 2 * p, 4);                                                               \
+				__m512i v = _mm512_set1_epi32((int)pr);                                                      \
+				s0[r] = dp(s0[r], p0, v);                                                                    \
+				s1[r] = dp(s1[r], p1, v);                                                                    \
+			}                                                                                                \
+		}                                                                                                    \
+		_Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                                              \
+			if (r < I) {                                                                                     \
+				_mm512_mask_storeu_ps(c + r * ldc, m0, s0[r]);                                               \
+				_mm512_mask_storeu_ps(c + r * ldc + 16, m1, s1[r]);                                          \
+			}                                                                                                \
+		}                                                                                                    \
+	}
+DP_TILE(12)
+DP_TILE(8)
+DP_TILE(4)
+
+// prefetch_rows asks for bytes [off, off+len) of rows r0 ≤ r < r1 of w
+// (stride cols values) ahead of their packing: the weight comes from
+// memory, one short strip of each of many rows, which the hardware
+// prefetchers do not foresee, and a panel's packing otherwise waits on
+// every row's miss in turn.
+INLINE void prefetch_rows(const uint16_t *w, long cols, long r0, long r1, long off, long len) {
+	for (long r = r0; r < r1; r++) {
+		const char *a = (const char *)(w + r * cols + off);
+		for (long b = 0; b < 2 * len; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
+		_mm_prefetch(a + 2 * len - 1, _MM_HINT_T0);
+	}
+}
+
+// dp_panel runs the tiles of n activation rows against one packed panel.
+INLINE BF16 void dp_panel(const uint32_t *P, long kc, const uint16_t *b, long ldb, long n, float *c, long ldc,
+		long wid, int acc) {
+	__mmask16 m0 = (__mmask16)(wid >= 16 ? 0xffff : (1u << wid) - 1);
+	__mmask16 m1 = (__mmask16)(wid <= 16 ? 0 : wid >= 32 ? 0xffff : (1u << (wid - 16)) - 1);
+	long i = 0;
+	for (; i + 12 <= n; i += 12) dp_tile12(P, kc, b + i * ldb, ldb, 12, c + i * ldc, ldc, m0, m1, acc);
+	long I = n - i;
+	if (I > 8)
+		dp_tile12(P, kc, b + i * ldb, ldb, (int)I, c + i * ldc, ldc, m0, m1, acc);
+	else if (I > 4)
+		dp_tile8(P, kc, b + i * ldb, ldb, (int)I, c + i * ldc, ldc, m0, m1, acc);
+	else if (I > 0)
+		dp_tile4(P, kc, b + i * ldb, ldb, (int)I, c + i * ldc, ldc, m0, m1, acc);
+}
+
 // ops_dp_mul: dx[i*cols + c] (+)= Σ_o dy[i*ldd + o]·w[o*cols + c] for
-// columns c in [lo, hi), i < n; dy is bfloat16 with ldd even and dy[i*ldd +
-// rows] zero when rows is odd.
+// columns c in [lo, hi) (lo a multiple of 32), i < n; dy is bfloat16 with
+// ldd even and dy[i*ldd + rows] zero when rows is odd. nc is the column
+// block (a multiple of 32).
 BF16 void ops_dp_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd,
-		long n, float *dx, int acc) {
+		long n, float *dx, int acc, long nc) {
 	OPS_RAN(OPS_K_TILED_MUL, OPS_AVX512);
-	const __m512i p0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-	const __m512i p1 = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-	for (long c = lo; c < hi; c += 32) {
-		long wid = hi - c < 32 ? hi - c : 32;
-		__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
-		__mmask16 m0 = (__mmask16)(wid >= 16 ? 0xffff : (1u << wid) - 1);
-		__mmask16 m1 = (__mmask16)(wid <= 16 ? 0 : wid == 32 ? 0xffff : (1u << (wid - 16)) - 1);
-		// o goes in blocks of 256 (an even number) rows: 32 columns of them
-		// (16 KiB) stay in L1 while every input tile passes.
-		for (long o0 = 0; o0 < rows; o0 += 256) {
-		long o1 = rows - o0 < 256 ? rows : o0 + 256;
-		int ac = acc || o0 > 0;
-		for (long i = 0; i < n; i += 6) {
-			int I = n - i < 6 ? (int)(n - i) : 6;
-			__m512 a[6], b[6];
-			for (int j = 0; j < 6; j++) a[j] = b[j] = _mm512_setzero_ps();
-			for (long o = o0; o < o1; o += 2) {
-				__m512i r0 = _mm512_maskz_loadu_epi16(m, w + o * cols + c);
-				__m512i r1 = o + 1 < rows ? _mm512_maskz_loadu_epi16(m, w + (o + 1) * cols + c) : _mm512_setzero_si512();
-				__m512i lo16 = _mm512_unpacklo_epi16(r0, r1), hi16 = _mm512_unpackhi_epi16(r0, r1);
-				_Pragma("GCC unroll 6")
-				for (int j = 0; j < 6; j++) {
-					if (j < I) {
-						uint32_t pr;
-						memcpy(&pr, dy + (i + j) * ldd + o, 4);
-						__m512i d = _mm512_set1_epi32((int)pr);
-						a[j] = dp(a[j], lo16, d);
-						b[j] = dp(b[j], hi16, d);
-					}
+	_Alignas(64) uint32_t P[KC * 32];
+	__m512i ilo, ihi; // (r0[m], r1[m]) for m < 16 and m ≥ 16
+	{
+		uint16_t a[32], b[32];
+		for (int m = 0; m < 16; m++) {
+			a[2 * m] = m, a[2 * m + 1] = 32 + m;
+			b[2 * m] = 16 + m, b[2 * m + 1] = 48 + m;
+		}
+		ilo = _mm512_loadu_si512(a), ihi = _mm512_loadu_si512(b);
+	}
+	long pairs = (rows + 1) / 2;
+	for (long jc = lo; jc < hi; jc += nc) {
+		long je = hi - jc < nc ? hi : jc + nc;
+		for (long p0 = 0; p0 < pairs; p0 += KC) {
+			long kc = pairs - p0 < KC ? pairs - p0 : KC;
+			for (long j = jc; j < je; j += 32) {
+				long wid = je - j < 32 ? je - j : 32;
+				__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
+				for (long p = 0; p < kc; p++) {
+					long o = 2 * (p0 + p);
+					__m512i r0 = _mm512_maskz_loadu_epi16(m, w + o * cols + j);
+					__m512i r1 = o + 1 < rows ? _mm512_maskz_loadu_epi16(m, w + (o + 1) * cols + j)
+								  : _mm512_setzero_si512();
+					_mm512_store_si512(P + p * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
+					_mm512_store_si512(P + p * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
 				}
-			}
-			for (int j = 0; j < I; j++) {
-				float *d = dx + (i + j) * cols + c;
-				__m512 v0 = _mm512_permutex2var_ps(a[j], p0, b[j]);
-				__m512 v1 = _mm512_permutex2var_ps(a[j], p1, b[j]);
-				if (ac) {
-					v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, d));
-					v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, d + 16));
-				}
-				_mm512_mask_storeu_ps(d, m0, v0);
-				_mm512_mask_storeu_ps(d + 16, m1, v1);
+				if (j + 32 < je)
+					prefetch_rows(w, cols, 2 * p0, 2 * p0 + 2 * kc < rows ? 2 * p0 + 2 * kc : rows, j + 32,
+						je - j - 32 < 32 ? je - j - 32 : 32);
+				dp_panel(P, kc, dy + 2 * p0, ldd, n, dx + j, cols, wid, acc || p0 > 0);
 			}
 		}
+	}
+}
+
+// ops_dp_mult: y[i*ldy + o] (+)= Σ_k x[i*ldx + k]·w[o*cols + k] for
+// weight rows o in [lo, hi) (lo a multiple of 32), i < n; x is bfloat16
+// with ldx even and x[i*ldx + cols] zero when cols is odd. nc is the
+// block of weight rows (a multiple of 32).
+BF16 void ops_dp_mult(const uint16_t *w, long cols, long lo, long hi, const uint16_t *x, long ldx, long n,
+		float *y, long ldy, int acc, long nc) {
+	OPS_RAN(OPS_K_TILED_MULT, OPS_AVX512);
+	_Alignas(64) uint32_t P[KC * 32];
+	// The transpose of 16×16 32-bit values in four rounds, round j swapping
+	// bit j of the row with bit j of the column: rows a (bit j clear) and
+	// a + 2^j become x'[c] = c_j ? y[c - 2^j] : x[c] and
+	// y'[c] = c_j ? y[c] : x[c + 2^j].
+	__m512i ix[4], iy[4];
+	for (int j = 0; j < 4; j++) {
+		int32_t a[16], b[16], s = 1 << j;
+		for (int c = 0; c < 16; c++) {
+			a[c] = c & s ? 16 + c - s : c;
+			b[c] = c & s ? 16 + c : c + s;
+		}
+		ix[j] = _mm512_loadu_si512(a), iy[j] = _mm512_loadu_si512(b);
+	}
+	long pairs = (cols + 1) / 2;
+	for (long jc = lo; jc < hi; jc += nc) {
+		long je = hi - jc < nc ? hi : jc + nc;
+		for (long p0 = 0; p0 < pairs; p0 += KC) {
+			long kc = pairs - p0 < KC ? pairs - p0 : KC;
+			for (long j = jc; j < je; j += 32) {
+				long wid = je - j < 32 ? je - j : 32;
+				for (int g = 0; g < 2; g++)
+					for (long q = 0; q < kc; q += 16) {
+						// 16 rows × 16 pairs, pairs past the row's end zero.
+						long left = cols - 2 * (p0 + q);
+						__mmask32 m = left >= 32 ? 0xffffffffu : (__mmask32)((1u << left) - 1);
+						__m512i r[16];
+						_Pragma("GCC unroll 16")
+						for (int t = 0; t < 16; t++) {
+							long o = j + g * 16 + t;
+							r[t] = o < je ? _mm512_maskz_loadu_epi16(m, w + o * cols + 2 * (p0 + q))
+								      : _mm512_setzero_si512();
+						}
+						_Pragma("GCC unroll 4")
+						for (int b = 0; b < 4; b++) {
+							int s = 1 << b;
+							_Pragma("GCC unroll 16")
+							for (int a = 0; a < 16; a++) {
+								if (a & s)
+									continue;
+								__m512i u = _mm512_permutex2var_epi32(r[a], ix[b], r[a + s]);
+								__m512i v = _mm512_permutex2var_epi32(r[a], iy[b], r[a + s]);
+								r[a] = u, r[a + s] = v;
+							}
+						}
+						long tq = kc - q < 16 ? kc - q : 16;
+						for (long t = 0; t < tq; t++) _mm512_store_si512(P + (q + t) * 32 + g * 16, r[t]);
+					}
+				if (j + 32 < je) {
+					long k0 = 2 * p0, k1 = 2 * (p0 + kc) < cols ? 2 * (p0 + kc) : cols;
+					prefetch_rows(w, cols, j + 32, je < j + 64 ? je : j + 64, k0, k1 - k0);
+				}
+				dp_panel(P, kc, x + 2 * p0, ldx, n, y + j, ldy, wid, acc || p0 > 0);
+			}
 		}
 	}
 }
