@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"qwentune/engine/trainer"
+	"qwentune/internal/atomicfile"
 )
 
 // Kind is what a run did.
@@ -663,7 +664,7 @@ func (s *Store) write(r Record) (err error) {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicfile.Replace(tmp.Name(), p); err != nil {
 		return err
 	}
 	return syncDir(s.dir)

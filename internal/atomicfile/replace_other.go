@@ -1,0 +1,9 @@
+//go:build !windows
+
+package atomicfile
+
+import "os"
+
+// Replace renames tmp over path; rename(2) replaces atomically even while
+// path is open.
+func Replace(tmp, path string) error { return os.Rename(tmp, path) }
