@@ -611,7 +611,7 @@ func (s *Store) annotate(r *Record) {
 // naming the file when it is corrupt.
 func (s *Store) read(id string) (Record, error) {
 	p := s.path(id)
-	b, err := os.ReadFile(p)
+	b, err := atomicfile.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Record{}, fmt.Errorf("runs: %s: %w", id, ErrNotFound)
 	}
