@@ -3,7 +3,8 @@
 # tests (default OpenBLAS build, the kernels and model under the race detector,
 # and the pure-Go build of the kernels), a build without cgo, the parity suite
 # against transformers, PEFT and the gguf package, the CLI end to end on a tiny
-# model, and the real-window test of the desktop app under Xvfb.
+# model, the real-window test of the desktop app under Xvfb, and the Windows
+# zip built with mingw-w64 and checked under Wine against the Linux build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --tests
@@ -32,5 +33,11 @@ fi
 if [ -x scripts/window-test.sh ]; then
   echo "== real window (Xvfb)"
   ./scripts/window-test.sh
+fi
+if [ -x scripts/wine-test.sh ]; then
+  echo "== Windows build under Wine (scripts/wine-test.sh)"
+  t=$SECONDS
+  ./scripts/wine-test.sh
+  echo "== Windows build under Wine: $((SECONDS - t)) s"
 fi
 echo "all checks passed"
