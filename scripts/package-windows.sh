@@ -23,7 +23,7 @@ mkdir -p "$top/plugins"
 # swapped in later does not.
 pkgs=()
 for main in plugins/evaluators/*/main.go; do pkgs+=("./$(dirname "$main")"); done
-go build -trimpath -o "$stage/" "${pkgs[@]}"
+go build -trimpath -ldflags "-s -w" -o "$stage/" "${pkgs[@]}"
 for pkg in "${pkgs[@]}"; do
   name=$(basename "$pkg")
   mv "$stage/$name.exe" "$top/plugins/qwentune-eval-$name.exe"
