@@ -1,3 +1,7 @@
+//go:build unix
+
+// FIFOs and /dev exist only on Unix; Windows has neither.
+
 package engine
 
 import (

@@ -5,9 +5,24 @@
 # puts QwenTune in the application menu (~/.local) so it starts by
 # double-click; `sudo make install` installs it for every user (/usr/local).
 #   scripts/package.sh && cd dist && tar xf QwenTune.tar.xz && make user-install
+#
+# With --os windows it cross-builds the Windows x86-64 app instead, with
+# Debian's mingw-w64 toolchain (cgo on, Fyne's GLFW/OpenGL driver; the
+# engine's own kernels and gonum's pure-Go BLAS, no OpenBLAS DLL), into
+# dist/QwenTune-windows-amd64.zip: QwenTune.exe (the desktop app, icon
+# embedded), qwentune.exe (the CLI), plugins\qwentune-eval-*.exe with
+# their SHA-256 compiled into both executables, the icon and README.txt.
+#   scripts/package.sh --os windows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin:$(go env GOPATH)/bin
+if [ "${1:-}" = "--os" ]; then
+  case "${2:-}" in
+  linux) ;;
+  windows) exec scripts/package-windows.sh ;;
+  *) echo "package.sh: --os ${2:-}: want linux or windows" >&2; exit 2 ;;
+  esac
+fi
 command -v fyne >/dev/null || go install fyne.io/tools/cmd/fyne@v1.7.4
 mkdir -p dist
 # The plugins are built first and their SHA-256 compiled into the app

@@ -3,8 +3,9 @@
 # a C toolchain and the X11/OpenGL headers for Fyne (cgo), OpenBLAS for the
 # matrix-multiply backend, Xvfb/xdotool/ImageMagick for the real-window test,
 # the npm packages the tests use as reference implementations, and, with
-# --tests, the Python venv of the parity suite (scripts/pyenv.sh: PyTorch,
-# transformers, PEFT, gguf; the app and the CLI never need Python).
+# --tests, the Windows cross toolchain and Wine and the Python venv of the
+# parity suite (scripts/pyenv.sh: PyTorch, transformers, PEFT, gguf; the app
+# and the CLI never need Python).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,9 @@ tests=false
 [ "${1:-}" = "--tests" ] && tests=true
 
 pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libopenblas-dev xvfb xdotool imagemagick nodejs npm python3 python3-venv)
+# The Windows build and its test under Wine (scripts/package.sh --os windows,
+# scripts/wine-test.sh): mingw-w64, Wine, Mesa's software OpenGL, zip.
+$tests && pkgs+=(gcc-mingw-w64-x86-64 wine wine64 libgl1-mesa-dri zip unzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"qwentune/engine"
@@ -67,7 +66,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 				env = append(env, e)
 			}
 		}
-		return syscall.Exec(exe, append([]string{exe, "bench"}, args...), env)
+		return reexec(exe, append([]string{exe, "bench"}, args...), env)
 	}
 	if *kernel != "native" && *kernel != "env" {
 		return usagef("--kernel %q: want native or env", *kernel)

@@ -311,6 +311,14 @@ AVX512 void ops_split_eo(const float *x, long cols, float *eo) { split_eo(x, col
 // gemv_eo is a thread's own even/odd buffer, for a product run on one
 // thread without a split made beforehand (eo == NULL).
 static __thread float *gemv_eo;
+#ifdef _WIN32 // MinGW's C runtime has no aligned_alloc
+#include <malloc.h>
+#define gemv_aligned_alloc(a, n) _aligned_malloc((n), (a))
+#define gemv_aligned_free _aligned_free
+#else
+#define gemv_aligned_alloc aligned_alloc
+#define gemv_aligned_free free
+#endif
 static __thread long gemv_eo_cap;
 
 static AVX512 void gemv1_bf16(const uint16_t *w, long cols, long lo, long hi, const float *x,
@@ -318,8 +326,8 @@ static AVX512 void gemv1_bf16(const uint16_t *w, long cols, long lo, long hi, co
 	const long nb = cols & ~31L; // columns in whole 32-weight blocks
 	if (!eo && nb > 0) {
 		if (gemv_eo_cap < nb) {
-			free(gemv_eo);
-			gemv_eo = aligned_alloc(64, nb * sizeof(float));
+			gemv_aligned_free(gemv_eo);
+			gemv_eo = gemv_aligned_alloc(64, nb * sizeof(float));
 			gemv_eo_cap = gemv_eo ? nb : 0;
 		}
 		if (gemv_eo) {

@@ -1,4 +1,4 @@
-//go:build purego || !cgo
+//go:build purego || !cgo || noopenblas || windows
 
 package ops
 
@@ -10,8 +10,17 @@ import (
 var blas32 gonum.Implementation
 
 // Backend names the matrix-multiply implementation in use.
+// With cgo (-tags noopenblas, or Windows) the engine's C kernels still run
+// beside it.
 func Backend() string {
-	return "gonum pure-Go, Go loops for the kernels (cpu: " + Features().String() + ")"
+	if !cKernels {
+		return "gonum pure-Go, Go loops for the kernels (cpu: " + Features().String() + ")"
+	}
+	b := "gonum pure-Go"
+	if avx512Products() {
+		b += ", weight products on the AVX-512 tiled kernels"
+	}
+	return b + ", " + ISA().String() + " kernels (cpu: " + Features().String() + ")"
 }
 
 // CoreName is the CPU core type the BLAS kernels were chosen for; gonum's

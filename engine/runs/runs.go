@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"qwentune/engine/trainer"
+	"qwentune/internal/atomicfile"
 )
 
 // Kind is what a run did.
@@ -610,7 +611,7 @@ func (s *Store) annotate(r *Record) {
 // naming the file when it is corrupt.
 func (s *Store) read(id string) (Record, error) {
 	p := s.path(id)
-	b, err := os.ReadFile(p)
+	b, err := atomicfile.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Record{}, fmt.Errorf("runs: %s: %w", id, ErrNotFound)
 	}
@@ -663,7 +664,7 @@ func (s *Store) write(r Record) (err error) {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicfile.Replace(tmp.Name(), p); err != nil {
 		return err
 	}
 	return syncDir(s.dir)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -583,8 +584,13 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// syncDir flushes a folder's entries to disk.
+// syncDir flushes a folder's entries to disk. Windows cannot flush a
+// folder (a folder handle is not writable: access denied); NTFS journals
+// the renames itself, so there it does nothing.
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -145,14 +145,19 @@ func CheckMemory(needBytes int64) error {
 		return err
 	}
 	if needBytes > avail {
-		return fmt.Errorf("not enough memory: training needs about %s but only %s is available (MemAvailable in /proc/meminfo); lower the batch size or max_length, train fewer modules, or close other programs",
-			model.ByteSize(needBytes), model.ByteSize(avail))
+		return fmt.Errorf("not enough memory: training needs about %s but only %s is available (%s); lower the batch size or max_length, train fewer modules, or close other programs",
+			model.ByteSize(needBytes), model.ByteSize(avail), memSource)
 	}
 	return nil
 }
 
-// MemAvailable returns MemAvailable from /proc/meminfo in bytes.
+// MemAvailable returns MemAvailable from /proc/meminfo in bytes (on
+// Windows, where there is no /proc, the available physical memory that
+// GlobalMemoryStatusEx reports).
 func MemAvailable() (int64, error) {
+	if n, ok, err := systemMemAvailable(); ok {
+		return n, err
+	}
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, err
@@ -191,6 +196,9 @@ func parseMeminfo(r io.Reader, key string) (int64, error) {
 // readProcStatus returns a "kB" field of /proc/self/status in bytes, 0 when
 // unavailable.
 func readProcStatus(key string) int64 {
+	if n, ok := systemProcStatus(key); ok {
+		return n
+	}
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0

@@ -74,5 +74,5 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return Replace(tmp.Name(), path)
 }

@@ -124,10 +124,18 @@ func linkBlob(repoDir, commit, name, etag string) error {
 	}
 	tmp := dst + ".tmp-link"
 	os.Remove(tmp)
-	if err := os.Symlink(rel, tmp); err != nil {
-		if err := copyFile(blob, tmp); err != nil {
-			return err
+	if os.Symlink(rel, tmp) == nil {
+		// A link must lead to the blob: Windows makes links only with
+		// Developer Mode or as administrator, and Wine makes some that do
+		// not resolve (and cannot be renamed). Such a link becomes a copy.
+		if _, err := os.Stat(tmp); err == nil && os.Rename(tmp, dst) == nil {
+			return nil
 		}
+		os.Remove(tmp)
+	}
+	if err := copyFile(blob, tmp); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		os.Remove(tmp)

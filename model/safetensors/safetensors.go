@@ -17,7 +17,6 @@ import (
 	"math/bits"
 	"os"
 	"sort"
-	"syscall"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -91,13 +90,13 @@ func Open(path string) (*File, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("safetensors: %s: file too large to map (%d bytes)", path, size)
 	}
-	data, err := syscall.Mmap(int(fd.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := mmapFile(fd, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %s: mmap: %w", path, err)
 	}
 	f, err := parse(data, path)
 	if err != nil {
-		_ = syscall.Munmap(data)
+		_ = munmap(data)
 		return nil, err
 	}
 	f.mapped = data
@@ -142,7 +141,7 @@ func (f *File) Close() error {
 	if f.mapped == nil {
 		return nil
 	}
-	err := syscall.Munmap(f.mapped)
+	err := munmap(f.mapped)
 	f.mapped = nil
 	f.tensors = nil
 	if err != nil {
@@ -347,5 +346,5 @@ func (f *File) Release(name string) {
 	// the file, so dropping a neighbour's page only costs it a re-read.
 	begin -= begin % page
 	end = min(uintptr(len(f.mapped)), (end+page-1)/page*page)
-	_ = syscall.Madvise(f.mapped[begin:end], syscall.MADV_DONTNEED)
+	dropPages(f.mapped[begin:end])
 }

@@ -202,7 +202,11 @@ func isDir(path string) bool {
 func pluginName(path string) (string, bool) {
 	base := filepath.Base(path)
 	if runtime.GOOS == "windows" {
-		base = strings.TrimSuffix(base, ".exe")
+		// Only .exe files run; Windows' file names ignore case.
+		if len(base) < 4 || !strings.EqualFold(base[len(base)-4:], ".exe") {
+			return "", false
+		}
+		base = base[:len(base)-4]
 	}
 	name, ok := strings.CutPrefix(base, evaluators.BinaryPrefix)
 	if !ok || name == "" {
