@@ -37,6 +37,10 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 	if n == 0 || w.Rows == 0 {
 		return
 	}
+	if w.Q8 != nil {
+		w.q8MulT(y, x, n, accumulate, true)
+		return
+	}
 	if w.BF16 != nil && w.Cols > 0 && useDPBF16() {
 		xb := make([]uint16, n*w.Cols)
 		packBF16(xb, x, n, w.Cols, w.Cols)
@@ -52,6 +56,10 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 	w.check("MulBF16", dx, w.Cols, dy, w.Rows, n)
 	if n == 0 || w.Cols == 0 {
+		return
+	}
+	if w.Q8 != nil {
+		w.q8Mul(dx, dy, n, accumulate, true)
 		return
 	}
 	if w.BF16 != nil && w.Rows > 0 && useDPBF16() {

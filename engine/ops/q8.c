@@ -1,0 +1,258 @@
+//go:build cgo && !purego
+
+// q8.c: products with a Q8_0 weight (GGUF's 8-bit blocks, q8.go): each
+// block of 32 values is a float16 scale d and 32 int8 quants q, 34 bytes,
+// and stands for q·d. The decode MulT widens each block in registers
+// (int8 → int32 → float32, times d, exact in float32) and meets it with
+// every input by FMA; the dequantisation kernels feed the blocked products
+// of q8mul.go (float32, or bfloat16 rounded to nearest even).
+
+#include "kernels.h"
+
+#define QK 32
+#define QB 34
+
+// f16f widens an IEEE half exactly (subnormals included; d is never NaN or
+// Inf in a block QuantizeQ8_0 wrote, but a loaded file may hold anything).
+INLINE float f16f(const uint8_t *p) {
+	uint32_t h = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+	uint32_t s = (h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+	if (e == 0x1f) {
+		u = s | 0x7f800000 | m << 13;
+	} else if (e) {
+		u = s | (e + 112) << 23 | m << 13;
+	} else {
+		float f = (float)m * 0x1p-24f;
+		return s ? -f : f;
+	}
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+INLINE uint16_t round_bf16(float f) {
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	u += 0x7fff + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
+// Dequantisation: dst[k] = q·d for blocks whole blocks.
+
+static void dequant_scalar(const uint8_t *q, long blocks, float *dst) {
+	for (long b = 0; b < blocks; b++, q += QB, dst += QK) {
+		float d = f16f(q);
+		for (int j = 0; j < QK; j++) dst[j] = (float)(int8_t)q[2 + j] * d;
+	}
+}
+
+static AVX2 void dequant_avx2(const uint8_t *q, long blocks, float *dst) {
+	for (long b = 0; b < blocks; b++, q += QB, dst += QK) {
+		__m256 d = _mm256_set1_ps(f16f(q));
+		for (int j = 0; j < QK; j += 8) {
+			__m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 2 + j)));
+			_mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_cvtepi32_ps(v), d));
+		}
+	}
+}
+
+// q8_widen512 loads block q as two vectors of 16 float32 values q·d.
+INLINE AVX512 void q8_widen512(const uint8_t *q, __m512 *lo, __m512 *hi) {
+	__m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)((uint16_t)q[0] | (uint16_t)q[1] << 8)));
+	__m512i a = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 2)));
+	__m512i b = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 18)));
+	*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(a), d);
+	*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(b), d);
+}
+
+static AVX512 void dequant_avx512(const uint8_t *q, long blocks, float *dst) {
+	for (long b = 0; b < blocks; b++, q += QB, dst += QK) {
+		__m512 lo, hi;
+		q8_widen512(q, &lo, &hi);
+		_mm512_storeu_ps(dst, lo);
+		_mm512_storeu_ps(dst + 16, hi);
+	}
+}
+
+void ops_q8_dequant(const uint8_t *q, long blocks, float *dst) {
+	switch (ops_family) {
+	case OPS_AVX512:
+		OPS_RAN(OPS_K_Q8_DEQUANT, OPS_AVX512);
+		dequant_avx512(q, blocks, dst);
+		return;
+	case OPS_AVX2:
+		OPS_RAN(OPS_K_Q8_DEQUANT, OPS_AVX2);
+		dequant_avx2(q, blocks, dst);
+		return;
+	}
+	OPS_RAN(OPS_K_Q8_DEQUANT, OPS_SCALAR);
+	dequant_scalar(q, blocks, dst);
+}
+
+// bfloat16 dequantisation: q·d (exact in float32) rounded to nearest even.
+
+static void dequant_bf16_scalar(const uint8_t *q, long blocks, uint16_t *dst) {
+	for (long b = 0; b < blocks; b++, q += QB, dst += QK) {
+		float d = f16f(q);
+		for (int j = 0; j < QK; j++) dst[j] = round_bf16((float)(int8_t)q[2 + j] * d);
+	}
+}
+
+INLINE AVX512 __m256i bf16_rne512(__m512 f) {
+	__m512i u = _mm512_castps_si512(f);
+	__m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+	u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+	return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
+}
+
+static AVX512 void dequant_bf16_avx512(const uint8_t *q, long blocks, uint16_t *dst) {
+	for (long b = 0; b < blocks; b++, q += QB, dst += QK) {
+		__m512 lo, hi;
+		q8_widen512(q, &lo, &hi);
+		_mm256_storeu_si256((__m256i *)dst, bf16_rne512(lo));
+		_mm256_storeu_si256((__m256i *)(dst + 16), bf16_rne512(hi));
+	}
+}
+
+void ops_q8_dequant_bf16(const uint8_t *q, long blocks, uint16_t *dst) {
+	if (ops_family == OPS_AVX512) {
+		OPS_RAN(OPS_K_Q8_DEQUANT, OPS_AVX512);
+		dequant_bf16_avx512(q, blocks, dst);
+		return;
+	}
+	// No AVX2 code: the blocked products this feeds are sgemm-bound below
+	// AVX512.
+	OPS_RAN(OPS_K_Q8_DEQUANT, OPS_SCALAR);
+	dequant_bf16_scalar(q, blocks, dst);
+}
+
+// Decode MulT: y[i*ldy + o] (+)= Σ_k x[i*cols + k]·W[o, k] for weight rows o
+// in [lo, hi) and n ≤ GEMVN_MAX inputs.
+
+static void gemv_scalar(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy,
+		int acc) {
+	long nb = cols / QK;
+	for (long o = lo; o < hi; o++) {
+		const uint8_t *row = w + o * nb * QB;
+		for (long i = 0; i < n; i++) {
+			const float *xi = x + i * cols;
+			float s = 0;
+			for (long b = 0; b < nb; b++) {
+				const uint8_t *q = row + b * QB;
+				float t = 0;
+				for (int j = 0; j < QK; j++) t += (float)(int8_t)q[2 + j] * xi[b * QK + j];
+				s += t * f16f(q);
+			}
+			y[i * ldy + o] = acc ? y[i * ldy + o] + s : s;
+		}
+	}
+}
+
+INLINE AVX2 float hsum256(__m256 v) {
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+// The AVX2 kernel takes one row and up to 4 inputs at a time, two
+// accumulators per input (the block's halves) to keep the FMA chains apart.
+static AVX2 void gemv_avx2(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy,
+		int acc) {
+	long nb = cols / QK;
+	for (long o = lo; o < hi; o++) {
+		const uint8_t *row = w + o * nb * QB;
+		for (long i0 = 0; i0 < n; i0 += 4) {
+			int I = n - i0 < 4 ? (int)(n - i0) : 4;
+			__m256 s[4][2];
+			for (int i = 0; i < 4; i++) s[i][0] = s[i][1] = _mm256_setzero_ps();
+			for (long b = 0; b < nb; b++) {
+				const uint8_t *q = row + b * QB;
+				__m256 d = _mm256_set1_ps(f16f(q));
+				__m256 wv[4];
+				for (int j = 0; j < 4; j++)
+					wv[j] = _mm256_mul_ps(
+						_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 2 + 8 * j)))), d);
+				for (int i = 0; i < I; i++) {
+					const float *xi = x + (i0 + i) * cols + b * QK;
+					s[i][0] = _mm256_fmadd_ps(wv[0], _mm256_loadu_ps(xi), s[i][0]);
+					s[i][1] = _mm256_fmadd_ps(wv[1], _mm256_loadu_ps(xi + 8), s[i][1]);
+					s[i][0] = _mm256_fmadd_ps(wv[2], _mm256_loadu_ps(xi + 16), s[i][0]);
+					s[i][1] = _mm256_fmadd_ps(wv[3], _mm256_loadu_ps(xi + 24), s[i][1]);
+				}
+			}
+			for (int i = 0; i < I; i++) {
+				float v = hsum256(_mm256_add_ps(s[i][0], s[i][1]));
+				float *p = y + (i0 + i) * ldy + o;
+				*p = acc ? *p + v : v;
+			}
+		}
+	}
+}
+
+// The AVX-512 kernel takes R ≤ 2 rows and I ≤ 4 inputs at a time: each
+// block is widened once per row and meets the inputs from registers, with
+// R·I·2 ≤ 16 independent accumulators.
+INLINE AVX512 void gemv512_tile(const uint8_t *w, long nb, long o, const float *x, long cols, long i0, float *y,
+		long ldy, int acc, const int R, const int I) {
+	__m512 s[2][4][2];
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < I; i++) s[r][i][0] = s[r][i][1] = _mm512_setzero_ps();
+	for (long b = 0; b < nb; b++) {
+		__m512 wl[2], wh[2];
+		for (int r = 0; r < R; r++) q8_widen512(w + ((o + r) * nb + b) * QB, &wl[r], &wh[r]);
+		for (int i = 0; i < I; i++) {
+			const float *xi = x + (i0 + i) * cols + b * QK;
+			__m512 xl = _mm512_loadu_ps(xi), xh = _mm512_loadu_ps(xi + 16);
+			for (int r = 0; r < R; r++) {
+				s[r][i][0] = _mm512_fmadd_ps(wl[r], xl, s[r][i][0]);
+				s[r][i][1] = _mm512_fmadd_ps(wh[r], xh, s[r][i][1]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < I; i++) {
+			float v = _mm512_reduce_add_ps(_mm512_add_ps(s[r][i][0], s[r][i][1]));
+			float *p = y + (i0 + i) * ldy + o + r;
+			*p = acc ? *p + v : v;
+		}
+}
+
+static AVX512 void gemv_avx512(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y,
+		long ldy, int acc) {
+	long nb = cols / QK;
+	long o = lo;
+	for (; o + 2 <= hi; o += 2) {
+		long i0 = 0;
+		for (; i0 + 4 <= n; i0 += 4) gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 2, 4);
+		switch (n - i0) {
+		case 3: gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 2, 3); break;
+		case 2: gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 2, 2); break;
+		case 1: gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 2, 1); break;
+		}
+	}
+	for (; o < hi; o++) {
+		long i0 = 0;
+		for (; i0 + 4 <= n; i0 += 4) gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 1, 4);
+		switch (n - i0) {
+		case 3: gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 1, 3); break;
+		case 2: gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 1, 2); break;
+		case 1: gemv512_tile(w, nb, o, x, cols, i0, y, ldy, acc, 1, 1); break;
+		}
+	}
+}
+
+void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc) {
+	switch (ops_family) {
+	case OPS_AVX512:
+		OPS_RAN(OPS_K_Q8_GEMV, OPS_AVX512);
+		gemv_avx512(w, cols, lo, hi, x, n, y, ldy, acc);
+		return;
+	case OPS_AVX2:
+		OPS_RAN(OPS_K_Q8_GEMV, OPS_AVX2);
+		gemv_avx2(w, cols, lo, hi, x, n, y, ldy, acc);
+		return;
+	}
+	OPS_RAN(OPS_K_Q8_GEMV, OPS_SCALAR);
+	gemv_scalar(w, cols, lo, hi, x, n, y, ldy, acc);
+}

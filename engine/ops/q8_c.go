@@ -1,0 +1,31 @@
+//go:build cgo && !purego
+
+package ops
+
+// #include "kernels.h"
+import "C"
+
+import "unsafe"
+
+func u8p(s []byte) *C.uint8_t { return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+// dequantQ8 writes the values of the Q8_0 blocks q into dst (len a
+// multiple of Q8Block, q holding as many blocks), q8.c.
+func dequantQ8(dst []float32, q []byte) {
+	if len(dst) > 0 {
+		C.ops_q8_dequant(u8p(q), C.long(len(dst)/Q8Block), f32p(dst))
+	}
+}
+
+// dequantQ8BF16 is dequantQ8 into bfloat16, q·d rounded to nearest even.
+func dequantQ8BF16(dst []uint16, q []byte) {
+	if len(dst) > 0 {
+		C.ops_q8_dequant_bf16(u8p(q), C.long(len(dst)/Q8Block), u16p(dst))
+	}
+}
+
+// gemvQ8 computes y[i*ldy+o] (+)= Σ_c x[i*cols+c]·W[o, c] for rows o in
+// [lo, hi) of the Q8_0 weight q (cols values a row) and i < n ≤ GEMVMaxN.
+func gemvQ8(q []byte, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	C.ops_q8_gemv(u8p(q), C.long(cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
+}
