@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 )
 
@@ -13,6 +14,8 @@ import (
 // the dequantised weights) and for decoding steps (MulTInfer: 8-bit inputs
 // on VNNI where the CPU has it). It is a benchmark because the full shape
 // takes minutes and gigabytes; each iteration repeats the comparison.
+// NN_BENCH_TARGET=bfloat16 measures bfloat16 storage the same way instead,
+// for scale.
 func BenchmarkQ8LogitsError(b *testing.B) {
 	f := benchModel(b)
 	if f.DType() != "float32" {
@@ -22,12 +25,16 @@ func BenchmarkQ8LogitsError(b *testing.B) {
 	want := f.Logits(ids)
 	// The Q8_0 model shares the norms and biases; only the matrices are
 	// requantised, tensor by tensor, dropping each float32 copy.
+	target := "q8_0"
+	if os.Getenv("NN_BENCH_TARGET") == "bfloat16" {
+		target = "bfloat16"
+	}
 	for _, ts := range f.tensors() {
 		if ts.w != nil {
-			*ts.w = makeWeight(ts.w.Rows, ts.w.Cols, ts.w.F32, "q8_0")
+			*ts.w = makeWeight(ts.w.Rows, ts.w.Cols, ts.w.F32, target)
 		}
 	}
-	f.dtype = "q8_0"
+	f.dtype = target
 	var prefill, decode float64
 	for b.Loop() {
 		got := f.Logits(ids)
