@@ -144,6 +144,7 @@ uint32_t ops_read_words(const uint32_t *p, long count);
 void ops_q8_dequant(const uint8_t *q, long blocks, float *dst);
 void ops_q8_dequant_bf16(const uint8_t *q, long blocks, uint16_t *dst);
 void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
+long ops_q8_quantize(const float *src, long blocks, uint8_t *dst);
 void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
 void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const int32_t *corr,
 	const float *dx, long n, float *y, long ldy, int acc);

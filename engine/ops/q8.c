@@ -365,3 +365,44 @@ VNNI void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const 
 		}
 	}
 }
+
+// ops_q8_quantize: QuantizeQ8_0 (q8.go) for blocks whole blocks of src, bit
+// for bit: amax and d = amax/127 in float32, d stored by VCVTPS2PH (round
+// to nearest even, as ggml's x86 build converts), id = 1/d (0 for d = 0),
+// q = roundf(x·id): the product rounded to float32, then truncated and
+// moved one away from zero where the dropped fraction is at least 1/2 (the
+// fraction is exact), which is roundf without the error of adding 0.5. A
+// product that is not finite (1/d overflowed) converts to 0x80000000, whose
+// low byte is the 0 that ggml's conversion stores too. It returns the index
+// of the first value that is NaN or ±Inf (nothing is written for its
+// block or after it), or −1.
+AVX512 long ops_q8_quantize(const float *src, long blocks, uint8_t *dst) {
+	const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+	const __m512 inf = _mm512_set1_ps(__builtin_inff());
+	for (long b = 0; b < blocks; b++, src += QK, dst += QB) {
+		__m512 lo = _mm512_loadu_ps(src), hi = _mm512_loadu_ps(src + 16);
+		__m512 alo = _mm512_and_ps(lo, absmask), ahi = _mm512_and_ps(hi, absmask);
+		__mmask16 bad = _mm512_cmp_ps_mask(alo, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(ahi, inf, _CMP_NLT_UQ);
+		if (bad) {
+			for (int j = 0; j < QK; j++)
+				if (!__builtin_isfinite(src[j])) return b * QK + j;
+		}
+		float amax = _mm512_reduce_max_ps(_mm512_max_ps(alo, ahi));
+		float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+		__m256i h = _mm512_cvtps_ph(_mm512_set1_ps(d), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		uint16_t hb = (uint16_t)_mm256_extract_epi16(h, 0);
+		dst[0] = (uint8_t)hb;
+		dst[1] = (uint8_t)(hb >> 8);
+		__m512 vid = _mm512_set1_ps(id);
+		for (int half = 0; half < 2; half++) {
+			__m512 t = _mm512_mul_ps(half ? hi : lo, vid);
+			__m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+			__m512 frac = _mm512_and_ps(_mm512_sub_ps(t, r), absmask);
+			__mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+			__m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_andnot_ps(absmask, t));
+			r = _mm512_mask_add_ps(r, up, r, one);
+			_mm_storeu_si128((__m128i *)(dst + 2 + 16 * half), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));
+		}
+	}
+	return -1;
+}

@@ -39,11 +39,23 @@ func Q8_0Size(n int) int {
 // x·id is not finite and ggml's float-to-int8 conversion on x86 yields 0:
 // so does this. It returns an error, naming the first offending value,
 // if src holds NaN or ±Inf (the caller adds the tensor's name); dst is then
-// partly written. It panics if the lengths do not match.
+// partly written. It panics if the lengths do not match. In the AVX-512
+// family it runs a vector kernel (q8.c) that gives the same bytes.
 func QuantizeQ8_0(dst []byte, src []float32) error {
 	if len(dst) != Q8_0Size(len(src)) {
 		panic(fmt.Sprintf("ops: QuantizeQ8_0: %d bytes for %d values, want %d", len(dst), len(src), Q8_0Size(len(src))))
 	}
+	if bad, ok := quantizeQ8Fast(dst, src); ok {
+		if bad >= 0 {
+			return fmt.Errorf("element %d is %v: Q8_0 needs finite values", bad, src[bad])
+		}
+		return nil
+	}
+	return quantizeQ8Go(dst, src)
+}
+
+// quantizeQ8Go is QuantizeQ8_0 in Go, without the length check.
+func quantizeQ8Go(dst []byte, src []float32) error {
 	for b := 0; b < len(src)/Q8Block; b++ {
 		x := src[b*Q8Block : (b+1)*Q8Block]
 		o := dst[b*Q8BlockBytes : (b+1)*Q8BlockBytes]

@@ -42,3 +42,16 @@ func gemvQ8VNNI(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy
 	C.ops_q8_gemv_vnni(u8p(w), C.long(cols), C.long(lo), C.long(hi), (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))),
 		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr))), f32p(q.dx), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 }
+
+// quantizeQ8Fast is QuantizeQ8_0's AVX-512 kernel (ops_q8_quantize): it
+// returns the index of the first non-finite value, or -1; ok is false
+// where the kernel cannot run (the caller then quantises in Go).
+func quantizeQ8Fast(dst []byte, src []float32) (bad int, ok bool) {
+	if ISA() != AVX512 {
+		return 0, false
+	}
+	if len(src) == 0 {
+		return -1, true
+	}
+	return int(C.ops_q8_quantize(f32p(src), C.long(len(src)/Q8Block), u8p(dst))), true
+}

@@ -49,3 +49,6 @@ func quantizeInputs(x []float32, cols, n int, q *q8Inputs) {
 func gemvQ8VNNI(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
 	panic("ops: the VNNI decode kernel needs cgo")
 }
+
+// quantizeQ8Fast has no kernel here: QuantizeQ8_0 quantises in Go.
+func quantizeQ8Fast(dst []byte, src []float32) (bad int, ok bool) { return 0, false }

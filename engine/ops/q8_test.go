@@ -27,6 +27,10 @@ func block32(fill float32, vals ...float32) []float32 {
 // (d = amax/127 in float32, f16(d) nearest even, q = roundf(x·(1/d))), and
 // against the independent Q8_0 encoder of model/gguf.
 func TestQuantizeQ8_0Blocks(t *testing.T) {
+	eachFamily(t, func(t *testing.T, fam Family) { checkQuantizeQ8_0Blocks(t) })
+}
+
+func checkQuantizeQ8_0Blocks(t *testing.T) {
 	sub := math.Float32frombits(1) // the smallest subnormal float32
 	tests := []struct {
 		name  string
@@ -83,6 +87,10 @@ func TestQuantizeQ8_0Blocks(t *testing.T) {
 // line transcription of quantize_row_q8_0_ref on random blocks of every
 // magnitude, with values placed on exact half-way points.
 func TestQuantizeQ8_0MatchesReference(t *testing.T) {
+	eachFamily(t, func(t *testing.T, fam Family) { checkQuantizeQ8_0MatchesReference(t) })
+}
+
+func checkQuantizeQ8_0MatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(81, 82))
 	const blocks = 4000
 	src := make([]float32, blocks*Q8Block)
@@ -138,6 +146,10 @@ func TestQuantizeQ8_0MatchesReference(t *testing.T) {
 // offending element's index, and that lengths that are not whole blocks
 // panic.
 func TestQuantizeQ8_0Refuses(t *testing.T) {
+	eachFamily(t, func(t *testing.T, fam Family) { checkQuantizeQ8_0Refuses(t) })
+}
+
+func checkQuantizeQ8_0Refuses(t *testing.T) {
 	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
 		src := make([]float32, 3*Q8Block)
 		src[40] = bad
