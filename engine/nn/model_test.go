@@ -273,17 +273,22 @@ func TestBadBatch(t *testing.T) {
 }
 
 func TestDecodeDoesNotAllocate(t *testing.T) {
-	m := newTestModel(t, tinyConfig(true), 22)
-	a, err := m.NewAdapter(allTargets(0), 23)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetAdapter(a)
-	c := m.NewCache(200)
-	m.Step(c, []int{1, 2, 3})
-	next := []int{4}
-	if n := testing.AllocsPerRun(50, func() { m.Step(c, next) }); n != 0 {
-		t.Fatalf("%v allocations per decoded token", n)
+	for _, q8 := range []bool{false, true} {
+		m := newTestModel(t, tinyConfig(true), 22)
+		if q8 {
+			toQ8(m)
+		}
+		a, err := m.NewAdapter(allTargets(0), 23)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetAdapter(a)
+		c := m.NewCache(200)
+		m.Step(c, []int{1, 2, 3})
+		next := []int{4}
+		if n := testing.AllocsPerRun(50, func() { m.Step(c, next) }); n != 0 {
+			t.Fatalf("q8_0=%v: %v allocations per decoded token", q8, n)
+		}
 	}
 }
 
