@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -228,9 +229,12 @@ func (q *q8Inputs) quantize(x []float32, n, cols int) {
 	quantizeInputs(x, cols, n, q)
 }
 
-// q8vnniOff turns the VNNI decode kernel off (tests and benchmarks force
-// the float32 widening kernel).
+// q8vnniOff turns the VNNI decode kernel off: QWENTUNE_Q8_DECODE=widen
+// makes MulTInfer widen the weight to float32 like MulT, so that a
+// benchmark can compare the two kernels on the same machine.
 var q8vnniOff atomic.Bool
+
+func init() { q8vnniOff.Store(os.Getenv("QWENTUNE_Q8_DECODE") == "widen") }
 
 // useQ8VNNI reports whether MulTInfer runs on VPDPBUSD: the AVX-512 family
 // is in force, the CPU has AVX512_VNNI and no test turned it off.
