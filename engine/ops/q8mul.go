@@ -7,8 +7,9 @@ import (
 )
 
 // Products with a Q8_0 weight. Decoding (at most GEMVMaxN inputs, float32
-// compute) streams the blocks once through the Q8_0 decode kernel (q8.c),
-// which widens each block in registers. Everything else (prefill,
+// compute) streams the blocks once through a Q8_0 decode kernel (q8.c):
+// MulT's widens each block to float32 in registers; MulTInfer's quantises
+// the inputs to 8 bits and multiplies bytes (VPDPBUSD). Everything else (prefill,
 // training, bfloat16 compute) goes one block of weight rows at a time: the
 // rows are dequantised into a scratch block small enough to stay in the
 // last-level cache, float32 in float32 compute and bfloat16 (q·d rounded to
