@@ -18,21 +18,27 @@ func patternQ8(rows, cols int) *Weight {
 	return w
 }
 
-// BenchmarkQ8GEMV is decode with Q8_0 weights against bfloat16 ones: MulT
-// with n input rows, bound by reading the weight once (GB/s of storage
-// read; the ns/op of the two dtypes compare directly).
+// BenchmarkQ8GEMV is decode with Q8_0 weights against bfloat16 ones:
+// MulTInfer (q8_0-vnni: 8-bit inputs on VPDPBUSD where the CPU has it) and
+// MulT (q8_0-widen, bf16) with n input rows, bound by reading the weight
+// once (GB/s of storage read; the ns/op of the dtypes compare directly).
+// The head's shape (151936×1536) does not fit in the last-level cache.
 func BenchmarkQ8GEMV(b *testing.B) {
 	for _, sh := range qwenShapes {
 		for _, n := range []int{1, 4} {
-			for _, dt := range []string{"q8_0", "bf16"} {
+			for _, dt := range []string{"q8_0-vnni", "q8_0-widen", "bf16"} {
 				b.Run(fmt.Sprintf("%s/%dx%d/n=%d", dt, sh.rows, sh.cols, n), func(b *testing.B) {
 					w := patternWeight(sh.rows, sh.cols, true)
-					if dt == "q8_0" {
+					if dt != "bf16" {
 						w = patternQ8(sh.rows, sh.cols)
 					}
 					x, y := patternSlice(n*sh.cols), make([]float32, n*sh.rows)
 					for b.Loop() {
-						w.MulT(y, x, n, false)
+						if dt == "q8_0-vnni" {
+							w.MulTInfer(y, x, n, false)
+						} else {
+							w.MulT(y, x, n, false)
+						}
 					}
 					b.ReportMetric(float64(w.Bytes())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 				})
