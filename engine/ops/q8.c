@@ -262,6 +262,20 @@ void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, 
 
 #define VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
+// f16_table[h] is the float32 value of the half h: the weight's scale
+// costs a load and a broadcast from memory, no arithmetic, where widening
+// it in registers took four operations on the ports the products need. A
+// real weight's scales span a few exponents: a few cache lines of the
+// table.
+static float f16_table[65536];
+
+__attribute__((constructor)) static void fill_f16_table(void) {
+	for (uint32_t h = 0; h < 65536; h++) {
+		uint8_t b[2] = {(uint8_t)h, (uint8_t)(h >> 8)};
+		f16_table[h] = f16f(b);
+	}
+}
+
 // ops_q8_quantize_x quantises n inputs of cols values (cols % 32 == 0) into
 // xq (n·cols bytes), corr (n·cols/4 int32: −128 times the sum of each lane's
 // four quants) and dx (n·cols/32 scales).
@@ -293,6 +307,24 @@ INLINE VNNI float hsum8(__m256 v) {
 	return _mm_cvtss_f32(s);
 }
 
+// vnni_block adds block b of a row times the inputs [i0, i0+I) to their
+// accumulators s[i][h].
+INLINE VNNI void vnni_block(const uint8_t *row, long nb, long b, const int8_t *xq, const int32_t *corr,
+		const float *dx, long i0, const int I, __m256 s[4][2], const int h) {
+	const uint8_t *q = row + b * QB;
+	__m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 2)), _mm256_set1_epi8((char)0x80));
+	uint16_t hb;
+	memcpy(&hb, q, 2);
+	__m256 d = _mm256_set1_ps(f16_table[hb]);
+	for (int i = 0; i < I; i++) {
+		long k = (i0 + i) * nb + b;
+		__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + k * QK));
+		__m256i c = _mm256_loadu_si256((const __m256i *)(corr + k * 8));
+		__m256 f = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(c, wu, xv));
+		s[i][h] = _mm256_fmadd_ps(f, _mm256_mul_ps(d, _mm256_set1_ps(dx[k])), s[i][h]);
+	}
+}
+
 // vnni_tile: one row o against inputs [i0, i0+I), reading the row once,
 // front to back (the hardware prefetcher follows one stream per thread
 // best: two rows read side by side ran at a third of the memory's speed),
@@ -300,24 +332,17 @@ INLINE VNNI float hsum8(__m256 v) {
 // chains apart.
 INLINE VNNI void vnni_tile(const uint8_t *w, long nb, long o, const int8_t *xq, const int32_t *corr, const float *dx,
 		long i0, float *y, long ldy, int acc, const int I) {
-	const __m256i flip = _mm256_set1_epi8((char)0x80);
 	__m256 s[4][2];
 	for (int i = 0; i < I; i++) s[i][0] = s[i][1] = _mm256_setzero_ps();
 	const uint8_t *row = w + o * nb * QB;
-	for (long b = 0; b < nb; b++) {
-		const uint8_t *q = row + b * QB;
-		_mm_prefetch((const char *)q + 1024, _MM_HINT_T0);
-		__m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 2)), flip);
-		// AVX512F's VCVTPH2PS (the 256-bit form would need F16C).
-		__m256 d = _mm512_castps512_ps256(_mm512_cvtph_ps(_mm256_set1_epi16((short)((uint16_t)q[0] | (uint16_t)q[1] << 8))));
-		for (int i = 0; i < I; i++) {
-			long k = (i0 + i) * nb + b;
-			__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + k * QK));
-			__m256i c = _mm256_loadu_si256((const __m256i *)(corr + k * 8));
-			__m256 f = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(c, wu, xv));
-			s[i][b & 1] = _mm256_fmadd_ps(f, _mm256_mul_ps(d, _mm256_set1_ps(dx[k])), s[i][b & 1]);
-		}
+	long b = 0;
+	// Blocks go in pairs so that each accumulator has a fixed register (an
+	// index like b & 1 put them on the stack, a store and a load per block).
+	for (; b + 2 <= nb; b += 2) {
+		vnni_block(row, nb, b, xq, corr, dx, i0, I, s, 0);
+		vnni_block(row, nb, b + 1, xq, corr, dx, i0, I, s, 1);
 	}
+	if (b < nb) vnni_block(row, nb, b, xq, corr, dx, i0, I, s, 0);
 	for (int i = 0; i < I; i++) {
 		float v = hsum8(_mm256_add_ps(s[i][0], s[i][1]));
 		float *p = y + (i0 + i) * ldy + o;
