@@ -293,9 +293,17 @@ func TestEvaluateWithHeuristicPlugin(t *testing.T) {
 // TestEvaluateAnswersAsAlone checks that evaluation, which decodes the test
 // inputs several at a time, gives every sample exactly the answer that
 // generating it alone gives with its seed (the chat seed plus its 1-based
-// position), sampled, with a trained-looking adapter.
+// position), sampled, with a trained-looking adapter, on float32 and Q8_0
+// weights.
 func TestEvaluateAnswersAsAlone(t *testing.T) {
-	s, err := OpenDir(tinyModel(t), "tiny", "float32")
+	dir := tinyModel(t)
+	for _, dtype := range []string{"float32", "q8_0"} {
+		t.Run(dtype, func(t *testing.T) { checkEvaluateAnswersAsAlone(t, dir, dtype) })
+	}
+}
+
+func checkEvaluateAnswersAsAlone(t *testing.T, dir, dtype string) {
+	s, err := OpenDir(dir, "tiny", dtype)
 	if err != nil {
 		t.Fatal(err)
 	}

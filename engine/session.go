@@ -27,7 +27,7 @@ type Session struct {
 	Name string
 	// Dir is the folder the model was loaded from.
 	Dir string
-	// DType is the weight storage: float32 or bfloat16.
+	// DType is the weight storage: float32, bfloat16 or q8_0.
 	DType string
 	// ComputeDType is the arithmetic of the frozen-weight products
 	// (SetComputeDtype): float32 or bfloat16.
@@ -41,8 +41,8 @@ type Session struct {
 }
 
 // Open resolves name (see ResolveModel; on receives the download's events)
-// and loads the model with weights stored as dtype ("float32" or
-// "bfloat16").
+// and loads the model with weights stored as dtype ("float32", "bfloat16"
+// or "q8_0", quantised at load).
 func Open(ctx context.Context, name, revision, dtype string, on progress.Func) (*Session, error) {
 	dir, err := ResolveModel(ctx, name, revision, on)
 	if err != nil {

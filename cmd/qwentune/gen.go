@@ -97,7 +97,7 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	topP := fs.Float64("top-p", 1, "nucleus sampling threshold (1 = off)")
 	rep := fs.Float64("repetition-penalty", 1, "penalty for tokens already in the sequence (1 = off)")
 	seed := fs.Int64("seed", 0, "random seed for sampling")
-	dtype := fs.String("dtype", "float32", "weight storage: float32 or bfloat16")
+	dtype := fs.String("dtype", "float32", "weight storage: float32, bfloat16 or q8_0")
 	asJSON := fs.Bool("json", false, `print one line {"ids": [...], "text": "..."} instead of streaming text`)
 	thinkFlag := fs.String("think", "", thinkHelp+" (with --chat)")
 	if err := parseFlags(fs, args); err != nil {
@@ -114,8 +114,8 @@ func runGenerate(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return usagef("give exactly one of --prompt and --ids")
 	}
 	// Bad flag values are usage errors (exit 2), found before the model loads.
-	if *dtype != "float32" && *dtype != "bfloat16" {
-		return usagef("--dtype %q: want float32 or bfloat16", *dtype)
+	if *dtype != "float32" && *dtype != "bfloat16" && *dtype != "q8_0" {
+		return usagef("--dtype %q: want float32, bfloat16 or q8_0", *dtype)
 	}
 	if err := (generate.Options{MaxNewTokens: *maxNew, Temperature: *temp, TopK: *topK, TopP: *topP, RepetitionPenalty: *rep}).Validate(); err != nil {
 		return usagef("%v", err)

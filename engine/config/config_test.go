@@ -47,7 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{"optimizer", "training:\n  optimizer: sgd\n",
 			`config.yml:2: training.optimizer: must be one of adamw, got "sgd"`},
 		{"dtype", "model:\n  dtype: half\n",
-			`config.yml:2: model.dtype: must be one of float32, bfloat16, got "half"`},
+			`config.yml:2: model.dtype: must be one of float32, bfloat16, q8_0, got "half"`},
 		{"padding", "dataset:\n  padding: longst\n",
 			`config.yml:2: dataset.padding: must be one of max_length, longest, got "longst" (did you mean "longest"?)`},
 		{"loss_on", "dataset:\n  loss_on: answers\n",
@@ -307,7 +307,7 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.LoRA.R = 0 }, `lora.r: must be a positive integer, got 0`},
-		{func(c *Config) { c.Model.Dtype = "fp16" }, `model.dtype: must be one of float32, bfloat16, got "fp16"`},
+		{func(c *Config) { c.Model.Dtype = "fp16" }, `model.dtype: must be one of float32, bfloat16, q8_0, got "fp16"`},
 		{func(c *Config) { c.LoRA.TargetModules = nil }, `lora.target_modules: must be a list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear, got []`},
 		{func(c *Config) { c.Training.LearningRate = -1 }, `training.learning_rate: must be a number > 0, got -1.0`},
 		{func(c *Config) { c.Training.WarmupSteps, c.Training.WarmupRatio = 3, 0.5 },

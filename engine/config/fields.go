@@ -117,8 +117,8 @@ func choice(c ...string) Field { return Field{Kind: KindChoice, Choices: c} }
 var fieldTable = []Field{
 	with("model.name", Field{Kind: KindModel, Expect: "a Hugging Face model id or a local folder"},
 		"Hugging Face model id (Qwen/Qwen2-0.5B, Qwen/Qwen2.5-1.5B-Instruct, ...) or a local folder with config.json, tokenizer.json and safetensors weights."),
-	with("model.dtype", choice("float32", "bfloat16"),
-		"Storage of the frozen weights (model.compute_dtype says how they are multiplied): float32 (4 bytes a weight) or bfloat16 (half the memory and faster decoding; lossless for checkpoints shipped in bfloat16, as Qwen2's are)."),
+	with("model.dtype", choice("float32", "bfloat16", "q8_0"),
+		"Storage of the frozen weights (model.compute_dtype says how they are multiplied): float32 (4 bytes a weight), bfloat16 (half the memory and faster decoding; lossless for checkpoints shipped in bfloat16, as Qwen2's are) or q8_0 (GGUF's 8-bit blocks as llama.cpp stores them, 1.06 bytes a weight, quantised at load: about a quarter of float32's memory and the fastest decoding, at a small loss of accuracy; LoRA and the optimizer stay float32)."),
 	with("model.compute_dtype", choice("float32", "bfloat16", "auto"),
 		"Arithmetic of the products with the frozen weights: float32, or bfloat16 as torch.autocast computes them (weights and activations rounded to bfloat16, float32 sums; norms, softmax, loss, LoRA and the optimizer stay float32), or auto: bfloat16 where the CPU has AVX512_BF16, float32 elsewhere."),
 	with("model.revision", Field{Kind: KindString},

@@ -17,13 +17,18 @@ import (
 // the one activation row would gain nothing.
 
 // mulT computes y = x·Wᵀ in bfloat16 compute when bf16 is set and the
-// product has more than ops.GEMVMaxN rows, in float32 otherwise.
-func mulT(w *ops.Weight, bf16 bool, y, x []float32, n int) {
-	if bf16 && n > ops.GEMVMaxN {
+// product has more than ops.GEMVMaxN rows, in float32 otherwise; infer
+// (nothing will differentiate y) lets a decode-shaped product with a Q8_0
+// weight quantise x to 8 bits (ops.Weight.MulTInfer).
+func mulT(w *ops.Weight, bf16, infer bool, y, x []float32, n int) {
+	switch {
+	case bf16 && n > ops.GEMVMaxN:
 		w.MulTBF16(y, x, n, false)
-		return
+	case infer:
+		w.MulTInfer(y, x, n, false)
+	default:
+		w.MulT(y, x, n, false)
 	}
-	w.MulT(y, x, n, false)
 }
 
 // ComputeBF16 reports whether the weight products compute in bfloat16.
@@ -32,7 +37,9 @@ func (m *Model) ComputeBF16() bool { return m.headBF16 }
 // SetComputeBF16 switches the weight products to bfloat16 compute (on) or
 // back to float32. Switching on stores float32 projection weights as
 // bfloat16 (once; a tied LM head gets its own bfloat16 copy, the
-// embeddings stay float32). Full-parameter training (TrainAll) trains the
+// embeddings stay float32); bfloat16 and Q8_0 weights stay as they are (a
+// Q8_0 product in bfloat16 compute rounds each dequantised value to
+// bfloat16 in its scratch, ops.Weight.MulTBF16). Full-parameter training (TrainAll) trains the
 // float32 weights and refuses bfloat16 compute.
 func (m *Model) SetComputeBF16(on bool) error {
 	if on && m.full {
@@ -41,13 +48,13 @@ func (m *Model) SetComputeBF16(on bool) error {
 	for i := range m.Layers {
 		for t := range numTargets {
 			lin := m.Layers[i].linear(t)
-			if on && lin.Weight.BF16 == nil {
+			if on && lin.Weight.F32 != nil {
 				lin.Weight = toBF16Weight(&lin.Weight)
 			}
 			lin.bf16 = on
 		}
 	}
-	if on && m.LMHead.BF16 == nil {
+	if on && m.LMHead.F32 != nil {
 		h := toBF16Weight(m.LMHead)
 		m.LMHead = &h
 	}

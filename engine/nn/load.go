@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"qwentune/engine/ops"
 	"qwentune/model"
@@ -16,8 +17,10 @@ import (
 // LoadOptions chooses how a checkpoint is held in memory.
 type LoadOptions struct {
 	// DType is the storage of the projection and embedding weights:
-	// "float32" (the default when empty) or "bfloat16". Norms and biases are
-	// always float32; activations are always float32.
+	// "float32" (the default when empty), "bfloat16" or "q8_0" (GGUF's
+	// 8-bit blocks, quantised here tensor by tensor; a weight whose rows
+	// are not whole blocks stays bfloat16, Model.KeptBF16). Norms and
+	// biases are always float32; activations are always float32.
 	DType string
 }
 
@@ -57,6 +60,9 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 		}
 		if err := loadTensor(t, st, opts.DType); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		if opts.DType == "q8_0" && t.w != nil && t.w.BF16 != nil {
+			m.keptBF16 = append(m.keptBF16, t.Name)
 		}
 		set.Release(t.Name)
 	}
@@ -130,11 +136,14 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 	}
 	w := ops.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
 	var err error
-	if dtype == "float32" {
+	switch {
+	case dtype == "q8_0" && w.Cols%ops.Q8Block == 0:
+		w.Q8, err = quantizeTensor(t.Name, st, w.Rows, w.Cols)
+	case dtype == "float32":
 		if w.F32, err = st.Float32(); err == nil {
 			err = CheckFinite(t.Name, w.F32)
 		}
-	} else {
+	default:
 		if w.BF16, err = st.BF16(); err == nil {
 			err = checkFiniteBF16(t.Name, w.BF16)
 		}
@@ -149,13 +158,58 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 // CheckFinite refuses a tensor holding NaN or ±Inf, naming it and the
 // first bad element: such a weight poisons every output (and training would
 // go on from it).
-func CheckFinite(name string, v []float32) error {
+func CheckFinite(name string, v []float32) error { return checkFiniteAt(name, v, 0) }
+
+// checkFiniteAt is CheckFinite for the part of a tensor that starts at
+// element offset.
+func checkFiniteAt(name string, v []float32, offset int) error {
 	for i, x := range v {
 		if x-x != 0 { // NaN or ±Inf
-			return fmt.Errorf("tensor %q: element %d is %v: a weight must be a finite number", name, i, x)
+			return fmt.Errorf("tensor %q: element %d is %v: a weight must be a finite number", name, offset+i, x)
 		}
 	}
 	return nil
+}
+
+// quantizeTensor quantises the rows×cols checkpoint tensor st to Q8_0
+// (cols a multiple of ops.Q8Block), a few rows at a time straight from the
+// mapped file, split over the cores: no float32 copy of the tensor is made.
+// A NaN or ±Inf is refused with the tensor's name and the element.
+func quantizeTensor(name string, st safetensors.Tensor, rows, cols int) ([]byte, error) {
+	size, _ := safetensors.ItemSize(st.DType)
+	if len(st.Data) != rows*cols*size {
+		return nil, fmt.Errorf("tensor %q: %d bytes for shape [%d %d] of %s", name, len(st.Data), rows, cols, st.DType)
+	}
+	rowBytes := ops.Q8_0Size(cols)
+	q := make([]byte, rows*rowBytes)
+	step := max(1, (1<<16)/cols) // rows decoded at a time: about 256 KiB of float32
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	ops.Parallel(rows, func(lo, hi int) {
+		buf := make([]float32, min(step, hi-lo)*cols)
+		for r0 := lo; r0 < hi; r0 += step {
+			r1 := min(r0+step, hi)
+			f := buf[:(r1-r0)*cols]
+			err := safetensors.DecodeFloats(f, st.Data[r0*cols*size:r1*cols*size], st.DType)
+			if err == nil {
+				err = checkFiniteAt(name, f, r0*cols)
+			}
+			if err == nil {
+				err = ops.QuantizeQ8_0(q[r0*rowBytes:r1*rowBytes], f)
+			}
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("tensor %q: %w", name, err)
+				}
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return q, first
 }
 
 // checkFiniteBF16 is CheckFinite on bfloat16 bits (exponent all ones).

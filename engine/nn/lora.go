@@ -239,7 +239,14 @@ func (a *Adapter) Merge(m *Model) (*Model, error) {
 				lin.Weight.Row(o, w[o*in:(o+1)*in])
 			}
 			ops.Gemm(false, false, out, in, lo.R, lo.Scale, lo.B.Data, lo.R, lo.A.Data, in, 1, w, in)
-			lin.Weight = makeWeight(out, in, w, m.dtype)
+			// A merged q8_0 weight stays float32: quantising W + s·B·A
+			// again here would round the base twice if the export then
+			// encodes it (as Q8_0 or anything else).
+			dtype := m.dtype
+			if dtype == "q8_0" {
+				dtype = "float32"
+			}
+			lin.Weight = makeWeight(out, in, w, dtype)
 		}
 	}
 	return mm, nil

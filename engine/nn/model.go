@@ -66,7 +66,10 @@ type Model struct {
 	TrainOptions TrainOptions
 
 	dtype string
-	d     dims
+	// keptBF16 names the weights of a q8_0 model stored as bfloat16
+	// because their rows are not whole Q8_0 blocks.
+	keptBF16 []string
+	d        dims
 	// headBF16 computes the LM head's products with many rows in bfloat16
 	// (SetComputeBF16).
 	headBF16 bool
@@ -93,8 +96,10 @@ type dims struct {
 	qkNorm bool
 }
 
-// DType is "float32" or "bfloat16", the storage of the projection and
-// embedding weights; norms and biases are always float32.
+// DType is "float32", "bfloat16" or "q8_0", the storage of the projection
+// and embedding weights; norms and biases are always float32. In a q8_0
+// model a weight whose rows are not whole Q8_0 blocks is bfloat16 (see
+// KeptBF16).
 func (m *Model) DType() string { return m.dtype }
 
 // checkConfig derives dims and refuses configurations the engine does not
@@ -242,8 +247,8 @@ func (m *Model) tensors() []tensor {
 
 // newEmpty builds the model skeleton for cfg without weights.
 func newEmpty(cfg model.Config, dtype string) (*Model, error) {
-	if dtype != "float32" && dtype != "bfloat16" {
-		return nil, fmt.Errorf("dtype %q: want float32 or bfloat16", dtype)
+	if dtype != "float32" && dtype != "bfloat16" && dtype != "q8_0" {
+		return nil, fmt.Errorf("dtype %q: want float32, bfloat16 or q8_0", dtype)
 	}
 	d, err := checkConfig(cfg)
 	if err != nil {
@@ -260,7 +265,7 @@ func newEmpty(cfg model.Config, dtype string) (*Model, error) {
 
 // New builds a randomly initialised model like Hugging Face's
 // _init_weights: projection and embedding weights N(0, initializer_range²), biases 0,
-// norm weights 1. dtype is "float32" or "bfloat16". It is meant for tests,
+// norm weights 1. dtype is "float32", "bfloat16" or "q8_0". It is meant for tests,
 // benchmarks and pretraining from scratch.
 func New(cfg model.Config, dtype string, seed int64) (*Model, error) {
 	m, err := newEmpty(cfg, dtype)
@@ -289,14 +294,25 @@ func New(cfg model.Config, dtype string, seed int64) (*Model, error) {
 			f[i] = float32(rng.NormFloat64() * std)
 		}
 		*t.w = makeWeight(t.Shape[0], t.Shape[1], f, dtype)
+		if t.w.BF16 != nil && dtype == "q8_0" {
+			m.keptBF16 = append(m.keptBF16, t.Name)
+		}
 	}
 	return m, nil
 }
 
-// makeWeight stores f as a Weight of the given dtype.
+// makeWeight stores f (finite values) as a Weight of the given dtype; a
+// q8_0 weight whose rows are not whole Q8_0 blocks is stored as bfloat16.
 func makeWeight(rows, cols int, f []float32, dtype string) ops.Weight {
 	if dtype == "float32" {
 		return ops.Weight{Rows: rows, Cols: cols, F32: f}
+	}
+	if dtype == "q8_0" && cols%ops.Q8Block == 0 {
+		q := make([]byte, ops.Q8_0Size(len(f)))
+		if err := ops.QuantizeQ8_0(q, f); err != nil {
+			panic(fmt.Sprintf("nn: makeWeight: %v", err)) // callers pass finite values
+		}
+		return ops.Weight{Rows: rows, Cols: cols, Q8: q}
 	}
 	b := make([]uint16, len(f))
 	for i, v := range f {
@@ -344,3 +360,8 @@ func (m *Model) NumParams() int64 {
 
 // invSqrt is 1/sqrt(x) in float64, rounded to float32.
 func invSqrt(x float64) float32 { return float32(1 / math.Sqrt(x)) }
+
+// KeptBF16 names the weights a q8_0 model stores as bfloat16 because their
+// rows are not whole Q8_0 blocks of 32 values (none for Qwen2's and Qwen3's
+// released shapes).
+func (m *Model) KeptBF16() []string { return m.keptBF16 }

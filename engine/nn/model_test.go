@@ -273,33 +273,41 @@ func TestBadBatch(t *testing.T) {
 }
 
 func TestDecodeDoesNotAllocate(t *testing.T) {
-	m := newTestModel(t, tinyConfig(true), 22)
-	a, err := m.NewAdapter(allTargets(0), 23)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetAdapter(a)
-	c := m.NewCache(200)
-	m.Step(c, []int{1, 2, 3})
-	next := []int{4}
-	if n := testing.AllocsPerRun(50, func() { m.Step(c, next) }); n != 0 {
-		t.Fatalf("%v allocations per decoded token", n)
+	for _, q8 := range []bool{false, true} {
+		m := newTestModel(t, tinyConfig(true), 22)
+		if q8 {
+			toQ8(m)
+		}
+		a, err := m.NewAdapter(allTargets(0), 23)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetAdapter(a)
+		c := m.NewCache(200)
+		m.Step(c, []int{1, 2, 3})
+		next := []int{4}
+		if n := testing.AllocsPerRun(50, func() { m.Step(c, next) }); n != 0 {
+			t.Fatalf("q8_0=%v: %v allocations per decoded token", q8, n)
+		}
 	}
 }
 
 // TestStepBatchMatchesStep checks that a batched decoding step gives every
 // row, bit for bit, the logits a step of that row alone gives, so that a
-// sample's output never depends on the batch it is decoded in: float32 and
-// bfloat16 weights, with and without an adapter, tied and untied heads,
+// sample's output never depends on the batch it is decoded in: float32,
+// bfloat16 and Q8_0 weights, with and without an adapter, tied and untied heads,
 // rows at different positions, batches of 2 to ops.GEMVMaxN rows.
 func TestStepBatchMatchesStep(t *testing.T) {
-	for _, dtype := range []string{"float32", "bfloat16"} {
+	for _, dtype := range []string{"float32", "bfloat16", "q8_0"} {
 		for _, tied := range []bool{false, true} {
 			for _, adapter := range []bool{false, true} {
 				name := fmt.Sprintf("%s/tied=%v/adapter=%v", dtype, tied, adapter)
 				m := newTestModel(t, tinyConfig(tied), 24)
-				if dtype == "bfloat16" {
+				switch dtype {
+				case "bfloat16":
 					toBF16(m)
+				case "q8_0":
+					toQ8(m)
 				}
 				if adapter {
 					a, err := m.NewAdapter(allTargets(0), 25)

@@ -38,6 +38,10 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 	if n == 0 || w.Rows == 0 {
 		return
 	}
+	if w.Q8 != nil {
+		w.q8MulT(y, x, n, accumulate, true)
+		return
+	}
 	if w.BF16 != nil && w.Cols > 0 && useDPBF16() {
 		ld := (w.Cols + 1) &^ 1
 		buf, xb := packBuf(n * ld)
@@ -57,6 +61,10 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 	w.check("MulBF16", dx, w.Cols, dy, w.Rows, n)
 	if n == 0 || w.Cols == 0 {
+		return
+	}
+	if w.Q8 != nil {
+		w.q8Mul(dx, dy, n, accumulate, true)
 		return
 	}
 	if w.BF16 != nil && w.Rows > 0 && useDPBF16() {

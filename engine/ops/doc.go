@@ -59,6 +59,10 @@
 //   - tiled.c: products of a weight with many inputs, AVX-512 only.
 //   - dpbf16.c: bfloat16-compute products (MulTBF16, MulBF16) on
 //     VDPBF16PS, in the AVX-512 family where the CPU has AVX512_BF16.
+//   - q8.c: Q8_0 weights: quantisation, the decode MulT (widening each
+//     block to float32 in registers; MulTInfer's VPDPBUSD kernel on 8-bit
+//     inputs where the CPU has AVX512_VNNI), dequantisation to float32 or
+//     bfloat16 for the blocked products.
 //   - softmax.c: a row's maximum and e^(x − shift) with the sum.
 //   - swiglu.c: SwiGLU and its backward.
 //   - dropout.c: counter-based dropout.
@@ -72,6 +76,8 @@
 //   - tiled.go (the driver), tiled_c.go, tiled_go.go: the tiled products.
 //   - bf16.go (the driver and the widening fallback), bf16_c.go, bf16_go.go:
 //     bfloat16 compute (activations rounded to bfloat16, float32 sums).
+//   - q8.go (the format: QuantizeQ8_0, DequantizeQ8_0), q8mul.go (the
+//     products' driver), q8_c.go, q8_go.go: Q8_0 weights.
 //   - softmax_c.go, softmax_go.go, exp_go.go: ExpShiftSum, MaxF32.
 //   - swiglu_c.go, swiglu_go.go: SwiGLU, SwiGLUBackward.
 //   - dropout.go (the mask's constants), dropout_c.go, dropout_go.go: Dropout.

@@ -48,6 +48,9 @@ enum {
 	OPS_K_SCALE,      // vec.c
 	OPS_K_WIDEN,      // vec.c
 	OPS_K_READ,       // vec.c
+	OPS_K_Q8_GEMV,    // decode MulT with a Q8_0 weight (q8.c)
+	OPS_K_Q8_DEQUANT, // Q8_0 rows to float32 or bfloat16 (q8.c)
+	OPS_K_Q8_VNNI,    // decode MulT with a Q8_0 weight on VPDPBUSD (q8.c)
 	OPS_KERNELS
 };
 
@@ -136,5 +139,14 @@ void ops_dropout(float *y, const float *x, long n, uint64_t base, uint32_t thr, 
 void ops_scale(float *p, long n, float c);
 void ops_bf16_to_f32(const uint16_t *src, float *dst, long count);
 uint32_t ops_read_words(const uint32_t *p, long count);
+
+// q8.c: Q8_0 weights (34-byte blocks of 32 values).
+void ops_q8_dequant(const uint8_t *q, long blocks, float *dst);
+void ops_q8_dequant_bf16(const uint8_t *q, long blocks, uint16_t *dst);
+void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
+long ops_q8_quantize(const float *src, long blocks, uint8_t *dst);
+void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
+void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const int32_t *corr,
+	const float *dx, long n, float *y, long ldy, int acc);
 
 #endif

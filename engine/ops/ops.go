@@ -17,12 +17,14 @@ const GEMVMaxN = 8
 // the widest layers (sgemm slows down on thin operands).
 var scratchElems = 1 << 22
 
-// Weight is a frozen matrix of Rows×Cols stored either as float32 (F32) or
-// as bfloat16 bit patterns (BF16); exactly one of the two is non-nil.
+// Weight is a frozen matrix of Rows×Cols stored as float32 (F32), as
+// bfloat16 bit patterns (BF16) or as GGUF Q8_0 blocks (Q8, see q8.go; Cols
+// a multiple of Q8Block); exactly one of the three is non-nil.
 type Weight struct {
 	Rows, Cols int
 	F32        []float32
 	BF16       []uint16
+	Q8         []byte
 }
 
 // check panics unless the weight's storage matches its shape and the
@@ -32,10 +34,12 @@ func (w *Weight) check(op string, res []float32, out int, arg []float32, in, n i
 	switch {
 	case w.Rows < 0 || w.Cols < 0 || n < 0:
 		panic(fmt.Sprintf("ops: %s: negative size %dx%d, n=%d", op, w.Rows, w.Cols, n))
-	case (w.F32 == nil) == (w.BF16 == nil) && size > 0:
-		panic(fmt.Sprintf("ops: %s: weight %dx%d needs exactly one of F32, BF16", op, w.Rows, w.Cols))
+	case w.stores() != 1 && size > 0:
+		panic(fmt.Sprintf("ops: %s: weight %dx%d needs exactly one of F32, BF16, Q8", op, w.Rows, w.Cols))
 	case w.F32 != nil && len(w.F32) != size, w.BF16 != nil && len(w.BF16) != size:
 		panic(fmt.Sprintf("ops: %s: weight storage has %d values, want %dx%d", op, max(len(w.F32), len(w.BF16)), w.Rows, w.Cols))
+	case w.Q8 != nil && (w.Cols%Q8Block != 0 || len(w.Q8) != Q8_0Size(size)):
+		panic(fmt.Sprintf("ops: %s: Q8_0 weight %dx%d has %d bytes (Cols must be a multiple of %d)", op, w.Rows, w.Cols, len(w.Q8), Q8Block))
 	case len(arg) < n*in:
 		panic(fmt.Sprintf("ops: %s: input has %d values, want %dx%d", op, len(arg), n, in))
 	case len(res) < n*out:
@@ -48,6 +52,8 @@ func (w *Weight) MulT(y, x []float32, n int, accumulate bool) {
 	w.check("MulT", y, w.Rows, x, w.Cols, n)
 	switch {
 	case n == 0 || w.Rows == 0:
+	case w.Q8 != nil:
+		w.q8MulT(y, x, n, accumulate, false)
 	case w.Cols == 0:
 		if !accumulate {
 			clear(y[:n*w.Rows])
@@ -69,6 +75,8 @@ func (w *Weight) Mul(dx, dy []float32, n int, accumulate bool) {
 	w.check("Mul", dx, w.Cols, dy, w.Rows, n)
 	switch {
 	case n == 0 || w.Cols == 0:
+	case w.Q8 != nil:
+		w.q8Mul(dx, dy, n, accumulate, false)
 	case w.Rows == 0:
 		if !accumulate {
 			clear(dx[:n*w.Cols])
@@ -82,6 +90,21 @@ func (w *Weight) Mul(dx, dy []float32, n int, accumulate bool) {
 	default:
 		w.blocked(dx, dy, n, accumulate, false)
 	}
+}
+
+// stores is the number of storages the weight has set.
+func (w *Weight) stores() int {
+	n := 0
+	if w.F32 != nil {
+		n++
+	}
+	if w.BF16 != nil {
+		n++
+	}
+	if w.Q8 != nil {
+		n++
+	}
+	return n
 }
 
 func beta(accumulate bool) float32 {
@@ -281,6 +304,11 @@ func (w *Weight) blocked(out, in []float32, n int, acc, transB bool) {
 
 // At returns element (r, c) as float32.
 func (w *Weight) At(r, c int) float32 {
+	if w.Q8 != nil {
+		k := r*w.Cols + c
+		blk := w.Q8[k/Q8Block*Q8BlockBytes:]
+		return float32(int8(blk[2+k%Q8Block])) * q8Scale(blk)
+	}
 	if w.F32 != nil {
 		return w.F32[r*w.Cols+c]
 	}
@@ -289,6 +317,11 @@ func (w *Weight) At(r, c int) float32 {
 
 // Row copies row r into dst (len Cols), e.g. an embedding lookup.
 func (w *Weight) Row(r int, dst []float32) {
+	if w.Q8 != nil {
+		b := Q8_0Size(w.Cols)
+		dequantQ8(dst[:w.Cols], w.Q8[r*b:(r+1)*b])
+		return
+	}
 	if w.F32 != nil {
 		copy(dst[:w.Cols], w.F32[r*w.Cols:(r+1)*w.Cols])
 		return
@@ -298,6 +331,9 @@ func (w *Weight) Row(r int, dst []float32) {
 
 // Bytes is the storage size of the weight.
 func (w *Weight) Bytes() int64 {
+	if w.Q8 != nil {
+		return int64(len(w.Q8))
+	}
 	if w.F32 != nil {
 		return int64(len(w.F32)) * 4
 	}

@@ -99,6 +99,19 @@ func (t Tensor) Float32() ([]float32, error) {
 	return out, nil
 }
 
+// DecodeFloats decodes len(out) values of dtype (F32, F16, BF16 or F64)
+// from d, which must hold at least as many: a tensor's data a slice at a
+// time, without a float32 copy of the whole tensor.
+func DecodeFloats(out []float32, d []byte, dtype string) error {
+	if size, ok := itemSizes[dtype]; !ok || len(d) < len(out)*size {
+		return fmt.Errorf("safetensors: %d bytes of %s do not hold %d values", len(d), dtype, len(out))
+	}
+	if !decodeFloats(out, d, dtype) {
+		return fmt.Errorf("safetensors: dtype %s is not floating point", dtype)
+	}
+	return nil
+}
+
 // decodeFloats decodes len(out) values of dtype from d, reporting false for
 // a dtype that is not floating point.
 func decodeFloats(out []float32, d []byte, dtype string) bool {
