@@ -126,7 +126,7 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 		if transB {
 			s.out = grow(s.out, n*rb)
 			if dp {
-				blk.dpMulT(s.out, s.pack, n, false)
+				blk.dpRun(&dpTask{w: &blk, out: s.out, in: s.pack, ld: w.Cols, n: n, nc: dpNC(n), mulT: true}, rb)
 			} else {
 				blk.MulT(s.out, x, n, false)
 			}
@@ -153,7 +153,7 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 			ld := (rb + 1) &^ 1
 			s.pack = grow(s.pack, n*ld)
 			packBF16(s.pack, s.in, n, rb, ld)
-			blk.dpMul(out, s.pack, ld, n, a)
+			blk.dpRun(&dpTask{w: &blk, out: out, in: s.pack, ld: ld, n: n, acc: a, nc: dpNC(n)}, w.Cols)
 		case bf16:
 			roundInto(s.in, s.in)
 			blk.Mul(out, s.in, n, a)
