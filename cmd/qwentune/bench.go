@@ -104,10 +104,10 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		prefillCPU := math.Inf(1)
 		for range 3 {
 			cache.Reset()
-			t0, c0 := time.Now(), cpuSeconds()
+			t0, c0 := time.Now(), ops.CPUSeconds()
 			logits = s.Model.Step(cache, prompt)
 			prefill = min(prefill, time.Since(t0))
-			prefillCPU = min(prefillCPU, cpuSeconds()-c0)
+			prefillCPU = min(prefillCPU, ops.CPUSeconds()-c0)
 		}
 		next := slices.Index(logits, slices.Max(logits))
 		// Between decoding steps (outside their timing) the weights they
@@ -153,13 +153,13 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			t0, c0 := time.Now(), cpuSeconds()
+			t0, c0 := time.Now(), ops.CPUSeconds()
 			if _, _, err := s.Model.ForwardBackward(b, 1/float32(*seq-1), uint64(i)); err != nil {
 				return err
 			}
 			if i > 0 { // the first step allocates the workspace
 				times = append(times, time.Since(t0).Seconds())
-				cpu = append(cpu, cpuSeconds()-c0)
+				cpu = append(cpu, ops.CPUSeconds()-c0)
 			}
 		}
 		slices.Sort(times)

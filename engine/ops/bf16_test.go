@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // eachBF16Path runs fn once per way MulTBF16 and MulBF16 can compute: in
@@ -241,19 +239,19 @@ func BenchmarkBF16Cold(b *testing.B) {
 		if !HasBF16Dot() {
 			b.Skip("no VDPBF16PS")
 		}
-		c0 := cpuSeconds()
+		c0 := CPUSeconds()
 		for i := 0; i < b.N; i++ {
 			Parallel(Threads(), func(lo, hi int) { dpPeakRun(1 << 20) })
 		}
 		flops := float64(Threads()) * (1 << 20) * 768 * float64(b.N)
 		b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		b.ReportMetric(flops/(cpuSeconds()-c0)/1e9, "GFLOPS/cpu-s")
+		b.ReportMetric(flops/(CPUSeconds()-c0)/1e9, "GFLOPS/cpu-s")
 	})
 	for _, n := range []int{64, 256} {
 		x, y := randSlice(rng, n*d), make([]float32, n*d)
 		for _, mulT := range []bool{true, false} {
 			b.Run(fmt.Sprintf("n=%d/mulT=%v", n, mulT), func(b *testing.B) {
-				c0 := cpuSeconds()
+				c0 := CPUSeconds()
 				for i := 0; i < b.N; i++ {
 					for _, w := range ws {
 						if mulT {
@@ -265,18 +263,8 @@ func BenchmarkBF16Cold(b *testing.B) {
 				}
 				flops := 2 * float64(d*d*n*len(ws)) * float64(b.N)
 				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
-				b.ReportMetric(flops/(cpuSeconds()-c0)/1e9, "GFLOPS/cpu-s")
+				b.ReportMetric(flops/(CPUSeconds()-c0)/1e9, "GFLOPS/cpu-s")
 			})
 		}
 	}
-}
-
-// cpuSeconds is the user and system CPU time of the process: on a busy
-// shared host, work per CPU second is steadier than work per wall second.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return math.NaN()
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
