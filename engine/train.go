@@ -162,6 +162,7 @@ func (s *Session) train(ctx context.Context, cfg config.Config, data *Dataset, o
 	if o.PreflightSteps > 0 && o.Resume == "" {
 		// The weights are already in memory; a run adds the rest.
 		mem := s.EstimateMemory(cfg)
+		on.Info("memory estimate from the config (%s weights): %s", s.DType, mem)
 		if err := trainer.CheckMemory(mem.Activations + mem.Optimizer); err != nil {
 			return trainer.Result{}, err
 		}
