@@ -14,7 +14,7 @@ import (
 
 // The benchmarks run on a mid-size random model built in memory (hidden
 // 512, 4 layers, vocab 8192). NN_BENCH_SHAPE names a model.Shapes entry
-// instead (e.g. qwen2-1.5b) and NN_BENCH_LAYERS cuts its depth, NN_BENCH_DTYPE picks bfloat16, NN_BENCH_SEQ the
+// instead (e.g. qwen2-1.5b) and NN_BENCH_LAYERS cuts its depth, NN_BENCH_DTYPE picks bfloat16 or q8_0, NN_BENCH_SEQ the
 // training/prefill length (default 256) and NN_BENCH_RECOMPUTE=1 turns on
 // activation recomputation.
 
@@ -33,8 +33,8 @@ func benchModel(b *testing.B) *Model {
 		cfg.NumHiddenLayers = n
 	}
 	dtype := "float32"
-	if os.Getenv("NN_BENCH_DTYPE") == "bfloat16" {
-		dtype = "bfloat16"
+	if d := os.Getenv("NN_BENCH_DTYPE"); d == "bfloat16" || d == "q8_0" {
+		dtype = d
 	}
 	m, err := New(cfg, dtype, 1)
 	if err != nil {

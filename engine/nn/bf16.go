@@ -17,13 +17,18 @@ import (
 // the one activation row would gain nothing.
 
 // mulT computes y = x·Wᵀ in bfloat16 compute when bf16 is set and the
-// product has more than ops.GEMVMaxN rows, in float32 otherwise.
-func mulT(w *ops.Weight, bf16 bool, y, x []float32, n int) {
-	if bf16 && n > ops.GEMVMaxN {
+// product has more than ops.GEMVMaxN rows, in float32 otherwise; infer
+// (nothing will differentiate y) lets a decode-shaped product with a Q8_0
+// weight quantise x to 8 bits (ops.Weight.MulTInfer).
+func mulT(w *ops.Weight, bf16, infer bool, y, x []float32, n int) {
+	switch {
+	case bf16 && n > ops.GEMVMaxN:
 		w.MulTBF16(y, x, n, false)
-		return
+	case infer:
+		w.MulTInfer(y, x, n, false)
+	default:
+		w.MulT(y, x, n, false)
 	}
-	w.MulT(y, x, n, false)
 }
 
 // ComputeBF16 reports whether the weight products compute in bfloat16.

@@ -125,7 +125,7 @@ func (m *Model) Step(c *Cache, ids []int) []float32 {
 	m.forward(c.self, ids)
 	h := m.d.H
 	last := c.xn[(len(ids)-1)*h : len(ids)*h]
-	m.LMHead.MulT(c.logits, last, 1, false)
+	m.LMHead.MulTInfer(c.logits, last, 1, false)
 	return c.logits
 }
 
@@ -139,7 +139,7 @@ func (m *Model) Logits(ids []int) [][]float32 {
 	m.forward(c.self, ids)
 	d := m.d
 	flat := make([]float32, len(ids)*d.V)
-	mulT(m.LMHead, m.headBF16, flat, c.xn[:len(ids)*d.H], len(ids))
+	mulT(m.LMHead, m.headBF16, true, flat, c.xn[:len(ids)*d.H], len(ids))
 	out := make([][]float32, len(ids))
 	for i := range out {
 		out[i] = flat[i*d.V : (i+1)*d.V]
@@ -163,7 +163,7 @@ func (m *Model) StepBatch(cs []*Cache, ids []int) [][]float32 {
 	if len(c.batch) < len(cs)*d.V {
 		c.batch = make([]float32, len(cs)*d.V)
 	}
-	m.LMHead.MulT(c.batch, c.xn[:len(cs)*d.H], len(cs), false)
+	m.LMHead.MulTInfer(c.batch, c.xn[:len(cs)*d.H], len(cs), false)
 	out := make([][]float32, len(cs))
 	for j, cj := range cs {
 		copy(cj.logits, c.batch[j*d.V:(j+1)*d.V])

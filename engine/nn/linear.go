@@ -8,9 +8,12 @@ import "qwentune/engine/ops"
 //
 // the LoRA term only when lo is not nil, dropout only when train is set and
 // lo.Dropout > 0 (xd [n, in] is then its scratch). u [n, r] receives
-// drop(x)·Aᵀ, which the backward pass needs.
+// drop(x)·Aᵀ, which the backward pass needs. Without train (inference) a
+// decode-shaped product with a Q8_0 weight may quantise x to 8 bits
+// (ops.Weight.MulTInfer); training's products never do, so that the
+// backward pass differentiates exactly what the forward computed.
 func linearForward(y, x []float32, n int, lin *Linear, lo *LoRA, u, xd []float32, key uint64, train bool) {
-	mulT(&lin.Weight, lin.bf16, y, x, n)
+	mulT(&lin.Weight, lin.bf16, !train, y, x, n)
 	if lin.Bias != nil {
 		addBias(y, lin.Bias, n, lin.Weight.Rows)
 	}

@@ -463,7 +463,7 @@ func (m *Model) headLoss(w *workspace, dxn []float32, lossScale float32) float64
 			copy(w.xc[i*d.H:(i+1)*d.H], w.xn[p*d.H:(p+1)*d.H])
 		}
 		z := w.logits[:c*d.V]
-		mulT(m.LMHead, m.headBF16, z, w.xc[:c*d.H], c)
+		mulT(m.LMHead, m.headBF16, false, z, w.xc[:c*d.H], c)
 		crossEntropyForward(w.loss, w.sum, z, c, d.V, tgt)
 		for _, l := range w.loss[:c] {
 			total += l

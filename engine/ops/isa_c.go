@@ -52,6 +52,7 @@ const (
 	kRead      kernel = C.OPS_K_READ
 	kQ8GEMV    kernel = C.OPS_K_Q8_GEMV
 	kQ8Dequant kernel = C.OPS_K_Q8_DEQUANT
+	kQ8VNNI    kernel = C.OPS_K_Q8_VNNI
 	numKernels        = int(C.OPS_KERNELS)
 )
 
@@ -59,7 +60,7 @@ func (k kernel) String() string {
 	names := [...]string{kGEMV: "gemv", kAXPY: "axpy", kTiledMulT: "tiled MulT", kTiledMul: "tiled Mul",
 		kExpSum: "exp_shift_sum", kMax: "max", kSwiGLU: "swiglu", kSwiGLUBwd: "swiglu_bwd",
 		kDropout: "dropout", kScale: "scale", kWiden: "widen", kRead: "read_words",
-		kQ8GEMV: "q8 gemv", kQ8Dequant: "q8 dequant"}
+		kQ8GEMV: "q8 gemv", kQ8Dequant: "q8 dequant", kQ8VNNI: "q8 vnni"}
 	if k >= 0 && int(k) < len(names) && names[k] != "" {
 		return names[k]
 	}

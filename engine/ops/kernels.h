@@ -50,6 +50,7 @@ enum {
 	OPS_K_READ,       // vec.c
 	OPS_K_Q8_GEMV,    // decode MulT with a Q8_0 weight (q8.c)
 	OPS_K_Q8_DEQUANT, // Q8_0 rows to float32 or bfloat16 (q8.c)
+	OPS_K_Q8_VNNI,    // decode MulT with a Q8_0 weight on VPDPBUSD (q8.c)
 	OPS_KERNELS
 };
 
@@ -143,5 +144,8 @@ uint32_t ops_read_words(const uint32_t *p, long count);
 void ops_q8_dequant(const uint8_t *q, long blocks, float *dst);
 void ops_q8_dequant_bf16(const uint8_t *q, long blocks, uint16_t *dst);
 void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
+void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
+void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const int32_t *corr,
+	const float *dx, long n, float *y, long ldy, int acc);
 
 #endif

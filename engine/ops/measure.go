@@ -93,7 +93,8 @@ func MeasureBandwidth(d time.Duration) float64 {
 // is the memory-bandwidth bound of a decoding step that multiplies by each
 // of ws once, measured on the very pages the step reads. It returns the XOR
 // of the storage as 32-bit words (a bfloat16 weight with an odd number of
-// values leaves its last one out), which the reads cannot skip.
+// values, or a Q8_0 weight's last bytes short of a word, are left out),
+// which the reads cannot skip.
 func StreamWeights(ws []*Weight) uint32 {
 	var t readTask
 	var x uint32
@@ -103,6 +104,8 @@ func StreamWeights(ws []*Weight) uint32 {
 			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w.F32))), len(w.F32))
 		case len(b) >= 2 && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 == 0:
 			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/2)
+		case len(w.Q8) >= 4 && uintptr(unsafe.Pointer(unsafe.SliceData(w.Q8)))%4 == 0:
+			t.buf = unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(w.Q8))), len(w.Q8)/4)
 		default: // too small (or too oddly placed) to view as words
 			for i := 0; i+1 < len(b); i += 2 {
 				x ^= uint32(b[i]) | uint32(b[i+1])<<16

@@ -256,3 +256,112 @@ void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, 
 	OPS_RAN(OPS_K_Q8_GEMV, OPS_SCALAR);
 	gemv_scalar(w, cols, lo, hi, x, n, y, ldy, acc);
 }
+
+// The VNNI decode MulT (AVX512_VNNI, in the AVX-512 family): ggml's way.
+// Each input is quantised once per product to int8 blocks of 32 like the
+// weight (ops_q8_quantize_x: scale dx = max|x|/127, xq = x/dx rounded to
+// nearest), and each block's product is one VPDPBUSD over 32 bytes: it
+// takes unsigned times signed bytes, so the weight goes in as w + 128
+// (w XOR 0x80) and the accumulator starts at −128·Σxq (four per lane,
+// precomputed with the input), which leaves the exact Σ w·xq in int32. The
+// block's sum, converted to float32, is scaled by d·dx into the input's
+// accumulator. Eight float32 lanes of 256 bits suffice: the kernel is
+// bound by reading the weight, and 256-bit operations issue on three ports.
+
+#define VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+// ops_q8_quantize_x quantises n inputs of cols values (cols % 32 == 0) into
+// xq (n·cols bytes), corr (n·cols/4 int32: −128 times the sum of each lane's
+// four quants) and dx (n·cols/32 scales).
+AVX512 void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx) {
+	long nb = cols / QK;
+	for (long i = 0; i < n; i++) {
+		for (long b = 0; b < nb; b++) {
+			const float *p = x + i * cols + b * QK;
+			__m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+			float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+			float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+			__m512 vid = _mm512_set1_ps(id);
+			__m512i ql = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(lo, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+			__m512i qh = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(hi, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+			int8_t *o = xq + (i * nb + b) * QK;
+			_mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(ql));
+			_mm_storeu_si128((__m128i *)(o + 16), _mm512_cvtepi32_epi8(qh));
+			dx[i * nb + b] = d;
+			int32_t *c = corr + (i * nb + b) * 8;
+			for (int l = 0; l < 8; l++) c[l] = -128 * (o[4 * l] + o[4 * l + 1] + o[4 * l + 2] + o[4 * l + 3]);
+		}
+	}
+}
+
+INLINE VNNI float hsum8(__m256 v) {
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+// vnni_tile: rows [o, o+R) against inputs [i0, i0+I), two accumulators per
+// pair to keep the FMA chains apart.
+INLINE VNNI void vnni_tile(const uint8_t *w, long nb, long o, const int8_t *xq, const int32_t *corr, const float *dx,
+		long i0, float *y, long ldy, int acc, const int R, const int I) {
+	const __m256i flip = _mm256_set1_epi8((char)0x80);
+	__m256 s[2][4];
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < I; i++) s[r][i] = _mm256_setzero_ps();
+	for (long b = 0; b < nb; b++) {
+		__m256i wu[2];
+		__m256 d[2];
+		for (int r = 0; r < R; r++) {
+			const uint8_t *q = w + ((o + r) * nb + b) * QB;
+			wu[r] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 2)), flip);
+			// AVX512F's VCVTPH2PS (the 256-bit form would need F16C).
+			d[r] = _mm512_castps512_ps256(
+				_mm512_cvtph_ps(_mm256_set1_epi16((short)((uint16_t)q[0] | (uint16_t)q[1] << 8))));
+		}
+		for (int i = 0; i < I; i++) {
+			long k = (i0 + i) * nb + b;
+			__m256i xv = _mm256_loadu_si256((const __m256i *)(xq + k * QK));
+			__m256i c = _mm256_loadu_si256((const __m256i *)(corr + k * 8));
+			__m256 sx = _mm256_set1_ps(dx[k]);
+			for (int r = 0; r < R; r++) {
+				__m256 f = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(c, wu[r], xv));
+				s[r][i] = _mm256_fmadd_ps(f, _mm256_mul_ps(d[r], sx), s[r][i]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < I; i++) {
+			float v = hsum8(s[r][i]);
+			float *p = y + (i0 + i) * ldy + o + r;
+			*p = acc ? *p + v : v;
+		}
+}
+
+// ops_q8_gemv_vnni: y[i*ldy + o] (+)= Σ_b d_ob·dx_ib·Σ_j w_obj·xq_ibj for
+// rows o in [lo, hi) and n ≤ GEMVN_MAX inputs quantised by
+// ops_q8_quantize_x.
+VNNI void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const int32_t *corr,
+		const float *dx, long n, float *y, long ldy, int acc) {
+	OPS_RAN(OPS_K_Q8_VNNI, OPS_AVX512);
+	long nb = cols / QK;
+	long o = lo;
+	for (; o + 2 <= hi; o += 2) {
+		long i0 = 0;
+		for (; i0 + 4 <= n; i0 += 4) vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 2, 4);
+		switch (n - i0) {
+		case 3: vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 2, 3); break;
+		case 2: vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 2, 2); break;
+		case 1: vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 2, 1); break;
+		}
+	}
+	for (; o < hi; o++) {
+		long i0 = 0;
+		for (; i0 + 4 <= n; i0 += 4) vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 1, 4);
+		switch (n - i0) {
+		case 3: vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 1, 3); break;
+		case 2: vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 1, 2); break;
+		case 1: vnni_tile(w, nb, o, xq, corr, dx, i0, y, ldy, acc, 1, 1); break;
+		}
+	}
+}

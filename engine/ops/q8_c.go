@@ -29,3 +29,16 @@ func dequantQ8BF16(dst []uint16, q []byte) {
 func gemvQ8(q []byte, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
 	C.ops_q8_gemv(u8p(q), C.long(cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 }
+
+// quantizeInputs quantises n inputs of cols values for the VNNI kernel
+// (ops_q8_quantize_x; only called where useQ8VNNI holds).
+func quantizeInputs(x []float32, cols, n int, q *q8Inputs) {
+	C.ops_q8_quantize_x(f32p(x), C.long(cols), C.long(n), (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))),
+		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr))), f32p(q.dx))
+}
+
+// gemvQ8VNNI is gemvQ8 on VPDPBUSD with the inputs quantised in q.
+func gemvQ8VNNI(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
+	C.ops_q8_gemv_vnni(u8p(w), C.long(cols), C.long(lo), C.long(hi), (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))),
+		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr))), f32p(q.dx), C.long(n), f32p(y), C.long(ldy), cbool(acc))
+}

@@ -51,3 +51,24 @@ func TestQ8FamilyRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestQ8VNNIRuns checks that MulTInfer runs the VNNI kernel in the AVX-512
+// family on a CPU with AVX512_VNNI, and the float32 decode kernel below it.
+func TestQ8VNNIRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(93, 94))
+	w := randQ8(t, rng, 40, 64)
+	x, y := randSlice(rng, 8*64), make([]float32, 8*40)
+	defer countRuns(false)
+	eachFamily(t, func(t *testing.T, fam Family) {
+		countRuns(true)
+		w.MulTInfer(y, x, 3, false)
+		countRuns(false)
+		vnni, float := runsOf(kQ8VNNI)[AVX512], runsOf(kQ8GEMV)
+		switch want := fam == AVX512 && Features().AVX512VNNI; {
+		case want && (vnni == 0 || float != [numFamilies]int64{}):
+			t.Errorf("vnni ran %d times, the float32 kernel %v; want only vnni", vnni, float)
+		case !want && (vnni != 0 || float[fam] == 0):
+			t.Errorf("vnni ran %d times, the float32 kernel %v; want only the float32 kernel's %s code", vnni, float, fam)
+		}
+	})
+}

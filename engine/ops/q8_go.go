@@ -39,3 +39,13 @@ func gemvQ8(q []byte, cols, lo, hi int, x []float32, n int, y []float32, ldy int
 		}
 	}
 }
+
+// Without cgo there is no VNNI kernel (useQ8VNNI is false).
+
+func quantizeInputs(x []float32, cols, n int, q *q8Inputs) {
+	panic("ops: the VNNI decode kernel needs cgo")
+}
+
+func gemvQ8VNNI(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
+	panic("ops: the VNNI decode kernel needs cgo")
+}

@@ -223,7 +223,7 @@ func bf16View(w *Weight) *Weight {
 }
 
 // TestQ8Products checks MulT and Mul with a Q8_0 weight in every family,
-// through the decode kernel (n ≤ GEMVMaxN), the blocked products (several
+// through the float32 decode kernel (n ≤ GEMVMaxN), the blocked products (several
 // blocks of rows: the scratch is shrunk) and both compute dtypes, against
 // float64 references computed from the dequantised weight (bfloat16
 // compute: the weight and the activations rounded to bfloat16).
@@ -311,5 +311,115 @@ func TestQ8Accessors(t *testing.T) {
 			}()
 			bad.MulT(make([]float32, 2), make([]float32, bad.Cols), 1, false)
 		}()
+	}
+}
+
+// refQuantizeInputs is the VNNI kernel's quantisation of one block of an
+// input: dx = max|x|/127 and xq = x·(1/dx) rounded to nearest even, in
+// float32 as the kernel computes them.
+func refQuantizeInputs(x []float32) (xq []int8, dx float32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	dx = amax / 127
+	var id float32
+	if dx != 0 {
+		id = 1 / dx
+	}
+	xq = make([]int8, len(x))
+	for j, v := range x {
+		xq[j] = int8(math.RoundToEven(float64(v * id)))
+	}
+	return xq, dx
+}
+
+// TestQ8VNNI checks MulTInfer's VNNI decode kernel: its quantisation of the inputs
+// exactly against refQuantizeInputs (quants, scales and the −128·Σ lane
+// corrections), its products against a float64 reference computed from
+// those quantised inputs (only the float32 sums of the per-block results
+// separate them), and the whole against the exact product within the
+// error the 8-bit inputs allow (half a step dx of each block times Σ|w|).
+func TestQ8VNNI(t *testing.T) {
+	if !cKernels || !Features().AVX512VNNI || buildBest() < AVX512 {
+		t.Skip("NOT TESTED: the VNNI decode kernel needs cgo, AVX-512 and avx512vnni, which this build or CPU lacks")
+	}
+	defer setFamily(buildBest())
+	setFamily(AVX512)
+	if !useQ8VNNI() {
+		t.Fatal("the VNNI kernel is not in force in the AVX-512 family")
+	}
+	rng := rand.New(rand.NewPCG(91, 92))
+	for _, sh := range []struct{ rows, cols int }{{1, 32}, {3, 64}, {17, 96}, {301, 64}, {9, 2048}} {
+		w := randQ8(t, rng, sh.rows, sh.cols)
+		for _, n := range []int{1, 2, 3, 4, 5, 8} {
+			for _, acc := range []bool{false, true} {
+				x := randSlice(rng, n*sh.cols)
+				for i := range x {
+					x[i] *= float32(math.Ldexp(1, rng.IntN(6)-3))
+				}
+				if n > 1 {
+					clear(x[sh.cols : sh.cols+Q8Block]) // an all-zero block: dx = 0
+				}
+				var q q8Inputs
+				q.quantize(x, n, sh.cols)
+				nb := sh.cols / Q8Block
+				for k := 0; k < n*nb; k++ {
+					xq, dx := refQuantizeInputs(x[k*Q8Block : (k+1)*Q8Block])
+					if q.dx[k] != dx {
+						t.Fatalf("block %d: dx = %g, want %g", k, q.dx[k], dx)
+					}
+					for j, v := range xq {
+						if q.xq[k*Q8Block+j] != v {
+							t.Fatalf("block %d: xq[%d] = %d, want %d (x = %g)", k, j, q.xq[k*Q8Block+j], v, x[k*Q8Block+j])
+						}
+					}
+					for l := range 8 {
+						want := -128 * (int32(xq[4*l]) + int32(xq[4*l+1]) + int32(xq[4*l+2]) + int32(xq[4*l+3]))
+						if q.corr[k*8+l] != want {
+							t.Fatalf("block %d: corr[%d] = %d, want %d", k, l, q.corr[k*8+l], want)
+						}
+					}
+				}
+				y := randSlice(rng, n*sh.rows+3)
+				y0 := append([]float32(nil), y...)
+				w.MulTInfer(y, x, n, acc)
+				for i := range n {
+					for o := range sh.rows {
+						var want, scale, exact, bound float64
+						if acc {
+							want, exact = float64(y0[i*sh.rows+o]), float64(y0[i*sh.rows+o])
+						}
+						for b := range nb {
+							k := i*nb + b
+							var s int64
+							for j := range Q8Block {
+								c := b*Q8Block + j
+								wq := int64(int8(w.Q8[(o*nb+b)*Q8BlockBytes+2+j]))
+								s += wq * int64(q.xq[k*Q8Block+j])
+								wv := float64(w.At(o, c))
+								exact += wv * float64(x[i*sh.cols+c])
+								bound += math.Abs(wv) * float64(q.dx[k]) * 0.501
+							}
+							term := float64(s) * float64(q8Scale(w.Q8[(o*nb+b)*Q8BlockBytes:])) * float64(q.dx[k])
+							want += term
+							scale += math.Abs(term)
+						}
+						got := float64(y[i*sh.rows+o])
+						if d := math.Abs(got - want); d > 1e-5*(scale+math.Abs(want))+1e-6 {
+							t.Fatalf("%dx%d n=%d acc=%v: y[%d,%d] = %g, want %g from the quantised inputs", sh.rows, sh.cols, n, acc, i, o, got, want)
+						}
+						if d := math.Abs(got - exact); d > bound+1e-5*scale+1e-6 {
+							t.Fatalf("%dx%d n=%d: y[%d,%d] = %g, exact %g: off by %g, more than the inputs' quantisation allows (%g)", sh.rows, sh.cols, n, i, o, got, exact, d, bound)
+						}
+					}
+				}
+				for k := n * sh.rows; k < len(y); k++ {
+					if y[k] != y0[k] {
+						t.Fatalf("wrote past the output at %d", k)
+					}
+				}
+			}
+		}
 	}
 }
