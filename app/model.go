@@ -66,7 +66,7 @@ func newModelScreen(u *UI) *modelScreen {
 			s.name.SetText(id)
 		}
 	})
-	s.known.PlaceHolder = "Known models: download size, training memory (float32 / bfloat16)"
+	s.known.PlaceHolder = "Known models: download size, training memory (float32 / bfloat16 / q8_0)"
 	s.fillKnown()
 	u.st.observe(s.changed)
 	return s
@@ -101,13 +101,15 @@ func (s *modelScreen) content() fyne.CanvasObject {
 func (s *modelScreen) fillKnown() {
 	var opts []string
 	for _, k := range engine.KnownModels(s.u.st.cfg) {
-		f32, bf16 := k.Memory["float32"], k.Memory["bfloat16"]
-		line := fmt.Sprintf("%s — %s download, %s / %s", k.ID, model.ByteSize(k.DownloadBytes), model.ByteSize(f32.Total()), model.ByteSize(bf16.Total()))
+		f32, bf16, q8 := k.Memory["float32"], k.Memory["bfloat16"], k.Memory["q8_0"]
+		line := fmt.Sprintf("%s — %s download, %s / %s / %s", k.ID, model.ByteSize(k.DownloadBytes), model.ByteSize(f32.Total()), model.ByteSize(bf16.Total()), model.ByteSize(q8.Total()))
 		switch {
-		case !k.Fits("bfloat16"):
+		case !k.Fits("q8_0"):
 			line += " — will not fit this machine"
+		case !k.Fits("bfloat16"):
+			line += " — fits in q8_0 only"
 		case !k.Fits("float32"):
-			line += " — fits in bfloat16 only"
+			line += " — fits in bfloat16 or q8_0"
 		}
 		opts = append(opts, line)
 	}

@@ -144,6 +144,14 @@ def main():
         ("train bf16 peak RSS vs own f32", ratio(get("qt_train_bf16_native", "peak_rss_bytes"), get("qt_train_f32_native", "peak_rss_bytes")), None),
         ("train bf16 tok/s vs f32", ratio(get("qt_train_bf16_native", "train_tokens_per_s"), get("qt_train_f32_native", "train_tokens_per_s")), None),
     ]
+    # q8_0 decode: three alternated rounds (ours, llama.cpp on the Q8_0
+    # GGUF, our bfloat16), each round's ratios, not only the best.
+    for i in (1, 2, 3):
+        q8 = get(f"qt_infer_q8_native_r{i}", "decode_tokens_per_s")
+        checks.append((f"q8_0 decode ≥ 1.0x llama.cpp Q8_0, round {i}", ratio(q8, get(f"llamacpp_infer_q8_r{i}", "decode_tokens_per_s")), 1.0))
+        checks.append((f"q8_0 decode ≥ 1.7x own bf16 decode, round {i}", ratio(q8, get(f"qt_infer_bf16_native_r{i}", "decode_tokens_per_s")), 1.7))
+    checks.append(("train q8_0 tok/s ≥ 0.9x bf16 (same compute dtype)", ratio(get("qt_train_q8_native", "train_tokens_per_s"), get("qt_train_bf16_native", "train_tokens_per_s")), 0.9))
+    checks.append(("q8_0 weights resident ≤ 1.8 GB (bytes; ratio to 1.8 GB)", ratio(get("qt_infer_q8_native_r1", "weight_bytes"), 1.8 * GB), -1.0))
     for label, v, target in checks:
         if v is None:
             verdict = "not measured"

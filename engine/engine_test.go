@@ -392,8 +392,8 @@ func TestEstimateMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if est.Weights != s.Model.WeightBytes() || est.Optimizer != 12*a.NumParams() || est.Activations <= 0 {
-		t.Fatalf("estimate %+v: want weights %d, optimizer %d, activations > 0", est, s.Model.WeightBytes(), 12*a.NumParams())
+	if est.Weights != s.Model.WeightBytes() || est.Optimizer != 16*a.NumParams() || est.Activations <= 0 || est.Eval <= 0 {
+		t.Fatalf("estimate %+v: want weights %d, optimizer %d (values, gradients, two moments), activations and evaluation > 0", est, s.Model.WeightBytes(), 16*a.NumParams())
 	}
 	longer := cfg
 	longer.Dataset.MaxLength *= 2

@@ -19,7 +19,7 @@ type KnownModel struct {
 	// DownloadBytes is the size of its bfloat16 safetensors weights.
 	DownloadBytes int64
 	// Memory is the training footprint with the current config per weight
-	// dtype ("float32", "bfloat16"), from the estimate the pre-flight
+	// dtype (KnownDTypes: "float32", "bfloat16", "q8_0"), from the estimate the pre-flight
 	// prints (Session.EstimateMemory).
 	Memory map[string]MemoryEstimate
 }
@@ -48,6 +48,10 @@ var knownModels = []struct{ id, shape string }{
 	{"Qwen/Qwen3-8B-Base", "qwen3-8b"}, {"Qwen/Qwen3-8B", "qwen3-8b"},
 }
 
+// KnownDTypes are the weight storages KnownModel.Memory has an estimate
+// for, largest first.
+var KnownDTypes = []string{"float32", "bfloat16", "q8_0"}
+
 // KnownModels lists the known models with their download size and the
 // memory training them with cfg would take in each dtype.
 func KnownModels(cfg config.Config) []KnownModel {
@@ -57,7 +61,7 @@ func KnownModels(cfg config.Config) []KnownModel {
 		shape := model.Shapes[k.shape]
 		km := KnownModel{ID: k.id, Shape: k.shape, Params: shape.ParamCount(), DownloadBytes: 2 * shape.ParamCount(),
 			Memory: map[string]MemoryEstimate{}}
-		for _, dtype := range []string{"float32", "bfloat16"} {
+		for _, dtype := range KnownDTypes {
 			e, err := estimateShape(shape, dtype, cfg)
 			if err != nil {
 				continue
@@ -72,8 +76,7 @@ func KnownModels(cfg config.Config) []KnownModel {
 
 // estimateShape is Session.EstimateMemory for a model not loaded: weights
 // from the architecture table in dtype, activations of one micro-batch at
-// max_length, 12 bytes per trainable value for the gradient and AdamW's
-// moments.
+// max_length, the trainable values' state and evaluation's caches.
 func estimateShape(shape model.Config, dtype string, cfg config.Config) (MemoryEstimate, error) {
 	rows := max(1, cfg.Training.BatchSize)
 	lc := LoRAConfig(cfg.LoRA)
@@ -86,10 +89,5 @@ func estimateShape(shape model.Config, dtype string, cfg config.Config) (MemoryE
 	if err != nil {
 		return MemoryEstimate{}, err
 	}
-	trainable := shape.ParamCount()
-	if cfg.Training.Mode != "full" {
-		pc := lc.PEFT()
-		trainable = pc.CountLoRA(shape)
-	}
-	return MemoryEstimate{Weights: weights, Activations: act, Optimizer: 12 * trainable}, nil
+	return MemoryEstimate{Weights: weights, Activations: act, Optimizer: optimizerBytes(shape, cfg), Eval: evalBytes(shape, cfg)}, nil
 }

@@ -114,7 +114,7 @@ func TestQwen3EndToEnd(t *testing.T) {
 // The known models' memory is the pre-flight's estimate: for a model that
 // is loaded, estimateShape gives what Session.EstimateMemory gives.
 func TestKnownModels(t *testing.T) {
-	for _, dtype := range []string{"float32", "bfloat16"} {
+	for _, dtype := range KnownDTypes {
 		s, err := OpenDir(tinyQwen3(t), "tiny-qwen3", dtype)
 		if err != nil {
 			t.Fatal(err)
@@ -135,12 +135,13 @@ func TestKnownModels(t *testing.T) {
 	seen := map[string]bool{}
 	for _, k := range ks {
 		seen[k.ID] = true
-		f32, bf16 := k.Memory["float32"], k.Memory["bfloat16"]
-		if k.Params != model.Shapes[k.Shape].ParamCount() || k.DownloadBytes != 2*k.Params || f32.Weights <= bf16.Weights || f32.Total() <= bf16.Total() {
+		f32, bf16, q8 := k.Memory["float32"], k.Memory["bfloat16"], k.Memory["q8_0"]
+		if k.Params != model.Shapes[k.Shape].ParamCount() || k.DownloadBytes != 2*k.Params || f32.Weights <= bf16.Weights || f32.Total() <= bf16.Total() ||
+			bf16.Weights <= q8.Weights || bf16.Total() <= q8.Total() {
 			t.Errorf("%s: %+v", k.ID, k)
 		}
-		if k.Fits("float32") && !k.Fits("bfloat16") {
-			t.Errorf("%s fits in float32 but not in bfloat16", k.ID)
+		if k.Fits("float32") && !k.Fits("bfloat16") || k.Fits("bfloat16") && !k.Fits("q8_0") {
+			t.Errorf("%s fits in a larger dtype but not in a smaller one", k.ID)
 		}
 	}
 	for _, id := range []string{"Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2-1.5B"} {

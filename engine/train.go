@@ -162,6 +162,7 @@ func (s *Session) train(ctx context.Context, cfg config.Config, data *Dataset, o
 	if o.PreflightSteps > 0 && o.Resume == "" {
 		// The weights are already in memory; a run adds the rest.
 		mem := s.EstimateMemory(cfg)
+		on.Info("memory estimate from the config (%s weights): %s", s.DType, mem)
 		if err := trainer.CheckMemory(mem.Activations + mem.Optimizer); err != nil {
 			return trainer.Result{}, err
 		}
@@ -215,18 +216,30 @@ func (s *Session) saveFullModel(dir string) error {
 // MemoryEstimate is what a training run will hold, computed from the model
 // and config.yml before any step runs (the pre-flight then measures it).
 type MemoryEstimate struct {
-	Weights     int64 // the loaded model
-	Activations int64 // one micro-batch at max_length, kept for the backward pass
-	Optimizer   int64 // gradients and AdamW's two moments of the trainable values
-	Available   int64 // MemAvailable now, 0 when unknown
+	Weights     int64 // the loaded model (q8_0: 34 bytes per 32 values)
+	Activations int64 // one micro-batch at max_length, kept for the backward pass (all layers', or with recompute one layer's and the layer inputs)
+	// Optimizer is the trainable values' state: for LoRA the adapter's
+	// values, gradients and AdamW's two moments (16 bytes a value), for
+	// full training the gradients and moments (12; the values are the
+	// weights).
+	Optimizer int64
+	// Eval is what evaluation's batched decoding adds to the weights and
+	// the adapter: the key/value caches and scratch of evaluation.batch_size
+	// rows of max_length + evaluation.max_new_tokens tokens. Training
+	// releases its activations first, so it is not part of Total.
+	Eval      int64
+	Available int64 // MemAvailable now, 0 when unknown
 }
 
-// Total is the whole run's estimated footprint.
+// Total is the training run's estimated footprint.
 func (e MemoryEstimate) Total() int64 { return e.Weights + e.Activations + e.Optimizer }
 
 // String is one line for people.
 func (e MemoryEstimate) String() string {
 	s := fmt.Sprintf("about %s: weights %s, activations %s, optimizer %s", model.ByteSize(e.Total()), model.ByteSize(e.Weights), model.ByteSize(e.Activations), model.ByteSize(e.Optimizer))
+	if e.Eval > 0 {
+		s += fmt.Sprintf(" (evaluation: %s of caches instead of the activations)", model.ByteSize(e.Eval))
+	}
 	if e.Available > 0 {
 		s += fmt.Sprintf("; %s available", model.ByteSize(e.Available))
 		if e.Activations+e.Optimizer > e.Available {
@@ -245,13 +258,32 @@ func (s *Session) EstimateMemory(cfg config.Config) MemoryEstimate {
 	if err != nil {
 		_, act = s.Model.Estimate(cfg.Dataset.MaxLength*rows, lc)
 	}
-	trainable := s.Model.NumParams()
-	if cfg.Training.Mode != "full" {
-		pc := lc.PEFT()
-		trainable = pc.CountLoRA(s.Config)
-	}
 	avail, _ := trainer.MemAvailable()
-	return MemoryEstimate{Weights: s.Model.WeightBytes(), Activations: act, Optimizer: 12 * trainable, Available: avail}
+	return MemoryEstimate{Weights: s.Model.WeightBytes(), Activations: act, Optimizer: optimizerBytes(s.Config, cfg),
+		Eval: evalBytes(s.Config, cfg), Available: avail}
+}
+
+// optimizerBytes is MemoryEstimate.Optimizer for a model with config c
+// trained with cfg.
+func optimizerBytes(c model.Config, cfg config.Config) int64 {
+	if cfg.Training.Mode == "full" {
+		return 12 * c.ParamCount()
+	}
+	pc := LoRAConfig(cfg.LoRA).PEFT()
+	return 16 * pc.CountLoRA(c)
+}
+
+// evalBytes is MemoryEstimate.Eval (0 when the config cannot say).
+func evalBytes(c model.Config, cfg config.Config) int64 {
+	lc := LoRAConfig(cfg.LoRA)
+	if cfg.Training.Mode == "full" {
+		lc = nn.LoRAConfig{}
+	}
+	n, err := nn.EstimateEval(c, max(1, cfg.Evaluation.BatchSize), max(1, cfg.Dataset.MaxLength), cfg.Evaluation.MaxNewTokens, lc)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // rankWarning says when lora.r exceeds a targeted layer's width min(in,

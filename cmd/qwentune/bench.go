@@ -22,10 +22,12 @@ import (
 
 func init() {
 	register(&command{name: "bench", summary: "measure inference or training speed and memory against this machine's sgemm peak and memory bandwidth",
-		usage: "infer --model DIR [--prompt-len N] [--gen N] [--dtype float32|bfloat16] | train --model DIR [--seq N] [--steps N] [--r R] [--targets q_proj,v_proj] [--dtype ...]",
+		usage: "infer --model DIR [--prompt-len N] [--gen N] [--dtype float32|bfloat16|q8_0] [--compute-dtype float32|bfloat16|auto] | train --model DIR [--seq N] [--steps N] [--r R] [--targets q_proj,v_proj] [--dtype ...]",
 		example: `qwentune make-model --shape qwen2-1.5b --out /tmp/q15 --tokenizer ./some-qwen2-folder
 qwentune bench infer --model /tmp/q15 --prompt-len 64 --gen 32
 qwentune bench infer --model /tmp/q15 --dtype bfloat16
+qwentune bench infer --model /tmp/q15 --dtype q8_0
+qwentune bench train --model /tmp/q7 --dtype q8_0 --seq 512 --r 16 --targets all-linear --recompute --steps 2
 qwentune bench train --model /tmp/q15 --seq 256 --steps 5
 qwentune bench train --model /tmp/q15 --kernel env     # keep OPENBLAS_CORETYPE as set`,
 		run: runBench})
@@ -37,7 +39,7 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	mode := args[0]
 	modelDir := fs.String("model", "", "model folder (or Hub id, or demo)")
-	dtype := fs.String("dtype", "float32", "weight storage: float32 or bfloat16")
+	dtype := fs.String("dtype", "float32", "weight storage: float32, bfloat16 or q8_0 (GGUF's 8-bit blocks, quantised at load)")
 	computeDtype := fs.String("compute-dtype", "float32", "arithmetic of the weight products: float32, bfloat16 or auto")
 	promptLen := fs.Int("prompt-len", 64, "infer: prompt tokens")
 	gen := fs.Int("gen", 32, "infer: generated tokens")
@@ -70,6 +72,9 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	}
 	if *kernel != "native" && *kernel != "env" {
 		return usagef("--kernel %q: want native or env", *kernel)
+	}
+	if *dtype != "float32" && *dtype != "bfloat16" && *dtype != "q8_0" {
+		return usagef("--dtype %q: want float32, bfloat16 or q8_0", *dtype)
 	}
 	s, err := engine.Open(ctx, *modelDir, "main", *dtype, nil)
 	if err != nil {
@@ -140,7 +145,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		res["weight_read_bytes_per_s"] = float64(decodeBytes) * float64(*gen) / read.Seconds()
 		res["decode_vs_weight_read"] = read.Seconds() / decode.Seconds()
 	case "train":
-		a, err := s.Model.NewAdapter(nn.LoRAConfig{R: *r, Alpha: 16, Dropout: 0.05, TargetModules: strings.Split(*targets, ",")}, 42)
+		lc := nn.LoRAConfig{R: *r, Alpha: 16, Dropout: 0.05, TargetModules: strings.Split(*targets, ",")}
+		a, err := s.Model.NewAdapter(lc, 42)
 		if err != nil {
 			return err
 		}
@@ -171,6 +177,11 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		res["step_cpu_seconds_median"] = cpu[len(cpu)/2]
 		flopsPerToken := 2 * fwdFlops // forward + input gradients; the frozen base has no weight gradients
 		res["trainable_params"] = a.NumParams()
+		// The pre-flight's estimate of this step, less the AdamW moments
+		// (8 bytes a trainable value) the bench does not allocate: compare
+		// it with peak_rss_bytes.
+		wb, ab := s.Model.Estimate(*seq, lc)
+		res["estimate_bytes"] = wb + ab - 8*a.NumParams()
 		res["step_seconds_median"] = med
 		res["train_tokens_per_s"] = float64(*seq) / med
 		res["model_gflops"] = flopsPerToken * float64(*seq) / med / 1e9

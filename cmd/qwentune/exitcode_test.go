@@ -32,6 +32,8 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		[]string{"evaluators", "extra"},
 		[]string{"export", "--format", "onnx", "--out", t.TempDir()},
 		[]string{"no-such-command"},
+		[]string{"bench", "infer", "--model", "demo", "--dtype", "q4_0"},
+		[]string{"bench", "train", "--model", "demo", "--dtype", "float16"},
 	)
 	for _, c := range cases {
 		var out, errOut bytes.Buffer

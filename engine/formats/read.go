@@ -3,7 +3,6 @@ package formats
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 
@@ -126,43 +125,12 @@ func ConfigFromGGUF(f *gguf.File) (model.Config, error) {
 // tensors are decoded exactly to float32). Every tensor of the model must be
 // present with the shape the metadata implies, and nothing else.
 func GGUFToHF(path, dir string) (model.Config, error) {
-	f, err := gguf.Open(path)
+	f, c, err := openGGUFModel(path)
 	if err != nil {
-		return model.Config{}, err
+		return c, err
 	}
 	defer f.Close()
-	c, err := ConfigFromGGUF(f)
-	if err != nil {
-		return c, fmt.Errorf("%s: %w", path, err)
-	}
-	// Check the counts before listing the weights, so a corrupt block_count
-	// cannot make us enumerate billions of names.
-	want := 2 + int64(c.Arch().TensorsPerLayer())*int64(c.NumHiddenLayers)
-	if !c.TieWordEmbeddings {
-		want++
-	}
-	if n := int64(len(f.Tensors())); n != want {
-		return c, fmt.Errorf("%s: %d tensors, a %d-layer %s model has %d", path, n, c.NumHiddenLayers, c.ModelType, want)
-	}
-	weights := c.Weights()
-	known := map[string]bool{}
-	for _, w := range weights {
-		g := w.GGUFName()
-		t, ok := f.Tensor(g)
-		if !ok {
-			return c, fmt.Errorf("%s: tensor %s is missing", path, g)
-		}
-		if !slices.Equal(t.Dims, reversed(w.Shape)) {
-			return c, fmt.Errorf("%s: tensor %s has dims %v, the metadata implies %v", path, g, t.Dims, reversed(w.Shape))
-		}
-		known[g] = true
-	}
-	for _, t := range f.Tensors() {
-		if !known[t.Name] {
-			return c, fmt.Errorf("%s: unexpected tensor %s: not part of a qwen2 model", path, t.Name)
-		}
-	}
-	err = model.WriteFolder(dir, model.Folder{Config: c, DType: "F32", Weights: weights,
+	err = model.WriteFolder(dir, model.Folder{Config: c, DType: "F32", Weights: c.Weights(),
 		WriteTensor: func(w model.Weight, out io.Writer) error {
 			v, err := f.TensorFloat32(w.GGUFName())
 			if err != nil {
@@ -174,18 +142,81 @@ func GGUFToHF(path, dir string) (model.Config, error) {
 	return c, err
 }
 
-// ReadGGUF loads a qwen2 GGUF model written by WriteGGUF (or llama.cpp's
-// converter, for the F32, F16, BF16 and Q8_0 types) as an nn.Model with
-// weights stored as dtype ("float32" or "bfloat16"), through a temporary
-// Hugging Face folder that is removed afterwards.
+// openGGUFModel opens a qwen2 or qwen3 GGUF model and checks that it holds
+// every tensor of the model its metadata describes, with the implied
+// shape, and nothing else.
+func openGGUFModel(path string) (*gguf.File, model.Config, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, model.Config{}, err
+	}
+	c, err := checkGGUFModel(f)
+	if err != nil {
+		f.Close()
+		return nil, c, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, c, nil
+}
+
+func checkGGUFModel(f *gguf.File) (model.Config, error) {
+	c, err := ConfigFromGGUF(f)
+	if err != nil {
+		return c, err
+	}
+	// Check the counts before listing the weights, so a corrupt block_count
+	// cannot make us enumerate billions of names.
+	want := 2 + int64(c.Arch().TensorsPerLayer())*int64(c.NumHiddenLayers)
+	if !c.TieWordEmbeddings {
+		want++
+	}
+	if n := int64(len(f.Tensors())); n != want {
+		return c, fmt.Errorf("%d tensors, a %d-layer %s model has %d", n, c.NumHiddenLayers, c.ModelType, want)
+	}
+	known := map[string]bool{}
+	for _, w := range c.Weights() {
+		g := w.GGUFName()
+		t, ok := f.Tensor(g)
+		if !ok {
+			return c, fmt.Errorf("tensor %s is missing", g)
+		}
+		if !slices.Equal(t.Dims, reversed(w.Shape)) {
+			return c, fmt.Errorf("tensor %s has dims %v, the metadata implies %v", g, t.Dims, reversed(w.Shape))
+		}
+		known[g] = true
+	}
+	for _, t := range f.Tensors() {
+		if !known[t.Name] {
+			return c, fmt.Errorf("unexpected tensor %s: not part of a qwen2 model", t.Name)
+		}
+	}
+	return c, nil
+}
+
+// ReadGGUF loads a qwen2 or qwen3 GGUF model written by WriteGGUF (or
+// llama.cpp's converter, for the F32, F16, BF16 and Q8_0 types) as an
+// nn.Model with weights stored as dtype ("float32", "bfloat16" or "q8_0"),
+// one tensor at a time. With dtype q8_0 the file's Q8_0 matrices become the
+// model's weights byte for byte, never requantised, so a model exported as
+// Q8_0 and read back computes what the exporting model's q8_0 weights did;
+// its other matrices are quantised as the safetensors loader does.
 func ReadGGUF(path, dtype string) (*nn.Model, error) {
-	tmp, err := os.MkdirTemp("", "qwentune-gguf-*")
+	f, c, err := openGGUFModel(path)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	if _, err := GGUFToHF(path, tmp); err != nil {
-		return nil, err
+	defer f.Close()
+	m, err := nn.FromTensors(c, dtype, func(w model.Weight) (nn.TensorData, error) {
+		g := w.GGUFName()
+		t, _ := f.Tensor(g)
+		if t.Type == gguf.Q8_0 && len(w.Shape) == 2 {
+			q, err := f.TensorData(g)
+			return nn.TensorData{Q8: q}, err
+		}
+		v, err := f.TensorFloat32(g)
+		return nn.TensorData{F32: v}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nn.Load(tmp, nn.LoadOptions{DType: dtype})
+	return m, nil
 }

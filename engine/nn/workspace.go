@@ -207,12 +207,13 @@ func EstimateConfig(cfg model.Config, dtype string, rows, seqLen int, lora LoRAC
 }
 
 func estimate(m *Model, rows, seqLen int, lora LoRAConfig, opts TrainOptions) (weightsBytes, activationBytes int64) {
+	maxCols := 0
 	for _, t := range m.tensors() {
-		n := int64(t.Numel())
-		if t.w != nil && m.dtype == "bfloat16" {
-			weightsBytes += 2 * n
+		if t.w != nil {
+			weightsBytes += storedBytes(t.Shape[0], t.Shape[1], m.dtype)
+			maxCols = max(maxCols, t.Shape[1])
 		} else {
-			weightsBytes += 4 * n
+			weightsBytes += 4 * int64(t.Numel())
 		}
 	}
 	var ranks [numTargets]int
@@ -227,7 +228,33 @@ func estimate(m *Model, rows, seqLen int, lora LoRAConfig, opts TrainOptions) (w
 	}
 	a := &arena{dry: true}
 	newWorkspace(m.d, rows, seqLen, true, opts.Recompute, ranks, a)
-	return weightsBytes, a.bytes
+	return weightsBytes, a.bytes + q8Scratch(m.dtype, rows*seqLen, maxCols)
+}
+
+// storedBytes is the memory of a rows×cols weight stored as dtype: 4 or 2
+// bytes a value, or Q8_0's 34 bytes per 32 values (rows that are not
+// whole blocks stay bfloat16, as the loader keeps them).
+func storedBytes(rows, cols int, dtype string) int64 {
+	n := int64(rows) * int64(cols)
+	switch {
+	case dtype == "float32":
+		return 4 * n
+	case dtype == "q8_0" && cols%ops.Q8Block == 0:
+		return int64(rows) * int64(ops.Q8_0Size(cols))
+	default:
+		return 2 * n
+	}
+}
+
+// q8Scratch bounds the scratch a product of n inputs with a Q8_0 weight
+// of at most maxCols columns keeps (ops/q8mul.go): a 4 MiB block of
+// dequantised rows and at most one float32 copy of the input; 0 for the
+// other dtypes, whose products need none.
+func q8Scratch(dtype string, n, maxCols int) int64 {
+	if dtype != "q8_0" {
+		return 0
+	}
+	return 4<<20 + 4*int64(n)*int64(maxCols)
 }
 
 // TrainAll switches to full-parameter training: every weight becomes a
@@ -458,4 +485,46 @@ func (m *Model) headLoss(w *workspace, dxn []float32, lossScale float32) float64
 		}
 	}
 	return total
+}
+
+// EstimateEval predicts the bytes evaluation's batched decoding holds on
+// top of the weights: rows sequences of promptLen prompt tokens and up to
+// newTokens generated ones, each with its own Cache (keys and values of
+// every layer, logits, and the scratch of its prefill or of a batched step
+// it leads, with that step's logits), for a model with cfg and LoRA lora:
+// an upper bound of Cache's allocations, computed without a model.
+func EstimateEval(cfg model.Config, rows, promptLen, newTokens int, lora LoRAConfig) (int64, error) {
+	d, err := checkConfig(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if rows <= 0 || promptLen <= 0 || newTokens < 0 {
+		return 0, fmt.Errorf("estimate: %d rows of %d+%d tokens", rows, promptLen, newTokens)
+	}
+	var ranks [numTargets]int
+	if spec, err := specFor(lora.PEFT(), cfg, d); err == nil {
+		for i := range spec.r {
+			for t, r := range spec.r[i] {
+				ranks[t] = max(ranks[t], r)
+			}
+		}
+	}
+	maxLen := promptLen + newTokens
+	scratch := func(n int) int64 {
+		per := 2*d.H + 1 + 2 + d.Q + 2*d.KV + maxLen + d.Q + d.H + 2*d.I + 2*d.H + d.I
+		if d.qkNorm {
+			per += d.Q + d.KV + d.nh + d.nkv
+		}
+		for _, r := range ranks {
+			per += r
+		}
+		return 4 * int64(n) * int64(per)
+	}
+	kv := 4 * int64(2*d.nLayers*maxLen*d.KV+d.V)
+	batch := min(rows, ops.GEMVMaxN) // generate.MaxBatch
+	// Whichever cache leads a batched step grows to the batch and holds
+	// its logits; as rows finish, other caches lead, so each is counted
+	// at its largest.
+	per := kv + scratch(max(promptLen, batch)) + 4*int64(batch)*int64(d.V)
+	return int64(rows) * per, nil
 }
