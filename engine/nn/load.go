@@ -48,18 +48,29 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	// The weight matrices go into one arena in huge pages (see ops.Arena),
+	// sized from the shapes checkSizes has just checked against the file.
+	ts := m.tensors()
+	size := 0
+	for _, t := range ts {
+		if t.w != nil {
+			size += ops.ArenaBytes(t.Shape[0]*t.Shape[1], weightSize(opts.DType))
+		}
+	}
+	arena := ops.NewArena(size)
 	want := map[string]bool{}
-	for _, t := range m.tensors() {
+	for _, t := range ts {
 		want[t.Name] = true
 		st, ok := set.Tensor(t.Name)
 		if !ok {
 			return nil, fmt.Errorf("%s: tensor %q is missing", dir, t.Name)
 		}
-		if err := loadTensor(t, st, opts.DType); err != nil {
+		if err := loadTensor(t, st, opts.DType, arena); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 		set.Release(t.Name)
 	}
+	arena.Settle()
 	for _, name := range set.Names() {
 		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == cfg.Arch().Head.Path+".weight" && cfg.TieWordEmbeddings) {
 			continue
@@ -106,9 +117,17 @@ func checkSizes(cfg model.Config, set *safetensors.Set) error {
 	return nil
 }
 
+// weightSize is the bytes of one weight stored as dtype.
+func weightSize(dtype string) int {
+	if dtype == "float32" {
+		return 4
+	}
+	return 2
+}
+
 // loadTensor checks a checkpoint tensor against the expected shape and
-// converts it into the model's storage.
-func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
+// converts it into the model's storage, a weight matrix into arena.
+func loadTensor(t tensor, st safetensors.Tensor, dtype string, arena *ops.Arena) error {
 	if !slices.Equal(st.Shape, t.Shape) {
 		return fmt.Errorf("tensor %q has shape %v, the config implies %v", t.Name, st.Shape, t.Shape)
 	}
@@ -130,12 +149,15 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 	}
 	w := ops.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
 	var err error
+	n := t.Shape[0] * t.Shape[1]
 	if dtype == "float32" {
-		if w.F32, err = st.Float32(); err == nil {
+		w.F32 = arena.F32(n)
+		if err = st.Float32Into(w.F32); err == nil {
 			err = CheckFinite(t.Name, w.F32)
 		}
 	} else {
-		if w.BF16, err = st.BF16(); err == nil {
+		w.BF16 = arena.U16(n)
+		if err = st.BF16Into(w.BF16); err == nil {
 			err = checkFiniteBF16(t.Name, w.BF16)
 		}
 	}
