@@ -51,14 +51,24 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	// The weight matrices go into one arena in huge pages (see ops.Arena),
+	// sized from the shapes checkSizes has just checked against the file.
+	ts := m.tensors()
+	size := 0
+	for _, t := range ts {
+		if t.w != nil {
+			size += arenaBytes(t.Shape[0], t.Shape[1], opts.DType)
+		}
+	}
+	arena := ops.NewArena(size)
 	want := map[string]bool{}
-	for _, t := range m.tensors() {
+	for _, t := range ts {
 		want[t.Name] = true
 		st, ok := set.Tensor(t.Name)
 		if !ok {
 			return nil, fmt.Errorf("%s: tensor %q is missing", dir, t.Name)
 		}
-		if err := loadTensor(t, st, opts.DType); err != nil {
+		if err := loadTensor(t, st, opts.DType, arena); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 		if opts.DType == "q8_0" && t.w != nil && t.w.BF16 != nil {
@@ -66,6 +76,7 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 		}
 		set.Release(t.Name)
 	}
+	arena.Settle()
 	for _, name := range set.Names() {
 		if want[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || (name == cfg.Arch().Head.Path+".weight" && cfg.TieWordEmbeddings) {
 			continue
@@ -112,9 +123,27 @@ func checkSizes(cfg model.Config, set *safetensors.Set) error {
 	return nil
 }
 
+// weightSize is the bytes of one weight stored as dtype.
+func weightSize(dtype string) int {
+	if dtype == "float32" {
+		return 4
+	}
+	return 2
+}
+
+// arenaBytes is the room a rows×cols weight loaded as dtype takes in the
+// arena: Q8_0 blocks when dtype is q8_0 and the rows are whole blocks
+// (loadTensor keeps other rows in bfloat16), else weightSize per value.
+func arenaBytes(rows, cols int, dtype string) int {
+	if dtype == "q8_0" && cols%ops.Q8Block == 0 {
+		return ops.ArenaBytes(ops.Q8_0Size(rows*cols), 1)
+	}
+	return ops.ArenaBytes(rows*cols, weightSize(dtype))
+}
+
 // loadTensor checks a checkpoint tensor against the expected shape and
-// converts it into the model's storage.
-func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
+// converts it into the model's storage, a weight matrix into arena.
+func loadTensor(t tensor, st safetensors.Tensor, dtype string, arena *ops.Arena) error {
 	if !slices.Equal(st.Shape, t.Shape) {
 		return fmt.Errorf("tensor %q has shape %v, the config implies %v", t.Name, st.Shape, t.Shape)
 	}
@@ -136,15 +165,19 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string) error {
 	}
 	w := ops.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
 	var err error
+	n := t.Shape[0] * t.Shape[1]
 	switch {
 	case dtype == "q8_0" && w.Cols%ops.Q8Block == 0:
-		w.Q8, err = quantizeTensor(t.Name, st, w.Rows, w.Cols)
+		w.Q8 = arena.Bytes(ops.Q8_0Size(n))
+		err = quantizeTensor(w.Q8, t.Name, st, w.Rows, w.Cols)
 	case dtype == "float32":
-		if w.F32, err = st.Float32(); err == nil {
+		w.F32 = arena.F32(n)
+		if err = st.Float32Into(w.F32); err == nil {
 			err = CheckFinite(t.Name, w.F32)
 		}
 	default:
-		if w.BF16, err = st.BF16(); err == nil {
+		w.BF16 = arena.U16(n)
+		if err = st.BF16Into(w.BF16); err == nil {
 			err = checkFiniteBF16(t.Name, w.BF16)
 		}
 	}
@@ -171,17 +204,16 @@ func checkFiniteAt(name string, v []float32, offset int) error {
 	return nil
 }
 
-// quantizeTensor quantises the rows×cols checkpoint tensor st to Q8_0
-// (cols a multiple of ops.Q8Block), a few rows at a time straight from the
+// quantizeTensor quantises the rows×cols checkpoint tensor st to Q8_0 into
+// q (cols a multiple of ops.Q8Block), a few rows at a time straight from the
 // mapped file, split over the cores: no float32 copy of the tensor is made.
 // A NaN or ±Inf is refused with the tensor's name and the element.
-func quantizeTensor(name string, st safetensors.Tensor, rows, cols int) ([]byte, error) {
+func quantizeTensor(q []byte, name string, st safetensors.Tensor, rows, cols int) error {
 	size, _ := safetensors.ItemSize(st.DType)
 	if len(st.Data) != rows*cols*size {
-		return nil, fmt.Errorf("tensor %q: %d bytes for shape [%d %d] of %s", name, len(st.Data), rows, cols, st.DType)
+		return fmt.Errorf("tensor %q: %d bytes for shape [%d %d] of %s", name, len(st.Data), rows, cols, st.DType)
 	}
 	rowBytes := ops.Q8_0Size(cols)
-	q := make([]byte, rows*rowBytes)
 	step := max(1, (1<<16)/cols) // rows decoded at a time: about 256 KiB of float32
 	var (
 		mu    sync.Mutex
@@ -209,7 +241,7 @@ func quantizeTensor(name string, st safetensors.Tensor, rows, cols int) ([]byte,
 			}
 		}
 	})
-	return q, first
+	return first
 }
 
 // checkFiniteBF16 is CheckFinite on bfloat16 bits (exponent all ones).

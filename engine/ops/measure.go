@@ -74,14 +74,16 @@ func (t *readTask) stream() {
 }
 
 // MeasureBandwidth returns the rate, in bytes per second, at which all
-// Threads() threads together read a 256 MiB buffer: the machine's peak read
-// bandwidth. Like MeasureSgemmGFLOPS it repeats for at least d and reports
+// Threads() threads together read a 256 MiB buffer in huge pages: the
+// machine's peak read bandwidth. Like MeasureSgemmGFLOPS it repeats for at least d and reports
 // the fastest run; on a shared host that is the best few milliseconds of a
 // few hundred, well above what a decoding step, which reads its weights for
 // a fifth of a second, can sustain. StreamWeights, timed between decoding
 // steps, is the like-for-like bound.
 func MeasureBandwidth(d time.Duration) float64 {
-	t := &readTask{buf: make([]uint32, bandwidthBytes/4)}
+	// In huge pages, as the weights are (see Arena).
+	b := NewArena(bandwidthBytes).Bytes(bandwidthBytes)
+	t := &readTask{buf: unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), bandwidthBytes/4)}
 	for i := range t.buf {
 		t.buf[i] = 1 // fresh pages would all map to the kernel's zero page
 	}

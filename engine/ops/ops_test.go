@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -487,6 +488,49 @@ func TestParallel(t *testing.T) {
 			if h != 1 {
 				t.Fatalf("n=%d: index %d visited %d times", n, i, h)
 			}
+		}
+	}
+}
+
+// partsTask records which chunk covered each index.
+type partsTask struct{ by []int32 }
+
+func (p *partsTask) run(part, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		p.by[i] = int32(part) + 1
+	}
+}
+
+// TestPoolWakesAfterIdle hands work to the pool after gaps of none to a
+// millisecond, so that workers are found both still running and asleep,
+// and checks that every index is covered once and that the workers, not
+// only the caller, ran their chunks.
+func TestPoolWakesAfterIdle(t *testing.T) {
+	gaps := []time.Duration{0, 50 * time.Microsecond, 400 * time.Microsecond, 0, time.Millisecond, time.Microsecond}
+	for round := range 60 {
+		time.Sleep(gaps[round%len(gaps)])
+		p := &partsTask{by: make([]int32, 1000)}
+		if !acquirePool() {
+			if Threads() > 1 {
+				t.Fatal("pool busy with nobody else using it")
+			}
+			p.run(0, 0, len(p.by))
+		} else {
+			parts := runLocked(p, len(p.by), 8)
+			pool.mu.Unlock()
+			if parts != min(Threads(), len(p.by)/8) {
+				t.Fatalf("round %d: %d parts, want %d", round, parts, Threads())
+			}
+		}
+		seen := map[int32]bool{}
+		for i, b := range p.by {
+			if b == 0 {
+				t.Fatalf("round %d: index %d not covered", round, i)
+			}
+			seen[b] = true
+		}
+		if len(seen) != Threads() {
+			t.Fatalf("round %d: %d chunks ran, want %d", round, len(seen), Threads())
 		}
 	}
 }

@@ -93,8 +93,8 @@ func (t Tensor) Float32() ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, n)
-	if !decodeFloats(out, t.Data, t.DType) {
-		return nil, fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
+	if err := t.Float32Into(out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -108,6 +108,22 @@ func DecodeFloats(out []float32, d []byte, dtype string) error {
 	}
 	if !decodeFloats(out, d, dtype) {
 		return fmt.Errorf("safetensors: dtype %s is not floating point", dtype)
+	}
+	return nil
+}
+
+// Float32Into is Float32 into out, which must hold exactly the tensor's
+// values: for storage the caller allocates (see ops.Arena).
+func (t Tensor) Float32Into(out []float32) error {
+	n, err := t.checkLen()
+	if err != nil {
+		return err
+	}
+	if len(out) != n {
+		return fmt.Errorf("safetensors: tensor %q: %d values, %d given to hold them", t.Name, n, len(out))
+	}
+	if !decodeFloats(out, t.Data, t.DType) {
+		return fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
 	}
 	return nil
 }
@@ -149,24 +165,39 @@ func (t Tensor) BF16() ([]uint16, error) {
 		return nil, err
 	}
 	out := make([]uint16, n)
+	if err := t.BF16Into(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// BF16Into is BF16 into out, which must hold exactly the tensor's values.
+func (t Tensor) BF16Into(out []uint16) error {
+	n, err := t.checkLen()
+	if err != nil {
+		return err
+	}
+	if len(out) != n {
+		return fmt.Errorf("safetensors: tensor %q: %d values, %d given to hold them", t.Name, n, len(out))
+	}
 	if t.DType == "BF16" {
 		for i := range out {
 			out[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
 		}
-		return out, nil
+		return nil
 	}
 	size := itemSizes[t.DType]
 	buf := make([]float32, min(n, 1<<16))
 	for lo := 0; lo < n; lo += len(buf) {
 		blk := buf[:min(len(buf), n-lo)]
 		if !decodeFloats(blk, t.Data[lo*size:], t.DType) {
-			return nil, fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
+			return fmt.Errorf("safetensors: tensor %q: dtype %s is not floating point", t.Name, t.DType)
 		}
 		for i, v := range blk {
 			out[lo+i] = Float32ToBF16(v)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // checkLen returns the element count after checking that Data matches the

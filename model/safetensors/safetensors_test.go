@@ -624,3 +624,25 @@ func TestPlanShards(t *testing.T) {
 		})
 	}
 }
+
+// TestInto decodes into caller-given storage as Float32 and BF16 do into
+// their own, and refuses storage of the wrong length naming the tensor.
+func TestInto(t *testing.T) {
+	tt := FromFloat32("w", []int{2, 2}, []float32{1.5, -0.25, 3, 1e-3})
+	want, _ := tt.Float32()
+	got := make([]float32, 4)
+	if err := tt.Float32Into(got); err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Float32Into = %v, %v; want %v", got, err, want)
+	}
+	wantB, _ := tt.BF16()
+	gotB := make([]uint16, 4)
+	if err := tt.BF16Into(gotB); err != nil || !slices.Equal(gotB, wantB) {
+		t.Fatalf("BF16Into = %v, %v; want %v", gotB, err, wantB)
+	}
+	if err := tt.Float32Into(make([]float32, 3)); err == nil || !strings.Contains(err.Error(), `"w": 4 values, 3 given`) {
+		t.Errorf("Float32Into of 3 values: %v", err)
+	}
+	if err := tt.BF16Into(make([]uint16, 5)); err == nil || !strings.Contains(err.Error(), `"w": 4 values, 5 given`) {
+		t.Errorf("BF16Into of 5 values: %v", err)
+	}
+}
