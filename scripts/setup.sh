@@ -15,7 +15,7 @@ tests=false
 pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libopenblas-dev xvfb xdotool imagemagick nodejs npm python3 python3-venv)
 # The Windows build and its test under Wine (scripts/package.sh --os windows,
 # scripts/wine-test.sh): mingw-w64, Wine, Mesa's software OpenGL, zip.
-$tests && pkgs+=(gcc-mingw-w64-x86-64 wine wine64 libgl1-mesa-dri zip unzip)
+$tests && pkgs+=(gcc-mingw-w64-x86-64 wine wine64 libgl1-mesa-dri zip unzip qemu-user-static)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

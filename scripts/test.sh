@@ -45,4 +45,10 @@ if [ -x scripts/wine-test.sh ]; then
   ./scripts/wine-test.sh
   echo "== Windows build under Wine: $((SECONDS - t)) s"
 fi
+if [ -x scripts/arm64-test.sh ]; then
+  echo "== arm64 under qemu, and the darwin/arm64 build (scripts/arm64-test.sh)"
+  t=$SECONDS
+  ./scripts/arm64-test.sh
+  echo "== arm64 and darwin: $((SECONDS - t)) s"
+fi
 echo "all checks passed"

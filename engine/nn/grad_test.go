@@ -148,8 +148,11 @@ func TestGradientsAccumulate(t *testing.T) {
 	if _, _, err := m.ForwardBackward(b, 1, 7); err != nil {
 		t.Fatal(err)
 	}
+	// Not bit for bit: the second step adds its sums into the first's,
+	// in another order (and where Go fuses multiply-adds, as on arm64, with
+	// other roundings); a lost or doubled accumulation is off by 50-100%.
 	for i, g := range a.Params()[0].Grad {
-		if math.Abs(float64(g-2*once[i])) > 1e-5*math.Abs(float64(once[i]))+1e-9 {
+		if math.Abs(float64(g-2*once[i])) > 1e-4*math.Abs(float64(once[i]))+1e-9 {
 			t.Fatalf("grad[%d] = %v after two identical steps, want 2·%v", i, g, once[i])
 		}
 	}

@@ -73,7 +73,11 @@ func quantizeQ8Go(dst []byte, src []float32) error {
 		}
 		binary.LittleEndian.PutUint16(o, safetensors.Float32ToF16(d))
 		for j, v := range x {
-			o[2+j] = byte(roundQ8(v * id))
+			// The conversion rounds the product to float32 before
+			// roundQ8 sees it: without it Go may fuse v*id into roundQ8's
+			// p-p (arm64 does: FMSUB, the product's rounding error, not
+			// 0), and every value of the block became 0 there.
+			o[2+j] = byte(roundQ8(float32(v * id)))
 		}
 	}
 	return nil

@@ -4,17 +4,19 @@ package safetensors
 
 import (
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // mmapFile maps the first size bytes of f read-only and shared; the mapping
 // outlives f's descriptor.
 func mmapFile(f *os.File, size int) ([]byte, error) {
-	return syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	return unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
 }
 
-func munmap(b []byte) error { return syscall.Munmap(b) }
+func munmap(b []byte) error { return unix.Munmap(b) }
 
 // dropPages tells the kernel the pages of b are not needed; being backed by
-// the file, they are read again if touched.
-func dropPages(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }
+// the file, they are read again if touched. (x/sys/unix, not syscall, which
+// has no Madvise on macOS.)
+func dropPages(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }
