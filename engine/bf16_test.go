@@ -67,21 +67,31 @@ func TestDemoTrainBF16MatchesF32(t *testing.T) {
 		if _, err := s.SetComputeDtype(compute); err != nil {
 			t.Fatal(err)
 		}
-		cfg := testConfig(t, s.Dir, "training.max_steps=50", "training.batch_size=2",
-			"training.gradient_accumulation_steps=1", "training.learning_rate=0.001", "lora.target_modules=all-linear")
-		if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
-			t.Fatal(err)
-		}
-		l := readLogLosses(t, cfg.Training.OutputDir)
-		if len(l) < 50 {
-			t.Fatalf("%s: %d logged losses, want 50", compute, len(l))
-		}
-		for _, v := range l[len(l)-5:] {
-			end[k] += v / 5
-		}
-		t.Logf("%s: first loss %.4f, last five %.4f", compute, l[0], end[k])
+		end[k] = demoEndLoss(t, s, compute)
 	}
 	if rel := math.Abs(end[1]-end[0]) / end[0]; rel > 0.02 {
 		t.Fatalf("final loss float32 %.4f, bfloat16 %.4f: %.2f%% apart, want ≤ 2%%", end[0], end[1], 100*rel)
 	}
+}
+
+// demoEndLoss trains LoRA on all linear layers of s for 50 steps of the demo
+// data and returns the mean of the last five logged losses (one step's loss
+// is noisy); name labels the run in the log and in failures.
+func demoEndLoss(t *testing.T, s *Session, name string) float64 {
+	t.Helper()
+	cfg := testConfig(t, s.Dir, "training.max_steps=50", "training.batch_size=2",
+		"training.gradient_accumulation_steps=1", "training.learning_rate=0.001", "lora.target_modules=all-linear")
+	if _, err := s.Train(context.Background(), cfg, inspected(t, s, cfg), TrainOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l := readLogLosses(t, cfg.Training.OutputDir)
+	if len(l) < 50 {
+		t.Fatalf("%s: %d logged losses, want 50", name, len(l))
+	}
+	var end float64
+	for _, v := range l[len(l)-5:] {
+		end += v / 5
+	}
+	t.Logf("%s: first loss %.4f, last five %.4f", name, l[0], end)
+	return end
 }
