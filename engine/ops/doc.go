@@ -12,8 +12,8 @@
 //
 // The default build (cgo) has three kinds of products:
 //   - Products with a weight and more than GEMVMaxN input rows (prefill,
-//     training) run on tiled AVX-512 kernels (tiled.c) that read the
-//     weight in place and widen bfloat16 in registers. sgemm would repack
+//     training) run on tiled AVX-512 or AVX2 kernels (tiled.c) that read
+//     the weight in place and widen bfloat16 as they go. sgemm would repack
 //     the whole weight on every call, which at 64–256 input rows costs about
 //     as much as the arithmetic (see BenchmarkTiledVsSgemm).
 //   - Decode-shaped products (n ≤ GEMVMaxN input rows) are bound by memory
@@ -28,9 +28,11 @@
 //     a sample's output does not depend on the batch it is decoded in.
 //   - Gemm (attention, LoRA) runs on OpenBLAS through gonum.org/v1/netlib.
 //
-// Without AVX-512 (or with QWENTUNE_GEMM=blas) the weight products with
-// many rows go to sgemm too, bfloat16 widened block by block into a reused
-// float32 scratch, and the decode kernels use AVX2/FMA or scalar C. With
+// Without AVX-512 the weight products with many rows run on the AVX2/FMA
+// tiled kernels and the decode kernels on AVX2/FMA. Without AVX2 and FMA
+// (or with QWENTUNE_GEMM=blas) the weight products with many rows go to
+// sgemm, bfloat16 widened block by block into a reused float32 scratch, and
+// the decode kernels use scalar C (or, with QWENTUNE_GEMM=blas, AVX2). With
 // -tags purego, or without cgo, every product runs on gonum's pure-Go BLAS
 // and Go loops, behind the same API.
 //
@@ -56,7 +58,7 @@
 // the entry points, exp.h the float32 e^x):
 //   - gemv.c: products of a weight with at most GEMVMaxN inputs (decode):
 //     MulT in AVX2/scalar and the batched AVX-512 MulT; Mul in AVX2/scalar.
-//   - tiled.c: products of a weight with many inputs, AVX-512 only.
+//   - tiled.c: products of a weight with many inputs, AVX-512 and AVX2.
 //   - dpbf16.c: bfloat16-compute products (MulTBF16, MulBF16) on
 //     VDPBF16PS, in the AVX-512 family where the CPU has AVX512_BF16.
 //   - q8.c: Q8_0 weights: quantisation, the decode MulT (widening each

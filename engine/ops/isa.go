@@ -25,8 +25,8 @@ const (
 	AVX2
 	// AVX512 needs AVX2, FMA and AVX-512 F, BW, VL and DQ: the union of what
 	// its kernels use, so that one test says whether all of them can run.
-	// The tiled weight products (tiled.c) and the AVX-512 decode MulT
-	// (ops_gemv512_* in gemv.c) exist only in this family.
+	// The AVX-512 decode MulT (ops_gemv512_* in gemv.c) exists only in
+	// this family; the tiled weight products (tiled.c) in this and AVX2.
 	AVX512
 	numFamilies = iota
 )
@@ -142,8 +142,9 @@ func buildBest() Family {
 	return cpuFeatures.Best()
 }
 
-// QWENTUNE_GEMM=blas turns the AVX-512 weight products off, so that a
-// benchmark can compare them with sgemm on the same machine.
+// QWENTUNE_GEMM=blas turns the engine's own weight products (tiled and
+// AVX-512 decode) off, so that a benchmark can compare them with sgemm on
+// the same machine.
 func init() {
 	gemmBLAS.Store(os.Getenv("QWENTUNE_GEMM") == "blas")
 	setFamily(buildBest())
@@ -167,24 +168,29 @@ func setFamily(f Family) Family {
 // QWENTUNE_GEMM=blas is not set.
 func avx512Products() bool { return ISA() == AVX512 && !gemmBLAS.Load() }
 
-// setTiled turns the AVX-512 weight products on (where the family in force
-// is AVX512) or off, as QWENTUNE_GEMM=blas does.
+// tiledProducts reports whether products with a weight and more than
+// GEMVMaxN inputs run on the tiled kernels: the AVX2 or AVX512 family is in
+// force and QWENTUNE_GEMM=blas is not set.
+func tiledProducts() bool { return ISA() >= AVX2 && !gemmBLAS.Load() }
+
+// setTiled turns the tiled and AVX-512 decode weight products on (where the
+// family in force has them) or off, as QWENTUNE_GEMM=blas does.
 func setTiled(on bool) {
 	gemmBLAS.Store(!on)
 	assignCores()
 }
 
-// forceNoTiled turns the AVX-512 weight products off (on) or back on (off),
+// forceNoTiled turns those weight products off (on) or back on (off),
 // so that tests cover the sgemm path too.
 func forceNoTiled(on bool) { setTiled(!on) }
 
 // assignCores hands the cores to whoever then does the heavy products: with
-// the AVX-512 weight products the pool's goroutines run them and OpenBLAS
+// the tiled weight products the pool's goroutines run them and OpenBLAS
 // runs single-threaded (Gemm splits its work over the pool instead), so
 // that no OpenBLAS worker spins on a core the pool needs; without them
 // OpenBLAS gets one thread per core.
 func assignCores() {
-	if avx512Products() {
+	if tiledProducts() {
 		SetBLASThreads(1)
 	} else {
 		SetBLASThreads(Threads())

@@ -32,8 +32,8 @@ func Backend() string {
 		version += " " + f[1]
 	}
 	b := fmt.Sprintf("%s (core %s, %d threads)", version, CoreName(), int(C.openblas_get_num_threads()))
-	if avx512Products() {
-		b += ", weight products on the AVX-512 tiled kernels"
+	if tiledProducts() {
+		b += fmt.Sprintf(", weight products on the %s tiled kernels", ISA())
 	}
 	return b + fmt.Sprintf(", %s kernels (cpu: %s)", ISA(), Features())
 }

@@ -363,7 +363,7 @@ func F32ToBF16(f float32) uint16 {
 // single-threaded), a large product is split over the pool along the longer
 // of m and n, each chunk one single-threaded sgemm.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if !avx512Products() || m*n*k < gemmSplitFlops || m < 2 && n < 2 || !acquirePool() {
+	if !tiledProducts() || m*n*k < gemmSplitFlops || m < 2 && n < 2 || !acquirePool() {
 		blas32.Sgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

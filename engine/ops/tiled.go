@@ -1,7 +1,7 @@
 package ops
 
 // Products with more than GEMVMaxN input rows run on the tiled kernels
-// (tiled.c) when the CPU has AVX-512, and on sgemm otherwise. The tiled
+// (tiled.c) in the AVX512 and AVX2 families, and on sgemm otherwise. The tiled
 // kernels read each weight in place, split over the pool by weight rows
 // (MulT) or columns (Mul); sgemm repacks the whole weight on every call,
 // which at 64–256 input rows costs about as much as the arithmetic it feeds.
@@ -45,7 +45,7 @@ var xtBuf []float32
 
 // useTiled reports whether a product with n input rows goes to the tiled
 // kernels.
-func useTiled(n int) bool { return n > GEMVMaxN && avx512Products() }
+func useTiled(n int) bool { return n > GEMVMaxN && tiledProducts() }
 
 // tiled computes MulT (transB) or Mul with the tiled kernels.
 func (w *Weight) tiled(out, in []float32, n int, acc, transB bool) {

@@ -3,7 +3,7 @@
 package ops
 
 // The tiled kernels need cgo; here every product with more than GEMVMaxN
-// rows runs on gonum's sgemm (avx512Products is false).
+// rows runs on gonum's sgemm (tiledProducts is false).
 
 func (w *Weight) multRows(lo, hi int, xt []float32, np, n int, y []float32, ldy int, acc bool, kc int) {
 	panic("ops: tiled kernels need cgo")
