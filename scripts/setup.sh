@@ -16,6 +16,7 @@ pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libopenblas-dev xvfb xdotool image
 # The Windows build and its test under Wine (scripts/package.sh --os windows,
 # scripts/wine-test.sh): mingw-w64, Wine, Mesa's software OpenGL, zip.
 $tests && pkgs+=(gcc-mingw-w64-x86-64 wine wine64 libgl1-mesa-dri zip unzip qemu-user-static)
+$tests && pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) # arm64 cgo build under qemu (scripts/arm64-test.sh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -71,8 +71,16 @@
 //   - vec.c: row scaling, bfloat16 widening, a pure read of memory.
 //   - isa.c: the family in force and the test run counters.
 //
+// The x86 kernels above build on amd64 only (immintrin.h); on other
+// architectures cgo builds the Go twins, plus on arm64:
+//   - neon.c (neon_arm64.go): the decode MulT and Mul in NEON, float32 and
+//     bfloat16 weights, which gemv_go.go hands its work to; the baseline
+//     family prints as "neon" there.
+//   - accelerate_darwin.c: on macOS, openblas.go links Apple's Accelerate
+//     (the same CBLAS calls) and this answers OpenBLAS's own four calls.
+//
 // Go, one file per concern; a *_c.go file (cgo) calls the C kernels and its
-// *_go.go twin (-tags purego or no cgo) has the same functions in Go:
+// *_go.go twin (-tags purego, no cgo, or not amd64) has the same functions in Go:
 //   - ops.go: Weight, MulT, Mul, Gemm, bfloat16 conversion.
 //   - gemv_c.go, gemv_go.go: the decode products.
 //   - tiled.go (the driver), tiled_c.go, tiled_go.go: the tiled products.

@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // dpbf16.c: bfloat16 products with a frozen bfloat16 weight on AVX512_BF16
 // (VDPBF16PS, SPEC §9): both operands bfloat16, products and sums float32.

@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // dropout.c: counter-based dropout, a mask that is a pure function of the
 // key and the element's index (see Dropout in dropout_c.go).

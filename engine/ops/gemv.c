@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // gemv.c: products of a weight with at most GEMVN_MAX inputs, decoding's
 // matrix-vector products, which are bound by how fast the weight streams

@@ -1,10 +1,14 @@
-//go:build purego || !cgo
+//go:build purego || !cgo || !amd64
 
 package ops
 
 // gemvBF16 computes y[i*ldy+o] (+)= Σ_c x[i*cols+c]·w[o*cols+c] for rows o
 // in [lo, hi) and i < n.
 func gemvBF16(w []uint16, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	if useNEON {
+		neonGEMVBF16(w, cols, lo, hi, x, n, y, ldy, acc)
+		return
+	}
 	for o := lo; o < hi; o++ {
 		wr := w[o*cols : (o+1)*cols]
 		for i := 0; i < n; i++ {
@@ -27,6 +31,10 @@ func gemvBF16(w []uint16, cols, lo, hi int, x []float32, n int, y []float32, ldy
 
 // gemvF32 is gemvBF16 for float32 weights.
 func gemvF32(w []float32, cols, lo, hi int, x []float32, n int, y []float32, ldy int, acc bool) {
+	if useNEON {
+		neonGEMVF32(w, cols, lo, hi, x, n, y, ldy, acc)
+		return
+	}
 	for o := lo; o < hi; o++ {
 		wr := w[o*cols : (o+1)*cols]
 		for i := 0; i < n; i++ {
@@ -58,6 +66,10 @@ func store(y []float32, k int, v float32, acc bool) {
 // axpyBF16 computes dx[i*cols+c] (+)= Σ_o dy[i*ldy+o]·w[o*cols+c] over rows
 // o in [lo, hi), for all columns c and i < n.
 func axpyBF16(w []uint16, cols, lo, hi int, dy []float32, ldy, n int, dx []float32, acc bool) {
+	if useNEON {
+		neonAXPYBF16(w, cols, lo, hi, dy, ldy, n, dx, acc)
+		return
+	}
 	if !acc {
 		clear(dx[:n*cols])
 	}
@@ -75,6 +87,10 @@ func axpyBF16(w []uint16, cols, lo, hi int, dy []float32, ldy, n int, dx []float
 
 // axpyF32 is axpyBF16 for float32 weights.
 func axpyF32(w []float32, cols, lo, hi int, dy []float32, ldy, n int, dx []float32, acc bool) {
+	if useNEON {
+		neonAXPYF32(w, cols, lo, hi, dy, ldy, n, dx, acc)
+		return
+	}
 	if !acc {
 		clear(dx[:n*cols])
 	}

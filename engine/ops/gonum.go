@@ -13,6 +13,9 @@ var blas32 gonum.Implementation
 // With cgo (-tags noopenblas, or Windows) the engine's C kernels still run
 // beside it.
 func Backend() string {
+	if neonBuilt && useNEON {
+		return "gonum pure-Go, NEON decode products and Go loops for the other kernels (cpu: " + Features().String() + ")"
+	}
 	if !cKernels {
 		return "gonum pure-Go, Go loops for the kernels (cpu: " + Features().String() + ")"
 	}

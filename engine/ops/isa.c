@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // isa.c: the kernel family in force and the run counters of the family
 // tests (kernels.h).

@@ -19,7 +19,9 @@ type Family int32
 // The values are those of kernels.h.
 const (
 	// Scalar is the plain C loops, which run on any x86-64 (with -tags
-	// purego, or without cgo, the Go loops).
+	// purego, or without cgo, the Go loops). On arm64 with cgo it is the
+	// NEON decode products (neon.c, ASIMD being part of every ARMv8-A core)
+	// beside the Go loops, and is named "neon".
 	Scalar Family = iota
 	// AVX2 needs AVX2 and FMA.
 	AVX2
@@ -36,7 +38,7 @@ const (
 func (f Family) String() string {
 	switch f {
 	case Scalar:
-		return "scalar"
+		return baseFamily // "scalar", or "neon" on arm64 (neon_arm64.go)
 	case AVX2:
 		return "avx2"
 	case AVX512:
@@ -54,6 +56,9 @@ type CPUFeatures struct {
 	AVX2, FMA                             bool
 	AVX512F, AVX512BW, AVX512VL, AVX512DQ bool
 	AVX512BF16, AVX512VNNI                bool
+	// NEON is arm64's ASIMD (never set on x86-64), which the arm64 decode
+	// products use (neon.c).
+	NEON bool
 }
 
 // feature is one named instruction set of a CPUFeatures.
@@ -67,6 +72,7 @@ func (c CPUFeatures) list() []feature {
 		{"avx2", c.AVX2}, {"fma", c.FMA},
 		{"avx512f", c.AVX512F}, {"avx512bw", c.AVX512BW}, {"avx512vl", c.AVX512VL}, {"avx512dq", c.AVX512DQ},
 		{"avx512bf16", c.AVX512BF16}, {"avx512vnni", c.AVX512VNNI},
+		{"neon", c.NEON},
 	}
 }
 
@@ -119,6 +125,7 @@ var cpuFeatures = CPUFeatures{
 	AVX512F: cpu.X86.HasAVX512F, AVX512BW: cpu.X86.HasAVX512BW,
 	AVX512VL: cpu.X86.HasAVX512VL, AVX512DQ: cpu.X86.HasAVX512DQ,
 	AVX512BF16: cpu.X86.HasAVX512BF16, AVX512VNNI: cpu.X86.HasAVX512VNNI,
+	NEON: cpu.ARM64.HasASIMD,
 }
 
 // Features returns the CPU's instruction sets, as detected at start-up.

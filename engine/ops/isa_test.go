@@ -17,7 +17,7 @@ func cannotRun(f Family) string {
 	case f == Scalar:
 		return ""
 	case !cKernels:
-		return fmt.Sprintf("the %s kernels are C, and this build (purego or no cgo) has none", f)
+		return fmt.Sprintf("the %s kernels are C, and this build (purego, no cgo, or not amd64) has none", f)
 	case len(Features().Missing(f)) > 0:
 		return fmt.Sprintf("the %s kernels need %s, which this CPU lacks", f, strings.Join(Features().Missing(f), ", "))
 	}

@@ -3,7 +3,8 @@
 package ops
 
 /*
-#cgo LDFLAGS: -lopenblas
+#cgo !darwin LDFLAGS: -lopenblas
+#cgo darwin LDFLAGS: -framework Accelerate
 char *openblas_get_config(void);
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);

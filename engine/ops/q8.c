@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // q8.c: products with a Q8_0 weight (GGUF's 8-bit blocks, q8.go): each
 // block of 32 values is a float16 scale d and 32 int8 quants q, 34 bytes,

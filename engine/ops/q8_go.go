@@ -1,4 +1,4 @@
-//go:build purego || !cgo
+//go:build purego || !cgo || !amd64
 
 package ops
 

@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // softmax.c: the two passes of a softmax row, its maximum (ops_max) and
 // e^(x − max) with the sum of the results (ops_exp_shift_sum).

@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // swiglu.c: the gated activation of Qwen2's MLP, h = silu(gate)·up, and its
 // backward.

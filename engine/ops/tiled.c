@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // tiled.c: products of a frozen weight with a few hundred input rows
 // (prefill, training) in AVX-512 and in AVX2/FMA, reading the weight in

@@ -1,4 +1,4 @@
-//go:build cgo && !purego
+//go:build cgo && !purego && amd64
 
 // vec.c: streaming kernels over one vector: a row scale, the widening of
 // bfloat16 to float32, and a pure read of memory (the bandwidth bound the
