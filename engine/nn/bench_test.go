@@ -15,7 +15,7 @@ import (
 // The benchmarks run on a mid-size random model built in memory (hidden
 // 512, 4 layers, vocab 8192). NN_BENCH_SHAPE names a model.Shapes entry
 // instead (e.g. qwen2-1.5b) and NN_BENCH_LAYERS cuts its depth, NN_BENCH_DTYPE picks bfloat16 or q8_0, NN_BENCH_SEQ the
-// training/prefill length (default 256) and NN_BENCH_RECOMPUTE=1 turns on
+// training/prefill length (default 256), NN_BENCH_COMPUTE=bfloat16 the bfloat16 products, and NN_BENCH_RECOMPUTE=1 turns on
 // activation recomputation.
 
 func benchModel(b *testing.B) *Model {
@@ -41,6 +41,11 @@ func benchModel(b *testing.B) *Model {
 		b.Fatal(err)
 	}
 	m.TrainOptions.Recompute = os.Getenv("NN_BENCH_RECOMPUTE") == "1"
+	if os.Getenv("NN_BENCH_COMPUTE") == "bfloat16" {
+		if err := m.SetComputeBF16(true); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return m
 }
 
