@@ -177,8 +177,9 @@ func avx512Products() bool { return ISA() == AVX512 && !gemmBLAS.Load() }
 
 // tiledProducts reports whether products with a weight and more than
 // GEMVMaxN inputs run on the tiled kernels: the AVX2 or AVX512 family is in
-// force and QWENTUNE_GEMM=blas is not set.
-func tiledProducts() bool { return ISA() >= AVX2 && !gemmBLAS.Load() }
+// force (on arm64: the NEON kernels are on) and QWENTUNE_GEMM=blas is not
+// set.
+func tiledProducts() bool { return (ISA() >= AVX2 || useNEON) && !gemmBLAS.Load() }
 
 // setTiled turns the tiled and AVX-512 decode weight products on (where the
 // family in force has them) or off, as QWENTUNE_GEMM=blas does.

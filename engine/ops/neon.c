@@ -138,3 +138,128 @@ void name(const T *w, long cols, long lo, long hi, const float *dy, long ldy, lo
 
 NEON_AXPY(ops_neon_axpy_f32, float, ld4_f32, nf32f)
 NEON_AXPY(ops_neon_axpy_bf16, uint16_t, ld4_bf16, nbf16f)
+
+// The tiled products (tiled.go) for more than GEMVMaxN inputs, in NEON:
+// the arm64 twins of tiled.c's AVX2 kernels, with the same arguments.
+//
+// MulT: y[i*ldy + o] (+)= Σ_c xt[c*np + i]·w[o*cols + c] for weight rows o
+// in [lo, hi) and inputs i < n, from xt, the inputs transposed into np
+// columns (np a multiple of 16, zero past n). A tile is 6 weight rows × 16
+// inputs: 24 accumulators of 4 lanes (of the 32 vector registers), fed per
+// step by 4 loads of xt and 6 broadcast weights, 24 FMAs. Rows past hi
+// repeat the last row and are not stored. k is blocked by kc so that a
+// block of xt (kc × np) stays in cache while the row tiles pass.
+//
+// Mul: dx[i*cols + c] (+)= Σ_o dy[i*rows + o]·w[o*cols + c] for columns c
+// in [lo, hi) and i < n. A tile is 6 input rows × 16 columns, 24
+// accumulators, fed per step by 4 loads of a weight row (widened from
+// bfloat16) and 6 broadcast gradients; o is blocked by oc, the tile's
+// accumulators going back to dx between blocks.
+
+static inline float32x4_t ld4f(const float *p) { return vld1q_f32(p); }
+
+#define NEON_MULT(name, T, LD4, CVT)                                                                        \
+void name(const T *w, long cols, long lo, long hi, const float *xt, long np, long n, float *y, long ldy,      \
+		int acc, long kc) {                                                                                \
+	if (kc < 1) kc = cols;                                                                                 \
+	for (long k0 = 0; k0 < cols; k0 += kc) {                                                               \
+		long k1 = cols - k0 < kc ? cols : k0 + kc;                                                         \
+		int add = acc || k0 > 0;                                                                           \
+		for (long o0 = lo; o0 < hi; o0 += 6) {                                                             \
+			int R = hi - o0 < 6 ? (int)(hi - o0) : 6;                                                      \
+			const T *wr[6];                                                                                \
+			for (int r = 0; r < 6; r++) wr[r] = w + (o0 + (r < R ? r : R - 1)) * cols;                     \
+			for (long i0 = 0; i0 < n; i0 += 16) {                                                          \
+				float32x4_t s[6][4];                                                                       \
+				for (int r = 0; r < 6; r++)                                                                \
+					for (int j = 0; j < 4; j++) s[r][j] = vdupq_n_f32(0);                                  \
+				const float *xp = xt + i0;                                                                 \
+				for (long c = k0; c < k1; c++) {                                                           \
+					const float *xc = xp + c * np;                                                         \
+					float32x4_t x0 = vld1q_f32(xc), x1 = vld1q_f32(xc + 4);                               \
+					float32x4_t x2 = vld1q_f32(xc + 8), x3 = vld1q_f32(xc + 12);                          \
+					for (int r = 0; r < 6; r++) {                                                          \
+						float32x4_t v = vdupq_n_f32(CVT(wr[r][c]));                                        \
+						s[r][0] = vfmaq_f32(s[r][0], x0, v);                                               \
+						s[r][1] = vfmaq_f32(s[r][1], x1, v);                                               \
+						s[r][2] = vfmaq_f32(s[r][2], x2, v);                                               \
+						s[r][3] = vfmaq_f32(s[r][3], x3, v);                                               \
+					}                                                                                      \
+				}                                                                                          \
+				long I = n - i0 < 16 ? n - i0 : 16;                                                        \
+				for (int r = 0; r < R; r++) {                                                              \
+					float t[16];                                                                           \
+					for (int j = 0; j < 4; j++) vst1q_f32(t + 4 * j, s[r][j]);                             \
+					for (long i = 0; i < I; i++) {                                                         \
+						float *p = y + (i0 + i) * ldy + o0 + r;                                            \
+						*p = add ? *p + t[i] : t[i];                                                       \
+					}                                                                                      \
+				}                                                                                          \
+			}                                                                                              \
+		}                                                                                                  \
+	}                                                                                                      \
+}
+
+NEON_MULT(ops_neon_mult_f32, float, ld4f, nf32f)
+NEON_MULT(ops_neon_mult_bf16, uint16_t, ld4_bf16, nbf16f)
+
+#define NEON_MUL(name, T, LD4, CVT)                                                                         \
+void name(const T *w, long cols, long rows, long lo, long hi, const float *dy, long n, float *dx, int acc, \
+		long oc) {                                                                                         \
+	if (oc < 1) oc = rows;                                                                                 \
+	for (long c0 = lo; c0 < hi; c0 += 16) {                                                                \
+		long wid = hi - c0 < 16 ? hi - c0 : 16;                                                            \
+		for (long i0 = 0; i0 < n; i0 += 6) {                                                               \
+			int I = n - i0 < 6 ? (int)(n - i0) : 6;                                                        \
+			const float *g[6];                                                                             \
+			for (int r = 0; r < 6; r++) g[r] = dy + (i0 + (r < I ? r : I - 1)) * rows;                     \
+			for (long o0 = 0; o0 < rows; o0 += oc) {                                                       \
+				long o1 = rows - o0 < oc ? rows : o0 + oc;                                                 \
+				int add = acc || o0 > 0;                                                                   \
+				if (wid == 16) {                                                                           \
+					float32x4_t s[6][4];                                                                   \
+					for (int r = 0; r < 6; r++)                                                            \
+						for (int j = 0; j < 4; j++)                                                        \
+							s[r][j] = add && r < I ? vld1q_f32(dx + (i0 + r) * cols + c0 + 4 * j)          \
+									       : vdupq_n_f32(0);                                               \
+					for (long o = o0; o < o1; o++) {                                                       \
+						const T *wo = w + o * cols + c0;                                                   \
+						float32x4_t w0 = LD4(wo), w1 = LD4(wo + 4), w2 = LD4(wo + 8), w3 = LD4(wo + 12);   \
+						for (int r = 0; r < 6; r++) {                                                      \
+							float32x4_t v = vdupq_n_f32(g[r][o]);                                          \
+							s[r][0] = vfmaq_f32(s[r][0], w0, v);                                           \
+							s[r][1] = vfmaq_f32(s[r][1], w1, v);                                           \
+							s[r][2] = vfmaq_f32(s[r][2], w2, v);                                           \
+							s[r][3] = vfmaq_f32(s[r][3], w3, v);                                           \
+						}                                                                                  \
+					}                                                                                      \
+					for (int r = 0; r < I; r++)                                                            \
+						for (int j = 0; j < 4; j++) vst1q_f32(dx + (i0 + r) * cols + c0 + 4 * j, s[r][j]); \
+				} else {                                                                                   \
+					for (int r = 0; r < I; r++) {                                                          \
+						float *d = dx + (i0 + r) * cols + c0;                                              \
+						for (long c = 0; c < wid; c++) {                                                   \
+							float v = add ? d[c] : 0;                                                      \
+							for (long o = o0; o < o1; o++) v += g[r][o] * CVT(w[o * cols + c0 + c]);       \
+							d[c] = v;                                                                      \
+						}                                                                                  \
+					}                                                                                      \
+				}                                                                                          \
+			}                                                                                              \
+		}                                                                                                  \
+	}                                                                                                      \
+}
+
+NEON_MUL(ops_neon_mul_f32, float, ld4f, nf32f)
+NEON_MUL(ops_neon_mul_bf16, uint16_t, ld4_bf16, nbf16f)
+
+// ops_neon_transpose writes xt[c*np + i] = x[i*cols + c] for columns c in
+// [lo, hi) and i < n, and zeros for n ≤ i < np.
+void ops_neon_transpose(const float *x, long n, long cols, long lo, long hi, float *xt, long np) {
+	for (long c = lo; c < hi; c++) {
+		float *d = xt + c * np;
+		long i = 0;
+		for (; i < n; i++) d[i] = x[i * cols + c];
+		for (; i < np; i++) d[i] = 0;
+	}
+}

@@ -1,8 +1,8 @@
-//go:build purego || !cgo || !amd64
+//go:build purego || !cgo || !(amd64 || arm64)
 
 package ops
 
-// The tiled kernels need cgo; here every product with more than GEMVMaxN
+// The tiled kernels need cgo (tiled.c on amd64, neon.c on arm64); here every product with more than GEMVMaxN
 // rows runs on gonum's sgemm (tiledProducts is false).
 
 func (w *Weight) multRows(lo, hi int, xt []float32, np, n int, y []float32, ldy int, acc bool, kc int) {

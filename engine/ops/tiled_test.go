@@ -7,12 +7,12 @@ import (
 )
 
 // eachTiledFamily runs fn in a subtest per family that has tiled kernels
-// (AVX512, AVX2), with that family and the tiled kernels in force; a family
+// (AVX512, AVX2; NEON on arm64), with that family and the tiled kernels in force; a family
 // this CPU cannot run is reported as NOT TESTED (TestMulTAndMul covers the
 // sgemm path of the Scalar family).
 func eachTiledFamily(t *testing.T, fn func(t *testing.T)) {
 	eachFamily(t, func(t *testing.T, fam Family) {
-		if fam < AVX2 {
+		if fam < AVX2 && !useNEON { // on arm64 the Scalar family is NEON, with tiled kernels
 			t.Skipf("the %s family has no tiled kernels (sgemm runs instead)", fam)
 		}
 		if !useTiled(GEMVMaxN + 1) {
