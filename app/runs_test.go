@@ -113,7 +113,20 @@ func TestRunsScreen(t *testing.T) {
 		}
 		test.Tap(s.resumeB)
 	})
-	waitFor(t, "the resumed run", 60*time.Second, func() bool { return !u.train.running() && u.st.idle() && len(s.list) == 3 })
+	// The list is read again on a goroutine when the run ends: wait for
+	// that reading too, not only for a list of three (which the reading
+	// at the run's start already gives).
+	resumed := func() (r runs.Record) {
+		for _, x := range s.list {
+			if x.Dir == b.Dir && x.ID != b.ID {
+				r = x
+			}
+		}
+		return r
+	}
+	waitFor(t, "the resumed run", 60*time.Second, func() bool {
+		return !u.train.running() && u.st.idle() && len(s.list) == 3 && resumed().Status != runs.Running
+	})
 	onUI(func() {
 		if !strings.HasPrefix(u.train.stats.Text, "Done: 200 steps") {
 			t.Errorf("resumed run ended with %q", u.train.stats.Text)
@@ -122,12 +135,7 @@ func TestRunsScreen(t *testing.T) {
 		if st := u.train.steps; len(st) == 0 || st[0] != 1 || st[len(st)-1] != 200 || !slices.IsSorted(st) {
 			t.Errorf("the Train screen's curve is not run B's from step 1 to 200: %v", st)
 		}
-		var r runs.Record
-		for _, x := range s.list {
-			if x.Dir == b.Dir && x.ID != b.ID {
-				r = x
-			}
-		}
+		r := resumed()
 		if r.Status != runs.Finished || r.Resumed == "" || r.Steps != 200 {
 			t.Errorf("resumed run recorded as %s in %s from %q, %d steps", r.Status, r.Dir, r.Resumed, r.Steps)
 		}
