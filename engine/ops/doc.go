@@ -62,9 +62,10 @@
 //   - dpbf16.c: bfloat16-compute products (MulTBF16, MulBF16) on
 //     VDPBF16PS, in the AVX-512 family where the CPU has AVX512_BF16.
 //   - q8.c: Q8_0 weights: quantisation, the decode MulT (widening each
-//     block to float32 in registers; MulTInfer's VPDPBUSD kernel on 8-bit
-//     inputs where the CPU has AVX512_VNNI), dequantisation to float32 or
-//     bfloat16 for the blocked products.
+//     block to float32 in registers; MulTInfer's int8 kernels on 8-bit
+//     inputs, VPDPBUSD where the CPU has AVX512_VNNI and ggml's AVX2
+//     VPMADDUBSW product otherwise), dequantisation to float32 or bfloat16
+//     for the blocked products.
 //   - softmax.c: a row's maximum and e^(x − shift) with the sum.
 //   - swiglu.c: SwiGLU and its backward.
 //   - dropout.c: counter-based dropout.

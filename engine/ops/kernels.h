@@ -148,5 +148,8 @@ long ops_q8_quantize(const float *src, long blocks, uint8_t *dst);
 void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
 void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const int32_t *corr,
 	const float *dx, long n, float *y, long ldy, int acc);
+void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
+void ops_q8_gemv_i8(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const float *dx, long n, float *y,
+	long ldy, int acc);
 
 #endif

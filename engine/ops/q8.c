@@ -368,6 +368,107 @@ VNNI void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const 
 	}
 }
 
+// The AVX2 int8 decode MulT: ggml's AVX2 Q8_0·Q8_0 dot product. The inputs
+// are quantised as for the VNNI kernel (ops_q8_quantize_x_avx2 gives the
+// same quants and scales as ops_q8_quantize_x), and each block's Σ w·xq is
+// VPMADDUBSW on |w| and xq·sign(w) (unsigned times signed bytes, pairs
+// summed to int16: at most 2·128·127, no saturation) then VPMADDWD with
+// ones to int32: exact, as VPDPBUSD's. The block's sum goes to float32 and
+// is scaled by d·dx into the input's accumulator. Where the widening
+// kernel spends five operations per eight weights on the ports the FMAs
+// need, this spends four per 32, so it keeps up with the memory.
+
+// ops_q8_quantize_x_avx2 is ops_q8_quantize_x in AVX2: dx = amax/127 in
+// float32, xq = x·(1/dx) rounded to nearest even (VCVTPS2DQ in the default
+// rounding mode), the −128·Σ lane corrections for the VNNI kernel too.
+AVX2 void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx) {
+	long nb = cols / QK;
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	for (long i = 0; i < n; i++) {
+		for (long b = 0; b < nb; b++) {
+			const float *p = x + i * cols + b * QK;
+			__m256 v[4];
+			__m256 m = _mm256_setzero_ps();
+			for (int j = 0; j < 4; j++) {
+				v[j] = _mm256_loadu_ps(p + 8 * j);
+				m = _mm256_max_ps(m, _mm256_and_ps(v[j], absmask));
+			}
+			__m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+			h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+			h = _mm_max_ss(h, _mm_movehdup_ps(h));
+			float amax = _mm_cvtss_f32(h);
+			float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+			__m256 vid = _mm256_set1_ps(id);
+			__m256i q[4];
+			for (int j = 0; j < 4; j++) q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], vid));
+			// Pack 32 int32 to 32 int8 in order: the packs work per 128-bit
+			// lane, the permutation puts the lanes back.
+			__m256i q01 = _mm256_packs_epi32(q[0], q[1]), q23 = _mm256_packs_epi32(q[2], q[3]);
+			__m256i q8 = _mm256_packs_epi16(q01, q23);
+			q8 = _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+			int8_t *o = xq + (i * nb + b) * QK;
+			_mm256_storeu_si256((__m256i *)o, q8);
+			dx[i * nb + b] = d;
+			int32_t *c = corr + (i * nb + b) * 8;
+			for (int l = 0; l < 8; l++) c[l] = -128 * (o[4 * l] + o[4 * l + 1] + o[4 * l + 2] + o[4 * l + 3]);
+		}
+	}
+}
+
+// i8_block adds block b of a row times the inputs [i0, i0+I) to their
+// accumulators s[i][h].
+INLINE AVX2 void i8_block(const uint8_t *row, long nb, long b, const int8_t *xq, const float *dx, long i0,
+		const int I, __m256 s[4][2], const int h) {
+	const uint8_t *q = row + b * QB;
+	__m256i wv = _mm256_loadu_si256((const __m256i *)(q + 2));
+	__m256i aw = _mm256_sign_epi8(wv, wv);
+	uint16_t hb;
+	memcpy(&hb, q, 2);
+	__m256 d = _mm256_set1_ps(f16_table[hb]);
+	const __m256i ones = _mm256_set1_epi16(1);
+	for (int i = 0; i < I; i++) {
+		long k = (i0 + i) * nb + b;
+		__m256i xv = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(xq + k * QK)), wv);
+		__m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones);
+		s[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(d, _mm256_set1_ps(dx[k])), s[i][h]);
+	}
+}
+
+// i8_tile is vnni_tile on the AVX2 block product.
+INLINE AVX2 void i8_tile(const uint8_t *w, long nb, long o, const int8_t *xq, const float *dx, long i0, float *y,
+		long ldy, int acc, const int I) {
+	__m256 s[4][2];
+	for (int i = 0; i < I; i++) s[i][0] = s[i][1] = _mm256_setzero_ps();
+	const uint8_t *row = w + o * nb * QB;
+	long b = 0;
+	for (; b + 2 <= nb; b += 2) {
+		i8_block(row, nb, b, xq, dx, i0, I, s, 0);
+		i8_block(row, nb, b + 1, xq, dx, i0, I, s, 1);
+	}
+	if (b < nb) i8_block(row, nb, b, xq, dx, i0, I, s, 0);
+	for (int i = 0; i < I; i++) {
+		float v = hsum256(_mm256_add_ps(s[i][0], s[i][1]));
+		float *p = y + (i0 + i) * ldy + o;
+		*p = acc ? *p + v : v;
+	}
+}
+
+// ops_q8_gemv_i8 is ops_q8_gemv_vnni in AVX2.
+AVX2 void ops_q8_gemv_i8(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const float *dx, long n,
+		float *y, long ldy, int acc) {
+	OPS_RAN(OPS_K_Q8_VNNI, OPS_AVX2);
+	long nb = cols / QK;
+	for (long o = lo; o < hi; o++) {
+		long i0 = 0;
+		for (; i0 + 4 <= n; i0 += 4) i8_tile(w, nb, o, xq, dx, i0, y, ldy, acc, 4);
+		switch (n - i0) {
+		case 3: i8_tile(w, nb, o, xq, dx, i0, y, ldy, acc, 3); break;
+		case 2: i8_tile(w, nb, o, xq, dx, i0, y, ldy, acc, 2); break;
+		case 1: i8_tile(w, nb, o, xq, dx, i0, y, ldy, acc, 1); break;
+		}
+	}
+}
+
 // ops_q8_quantize: QuantizeQ8_0 (q8.go) for blocks whole blocks of src, bit
 // for bit: amax and d = amax/127 in float32, d stored by VCVTPS2PH (round
 // to nearest even, as ggml's x86 build converts), id = 1/d (0 for d = 0),

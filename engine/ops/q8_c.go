@@ -30,17 +30,29 @@ func gemvQ8(q []byte, cols, lo, hi int, x []float32, n int, y []float32, ldy int
 	C.ops_q8_gemv(u8p(q), C.long(cols), C.long(lo), C.long(hi), f32p(x), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 }
 
-// quantizeInputs quantises n inputs of cols values for the VNNI kernel
-// (ops_q8_quantize_x; only called where useQ8VNNI holds).
+// quantizeInputs quantises n inputs of cols values for the int8 decode
+// kernels (ops_q8_quantize_x in the AVX-512 family, its AVX2 twin
+// otherwise: the same quants; only called where useQ8Int8 holds).
 func quantizeInputs(x []float32, cols, n int, q *q8Inputs) {
-	C.ops_q8_quantize_x(f32p(x), C.long(cols), C.long(n), (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))),
-		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr))), f32p(q.dx))
+	xq, corr := (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr)))
+	if ISA() == AVX512 {
+		C.ops_q8_quantize_x(f32p(x), C.long(cols), C.long(n), xq, corr, f32p(q.dx))
+	} else {
+		C.ops_q8_quantize_x_avx2(f32p(x), C.long(cols), C.long(n), xq, corr, f32p(q.dx))
+	}
 }
 
-// gemvQ8VNNI is gemvQ8 on VPDPBUSD with the inputs quantised in q.
-func gemvQ8VNNI(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
-	C.ops_q8_gemv_vnni(u8p(w), C.long(cols), C.long(lo), C.long(hi), (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))),
-		(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr))), f32p(q.dx), C.long(n), f32p(y), C.long(ldy), cbool(acc))
+// gemvQ8Int8 is gemvQ8 on the inputs quantised in q: VPDPBUSD where the
+// AVX-512 family is in force and the CPU has AVX512_VNNI, ggml's AVX2
+// VPMADDUBSW product otherwise.
+func gemvQ8Int8(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
+	xq := (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq)))
+	if q8VNNI() {
+		C.ops_q8_gemv_vnni(u8p(w), C.long(cols), C.long(lo), C.long(hi), xq,
+			(*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr))), f32p(q.dx), C.long(n), f32p(y), C.long(ldy), cbool(acc))
+		return
+	}
+	C.ops_q8_gemv_i8(u8p(w), C.long(cols), C.long(lo), C.long(hi), xq, f32p(q.dx), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 }
 
 // quantizeQ8Fast is QuantizeQ8_0's AVX-512 kernel (ops_q8_quantize): it

@@ -52,23 +52,44 @@ func TestQ8FamilyRuns(t *testing.T) {
 	})
 }
 
-// TestQ8VNNIRuns checks that MulTInfer runs the VNNI kernel in the AVX-512
-// family on a CPU with AVX512_VNNI, and the float32 decode kernel below it.
-func TestQ8VNNIRuns(t *testing.T) {
+// TestQ8Int8Runs checks that MulTInfer runs an int8 kernel in the AVX2
+// and AVX-512 families (VPDPBUSD's in the AVX-512 family on a CPU with
+// AVX512_VNNI, the AVX2 one otherwise), and the float32 decode kernel in
+// the scalar family or with QWENTUNE_Q8_DECODE=widen.
+func TestQ8Int8Runs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(93, 94))
 	w := randQ8(t, rng, 40, 64)
 	x, y := randSlice(rng, 8*64), make([]float32, 8*40)
 	defer countRuns(false)
+	defer q8vnniOff.Store(q8vnniOff.Load())
 	eachFamily(t, func(t *testing.T, fam Family) {
-		countRuns(true)
-		w.MulTInfer(y, x, 3, false)
-		countRuns(false)
-		vnni, float := runsOf(kQ8VNNI)[AVX512], runsOf(kQ8GEMV)
-		switch want := fam == AVX512 && Features().AVX512VNNI; {
-		case want && (vnni == 0 || float != [numFamilies]int64{}):
-			t.Errorf("vnni ran %d times, the float32 kernel %v; want only vnni", vnni, float)
-		case !want && (vnni != 0 || float[fam] == 0):
-			t.Errorf("vnni ran %d times, the float32 kernel %v; want only the float32 kernel's %s code", vnni, float, fam)
+		for _, widen := range []bool{false, true} {
+			q8vnniOff.Store(widen)
+			countRuns(true)
+			w.MulTInfer(y, x, 3, false)
+			countRuns(false)
+			int8s, float := runsOf(kQ8VNNI), runsOf(kQ8GEMV)
+			var want Family = -1 // the int8 kernel's family, or none
+			switch {
+			case widen || fam == Scalar:
+			case fam == AVX512 && Features().AVX512VNNI:
+				want = AVX512
+			default:
+				want = AVX2
+			}
+			switch {
+			case want >= 0 && (int8s[want] == 0 || int8s[want] != sum(int8s) || sum(float) != 0):
+				t.Errorf("widen=%v: int8 kernels ran %v, the float32 kernel %v; want only the %s int8 kernel", widen, int8s, float, want)
+			case want < 0 && (sum(int8s) != 0 || float[fam] == 0):
+				t.Errorf("widen=%v: int8 kernels ran %v, the float32 kernel %v; want only the float32 kernel's %s code", widen, int8s, float, fam)
+			}
 		}
 	})
+}
+
+func sum(c [numFamilies]int64) (s int64) {
+	for _, v := range c {
+		s += v
+	}
+	return s
 }

@@ -40,14 +40,15 @@ func gemvQ8(q []byte, cols, lo, hi int, x []float32, n int, y []float32, ldy int
 	}
 }
 
-// Without cgo there is no VNNI kernel (useQ8VNNI is false).
+// Without the C kernels there is no int8 decode kernel (useQ8Int8 is
+// false).
 
 func quantizeInputs(x []float32, cols, n int, q *q8Inputs) {
-	panic("ops: the VNNI decode kernel needs cgo")
+	panic("ops: the int8 decode kernels need cgo on amd64")
 }
 
-func gemvQ8VNNI(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
-	panic("ops: the VNNI decode kernel needs cgo")
+func gemvQ8Int8(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
+	panic("ops: the int8 decode kernels need cgo on amd64")
 }
 
 // quantizeQ8Fast has no kernel here: QuantizeQ8_0 quantises in Go.

@@ -346,24 +346,37 @@ func refQuantizeInputs(x []float32) (xq []int8, dx float32) {
 	return xq, dx
 }
 
-// TestQ8VNNI checks MulTInfer's VNNI decode kernel: its quantisation of the inputs
+// TestQ8Int8 checks MulTInfer's int8 decode kernels (VPDPBUSD with
+// AVX512_VNNI, VPMADDUBSW in AVX2): their quantisation of the inputs
 // exactly against refQuantizeInputs (quants, scales and the −128·Σ lane
-// corrections), its products against a float64 reference computed from
+// corrections), their products against a float64 reference computed from
 // those quantised inputs (only the float32 sums of the per-block results
 // separate them), and the whole against the exact product within the
 // error the 8-bit inputs allow (half a step dx of each block times Σ|w|).
-func TestQ8VNNI(t *testing.T) {
-	if !cKernels || !Features().AVX512VNNI || buildBest() < AVX512 {
-		t.Skip("NOT TESTED: the VNNI decode kernel needs cgo, AVX-512 and avx512vnni, which this build or CPU lacks")
-	}
-	defer setFamily(buildBest())
-	setFamily(AVX512)
-	if !useQ8VNNI() {
-		t.Fatal("the VNNI kernel is not in force in the AVX-512 family")
-	}
+// Weights hold −128 too (a loaded file may), which the AVX2 kernel's
+// sign trick must take.
+func TestQ8Int8(t *testing.T) {
+	defer q8vnniOff.Store(q8vnniOff.Load())
+	q8vnniOff.Store(false)
+	eachFamily(t, func(t *testing.T, fam Family) {
+		if fam == Scalar {
+			if useQ8Int8() {
+				t.Fatal("an int8 kernel in force in the scalar family")
+			}
+			return
+		}
+		if !useQ8Int8() {
+			t.Fatalf("no int8 kernel in force in the %s family", fam)
+		}
+		checkQ8Int8(t)
+	})
+}
+
+func checkQ8Int8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(91, 92))
 	for _, sh := range []struct{ rows, cols int }{{1, 32}, {3, 64}, {17, 96}, {301, 64}, {9, 2048}} {
 		w := randQ8(t, rng, sh.rows, sh.cols)
+		w.Q8[2+rng.IntN(Q8Block)] = 0x80 // −128
 		for _, n := range []int{1, 2, 3, 4, 5, 8} {
 			for _, acc := range []bool{false, true} {
 				x := randSlice(rng, n*sh.cols)

@@ -9,7 +9,8 @@ import (
 // Products with a Q8_0 weight. Decoding (at most GEMVMaxN inputs, float32
 // compute) streams the blocks once through a Q8_0 decode kernel (q8.c):
 // MulT's widens each block to float32 in registers; MulTInfer's quantises
-// the inputs to 8 bits and multiplies bytes (VPDPBUSD). Everything else (prefill,
+// the inputs to 8 bits and multiplies bytes (VPDPBUSD with AVX512_VNNI,
+// VPMADDUBSW with AVX2). Everything else (prefill,
 // training, bfloat16 compute) goes one block of weight rows at a time: the
 // rows are dequantised into a scratch block small enough to stay in the
 // last-level cache, float32 in float32 compute and bfloat16 (q·d rounded to
@@ -55,14 +56,17 @@ func (w *Weight) q8MulT(y, x []float32, n int, acc, bf16 bool) {
 
 // MulTInfer is MulT for inference (generation, chat, evaluation's
 // decoding), where nothing differentiates the result: with a Q8_0 weight
-// and at most GEMVMaxN inputs on a CPU with AVX512_VNNI (and the AVX-512
-// family in force) it quantises each input to 8-bit blocks as llama.cpp
-// does for its Q8_0 products and multiplies bytes with VPDPBUSD, about
-// 1.6 times the speed of widening the weight to float32 (an error of at
-// most half a step max|x|/127 per input block); otherwise it is MulT. Each
-// input row's result does not depend on the others.
+// and at most GEMVMaxN inputs, on a CPU with AVX2 (useQ8Int8), it
+// quantises each input to 8-bit blocks as llama.cpp does for its Q8_0
+// products and multiplies bytes: VPDPBUSD where the AVX-512 family is in
+// force and the CPU has AVX512_VNNI (about 1.6 times the speed of
+// widening the weight to float32 there), ggml's AVX2 VPMADDUBSW product
+// otherwise (about 3 times on an AVX2-only CPU, where widening cannot keep
+// up with the memory). The error is at most half a step max|x|/127 per
+// input block. Otherwise it is MulT. Each input row's result does not
+// depend on the others.
 func (w *Weight) MulTInfer(y, x []float32, n int, accumulate bool) {
-	if w.Q8 == nil || n > GEMVMaxN || !useQ8VNNI() {
+	if w.Q8 == nil || n > GEMVMaxN || !useQ8Int8() {
 		w.MulT(y, x, n, accumulate)
 		return
 	}
@@ -196,7 +200,7 @@ func dequantRowsBF16(dst []uint16, q []byte) {
 }
 
 // q8gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN, on
-// the VNNI kernel when xq holds the quantised inputs.
+// the int8 kernel when xq holds the quantised inputs.
 type q8gemvTask struct {
 	w    *Weight
 	y, x []float32
@@ -207,14 +211,15 @@ type q8gemvTask struct {
 
 func (t *q8gemvTask) run(_, lo, hi int) {
 	if t.xq.xq != nil {
-		gemvQ8VNNI(t.w.Q8, t.w.Cols, lo, hi, &t.xq, t.n, t.y, t.w.Rows, t.acc)
+		gemvQ8Int8(t.w.Q8, t.w.Cols, lo, hi, &t.xq, t.n, t.y, t.w.Rows, t.acc)
 		return
 	}
 	gemvQ8(t.w.Q8, t.w.Cols, lo, hi, t.x, t.n, t.y, t.w.Rows, t.acc)
 }
 
-// q8Inputs are decode inputs quantised for the VNNI kernel (q8.c): int8
-// blocks xq, −128 times each four quants' sum (corr) and the block scales.
+// q8Inputs are decode inputs quantised for the int8 kernels (q8.c): int8
+// blocks xq, −128 times each four quants' sum (corr, for VPDPBUSD) and the
+// block scales.
 type q8Inputs struct {
 	xq   []int8
 	corr []int32
@@ -230,18 +235,22 @@ func (q *q8Inputs) quantize(x []float32, n, cols int) {
 	quantizeInputs(x, cols, n, q)
 }
 
-// q8vnniOff turns the VNNI decode kernel off: QWENTUNE_Q8_DECODE=widen
+// q8vnniOff turns the int8 decode kernels off: QWENTUNE_Q8_DECODE=widen
 // makes MulTInfer widen the weight to float32 like MulT, so that a
-// benchmark can compare the two kernels on the same machine.
+// benchmark can compare the kernels on the same machine.
 var q8vnniOff atomic.Bool
 
 func init() { q8vnniOff.Store(os.Getenv("QWENTUNE_Q8_DECODE") == "widen") }
 
-// useQ8VNNI reports whether MulTInfer runs on VPDPBUSD: the AVX-512 family
-// is in force, the CPU has AVX512_VNNI and no test turned it off.
-func useQ8VNNI() bool {
-	return cKernels && cpuFeatures.AVX512VNNI && ISA() == AVX512 && !q8vnniOff.Load()
+// useQ8Int8 reports whether MulTInfer multiplies bytes: the C kernels are
+// built, the AVX2 or AVX-512 family is in force and no test turned it off.
+func useQ8Int8() bool {
+	return cKernels && ISA() >= AVX2 && !q8vnniOff.Load()
 }
+
+// q8VNNI reports whether the int8 decode kernel is VPDPBUSD's: the AVX-512
+// family is in force and the CPU has AVX512_VNNI.
+func q8VNNI() bool { return ISA() == AVX512 && cpuFeatures.AVX512VNNI }
 
 // q8gemvShared and q8xq are q8gemv's task and quantised inputs, reused
 // under the pool lock so that a decode step does not allocate.
@@ -252,7 +261,7 @@ var (
 
 // q8gemv streams a Q8_0 weight once for MulT with n ≤ GEMVMaxN, its rows
 // handed out over the pool in chunks as gemv does; with vnni set (where
-// useQ8VNNI holds) on the VNNI kernel.
+// useQ8Int8 holds) on the int8 kernel.
 func (w *Weight) q8gemv(y, x []float32, n int, acc, vnni bool) {
 	if !acquirePool() {
 		t := q8gemvTask{w: w, y: y, x: x, n: n, acc: acc}
