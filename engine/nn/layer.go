@@ -1,5 +1,7 @@
 package nn
 
+import "qwentune/engine/ops"
+
 // layerActs are one layer's activations for n tokens: what its backward
 // pass needs besides the layer input.
 type layerActs struct {
@@ -42,9 +44,7 @@ type seqs struct {
 func (m *Model) layerForward(li int, la *layerActs, s *scratch, x, xout []float32, n int, sq *seqs, train bool, seed uint64) {
 	d, l := m.d, &m.Layers[li]
 	rmsnormForward(s.a, la.rstd1, x, l.InputLayernorm.Weight, n, d.H, d.eps)
-	m.linear(li, qProj, la.q, s.a, n, la, s, train, seed)
-	m.linear(li, kProj, la.k, s.a, n, la, s, train, seed)
-	m.linear(li, vProj, la.v, s.a, n, la, s, train, seed)
+	m.linear3(li, [3]target{qProj, kProj, vProj}, [3][]float32{la.q, la.k, la.v}, 3, s.a, n, la, s, train, seed)
 	if d.qkNorm {
 		// Qwen3: each head vector of q and k through its RMSNorm.
 		copy(la.qpre[:n*d.Q], la.q[:n*d.Q])
@@ -78,8 +78,7 @@ func (m *Model) layerForward(li int, la *layerActs, s *scratch, x, xout []float3
 	m.linear(li, oProj, s.y, la.att, n, la, s, train, seed)
 	residualForward(la.x2, x, s.y, n*d.H)
 	rmsnormForward(s.a, la.rstd2, la.x2, l.PostAttentionLayernorm.Weight, n, d.H, d.eps)
-	m.linear(li, gateProj, la.gate, s.a, n, la, s, train, seed)
-	m.linear(li, upProj, la.up, s.a, n, la, s, train, seed)
+	m.linear3(li, [3]target{gateProj, upProj}, [3][]float32{la.gate, la.up}, 2, s.a, n, la, s, train, seed)
 	swigluForward(s.h, la.gate, la.up, n*d.I)
 	m.linear(li, downProj, s.y, s.h, n, la, s, train, seed)
 	residualForward(xout, la.x2, s.y, n*d.H)
@@ -88,6 +87,28 @@ func (m *Model) layerForward(li int, la *layerActs, s *scratch, x, xout []float3
 // linear applies projection t of layer li with its active LoRA.
 func (m *Model) linear(li int, t target, y, x []float32, n int, la *layerActs, s *scratch, train bool, seed uint64) {
 	linearForward(y, x, n, m.Layers[li].linear(t), m.lora(li, t), la.u[t], s.xd, dropoutKey(seed, li, t), train)
+}
+
+// linear3 applies the first k of projections ts of layer li, which share
+// the input x, writing ys. Decoding multiplies their weights as one group
+// (ops.MulTInferGroup: one hand-out of work to the pool instead of k, the
+// input prepared once), with the same results as one at a time.
+func (m *Model) linear3(li int, ts [3]target, ys [3][]float32, k int, x []float32, n int, la *layerActs, s *scratch, train bool, seed uint64) {
+	if train || n > ops.GEMVMaxN {
+		for i := range k {
+			m.linear(li, ts[i], ys[i], x, n, la, s, train, seed)
+		}
+		return
+	}
+	var ws [3]*ops.Weight
+	for i := range k {
+		ws[i] = &m.Layers[li].linear(ts[i]).Weight
+	}
+	ops.MulTInferGroup(ws[:k], ys[:k], x, n)
+	for i := range k {
+		t := ts[i]
+		linearRest(ys[i], x, n, m.Layers[li].linear(t), m.lora(li, t), la.u[t], s.xd, dropoutKey(seed, li, t), train)
+	}
 }
 
 // linearGrad is the backward of linear.

@@ -14,6 +14,11 @@ import "qwentune/engine/ops"
 // backward pass differentiates exactly what the forward computed.
 func linearForward(y, x []float32, n int, lin *Linear, lo *LoRA, u, xd []float32, key uint64, train bool) {
 	mulT(&lin.Weight, lin.bf16, !train, y, x, n)
+	linearRest(y, x, n, lin, lo, u, xd, key, train)
+}
+
+// linearRest is linearForward after y = x·Wᵀ: the bias and the LoRA term.
+func linearRest(y, x []float32, n int, lin *Linear, lo *LoRA, u, xd []float32, key uint64, train bool) {
 	if lin.Bias != nil {
 		addBias(y, lin.Bias, n, lin.Weight.Rows)
 	}

@@ -191,3 +191,39 @@ func BenchmarkTiledVsSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParallelGap is BenchmarkParallel with a few microseconds of
+// serial work between the calls, as a decode step has between its
+// products (norms, RoPE, attention of one token): the workers have gone
+// idle by the next call, so this measures a hand-off as decoding pays it.
+// Subtract BenchmarkSerialGap for the hand-off alone.
+func BenchmarkParallelGap(b *testing.B) {
+	data := make([]float32, 4096)
+	fn := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			data[i] += 1
+		}
+	}
+	gap := make([]float32, 8192)
+	for b.Loop() {
+		Parallel(len(data), fn)
+		serialGap(gap)
+	}
+}
+
+// BenchmarkSerialGap is BenchmarkParallelGap's serial work alone.
+func BenchmarkSerialGap(b *testing.B) {
+	gap := make([]float32, 8192)
+	for b.Loop() {
+		serialGap(gap)
+	}
+}
+
+// serialGap is about 10 µs of single-threaded work.
+func serialGap(g []float32) {
+	for r := 0; r < 4; r++ {
+		for i := range g {
+			g[i] = g[i]*0.999 + 1
+		}
+	}
+}

@@ -122,6 +122,7 @@ var tasks struct {
 	conv  convTask
 	tiled tiledTask
 	gemm  gemmTask
+	group groupTask
 }
 
 // gemvTask computes output rows [lo, hi) of MulT for n ≤ GEMVMaxN.
