@@ -85,8 +85,6 @@ func groupable(ws []*Weight, n int) bool {
 			return false
 		case (w.Q8 != nil) != (w0.Q8 != nil) || (w.BF16 != nil) != (w0.BF16 != nil) || (w.F32 != nil) != (w0.F32 != nil):
 			return false
-		case w.Q8 == nil && useTiled(n):
-			return false
 		}
 	}
 	return true
