@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
 	"qwentune/engine"
@@ -27,6 +28,7 @@ type modelScreen struct {
 	name     *widget.Entry
 	loadB    *widget.Button
 	folder   *widget.Button
+	gguf     *widget.Button
 	demo     *widget.Button
 	cancelB  *widget.Button
 	progress *widget.ProgressBar
@@ -46,12 +48,13 @@ type modelScreen struct {
 func newModelScreen(u *UI) *modelScreen {
 	s := &modelScreen{u: u}
 	s.name = widget.NewEntry()
-	s.name.SetPlaceHolder("Qwen/Qwen2-0.5B-Instruct, a local folder, or demo")
+	s.name.SetPlaceHolder("Qwen/Qwen2-0.5B-Instruct, a local folder, a .gguf file, or demo")
 	s.name.OnChanged = func(v string) { s.u.st.setKey("model.name", v, s) }
 	s.name.OnSubmitted = func(string) { s.Load() }
 	s.loadB = widget.NewButton("Load model", s.Load)
 	s.loadB.Importance = widget.HighImportance
 	s.folder = widget.NewButton("Folder…", s.pickFolder)
+	s.gguf = widget.NewButton("GGUF…", s.pickGGUF)
 	s.demo = widget.NewButton("Use demo", func() { s.name.SetText(engine.DemoName) })
 	s.cancelB = widget.NewButton("Cancel", s.cancel)
 	s.progress = widget.NewProgressBar()
@@ -87,9 +90,9 @@ func (s *modelScreen) changed(c change) {
 }
 
 func (s *modelScreen) content() fyne.CanvasObject {
-	row := container.NewBorder(nil, nil, nil, container.NewHBox(s.folder, s.demo), s.name)
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(s.folder, s.gguf, s.demo), s.name)
 	buttons := container.NewHBox(s.loadB, s.cancelB)
-	modelCard := widget.NewCard("Base model", "Hugging Face id, local folder or the built-in demo",
+	modelCard := widget.NewCard("Base model", "Hugging Face id, local folder, GGUF file (F32, F16, BF16 or Q8_0) or the built-in demo",
 		container.NewVBox(s.known, row, buttons, s.progress, s.status))
 	summaryCard := widget.NewCard("Summary", "", s.summary)
 	estimateCard := widget.NewCard("Pre-flight estimate", "", s.estimate)
@@ -129,6 +132,7 @@ func (s *modelScreen) refresh() {
 	idle := s.u.st.idle()
 	setEnabled(s.loadB, idle)
 	setEnabled(s.folder, idle)
+	setEnabled(s.gguf, idle)
 	setEnabled(s.demo, idle)
 	s.cancelB.Hidden = !loading
 	s.cancelB.Refresh()
@@ -141,6 +145,21 @@ func (s *modelScreen) pickFolder() {
 		}
 		s.name.SetText(uriPath(l))
 	}, s.u.win)
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+// pickGGUF picks a GGUF model file (what llama.cpp and Ollama run, or
+// qwentune export --format gguf writes) as the base model.
+func (s *modelScreen) pickGGUF() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		r.Close()
+		s.name.SetText(uriPath(r.URI()))
+	}, s.u.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".gguf"}))
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
 }
@@ -226,7 +245,7 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 		return
 	case err != nil:
 		s.status.SetText("Loading failed.")
-		s.u.showError(err, "Check the model id or folder (it needs config.json, tokenizer files and *.safetensors), or use the demo model.")
+		s.u.showError(err, "Check the model id, folder (it needs config.json, tokenizer files and *.safetensors) or GGUF file (a qwen2 or qwen3 model in F32, F16, BF16 or Q8_0), or use the demo model.")
 		return
 	}
 	sum := sess.Summary()

@@ -119,6 +119,9 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func)
 			return err
 		}
 		name := filepath.Base(filepath.Clean(s.Name))
+		if IsGGUFModel(name) {
+			name = strings.TrimSuffix(name, filepath.Ext(name))
+		}
 		if err := formats.WriteGGUF(ctx, filepath.Join(o.OutDir, GGUFModelFile), s.Model, s.Tokenizer,
 			formats.GGUFOptions{DType: enc, Name: name, Adapter: a}, on); err != nil {
 			return err
@@ -153,6 +156,10 @@ func (s *Session) Export(ctx context.Context, o ExportOptions, on progress.Func)
 	case ExportHFJob:
 		if o.Config == nil {
 			return fmt.Errorf("export: hf-job needs the config (dataset, LoRA and training settings)")
+		}
+		if IsGGUFModel(o.Config.Model.Name) {
+			return fmt.Errorf("export: hf-job trains with transformers on a Hugging Face model, and model.name %s is a GGUF file: "+
+				"set model.name to the Hub id it was made from, or to a folder written by qwentune export --format merged", o.Config.Model.Name)
 		}
 		return WriteHFJob(ctx, *o.Config, s.Tokenizer, o.OutDir, o.GPUs, on)
 	}

@@ -21,7 +21,8 @@ var ErrModelUnavailable = errors.New("model unavailable")
 
 // ResolveModel turns config's model.name into a folder holding config.json,
 // the tokenizer files and the safetensors weights: the demo model for
-// "demo", an existing local folder as it is, else the Hugging Face cache,
+// "demo", an existing local folder as it is, a GGUF model file (name ending
+// in .gguf: weights, config and tokenizer in one file) as it is, else the Hugging Face cache,
 // downloading what is missing with Download events to on (may be nil). When
 // the Hub cannot be reached and the model is not cached the error wraps
 // ErrModelUnavailable and says how to use the demo model instead.
@@ -29,8 +30,11 @@ func ResolveModel(ctx context.Context, name, revision string, on progress.Func) 
 	if name == DemoName {
 		return DemoDir()
 	}
-	if st, err := os.Stat(name); err == nil && st.IsDir() {
+	if st, err := os.Stat(name); err == nil && (st.IsDir() || IsGGUFModel(name)) {
 		return name, nil
+	}
+	if IsGGUFModel(name) {
+		return "", fmt.Errorf("GGUF model file %s does not exist", name)
 	}
 	if looksLikePath(name) {
 		return "", fmt.Errorf("model folder %s does not exist", name)
@@ -65,13 +69,17 @@ func looksLikePath(name string) bool {
 		filepath.IsAbs(name) || strings.Count(name, "/") > 1
 }
 
+// IsGGUFModel reports whether name is meant as a GGUF model file (one
+// whose name ends in .gguf) rather than a folder or a Hub id.
+func IsGGUFModel(name string) bool { return strings.EqualFold(filepath.Ext(name), ".gguf") }
+
 // OnDisk reports whether name can be loaded without the network: the demo,
-// an existing folder, or a complete snapshot in the Hugging Face cache.
+// an existing folder or GGUF file, or a complete snapshot in the Hugging Face cache.
 func OnDisk(name, revision string) bool {
 	if name == DemoName {
 		return true
 	}
-	if st, err := os.Stat(name); err == nil && st.IsDir() {
+	if st, err := os.Stat(name); err == nil && (st.IsDir() || IsGGUFModel(name)) {
 		return true
 	}
 	if revision == "" {

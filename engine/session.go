@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"qwentune/engine/config"
+	"qwentune/engine/formats"
 	"qwentune/engine/nn"
 	"qwentune/engine/ops"
 	"qwentune/engine/progress"
@@ -51,25 +52,41 @@ func Open(ctx context.Context, name, revision, dtype string, on progress.Func) (
 	return OpenDir(dir, name, dtype)
 }
 
-// OpenDir loads the model folder dir.
+// OpenDir loads the model folder dir, or the GGUF model file dir
+// (IsGGUFModel).
 func OpenDir(dir, name, dtype string) (*Session, error) {
 	s, err := openFiles(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	if s.Model, err = nn.Load(dir, nn.LoadOptions{DType: dtype}); err != nil {
-		return nil, err
-	}
 	if dtype == "" {
 		dtype = "float32"
+	}
+	if IsGGUFModel(dir) {
+		s.Model, err = formats.ReadGGUF(dir, dtype)
+	} else {
+		s.Model, err = nn.Load(dir, nn.LoadOptions{DType: dtype})
+	}
+	if err != nil {
+		return nil, err
 	}
 	s.DType, s.ComputeDType = dtype, "float32"
 	return s, nil
 }
 
 // openFiles reads everything of the model folder dir but the weights:
-// config.json, generation_config.json and the tokenizer.
+// config.json, generation_config.json and the tokenizer. A GGUF model file
+// has its config and tokenizer in its metadata and no generation config:
+// generation takes the defaults with the file's end-of-sequence token.
 func openFiles(dir, name string) (*Session, error) {
+	if IsGGUFModel(dir) {
+		cfg, tok, err := formats.OpenGGUFFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		gen := model.DefaultGenerationConfig()
+		return &Session{Name: name, Dir: dir, Config: cfg, Gen: gen, Tokenizer: tok}, nil
+	}
 	cfg, err := model.LoadConfig(dir)
 	if err != nil {
 		return nil, err

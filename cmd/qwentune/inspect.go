@@ -10,12 +10,14 @@ import (
 	"text/tabwriter"
 
 	"qwentune/engine"
+	"qwentune/engine/formats"
 	"qwentune/model"
+	"qwentune/model/gguf"
 	"qwentune/model/safetensors"
 )
 
 func init() {
-	register(&command{name: "inspect", summary: "show a model folder's architecture, parameters, dtypes, tensors and memory",
+	register(&command{name: "inspect", summary: "show a model folder's or GGUF file's architecture, parameters, dtypes, tensors and memory",
 		usage: "PATH", example: "qwentune inspect ./my-model\nqwentune inspect demo", run: runInspect})
 }
 
@@ -27,21 +29,12 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("want exactly one model folder (or a Hub id, or demo)")
+		return usagef("want exactly one model folder (or a GGUF file, a Hub id, or demo)")
 	}
 	dir, err := engine.ResolveModel(ctx, fs.Arg(0), "main", nil)
 	if err != nil {
 		return err
 	}
-	cfg, err := model.LoadConfig(dir)
-	if err != nil {
-		return err
-	}
-	set, err := safetensors.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
 	type row struct {
 		Name  string `json:"name"`
 		DType string `json:"dtype"`
@@ -50,11 +43,40 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	var rows []row
 	dtypes := map[string]int{}
 	var diskBytes int64
-	for _, n := range set.Names() {
-		t, _ := set.Tensor(n)
-		rows = append(rows, row{n, t.DType, t.Shape})
-		dtypes[t.DType]++
-		diskBytes += int64(len(t.Data))
+	var cfg model.Config
+	if engine.IsGGUFModel(dir) {
+		if cfg, _, err = formats.OpenGGUFFiles(dir); err != nil {
+			return err
+		}
+		f, err := gguf.Open(dir)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		for _, t := range f.Tensors() {
+			shape := make([]int, len(t.Dims))
+			for i, d := range t.Dims {
+				shape[len(shape)-1-i] = int(d)
+			}
+			rows = append(rows, row{t.Name, t.Type.String(), shape})
+			dtypes[t.Type.String()]++
+			diskBytes += t.Size
+		}
+	} else {
+		if cfg, err = model.LoadConfig(dir); err != nil {
+			return err
+		}
+		set, err := safetensors.OpenDir(dir)
+		if err != nil {
+			return err
+		}
+		defer set.Close()
+		for _, n := range set.Names() {
+			t, _ := set.Tensor(n)
+			rows = append(rows, row{n, t.DType, t.Shape})
+			dtypes[t.DType]++
+			diskBytes += int64(len(t.Data))
+		}
 	}
 	params := cfg.ParamCount()
 	if *asJSON {
@@ -63,7 +85,11 @@ func runInspect(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			"memory_float32": params * 4, "memory_bfloat16": params * 2, "config": cfg})
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "folder\t%s\n", dir)
+	where := "folder"
+	if engine.IsGGUFModel(dir) {
+		where = "file"
+	}
+	fmt.Fprintf(w, "%s\t%s\n", where, dir)
 	fmt.Fprintf(w, "architecture\t%s (%s)\n", strings.Join(cfg.Architectures, ","), cfg.ModelType)
 	fmt.Fprintf(w, "parameters\t%s\n", model.Thousands(params))
 	fmt.Fprintf(w, "layers\t%d (hidden %d, intermediate %d, heads %d, kv heads %d, head_dim %d)\n", cfg.NumHiddenLayers,

@@ -189,9 +189,9 @@ func applyPresetFlag(fs *flag.FlagSet, cfg *config.Config) error {
 
 // loadTokenizerFor loads only the tokenizer of a model (no weights).
 func loadTokenizerFor(ctx context.Context, name, revision string) (*tokenizer.Tokenizer, error) {
-	dir, err := engine.ResolveModel(ctx, name, revision, nil)
+	s, err := engine.OpenWithoutWeights(ctx, name, revision)
 	if err != nil {
 		return nil, err
 	}
-	return tokenizer.Load(dir)
+	return s.Tokenizer, nil
 }

@@ -15,14 +15,6 @@ import (
 	"qwentune/model/tokenizer"
 )
 
-// llama.cpp's token types (llama_token_type).
-const (
-	tokenNormal      int32 = 1
-	tokenControl     int32 = 3
-	tokenUserDefined int32 = 4
-	tokenUnused      int32 = 5
-)
-
 // quantizationVersion is ggml's GGML_QNT_VERSION, written by every converter.
 const quantizationVersion uint32 = 2
 
@@ -184,14 +176,14 @@ func addTokenizer(w *gguf.Writer, tok *tokenizer.Tokenizer, c model.Config) erro
 	types := make([]int32, n)
 	for i := range n {
 		if i >= len(vocab) || vocab[i] == "" {
-			tokens[i], types[i] = fmt.Sprintf("[PAD%d]", i), tokenUnused
+			tokens[i], types[i] = fmt.Sprintf("[PAD%d]", i), tokenizer.GGUFUnused
 			continue
 		}
-		tokens[i], types[i] = vocab[i], tokenNormal
+		tokens[i], types[i] = vocab[i], tokenizer.GGUFNormal
 		if a, ok := added[i]; ok {
-			types[i] = tokenUserDefined
+			types[i] = tokenizer.GGUFUserDefined
 			if a.Special || looksSpecial(a.Content) {
-				types[i] = tokenControl
+				types[i] = tokenizer.GGUFControl
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"qwentune/model"
 	"qwentune/model/gguf"
 	"qwentune/model/safetensors"
+	"qwentune/model/tokenizer"
 )
 
 // ConfigFromGGUF rebuilds the config.json of a qwen2 or qwen3 GGUF model
@@ -219,4 +220,64 @@ func ReadGGUF(path, dtype string) (*nn.Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// OpenGGUFFiles reads what a Session needs of a qwen2 or qwen3 GGUF model
+// but its weights (ReadGGUF): the config its metadata and tensors imply,
+// checked as ReadGGUF checks it, and the tokenizer it carries.
+func OpenGGUFFiles(path string) (model.Config, *tokenizer.Tokenizer, error) {
+	f, c, err := openGGUFModel(path)
+	if err != nil {
+		return c, nil, err
+	}
+	defer f.Close()
+	tok, err := GGUFTokenizer(f, path)
+	if err != nil {
+		return c, nil, err
+	}
+	if n := tok.VocabSize(); n > c.VocabSize {
+		return c, nil, fmt.Errorf("%s: the tokenizer has %d ids but token_embd has %d rows", path, n, c.VocabSize)
+	}
+	return c, tok, nil
+}
+
+// GGUFTokenizer builds the tokenizer of f's tokenizer.* metadata
+// (tokenizer.FromGGUF); name prefixes errors.
+func GGUFTokenizer(f *gguf.File, name string) (*tokenizer.Tokenizer, error) {
+	v := tokenizer.GGUFVocab{EOS: -1, Pad: -1}
+	var errs []error
+	get := func(key string, out any) {
+		x, ok := f.KV(key)
+		if !ok {
+			return
+		}
+		var good bool
+		switch o := out.(type) {
+		case *string:
+			*o, good = x.(string)
+		case *[]string:
+			*o, good = x.([]string)
+		case *[]int32:
+			*o, good = x.([]int32)
+		case *int:
+			var id uint32
+			id, good = x.(uint32)
+			*o = int(id)
+		}
+		if !good {
+			errs = append(errs, fmt.Errorf("%s: metadata %s has type %T", name, key, x))
+		}
+	}
+	get("tokenizer.ggml.model", &v.Model)
+	get("tokenizer.ggml.pre", &v.Pre)
+	get("tokenizer.ggml.tokens", &v.Tokens)
+	get("tokenizer.ggml.token_type", &v.Types)
+	get("tokenizer.ggml.merges", &v.Merges)
+	get("tokenizer.ggml.eos_token_id", &v.EOS)
+	get("tokenizer.ggml.padding_token_id", &v.Pad)
+	get("tokenizer.chat_template", &v.ChatTemplate)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return tokenizer.FromGGUF(v, name)
 }
