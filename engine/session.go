@@ -55,16 +55,14 @@ func Open(ctx context.Context, name, revision, dtype string, on progress.Func) (
 // OpenDir loads the model folder dir, or the GGUF model file dir
 // (IsGGUFModel).
 func OpenDir(dir, name, dtype string) (*Session, error) {
-	s, err := openFiles(dir, name)
-	if err != nil {
-		return nil, err
-	}
 	if dtype == "" {
 		dtype = "float32"
 	}
+	var s *Session
+	var err error
 	if IsGGUFModel(dir) {
-		s.Model, err = formats.ReadGGUF(dir, dtype)
-	} else {
+		s, err = openGGUF(dir, name, dtype)
+	} else if s, err = openFiles(dir, name); err == nil {
 		s.Model, err = nn.Load(dir, nn.LoadOptions{DType: dtype})
 	}
 	if err != nil {
@@ -75,17 +73,11 @@ func OpenDir(dir, name, dtype string) (*Session, error) {
 }
 
 // openFiles reads everything of the model folder dir but the weights:
-// config.json, generation_config.json and the tokenizer. A GGUF model file
-// has its config and tokenizer in its metadata and no generation config:
-// generation takes the defaults with the file's end-of-sequence token.
+// config.json, generation_config.json and the tokenizer (of a GGUF model
+// file: openGGUF without the weights).
 func openFiles(dir, name string) (*Session, error) {
 	if IsGGUFModel(dir) {
-		cfg, tok, err := formats.OpenGGUFFiles(dir)
-		if err != nil {
-			return nil, err
-		}
-		gen := model.DefaultGenerationConfig()
-		return &Session{Name: name, Dir: dir, Config: cfg, Gen: gen, Tokenizer: tok}, nil
+		return openGGUF(dir, name, "")
 	}
 	cfg, err := model.LoadConfig(dir)
 	if err != nil {
@@ -100,6 +92,18 @@ func openFiles(dir, name string) (*Session, error) {
 		return nil, err
 	}
 	return &Session{Name: name, Dir: dir, Config: cfg, Gen: gen, Tokenizer: tok}, nil
+}
+
+// openGGUF reads the GGUF model file path in one pass: config and tokenizer
+// from its metadata, and the weights as dtype unless dtype is "". A GGUF
+// has no generation config: generation takes the defaults, stopping on the
+// file's end-of-sequence token (StopIDs).
+func openGGUF(path, name, dtype string) (*Session, error) {
+	cfg, tok, m, err := formats.LoadGGUF(path, dtype, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Name: name, Dir: path, Config: cfg, Gen: model.DefaultGenerationConfig(), Tokenizer: tok, Model: m}, nil
 }
 
 // LoadAdapter reads a PEFT adapter folder (adapter_model.safetensors or the

@@ -201,11 +201,39 @@ func checkGGUFModel(f *gguf.File) (model.Config, error) {
 // Q8_0 and read back computes what the exporting model's q8_0 weights did;
 // its other matrices are quantised as the safetensors loader does.
 func ReadGGUF(path, dtype string) (*nn.Model, error) {
+	_, _, m, err := LoadGGUF(path, dtype, false)
+	return m, err
+}
+
+// OpenGGUFFiles reads what a Session needs of a qwen2 or qwen3 GGUF model
+// but its weights: the config its metadata and tensors imply, checked as
+// ReadGGUF checks it, and the tokenizer it carries.
+func OpenGGUFFiles(path string) (model.Config, *tokenizer.Tokenizer, error) {
+	c, tok, _, err := LoadGGUF(path, "", true)
+	return c, tok, err
+}
+
+// LoadGGUF opens a GGUF model once for what a Session needs: its config,
+// its tokenizer when withTokenizer, and its weights as ReadGGUF reads them
+// unless dtype is "".
+func LoadGGUF(path, dtype string, withTokenizer bool) (model.Config, *tokenizer.Tokenizer, *nn.Model, error) {
 	f, c, err := openGGUFModel(path)
 	if err != nil {
-		return nil, err
+		return c, nil, nil, err
 	}
 	defer f.Close()
+	var tok *tokenizer.Tokenizer
+	if withTokenizer {
+		if tok, err = GGUFTokenizer(f, path); err != nil {
+			return c, nil, nil, err
+		}
+		if n := tok.VocabSize(); n > c.VocabSize {
+			return c, nil, nil, fmt.Errorf("%s: the tokenizer has %d ids but token_embd has %d rows", path, n, c.VocabSize)
+		}
+	}
+	if dtype == "" {
+		return c, tok, nil, nil
+	}
 	m, err := nn.FromTensors(c, dtype, func(w model.Weight) (nn.TensorData, error) {
 		g := w.GGUFName()
 		t, _ := f.Tensor(g)
@@ -217,28 +245,9 @@ func ReadGGUF(path, dtype string) (*nn.Model, error) {
 		return nn.TensorData{F32: v}, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return c, nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return m, nil
-}
-
-// OpenGGUFFiles reads what a Session needs of a qwen2 or qwen3 GGUF model
-// but its weights (ReadGGUF): the config its metadata and tensors imply,
-// checked as ReadGGUF checks it, and the tokenizer it carries.
-func OpenGGUFFiles(path string) (model.Config, *tokenizer.Tokenizer, error) {
-	f, c, err := openGGUFModel(path)
-	if err != nil {
-		return c, nil, err
-	}
-	defer f.Close()
-	tok, err := GGUFTokenizer(f, path)
-	if err != nil {
-		return c, nil, err
-	}
-	if n := tok.VocabSize(); n > c.VocabSize {
-		return c, nil, fmt.Errorf("%s: the tokenizer has %d ids but token_embd has %d rows", path, n, c.VocabSize)
-	}
-	return c, tok, nil
+	return c, tok, m, nil
 }
 
 // GGUFTokenizer builds the tokenizer of f's tokenizer.* metadata

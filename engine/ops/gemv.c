@@ -77,9 +77,9 @@ GEMV_BLOCK(gemv_block_f32, float, load_f32, f32f)
 // GEMV_AVX2 defines name(...): y[o] (+)= sum_c x[c]*w[o*cols + c] for rows o
 // in [lo, hi) and one input x. Short rows (x fits in L1) stream one row at a
 // time (prefetched GEMV_PF ahead for bfloat16): a single sequential stream
-// is what the prefetchers follow best when rows are only a few KiB. Long rows go four at a time (the rest
-// one at a time), which saves reloading x from L2 for every row, with
-// software prefetch to keep the streams ahead.
+// is what the prefetchers follow best when rows are only a few KiB. Long
+// rows go four at a time (the rest one at a time), which saves reloading x
+// from L2 for every row, with software prefetch to keep the streams ahead.
 #define GEMV_AVX2(name, block, T, SPF)                                              \
 static AVX2 void name(const T *w, long cols, long lo, long hi, const float *x,       \
 		float *y, int acc) {                                                        \
