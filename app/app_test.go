@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"qwentune/engine"
 	"qwentune/engine/config"
 	"qwentune/model"
 	"qwentune/model/tokenizer"
@@ -648,4 +650,37 @@ func TestEvaluateShowsJudgeSettings(t *testing.T) {
 			t.Errorf("after changing the labels, about %q", u.evaluate.about.Text)
 		}
 	})
+}
+
+// A GGUF file loads as the base model from the model screen, says so in
+// the summary, and chats.
+func TestGGUFBaseModelLoads(t *testing.T) {
+	u, _ := newTestUI(t)
+	loadModel(t, u)
+	out := t.TempDir()
+	if err := u.st.sess.Export(context.Background(), engine.ExportOptions{Format: engine.ExportGGUF, DType: "q8_0", OutDir: out}, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, engine.GGUFModelFile)
+	onUI(func() {
+		if b := findButton(u.model.content(), "GGUF…"); b == nil || b.Disabled() {
+			t.Error("no enabled GGUF… button on the model screen")
+		}
+		u.model.name.SetText(path)
+		test.Tap(u.model.loadB)
+	})
+	waitFor(t, "the GGUF model", 30*time.Second, func() bool { return u.st.sess != nil && u.st.sess.Dir == path && u.st.idle() })
+	onUI(func() {
+		found := false
+		for _, it := range u.model.summary.Items {
+			found = found || it.Text == "GGUF file"
+		}
+		if !found {
+			t.Error(`the summary has no "GGUF file" row`)
+		}
+		u.chat.mode.SetSelected(ChatBase)
+		u.chat.input.SetText("Hello there")
+		test.Tap(u.chat.sendB)
+	})
+	waitFor(t, "the answer", 30*time.Second, func() bool { return u.st.idle() && len(u.chat.base.history) == 2 })
 }

@@ -256,7 +256,11 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	}
 	s.summary.Items = nil
 	add := func(k, v string) { s.summary.Append(k, widget.NewLabel(v)) }
-	add("Folder", sum.Dir)
+	if engine.IsGGUFModel(sum.Dir) {
+		add("GGUF file", sum.Dir)
+	} else {
+		add("Folder", sum.Dir)
+	}
 	add("Parameters", fmt.Sprintf("%s (%d)", humanCount(sum.Params), sum.Params))
 	add("Weights dtype", sum.DType)
 	add("Compute dtype", sum.ComputeDType)
