@@ -58,13 +58,24 @@ def caught_warnings():
             lg.removeHandler(handler)
 
 
+def pretrained_args(path):
+    """from_pretrained's arguments for a model folder, or for a GGUF file (its folder and gguf_file=its name:
+    transformers then rebuilds the config and tokenizer from the metadata and dequantises the weights)."""
+    import os
+
+    if path.endswith(".gguf"):
+        return (os.path.dirname(path),), {"gguf_file": os.path.basename(path)}
+    return (path,), {}
+
+
 def load_model(model_dir, adapter_dir=None):
-    """Loads model_dir in float32 (eval mode) with AutoModelForCausalLM and, when adapter_dir is set, wraps it with
-    PeftModel.from_pretrained. Returns (model, warnings raised while loading)."""
+    """Loads model_dir (a folder, or a .gguf file) in float32 (eval mode) with AutoModelForCausalLM and, when
+    adapter_dir is set, wraps it with PeftModel.from_pretrained. Returns (model, warnings raised while loading)."""
     from transformers import AutoModelForCausalLM
 
+    args, kw = pretrained_args(model_dir)
     with caught_warnings() as got:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(*args, dtype=torch.float32, **kw)
         if adapter_dir:
             from peft import PeftModel
 

@@ -2,7 +2,7 @@
 
     python parity/tokens.py REQUEST.json OUT.json
 
-REQUEST: {"tokenizer": dir, "texts": [str, ...],
+REQUEST: {"tokenizer": dir (or a .gguf file: the tokenizer transformers rebuilds from its metadata), "texts": [str, ...],
           "chats": [{"messages": [{"role", "content"}, ...], "add_generation_prompt": bool}, ...]}
 OUT: {"fast": bool, "ids": [[id, ...], ...], "decoded": [str, ...] (decode of ids, special tokens kept),
       "chats": [{"text": str, "ids": [...]}, ...]}: text is apply_chat_template(tokenize=False), ids is
@@ -13,12 +13,13 @@ import sys
 
 from transformers import AutoTokenizer
 
-from common import read_json, write_json
+from common import pretrained_args, read_json, write_json
 
 
 def main():
     req = read_json(sys.argv[1])
-    tok = AutoTokenizer.from_pretrained(req["tokenizer"])
+    args, kw = pretrained_args(req["tokenizer"])
+    tok = AutoTokenizer.from_pretrained(*args, **kw)
     ids = [tok(t, add_special_tokens=False)["input_ids"] for t in req["texts"]]
     chats = []
     for c in req["chats"]:

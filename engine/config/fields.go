@@ -17,7 +17,7 @@ type Kind int
 const (
 	KindString Kind = iota // free text
 	KindPath               // a file or folder, relative to the config file
-	KindModel              // a Hugging Face model id or a local folder
+	KindModel              // a Hugging Face model id, a local folder or a .gguf file
 	KindChoice             // one of Field.Choices
 	KindInt                // an integer within Min..Max
 	KindFloat              // a number within Min..Max
@@ -115,8 +115,8 @@ func choice(c ...string) Field { return Field{Kind: KindChoice, Choices: c} }
 // fieldTable lists every key in file order. Kind-specific parts come from the
 // helpers above; Key and Help are filled in by with.
 var fieldTable = []Field{
-	with("model.name", Field{Kind: KindModel, Expect: "a Hugging Face model id or a local folder"},
-		"Hugging Face model id (Qwen/Qwen2-0.5B, Qwen/Qwen2.5-1.5B-Instruct, ...) or a local folder with config.json, tokenizer.json and safetensors weights."),
+	with("model.name", Field{Kind: KindModel, Expect: "a Hugging Face model id, a local folder or a .gguf file"},
+		"Hugging Face model id (Qwen/Qwen2-0.5B, Qwen/Qwen2.5-1.5B-Instruct, ...), a local folder with config.json, tokenizer.json and safetensors weights, or a GGUF model file (qwen2 or qwen3 in F32, F16, BF16 or Q8_0, as llama.cpp's converter and `qwentune export --format gguf` write; config and tokenizer come from its metadata; with `dtype: q8_0` its Q8_0 blocks are used as they are)."),
 	with("model.dtype", choice("float32", "bfloat16", "q8_0"),
 		"Storage of the frozen weights (model.compute_dtype says how they are multiplied): float32 (4 bytes a weight), bfloat16 (half the memory and faster decoding; lossless for checkpoints shipped in bfloat16, as Qwen2's are) or q8_0 (GGUF's 8-bit blocks as llama.cpp stores them, 1.06 bytes a weight, quantised at load: about a quarter of float32's memory and the fastest decoding, at a small loss of accuracy; LoRA and the optimizer stay float32)."),
 	with("model.compute_dtype", choice("float32", "bfloat16", "auto"),
