@@ -234,6 +234,16 @@ func LoadGGUF(path, dtype string, withTokenizer bool) (model.Config, *tokenizer.
 	if dtype == "" {
 		return c, tok, nil, nil
 	}
+	// Before anything is allocated: a k-quant (Q4_K_M, the usual Ollama
+	// download) is refused by name rather than at its first tensor.
+	for _, t := range f.Tensors() {
+		switch t.Type {
+		case gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0:
+		default:
+			return c, nil, nil, fmt.Errorf("%s: tensor %s is stored as %s: QwenTune reads GGUF models in F32, F16, BF16 or Q8_0 "+
+				"(llama.cpp's llama-quantize writes Q8_0 from an F16 or BF16 GGUF; or load the Hugging Face model instead)", path, t.Name, t.Type)
+		}
+	}
 	m, err := nn.FromTensors(c, dtype, func(w model.Weight) (nn.TensorData, error) {
 		g := w.GGUFName()
 		t, _ := f.Tensor(g)
