@@ -22,8 +22,9 @@ var ErrModelUnavailable = errors.New("model unavailable")
 // ResolveModel turns config's model.name into a folder holding config.json,
 // the tokenizer files and the safetensors weights: the demo model for
 // "demo", an existing local folder as it is, a GGUF model file (name ending
-// in .gguf: weights, config and tokenizer in one file) as it is, else the Hugging Face cache,
-// downloading what is missing with Download events to on (may be nil). When
+// in .gguf: weights, config and tokenizer in one file) as it is, else the
+// Hugging Face cache, downloading what is missing with Download events to
+// on (may be nil). When
 // the Hub cannot be reached and the model is not cached the error wraps
 // ErrModelUnavailable and says how to use the demo model instead.
 func ResolveModel(ctx context.Context, name, revision string, on progress.Func) (string, error) {
@@ -74,7 +75,8 @@ func looksLikePath(name string) bool {
 func IsGGUFModel(name string) bool { return strings.EqualFold(filepath.Ext(name), ".gguf") }
 
 // OnDisk reports whether name can be loaded without the network: the demo,
-// an existing folder or GGUF file, or a complete snapshot in the Hugging Face cache.
+// an existing folder or GGUF file, or a complete snapshot in the Hugging
+// Face cache.
 func OnDisk(name, revision string) bool {
 	if name == DemoName {
 		return true
