@@ -263,7 +263,7 @@ func (s *modelScreen) loaded(name string, sess *engine.Session, err error) {
 	}
 	add("Parameters", fmt.Sprintf("%s (%d)", humanCount(sum.Params), sum.Params))
 	add("Weights dtype", sum.DType)
-	add("Compute dtype", sum.ComputeDType)
+	add("Compute dtype", sum.ComputeDType+" ("+sum.ComputeKernels+")")
 	add("Memory for weights", model.ByteSize(sum.WeightBytes))
 	add("Context length", fmt.Sprintf("%d tokens", sum.ContextLength))
 	add("Layers · hidden", fmt.Sprintf("%d · %d", sum.Layers, sum.Hidden))

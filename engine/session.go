@@ -179,8 +179,9 @@ func (s *Session) StopIDs(chat bool) []int {
 // Summary describes the loaded model for the model screen and `inspect`.
 type Summary struct {
 	Name, Dir, DType string
-	// ComputeDType is the arithmetic of the weight products in force.
-	ComputeDType                          string
+	// ComputeDType is the arithmetic of the weight products in force, and
+	// ComputeKernels what runs them (ComputeKernels).
+	ComputeDType, ComputeKernels          string
 	Params                                int64
 	WeightBytes                           int64
 	Layers, Hidden, Heads, KVHeads, Vocab int
@@ -191,9 +192,26 @@ type Summary struct {
 // Summary returns the model's size and shape.
 func (s *Session) Summary() Summary {
 	c := s.Config
-	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, ComputeDType: s.ComputeDType, Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
+	return Summary{Name: s.Name, Dir: s.Dir, DType: s.DType, ComputeDType: s.ComputeDType, ComputeKernels: ComputeKernels(s.ComputeDType), Params: s.Model.NumParams(), WeightBytes: s.Model.WeightBytes(),
 		Layers: c.NumHiddenLayers, Hidden: c.HiddenSize, Heads: c.NumAttentionHeads, KVHeads: c.NumKeyValueHeads,
 		Vocab: c.VocabSize, ContextLength: c.MaxPositionEmbeddings, Tied: c.TieWordEmbeddings}
+}
+
+// ComputeKernels names what runs the weight products of a training step
+// or a prefill in compute dtype d on this machine: for bfloat16 "AMX tiles",
+// "AVX512_BF16 dot products" or "float32 products of bfloat16 values"; for
+// float32 the kernel family's float32 products.
+func ComputeKernels(d string) string {
+	if d != "bfloat16" {
+		return ops.ISA().String() + " float32 products"
+	}
+	switch ops.BF16Products() {
+	case "amx":
+		return "AMX tiles"
+	case "vdpbf16ps":
+		return "AVX512_BF16 dot products"
+	}
+	return "float32 products of bfloat16 values"
 }
 
 // ResolveComputeDtype returns the compute dtype that model.compute_dtype

@@ -170,7 +170,7 @@ func (s *Session) train(ctx context.Context, cfg config.Config, data *Dataset, o
 		if err != nil {
 			return trainer.Result{}, fmt.Errorf("pre-flight: %w", err)
 		}
-		on.Emit(progress.Event{Kind: progress.Preflight, Message: "pre-flight (" + s.ComputeDType + " compute): " + est.String(), Estimate: &est})
+		on.Emit(progress.Event{Kind: progress.Preflight, Message: "pre-flight (" + s.ComputeDType + " compute on " + ComputeKernels(s.ComputeDType) + "): " + est.String(), Estimate: &est})
 	}
 	return trainer.Run(ctx, s.Model, opts, on)
 }

@@ -29,7 +29,8 @@ qwentune bench infer --model /tmp/q15 --dtype bfloat16
 qwentune bench infer --model /tmp/q15 --dtype q8_0
 qwentune bench train --model /tmp/q7 --dtype q8_0 --seq 512 --r 16 --targets all-linear --recompute --steps 2
 qwentune bench train --model /tmp/q15 --seq 256 --steps 5
-qwentune bench train --model /tmp/q15 --kernel env     # keep OPENBLAS_CORETYPE as set`,
+qwentune bench train --model /tmp/q15 --kernel env     # keep OPENBLAS_CORETYPE as set
+qwentune bench train --model /tmp/q15 --compute-dtype bfloat16 --amx off   # VDPBF16PS where AMX would run`,
 		run: runBench})
 }
 
@@ -48,7 +49,8 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	r := fs.Int("r", 64, "train: LoRA rank")
 	targets := fs.String("targets", "q_proj,v_proj", "train: LoRA target modules")
 	recompute := fs.Bool("recompute", false, "train: recompute activations in the backward pass")
-	kernel := fs.String("kernel", "native", "native: run with OPENBLAS_CORETYPE unset (OpenBLAS picks this CPU's kernel); env: keep the variable as set")
+	amx := fs.String("amx", "on", "bfloat16 products on AMX tiles where the CPU has them (on), or on VDPBF16PS (off); also QWENTUNE_AMX=off")
+	kernel := fs.String("kernel", "native", "native: run with OPENBLAS_CORETYPE unset (OpenBLAS picks this CPU's kernel, or QwenTune picks it where OpenBLAS falls back to Prescott); env: keep the variable as set")
 	asJSON := fs.Bool("json", false, "print the figures as one JSON object")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -69,6 +71,13 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 			}
 		}
 		return reexec(exe, append([]string{exe, "bench"}, args...), env)
+	}
+	switch *amx {
+	case "on":
+	case "off":
+		ops.SetAMX(false)
+	default:
+		return usagef("--amx: want on or off, not %q", *amx)
 	}
 	if *kernel != "native" && *kernel != "env" {
 		return usagef("--kernel %q: want native or env", *kernel)
@@ -206,6 +215,19 @@ func runBench(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		}
 		if g, ok := res["prefill_gflops"].(float64); ok {
 			res["prefill_vs_bf16_peak"] = g / peak
+		}
+	}
+	// With AMX the bfloat16 products run on the tile unit, whose peak is
+	// several times VDPBF16PS's: both are measured, and the utilisation is
+	// also given against the one the products use.
+	res["bf16_products"] = ops.BF16Products()
+	if peak := ops.MeasureAMXPeakGFLOPS(time.Second); peak > 0 {
+		res["amx_peak_gflops"] = peak
+		if g, ok := res["model_gflops"].(float64); ok {
+			res["mfu_vs_amx_peak"] = g / peak
+		}
+		if g, ok := res["prefill_gflops"].(float64); ok {
+			res["prefill_vs_amx_peak"] = g / peak
 		}
 	}
 	if *asJSON {

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,28 @@ func useDPBF16() bool {
 }
 
 // HasBF16Dot reports whether the bfloat16 products run on the CPU's
-// bfloat16 dot-product instruction (AVX512_BF16) rather than widening.
+// bfloat16 dot-product instruction (AVX512_BF16) or its tile unit (AMX)
+// rather than widening.
 func HasBF16Dot() bool { return useDPBF16() }
+
+// amxOff turns the AMX kernels off (tests and benchmarks force the
+// VDPBF16PS ones; QWENTUNE_AMX=off does it for a whole run).
+var amxOff atomic.Bool
+
+func init() { amxOff.Store(os.Getenv("QWENTUNE_AMX") == "off") }
+
+// useAMX reports whether bfloat16 products run on AMX tiles (amx.c): the
+// CPU has AMX-BF16, the operating system granted the tile state, and the
+// VDPBF16PS kernels would otherwise run.
+func useAMX() bool { return amxOK && useDPBF16() && !amxOff.Load() }
+
+// HasAMX reports whether the bfloat16 products run on AMX tiles.
+func HasAMX() bool { return useAMX() }
+
+// SetAMX turns the AMX kernels on (where the CPU has them) or off, as
+// QWENTUNE_AMX=off does, so that a benchmark can compare them with the
+// VDPBF16PS kernels in the same process.
+func SetAMX(on bool) { amxOff.Store(!on) }
 
 // MulTBF16 computes y[n, Rows] = bf16(x)·Wᵀ, x rounded to bfloat16, adding
 // to y when accumulate is set. A float32 weight is used as stored (its
@@ -40,6 +61,16 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 	}
 	if w.Q8 != nil {
 		w.q8MulT(y, x, n, accumulate, true)
+		return
+	}
+	if w.BF16 != nil && w.Cols > 0 && useAMX() {
+		// yᵀ = W·xᵀ on tiles: x packed in pairs, 16 rows to a block.
+		kp := (w.Cols + 31) / 32 * 16
+		nb := (n + 31) / 32 * 2
+		buf, xp := packBuf(nb * 16 * kp * 2)
+		amxPackX(xp, x, n, w.Cols, kp, nb)
+		w.dpRun(&dpTask{w: w, out: y, in: xp, ld: kp, n: n, acc: accumulate, mulT: true, amx: true}, w.Rows)
+		buf.release()
 		return
 	}
 	if w.BF16 != nil && w.Cols > 0 && useDPBF16() {
@@ -68,16 +99,23 @@ func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 		return
 	}
 	if w.BF16 != nil && w.Rows > 0 && useDPBF16() {
+		// AMX tiles read dy in whole tiles: rows of 32 values (zero past
+		// the chunk's columns) and 32 rows at a time (zero past n).
+		amx, align, n32 := useAMX(), 1, n
+		if amx {
+			align, n32 = 31, (n+31)&^31
+		}
 		step := min(w.Rows, dpMulRows)
-		ld := (step + 1) &^ 1
-		buf, db := packBuf(n * ld)
+		ld := (step + align) &^ align
+		buf, db := packBuf(n32 * ld)
 		nc := dpNC(n)
 		for o := 0; o < w.Rows; o += step {
 			rows := min(step, w.Rows-o)
 			part := Weight{Rows: rows, Cols: w.Cols, BF16: w.BF16[o*w.Cols : (o+rows)*w.Cols]}
-			pld := (rows + 1) &^ 1
+			pld := (rows + align) &^ align
 			packBF16Cols(db, dy, n, w.Rows, o, rows, pld)
-			part.dpRun(&dpTask{w: &part, out: dx, in: db, ld: pld, n: n, acc: accumulate || o > 0, nc: nc}, w.Cols)
+			clear(db[n*pld : n32*pld])
+			part.dpRun(&dpTask{w: &part, out: dx, in: db, ld: pld, n: n, acc: accumulate || o > 0, nc: nc, amx: amx}, w.Cols)
 		}
 		buf.release()
 		return
@@ -114,9 +152,18 @@ type dpTask struct {
 	ld, n, nc int
 	acc       bool
 	mulT      bool
+	amx       bool // on AMX tiles (amx.c; for mulT, in is x packed by amxPackX and ld its pairs)
 }
 
 func (t *dpTask) run(_, lo, hi int) {
+	switch {
+	case t.amx && t.mulT:
+		t.w.amxMulTRows(lo, hi, t.in, t.ld, t.n, t.out, t.acc)
+		return
+	case t.amx:
+		t.w.amxMulCols(lo, hi, t.in, t.ld, t.n, t.out, t.acc, t.nc)
+		return
+	}
 	if t.mulT {
 		t.w.dpMulTRows(lo, hi, t.in, t.ld, t.n, t.out, t.acc, t.nc)
 	} else {
@@ -199,4 +246,37 @@ func MeasureBF16PeakGFLOPS(d time.Duration) float64 {
 		})
 	}
 	return float64(threads) * iters * 768 / fastest(d, run).Seconds() / 1e9
+}
+
+// MeasureAMXPeakGFLOPS measures the AMX tile unit's bfloat16 peak as
+// MeasureBF16PeakGFLOPS does the VDPBF16PS one: four independent
+// TDPBF16PS on tiles (16,384 flops each) on every core of the pool, in
+// GFLOP/s. It returns 0 where this process cannot use AMX.
+func MeasureAMXPeakGFLOPS(d time.Duration) float64 {
+	if !amxOK {
+		return 0
+	}
+	const iters = 1 << 17
+	threads := Threads()
+	run := func() {
+		Parallel(threads, func(lo, hi int) {
+			for range hi - lo {
+				amxPeakRun(iters)
+			}
+		})
+	}
+	return float64(threads) * iters * 65536 / fastest(d, run).Seconds() / 1e9
+}
+
+// BF16Products names the kernels the bfloat16 products run on: "amx"
+// (tiles), "vdpbf16ps" (AVX512_BF16) or "widen" (bfloat16 operands widened
+// to float32 products).
+func BF16Products() string {
+	switch {
+	case useAMX():
+		return "amx"
+	case useDPBF16():
+		return "vdpbf16ps"
+	}
+	return "widen"
 }

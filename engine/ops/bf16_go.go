@@ -15,3 +15,18 @@ func (w *Weight) dpMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc
 func roundRange(dst []uint16, src []float32) { RoundBF16(dst, src) }
 
 func dpPeakRun(iters int) float32 { panic("ops: bfloat16 dot-product kernels need cgo") }
+
+// Nor AMX kernels.
+const amxOK = false
+
+func amxPackX(xp []uint16, x []float32, n, cols, kp, nb int) { panic("ops: AMX kernels need cgo") }
+
+func (w *Weight) amxMulTRows(lo, hi int, xp []uint16, kp, n int, y []float32, acc bool) {
+	panic("ops: AMX kernels need cgo")
+}
+
+func (w *Weight) amxMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool, nc int) {
+	panic("ops: AMX kernels need cgo")
+}
+
+func amxPeakRun(iters int) float32 { panic("ops: AMX kernels need cgo") }

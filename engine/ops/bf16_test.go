@@ -8,11 +8,13 @@ import (
 )
 
 // eachBF16Path runs fn once per way MulTBF16 and MulBF16 can compute: in
-// the AVX-512 family on VDPBF16PS (where the CPU has AVX512_BF16) and
-// widening with it forced off, and in every other family (widening in
-// registers or sgemm). A path this CPU cannot run is reported NOT TESTED.
+// the AVX-512 family on AMX tiles (where the CPU and the OS allow them), on
+// VDPBF16PS (where the CPU has AVX512_BF16) and widening with both forced
+// off, and in every other family (widening in registers or sgemm). A path
+// this CPU cannot run is reported NOT TESTED.
 func eachBF16Path(t *testing.T, fn func(t *testing.T)) {
 	defer dpbf16Off.Store(false)
+	defer amxOff.Store(amxOff.Load())
 	eachFamily(t, func(t *testing.T, fam Family) {
 		if fam != AVX512 {
 			dpbf16Off.Store(false)
@@ -22,14 +24,18 @@ func eachBF16Path(t *testing.T, fn func(t *testing.T)) {
 			fn(t)
 			return
 		}
-		for _, dot := range []bool{true, false} {
-			t.Run(map[bool]string{true: "vdpbf16ps", false: "widen"}[dot], func(t *testing.T) {
-				if dot && !Features().AVX512BF16 {
-					t.Skip("NOT TESTED: VDPBF16PS needs avx512bf16, which this CPU lacks")
+		for _, path := range []string{"amx", "vdpbf16ps", "widen"} {
+			t.Run(path, func(t *testing.T) {
+				switch {
+				case path != "widen" && !Features().AVX512BF16:
+					t.Skip("NOT TESTED: VDPBF16PS and AMX need avx512bf16, which this CPU lacks")
+				case path == "amx" && !amxOK:
+					t.Skip("NOT TESTED: AMX needs amx-tile and amx-bf16 (and Linux's grant), which this machine lacks")
 				}
-				dpbf16Off.Store(!dot)
-				if HasBF16Dot() != dot {
-					t.Fatalf("HasBF16Dot() = %v, want %v", HasBF16Dot(), dot)
+				dpbf16Off.Store(path == "widen")
+				amxOff.Store(path != "amx")
+				if HasBF16Dot() != (path != "widen") || HasAMX() != (path == "amx") {
+					t.Fatalf("HasBF16Dot() = %v, HasAMX() = %v on path %s", HasBF16Dot(), HasAMX(), path)
 				}
 				fn(t)
 			})
@@ -43,7 +49,8 @@ func eachBF16Path(t *testing.T, fn func(t *testing.T)) {
 // and against the float32 product of the unrounded activations, which
 // differs by the rounding of each activation, at most 2^-9 of it: the bound
 // is 2^-8 of the sum of |terms|. Shapes cover odd rows (Mul's row pairs),
-// odd columns (MulT's pairs), tails of 32 columns and 4 or 6 rows, and both
+// odd columns (MulT's pairs), tails of 32 columns and 4 or 6 rows, more
+// than one 256-row block of the AMX MulT and more than 512 pairs, and both
 // the decode (n ≤ GEMVMaxN) and tiled sizes of the fallbacks.
 func TestBF16Products(t *testing.T) {
 	eachBF16Path(t, func(t *testing.T) {
@@ -51,7 +58,7 @@ func TestBF16Products(t *testing.T) {
 		shapes := []struct{ rows, cols int }{{1, 1}, {1, 33}, {5, 31}, {6, 32}, {7, 71}, {13, 64}, {33, 200}, {130, 67}, {11, 1031}}
 		for _, sh := range shapes {
 			w := randWeight(rng, sh.rows, sh.cols, true)
-			for _, n := range []int{1, 3, 8, 9, 17, 65} {
+			for _, n := range []int{1, 3, 8, 9, 17, 65, 290} {
 				for _, acc := range []bool{false, true} {
 					for _, trans := range []bool{true, false} {
 						name := fmt.Sprintf("%dx%d/n=%d/acc=%v/mulT=%v", sh.rows, sh.cols, n, acc, trans)

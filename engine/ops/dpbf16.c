@@ -86,19 +86,6 @@ DP_TILE(12)
 DP_TILE(8)
 DP_TILE(4)
 
-// prefetch_rows asks for bytes [off, off+len) of rows r0 ≤ r < r1 of w
-// (stride cols values) ahead of their packing: the weight comes from
-// memory, one short strip of each of many rows, which the hardware
-// prefetchers do not foresee, and a panel's packing otherwise waits on
-// every row's miss in turn.
-INLINE void prefetch_rows(const uint16_t *w, long cols, long r0, long r1, long off, long len) {
-	for (long r = r0; r < r1; r++) {
-		const char *a = (const char *)(w + r * cols + off);
-		for (long b = 0; b < 2 * len; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
-		_mm_prefetch(a + 2 * len - 1, _MM_HINT_T0);
-	}
-}
-
 // dp_panel runs the tiles of n activation rows against one packed panel.
 INLINE BF16 void dp_panel(const uint32_t *P, long kc, const uint16_t *b, long ldb, long n, float *c, long ldc,
 		long wid, int acc) {

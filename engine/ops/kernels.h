@@ -76,6 +76,19 @@ INLINE float bf16f(uint16_t b) {
 
 INLINE float f32f(float f) { return f; }
 
+// prefetch_rows asks for bytes [off, off+len) of rows r0 ≤ r < r1 of w
+// (stride cols values) ahead of their packing: the weight comes from
+// memory, one short strip of each of many rows, which the hardware
+// prefetchers do not foresee, and a panel's packing otherwise waits on
+// every row's miss in turn.
+INLINE void prefetch_rows(const uint16_t *w, long cols, long r0, long r1, long off, long len) {
+	for (long r = r0; r < r1; r++) {
+		const char *a = (const char *)(w + r * cols + off);
+		for (long b = 0; b < 2 * len; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
+		_mm_prefetch(a + 2 * len - 1, _MM_HINT_T0);
+	}
+}
+
 // load_bf16 and load_f32 load 8 weights as float32.
 INLINE AVX2 __m256 load_bf16(const uint16_t *p) {
 	__m128i h = _mm_loadu_si128((const __m128i *)p);

@@ -9,12 +9,41 @@ char *openblas_get_config(void);
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
+
+#include <stdlib.h>
+#ifdef __linux__
+#include <dlfcn.h>
+#endif
+
+// ops_blas_recore makes a DYNAMIC_ARCH OpenBLAS choose its kernels for core
+// again, as if OPENBLAS_CORETYPE=core had been set when it loaded (its own
+// gotoblas_dynamic_quit and _init, found at run time, so that other builds
+// link too), and clears the variable again. It returns 0 where the library
+// has no such entry points.
+static int ops_blas_recore(const char *core) {
+#ifdef __linux__
+	void (*quit)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
+	void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
+	if (!quit || !init)
+		return 0;
+	setenv("OPENBLAS_CORETYPE", core, 1);
+	quit();
+	init();
+	unsetenv("OPENBLAS_CORETYPE");
+	return 1;
+#else
+	(void)core;
+	return 0;
+#endif
+}
 */
 import "C"
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"unsafe"
 
 	"gonum.org/v1/netlib/blas/netlib"
 )
@@ -32,7 +61,11 @@ func Backend() string {
 	if f := strings.Fields(C.GoString(C.openblas_get_config())); len(f) > 1 {
 		version += " " + f[1]
 	}
-	b := fmt.Sprintf("%s (core %s, %d threads)", version, CoreName(), int(C.openblas_get_num_threads()))
+	core := CoreName()
+	if blasFallback != "" {
+		core += fmt.Sprintf(" in place of %s, which OpenBLAS fell back to on this CPU", blasFallback)
+	}
+	b := fmt.Sprintf("%s (core %s, %d threads)", version, core, int(C.openblas_get_num_threads()))
 	if tiledProducts() {
 		b += fmt.Sprintf(", weight products on the %s tiled kernels", ISA())
 	}
@@ -45,3 +78,36 @@ func CoreName() string { return C.GoString(C.openblas_get_corename()) }
 
 // SetBLASThreads sets how many threads OpenBLAS uses inside one call.
 func SetBLASThreads(n int) { C.openblas_set_num_threads(C.int(max(n, 1))) }
+
+// blasFallback is the core OpenBLAS chose on its own when that was its
+// fallback for a CPU it does not know (see init), or "".
+var blasFallback string
+
+// OpenBLAS 0.3.21 (Debian 12's) does not know CPUs newer than it, such as
+// Sapphire Rapids and later Xeons: it falls back to its Prescott (SSE3)
+// kernels, an eighth of the speed of its AVX-512 ones there, and the
+// attention and LoRA products (which stay on sgemm) slow every training
+// step by a third. Where OPENBLAS_CORETYPE is not set and OpenBLAS fell
+// back so on a CPU with AVX2 and FMA, it is made to choose again for the
+// core whose instructions this CPU has: SkylakeX with the AVX-512 family,
+// Haswell with AVX2. Someone who sets OPENBLAS_CORETYPE gets what they set.
+func init() {
+	if os.Getenv("OPENBLAS_CORETYPE") != "" || !strings.EqualFold(CoreName(), "Prescott") {
+		return
+	}
+	want := ""
+	switch cpuFeatures.Best() {
+	case AVX512:
+		want = "SkylakeX"
+	case AVX2:
+		want = "Haswell"
+	default:
+		return
+	}
+	fell := CoreName()
+	cs := C.CString(want)
+	defer C.free(unsafe.Pointer(cs))
+	if C.ops_blas_recore(cs) == 1 && !strings.EqualFold(CoreName(), fell) {
+		blasFallback = fell
+	}
+}

@@ -94,6 +94,7 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 	s := q8Scratches.Get().(*q8Scratch)
 	defer q8Scratches.Put(s)
 	dp := bf16 && useDPBF16()
+	amx := dp && useAMX()
 	elem := 4
 	if bf16 {
 		elem = 2
@@ -105,10 +106,15 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 	if transB && bf16 {
 		// The input is rounded (and for VDPBF16PS packed) once for all
 		// the blocks.
-		if dp {
+		switch {
+		case amx:
+			kp, nb := (w.Cols+31)/32*16, (n+31)/32*2
+			s.pack = grow(s.pack, nb*16*kp*2)
+			amxPackX(s.pack, in, n, w.Cols, kp, nb)
+		case dp:
 			s.pack = grow(s.pack, n*w.Cols)
 			packBF16(s.pack, in, n, w.Cols, w.Cols)
-		} else {
+		default:
 			s.in = grow(s.in, n*w.Cols)
 			roundInto(s.in, in[:n*w.Cols])
 			x = s.in
@@ -129,9 +135,12 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 		}
 		if transB {
 			s.out = grow(s.out, n*rb)
-			if dp {
+			switch {
+			case amx:
+				blk.dpRun(&dpTask{w: &blk, out: s.out, in: s.pack, ld: (w.Cols + 31) / 32 * 16, n: n, mulT: true, amx: true}, rb)
+			case dp:
 				blk.dpRun(&dpTask{w: &blk, out: s.out, in: s.pack, ld: w.Cols, n: n, nc: dpNC(n), mulT: true}, rb)
-			} else {
+			default:
 				blk.MulT(s.out, x, n, false)
 			}
 			for i := range n {
@@ -153,6 +162,14 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 			copy(s.in[i*rb:(i+1)*rb], in[i*w.Rows+r0:i*w.Rows+r0+rb])
 		}
 		switch {
+		case amx:
+			// AMX tiles read whole tiles of dy: rows of 32 values and 32
+			// rows at a time, zero past rb and n.
+			ld, n32 := (rb+31)&^31, (n+31)&^31
+			s.pack = grow(s.pack, n32*ld)
+			packBF16(s.pack, s.in, n, rb, ld)
+			clear(s.pack[n*ld : n32*ld])
+			blk.dpRun(&dpTask{w: &blk, out: out, in: s.pack, ld: ld, n: n, acc: a, nc: dpNC(n), amx: true}, w.Cols)
 		case dp:
 			ld := (rb + 1) &^ 1
 			s.pack = grow(s.pack, n*ld)

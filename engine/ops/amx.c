@@ -1,0 +1,342 @@
+//go:build cgo && !purego && amd64
+
+// amx.c: bfloat16 products with a frozen bfloat16 weight on AMX (Intel's
+// tile unit: TDPBF16PS, SPEC §9), the same products as dpbf16.c — both
+// operands bfloat16, products and sums float32 — on the CPUs that have it
+// (Sapphire Rapids and later Xeons). One TDPBF16PS multiplies a tile A of
+// 16 rows × 32 bfloat16 by a tile B of 16 rows × 16 bfloat16 pairs (B's row
+// p holds, for each of 16 output columns, the pair of reduction indices 2p
+// and 2p+1) into a 16 × 16 float32 tile C: 16,384 flops, about 16 cycles.
+// Eight tiles of 1 KiB: four accumulators (32 × 32 outputs), two A, two B.
+//
+// MulT (y = x·Wᵀ) computes yᵀ = W·xᵀ instead, so that W is the A operand
+// read as stored, 16 rows at a time, with no packing of the weight at all;
+// x is packed once per product into B's pair layout (ops_amx_pack_x), and
+// each 32-row block of yᵀ is transposed into y once its sums are complete.
+// Mul (dx = dy·W) reduces across weight rows, so W is the B operand: a
+// panel of 32 columns has its row pairs interleaved as dpbf16.c's Mul
+// packs them, and dy (bfloat16 rows, packed once) is the A operand.
+//
+// Linux hands out the tile state only on request (ops_amx_enable). Every
+// kernel configures the tiles on entry and releases them on return, so a
+// thread holds no tile state between products.
+
+#include "kernels.h"
+
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#include <cpuid.h>
+
+#define AMX __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
+
+// ops_amx_enable reports whether this CPU has AMX-TILE and AMX-BF16 and the
+// operating system lets this process use them: on Linux the process asks
+// for the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA), once,
+// before any kernel runs. Elsewhere it reports 0: the VDPBF16PS kernels run.
+int ops_amx_enable(void) {
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) || !(d & (1u << 24)))
+		return 0;
+#ifdef __linux__
+	if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) != 0)
+		return 0;
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+// The tile configuration (palette 1): every tile 16 rows of 64 bytes.
+typedef struct {
+	uint8_t palette, start_row, reserved[14];
+	uint16_t colsb[16];
+	uint8_t rows[16];
+} amx_cfg;
+
+INLINE AMX void amx_begin(void) {
+	_Alignas(64) amx_cfg c;
+	memset(&c, 0, sizeof c);
+	c.palette = 1;
+	for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
+	_tile_loadconfig(&c);
+}
+
+// The 16×16 transpose of 32-bit values in four rounds (dpbf16.c's
+// ops_dp_mult): round j swaps bit j of the row index with bit j of the
+// column's.
+INLINE AMX void transpose16(__m512i r[16]) {
+	_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+		int s = 1 << j;
+		int32_t a[16], b[16];
+		for (int c = 0; c < 16; c++) {
+			a[c] = c & s ? 16 + c - s : c;
+			b[c] = c & s ? 16 + c : c + s;
+		}
+		__m512i ix = _mm512_loadu_si512(a), iy = _mm512_loadu_si512(b);
+		_Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) {
+			if (t & s)
+				continue;
+			__m512i u = _mm512_permutex2var_epi32(r[t], ix, r[t + s]);
+			__m512i v = _mm512_permutex2var_epi32(r[t], iy, r[t + s]);
+			r[t] = u, r[t + s] = v;
+		}
+	}
+}
+
+// ops_amx_pack_x rounds x (n rows of cols float32, row stride ldx) to
+// bfloat16, nearest even, into B's pair layout for row blocks [b0, b1) of
+// 16: block b holds kp pairs × 16 rows of 32-bit words, word (p, r) being
+// (x[16b+r][2p], x[16b+r][2p+1]); rows past n and pairs past cols are zero.
+// kp is a multiple of 16.
+AMX void ops_amx_pack_x(const float *x, long n, long cols, long ldx, uint32_t *xp, long kp, long b0, long b1) {
+	for (long b = b0; b < b1; b++)
+		for (long q = 0; q < kp; q += 16) {
+			long left = cols - 2 * q;
+			__mmask16 m0 = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+			__mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+			__m512i r[16];
+			_Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) {
+				long i = 16 * b + t;
+				if (i < n) {
+					const float *s = x + i * ldx + 2 * q;
+					r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, s + 16),
+						_mm512_maskz_loadu_ps(m0, s));
+				} else
+					r[t] = _mm512_setzero_si512();
+			}
+			transpose16(r);
+			uint32_t *d = xp + (b * kp + q) * 16;
+			_Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) _mm512_storeu_si512(d + t * 16, r[t]);
+		}
+}
+
+// The yᵀ block of MulT: 32 weight rows × AMX_NI activations, float32.
+#define AMX_NI 256
+// Pairs of the reduction per pass over a block: the 32 rows of W it reads
+// (16 KiB) stay in L1 while every activation block passes, each activation
+// block's 16 KiB of x coming from L2. Larger blocks, whose W no longer
+// fits in L1 beside them, measured slower.
+#ifndef AMX_KC
+#define AMX_KC 128
+#endif
+
+// ops_amx_mult: y[i*ldy + o] (+)= Σ_k x[i][k]·w[o*cols + k] for weight rows
+// o in [lo, hi) (lo a multiple of 32) of the rows × cols weight, i < n; x
+// packed by ops_amx_pack_x with kp pairs (kp·2 ≥ cols) over n rounded up to
+// 32 rows.
+AMX void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp,
+		long n, float *y, long ldy, int acc) {
+	OPS_RAN(OPS_K_TILED_MULT, OPS_AVX512);
+	_Alignas(64) float T[32 * AMX_NI];
+	_Alignas(64) uint16_t wt[32 * 32]; // an edge block of W, zero-padded
+	long n32 = (n + 31) & ~31L;
+	amx_begin();
+	for (long o = lo; o < hi; o += 32) {
+		for (long i0 = 0; i0 < n32; i0 += AMX_NI) {
+			long ni = n32 - i0 < AMX_NI ? n32 - i0 : AMX_NI;
+			for (long p0 = 0; p0 < kp; p0 += AMX_KC) {
+				long kc = kp - p0 < AMX_KC ? kp - p0 : AMX_KC;
+				// Ask for the next block of W (the next pairs of these rows,
+				// or the first of the next rows) while this one computes: it
+				// comes from memory, 32 strips the prefetchers do not foresee.
+				{
+					long no = o, np = p0 + AMX_KC;
+					if (np >= kp) {
+						np = 0;
+						if (i0 + AMX_NI >= n32)
+							no = o + 32;
+					}
+					long k0 = 2 * np, k1 = 2 * (np + AMX_KC) < cols ? 2 * (np + AMX_KC) : cols;
+					if (no < hi && k0 < cols)
+						prefetch_rows(w, cols, no, no + 32 < rows ? no + 32 : rows, k0, k1 - k0);
+				}
+				for (long i = 0; i < ni; i += 32) {
+					float *t = T + i;
+					if (p0 == 0) {
+						_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+					} else {
+						_tile_loadd(0, t, 4 * AMX_NI);
+						_tile_loadd(1, t + 16, 4 * AMX_NI);
+						_tile_loadd(2, t + 16 * AMX_NI, 4 * AMX_NI);
+						_tile_loadd(3, t + 16 * AMX_NI + 16, 4 * AMX_NI);
+					}
+					const uint32_t *b0 = xp + ((i0 + i) / 16 * kp + p0) * 16, *b1 = b0 + kp * 16;
+					for (long q = 0; q < kc; q += 16) {
+						long k = 2 * (p0 + q);
+						if (o + 32 <= rows && k + 32 <= cols) {
+							const uint16_t *a = w + o * cols + k;
+							_tile_loadd(4, a, 2 * cols);
+							_tile_loadd(5, a + 16 * cols, 2 * cols);
+						} else {
+							for (long r = 0; r < 32; r++)
+								for (long c = 0; c < 32; c++)
+									wt[r * 32 + c] = o + r < rows && k + c < cols ? w[(o + r) * cols + k + c] : 0;
+							_tile_loadd(4, wt, 64);
+							_tile_loadd(5, wt + 16 * 32, 64);
+						}
+						_tile_loadd(6, b0 + q * 16, 64);
+						_tile_loadd(7, b1 + q * 16, 64);
+						_tile_dpbf16ps(0, 4, 6);
+						_tile_dpbf16ps(1, 4, 7);
+						_tile_dpbf16ps(2, 5, 6);
+						_tile_dpbf16ps(3, 5, 7);
+					}
+					_tile_stored(0, t, 4 * AMX_NI);
+					_tile_stored(1, t + 16, 4 * AMX_NI);
+					_tile_stored(2, t + 16 * AMX_NI, 4 * AMX_NI);
+					_tile_stored(3, t + 16 * AMX_NI + 16, 4 * AMX_NI);
+				}
+			}
+			// T holds yᵀ for weight rows o..o+31 and activations i0..i0+ni-1:
+			// transpose it into y, 16×16 at a time.
+			for (long h = 0; h < 2; h++) {
+				long ob = o + 16 * h;
+				if (ob >= hi)
+					break;
+				__mmask16 m = hi - ob >= 16 ? 0xffff : (__mmask16)((1u << (hi - ob)) - 1);
+				for (long i = 0; i < ni && i0 + i < n; i += 16) {
+					__m512i r[16];
+					_Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) r[t] =
+						_mm512_load_si512(T + (16 * h + t) * AMX_NI + i);
+					transpose16(r);
+					long ie = n - i0 - i < 16 ? n - i0 - i : 16;
+					for (long t = 0; t < ie; t++) {
+						float *d = y + (i0 + i + t) * ldy + ob;
+						__m512 v = (__m512)r[t];
+						if (acc)
+							v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, d));
+						_mm512_mask_storeu_ps(d, m, v);
+					}
+				}
+			}
+		}
+	}
+	_tile_release();
+}
+
+// Pairs of the reduction per panel of Mul: the panel (16 KiB) stays in L1
+// while every row block of dy passes.
+#ifndef AMX_MKC
+#define AMX_MKC 128
+#endif
+
+// ops_amx_mul: dx[i*cols + c] (+)= Σ_o dy[i*ldd + o]·w[o*cols + c] for
+// columns c in [lo, hi) (lo a multiple of 32), i < n; dy is bfloat16 with
+// ldd a multiple of 32, zero from column rows on and for rows n to n
+// rounded up to 32. nc is the column block (a multiple of 32).
+AMX void ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd,
+		long n, float *dx, int acc, long nc) {
+	OPS_RAN(OPS_K_TILED_MUL, OPS_AVX512);
+	_Alignas(64) uint32_t P[AMX_MKC * 32];
+	_Alignas(64) float ct[4][16 * 16]; // edge tiles of dx
+	__m512i ilo, ihi; // (r0[m], r1[m]) for m < 16 and m ≥ 16
+	{
+		uint16_t a[32], b[32];
+		for (int m = 0; m < 16; m++) {
+			a[2 * m] = m, a[2 * m + 1] = 32 + m;
+			b[2 * m] = 16 + m, b[2 * m + 1] = 48 + m;
+		}
+		ilo = _mm512_loadu_si512(a), ihi = _mm512_loadu_si512(b);
+	}
+	long pairs = (rows + 1) / 2, n32 = (n + 31) & ~31L;
+	amx_begin();
+	for (long jc = lo; jc < hi; jc += nc) {
+		long je = hi - jc < nc ? hi : jc + nc;
+		for (long p0 = 0; p0 < pairs; p0 += AMX_MKC) {
+			long kc = pairs - p0 < AMX_MKC ? pairs - p0 : AMX_MKC, kc16 = (kc + 15) & ~15L;
+			int load = acc || p0 > 0;
+			for (long j = jc; j < je; j += 32) {
+				long wid = je - j < 32 ? je - j : 32;
+				__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
+				for (long p = 0; p < kc16; p++) {
+					long o = 2 * (p0 + p);
+					__m512i r0 = p < kc ? _mm512_maskz_loadu_epi16(m, w + o * cols + j) : _mm512_setzero_si512();
+					__m512i r1 = p < kc && o + 1 < rows ? _mm512_maskz_loadu_epi16(m, w + (o + 1) * cols + j)
+									    : _mm512_setzero_si512();
+					_mm512_store_si512(P + p * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
+					_mm512_store_si512(P + p * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
+				}
+				if (j + 32 < je)
+					prefetch_rows(w, cols, 2 * p0, 2 * p0 + 2 * kc < rows ? 2 * p0 + 2 * kc : rows, j + 32,
+						je - j - 32 < 32 ? je - j - 32 : 32);
+				for (long i = 0; i < n32; i += 32) {
+					// The four 16×16 tiles of dx at rows i, i+16 and columns j,
+					// j+16: in place when whole, else through ct.
+					float *d[4];
+					long ld[4];
+					int edge[4];
+					for (int t = 0; t < 4; t++) {
+						long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
+						long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+						edge[t] = nr < 16 || nw < 16;
+						if (edge[t]) {
+							d[t] = ct[t], ld[t] = 64;
+							memset(ct[t], 0, sizeof ct[t]);
+							if (load)
+								for (long a = 0; a < nr; a++)
+									for (long b = 0; b < nw; b++) ct[t][a * 16 + b] = dx[(r + a) * cols + c + b];
+						} else
+							d[t] = dx + r * cols + c, ld[t] = 4 * cols;
+					}
+					if (load) {
+						_tile_loadd(0, d[0], ld[0]);
+						_tile_loadd(1, d[1], ld[1]);
+						_tile_loadd(2, d[2], ld[2]);
+						_tile_loadd(3, d[3], ld[3]);
+					} else {
+						_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+					}
+					const uint16_t *a0 = dy + i * ldd + 2 * p0, *a1 = a0 + 16 * ldd;
+					for (long q = 0; q < kc16; q += 16) {
+						_tile_loadd(4, a0 + 2 * q, 2 * ldd);
+						_tile_loadd(5, a1 + 2 * q, 2 * ldd);
+						_tile_loadd(6, P + q * 32, 128);
+						_tile_loadd(7, P + q * 32 + 16, 128);
+						_tile_dpbf16ps(0, 4, 6);
+						_tile_dpbf16ps(1, 4, 7);
+						_tile_dpbf16ps(2, 5, 6);
+						_tile_dpbf16ps(3, 5, 7);
+					}
+					_tile_stored(0, d[0], ld[0]);
+					_tile_stored(1, d[1], ld[1]);
+					_tile_stored(2, d[2], ld[2]);
+					_tile_stored(3, d[3], ld[3]);
+					for (int t = 0; t < 4; t++) {
+						if (!edge[t])
+							continue;
+						long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
+						long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+						for (long a = 0; a < nr; a++)
+							for (long b = 0; b < nw; b++) dx[(r + a) * cols + c + b] = ct[t][a * 16 + b];
+					}
+				}
+			}
+		}
+	}
+	_tile_release();
+}
+
+// ops_amx_peak runs iters steps of 4 independent TDPBF16PS on tiles (no
+// memory traffic in the loop): the unit's throughput, 16,384 flops each.
+AMX float ops_amx_peak(long iters) {
+	_Alignas(64) uint16_t a[16 * 32];
+	_Alignas(64) float c[16 * 16];
+	for (int i = 0; i < 16 * 32; i++) a[i] = 0x3c00; // 2^-7: the sums stay finite
+	amx_begin();
+	_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+	_tile_loadd(4, a, 64);
+	_tile_loadd(5, a, 64);
+	_tile_loadd(6, a, 64);
+	_tile_loadd(7, a, 64);
+	for (long i = 0; i < iters; i++) {
+		_tile_dpbf16ps(0, 4, 6);
+		_tile_dpbf16ps(1, 4, 7);
+		_tile_dpbf16ps(2, 5, 6);
+		_tile_dpbf16ps(3, 5, 7);
+	}
+	_tile_stored(0, c, 64);
+	_tile_release();
+	return c[0];
+}
