@@ -11,6 +11,7 @@ int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
 
 #include <stdlib.h>
+#include <string.h>
 #ifdef __linux__
 #include <dlfcn.h>
 #endif
@@ -18,7 +19,7 @@ void openblas_set_num_threads(int);
 // ops_blas_recore makes a DYNAMIC_ARCH OpenBLAS choose its kernels for core
 // again, as if OPENBLAS_CORETYPE=core had been set when it loaded (its own
 // gotoblas_dynamic_quit and _init, found at run time, so that other builds
-// link too), and clears the variable again. It returns 0 where the library
+// link too), and puts the variable back as it was. It returns 0 where the library
 // has no such entry points.
 static int ops_blas_recore(const char *core) {
 #ifdef __linux__
@@ -26,10 +27,16 @@ static int ops_blas_recore(const char *core) {
 	void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
 	if (!quit || !init)
 		return 0;
+	const char *was = getenv("OPENBLAS_CORETYPE");
+	char *saved = was ? strdup(was) : NULL;
 	setenv("OPENBLAS_CORETYPE", core, 1);
 	quit();
 	init();
-	unsetenv("OPENBLAS_CORETYPE");
+	if (saved) {
+		setenv("OPENBLAS_CORETYPE", saved, 1);
+		free(saved);
+	} else
+		unsetenv("OPENBLAS_CORETYPE");
 	return 1;
 #else
 	(void)core;
@@ -92,8 +99,18 @@ var blasFallback string
 // core whose instructions this CPU has: SkylakeX with the AVX-512 family,
 // Haswell with AVX2. Someone who sets OPENBLAS_CORETYPE gets what they set.
 func init() {
-	if os.Getenv("OPENBLAS_CORETYPE") != "" || !strings.EqualFold(CoreName(), "Prescott") {
-		return
+	if os.Getenv("OPENBLAS_CORETYPE") == "" {
+		blasFallback = repairBLASFallback()
+	}
+}
+
+// repairBLASFallback makes OpenBLAS choose again where it fell back to
+// Prescott on a CPU with AVX2 and FMA, and returns the core it had fallen
+// back to ("" if it had not, or could not be made to choose again).
+func repairBLASFallback() string {
+	fell := CoreName()
+	if !strings.EqualFold(fell, "Prescott") {
+		return ""
 	}
 	want := ""
 	switch cpuFeatures.Best() {
@@ -102,12 +119,17 @@ func init() {
 	case AVX2:
 		want = "Haswell"
 	default:
-		return
+		return ""
 	}
-	fell := CoreName()
-	cs := C.CString(want)
+	if !setBLASCore(want) || strings.EqualFold(CoreName(), fell) {
+		return ""
+	}
+	return fell
+}
+
+// setBLASCore makes OpenBLAS choose its kernels for core (ops_blas_recore).
+func setBLASCore(core string) bool {
+	cs := C.CString(core)
 	defer C.free(unsafe.Pointer(cs))
-	if C.ops_blas_recore(cs) == 1 && !strings.EqualFold(CoreName(), fell) {
-		blasFallback = fell
-	}
+	return C.ops_blas_recore(cs) == 1
 }
