@@ -28,6 +28,7 @@
 #include <unistd.h>
 #endif
 #include <cpuid.h>
+#include <stdlib.h>
 
 #define AMX __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
 
@@ -216,20 +217,32 @@ AMX void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi,
 	_tile_release();
 }
 
-// Pairs of the reduction per panel of Mul: the panel (16 KiB) stays in L1
-// while every row block of dy passes.
-#ifndef AMX_MKC
-#define AMX_MKC 128
-#endif
+// mul_panel is the calling thread's buffer for a panel of Mul, grown once
+// to the largest weight it has met and kept (a few hundred KiB).
+static __thread uint32_t *mul_panel;
+static __thread long mul_panel_cap;
 
 // ops_amx_mul: dx[i*cols + c] (+)= Σ_o dy[i*ldd + o]·w[o*cols + c] for
 // columns c in [lo, hi) (lo a multiple of 32), i < n; dy is bfloat16 with
 // ldd a multiple of 32, zero from column rows on and for rows n to n
-// rounded up to 32. nc is the column block (a multiple of 32).
-AMX void ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd,
-		long n, float *dx, int acc, long nc) {
+// rounded up to 32. Each panel of 32 columns is packed whole (every row
+// pair: 128 bytes a pair, in L2), and each 32-row block of dx is then
+// summed over the whole reduction in the tiles and written once: dx is
+// neither read back nor written between blocks of the reduction. It
+// returns 0, having done nothing, if the panel buffer cannot be had.
+AMX int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd,
+		long n, float *dx, int acc) {
 	OPS_RAN(OPS_K_TILED_MUL, OPS_AVX512);
-	_Alignas(64) uint32_t P[AMX_MKC * 32];
+	long pairs = (rows + 1) / 2, kp16 = (pairs + 15) & ~15L, n32 = (n + 31) & ~31L;
+	if (mul_panel_cap < kp16 * 32) {
+		free(mul_panel);
+		mul_panel = NULL, mul_panel_cap = 0;
+		void *p = NULL;
+		if (posix_memalign(&p, 64, (size_t)kp16 * 32 * 4) != 0)
+			return 0;
+		mul_panel = p, mul_panel_cap = kp16 * 32;
+	}
+	uint32_t *P = mul_panel;
 	_Alignas(64) float ct[4][16 * 16]; // edge tiles of dx
 	__m512i ilo, ihi; // (r0[m], r1[m]) for m < 16 and m ≥ 16
 	{
@@ -240,82 +253,80 @@ AMX void ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, 
 		}
 		ilo = _mm512_loadu_si512(a), ihi = _mm512_loadu_si512(b);
 	}
-	long pairs = (rows + 1) / 2, n32 = (n + 31) & ~31L;
 	amx_begin();
-	for (long jc = lo; jc < hi; jc += nc) {
-		long je = hi - jc < nc ? hi : jc + nc;
-		for (long p0 = 0; p0 < pairs; p0 += AMX_MKC) {
-			long kc = pairs - p0 < AMX_MKC ? pairs - p0 : AMX_MKC, kc16 = (kc + 15) & ~15L;
-			int load = acc || p0 > 0;
-			for (long j = jc; j < je; j += 32) {
-				long wid = je - j < 32 ? je - j : 32;
-				__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
-				for (long p = 0; p < kc16; p++) {
-					long o = 2 * (p0 + p);
-					__m512i r0 = p < kc ? _mm512_maskz_loadu_epi16(m, w + o * cols + j) : _mm512_setzero_si512();
-					__m512i r1 = p < kc && o + 1 < rows ? _mm512_maskz_loadu_epi16(m, w + (o + 1) * cols + j)
-									    : _mm512_setzero_si512();
-					_mm512_store_si512(P + p * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
-					_mm512_store_si512(P + p * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
+	for (long j = lo; j < hi; j += 32) {
+		long wid = hi - j < 32 ? hi - j : 32;
+		__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
+		for (long p = 0; p < kp16; p++) {
+			long o = 2 * p;
+			__m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
+			if (p < pairs) {
+				const uint16_t *s = w + o * cols + j;
+				r0 = _mm512_maskz_loadu_epi16(m, s);
+				if (o + 1 < rows)
+					r1 = _mm512_maskz_loadu_epi16(m, s + cols);
+				if (j + 32 < hi) { // the next panel's strip of these rows
+					_mm_prefetch((const char *)(s + 32), _MM_HINT_T1);
+					_mm_prefetch((const char *)(s + cols + 32), _MM_HINT_T1);
 				}
-				if (j + 32 < je)
-					prefetch_rows(w, cols, 2 * p0, 2 * p0 + 2 * kc < rows ? 2 * p0 + 2 * kc : rows, j + 32,
-						je - j - 32 < 32 ? je - j - 32 : 32);
-				for (long i = 0; i < n32; i += 32) {
-					// The four 16×16 tiles of dx at rows i, i+16 and columns j,
-					// j+16: in place when whole, else through ct.
-					float *d[4];
-					long ld[4];
-					int edge[4];
-					for (int t = 0; t < 4; t++) {
-						long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
-						long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
-						edge[t] = nr < 16 || nw < 16;
-						if (edge[t]) {
-							d[t] = ct[t], ld[t] = 64;
-							memset(ct[t], 0, sizeof ct[t]);
-							if (load)
-								for (long a = 0; a < nr; a++)
-									for (long b = 0; b < nw; b++) ct[t][a * 16 + b] = dx[(r + a) * cols + c + b];
-						} else
-							d[t] = dx + r * cols + c, ld[t] = 4 * cols;
-					}
-					if (load) {
-						_tile_loadd(0, d[0], ld[0]);
-						_tile_loadd(1, d[1], ld[1]);
-						_tile_loadd(2, d[2], ld[2]);
-						_tile_loadd(3, d[3], ld[3]);
-					} else {
-						_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-					}
-					const uint16_t *a0 = dy + i * ldd + 2 * p0, *a1 = a0 + 16 * ldd;
-					for (long q = 0; q < kc16; q += 16) {
-						_tile_loadd(4, a0 + 2 * q, 2 * ldd);
-						_tile_loadd(5, a1 + 2 * q, 2 * ldd);
-						_tile_loadd(6, P + q * 32, 128);
-						_tile_loadd(7, P + q * 32 + 16, 128);
-						_tile_dpbf16ps(0, 4, 6);
-						_tile_dpbf16ps(1, 4, 7);
-						_tile_dpbf16ps(2, 5, 6);
-						_tile_dpbf16ps(3, 5, 7);
-					}
-					_tile_stored(0, d[0], ld[0]);
-					_tile_stored(1, d[1], ld[1]);
-					_tile_stored(2, d[2], ld[2]);
-					_tile_stored(3, d[3], ld[3]);
-					for (int t = 0; t < 4; t++) {
-						if (!edge[t])
-							continue;
-						long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
-						long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+			}
+			_mm512_store_si512(P + p * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
+			_mm512_store_si512(P + p * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
+		}
+		for (long i = 0; i < n32; i += 32) {
+			// The four 16×16 tiles of dx at rows i, i+16 and columns j, j+16:
+			// in place when whole, else through ct.
+			float *d[4];
+			long ld[4];
+			int edge[4];
+			for (int t = 0; t < 4; t++) {
+				long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
+				long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+				edge[t] = nr < 16 || nw < 16;
+				if (edge[t]) {
+					d[t] = ct[t], ld[t] = 64;
+					memset(ct[t], 0, sizeof ct[t]);
+					if (acc)
 						for (long a = 0; a < nr; a++)
-							for (long b = 0; b < nw; b++) dx[(r + a) * cols + c + b] = ct[t][a * 16 + b];
-					}
-				}
+							for (long b = 0; b < nw; b++) ct[t][a * 16 + b] = dx[(r + a) * cols + c + b];
+				} else
+					d[t] = dx + r * cols + c, ld[t] = 4 * cols;
+			}
+			if (acc) {
+				_tile_loadd(0, d[0], ld[0]);
+				_tile_loadd(1, d[1], ld[1]);
+				_tile_loadd(2, d[2], ld[2]);
+				_tile_loadd(3, d[3], ld[3]);
+			} else {
+				_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+			}
+			const uint16_t *a0 = dy + i * ldd, *a1 = a0 + 16 * ldd;
+			for (long q = 0; q < kp16; q += 16) {
+				_tile_loadd(4, a0 + 2 * q, 2 * ldd);
+				_tile_loadd(5, a1 + 2 * q, 2 * ldd);
+				_tile_loadd(6, P + q * 32, 128);
+				_tile_loadd(7, P + q * 32 + 16, 128);
+				_tile_dpbf16ps(0, 4, 6);
+				_tile_dpbf16ps(1, 4, 7);
+				_tile_dpbf16ps(2, 5, 6);
+				_tile_dpbf16ps(3, 5, 7);
+			}
+			_tile_stored(0, d[0], ld[0]);
+			_tile_stored(1, d[1], ld[1]);
+			_tile_stored(2, d[2], ld[2]);
+			_tile_stored(3, d[3], ld[3]);
+			for (int t = 0; t < 4; t++) {
+				if (!edge[t])
+					continue;
+				long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
+				long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+				for (long a = 0; a < nr; a++)
+					for (long b = 0; b < nw; b++) dx[(r + a) * cols + c + b] = ct[t][a * 16 + b];
 			}
 		}
 	}
 	_tile_release();
+	return 1;
 }
 
 // ops_amx_peak runs iters steps of 4 independent TDPBF16PS on tiles (no

@@ -7,7 +7,7 @@ package ops
 int ops_amx_enable(void);
 void ops_amx_pack_x(const float *x, long n, long cols, long ldx, uint32_t *xp, long kp, long b0, long b1);
 void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp, long n, float *y, long ldy, int acc);
-void ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd, long n, float *dx, int acc, long nc);
+int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd, long n, float *dx, int acc);
 float ops_amx_peak(long iters);
 */
 import "C"
@@ -35,8 +35,10 @@ func (w *Weight) amxMulTRows(lo, hi int, xp []uint16, kp, n int, y []float32, ac
 }
 
 // amxMulCols runs ops_amx_mul (amx.c) over columns [lo, hi).
-func (w *Weight) amxMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool, nc int) {
-	C.ops_amx_mul(u16p(w.BF16), C.long(w.Cols), C.long(w.Rows), C.long(lo), C.long(hi), u16p(db), C.long(ld), C.long(n), f32p(dx), cbool(acc), C.long(nc))
+func (w *Weight) amxMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool) {
+	if C.ops_amx_mul(u16p(w.BF16), C.long(w.Cols), C.long(w.Rows), C.long(lo), C.long(hi), u16p(db), C.long(ld), C.long(n), f32p(dx), cbool(acc)) == 0 {
+		panic("ops: out of memory for an AMX panel")
+	}
 }
 
 // amxPeakRun runs iters steps of 4 TDPBF16PS (amx.c), 65,536 flops a step.

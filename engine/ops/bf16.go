@@ -161,7 +161,7 @@ func (t *dpTask) run(_, lo, hi int) {
 		t.w.amxMulTRows(lo, hi, t.in, t.ld, t.n, t.out, t.acc)
 		return
 	case t.amx:
-		t.w.amxMulCols(lo, hi, t.in, t.ld, t.n, t.out, t.acc, t.nc)
+		t.w.amxMulCols(lo, hi, t.in, t.ld, t.n, t.out, t.acc)
 		return
 	}
 	if t.mulT {

@@ -25,7 +25,7 @@ func (w *Weight) amxMulTRows(lo, hi int, xp []uint16, kp, n int, y []float32, ac
 	panic("ops: AMX kernels need cgo")
 }
 
-func (w *Weight) amxMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool, nc int) {
+func (w *Weight) amxMulCols(lo, hi int, db []uint16, ld, n int, dx []float32, acc bool) {
 	panic("ops: AMX kernels need cgo")
 }
 

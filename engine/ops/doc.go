@@ -61,6 +61,9 @@
 //   - tiled.c: products of a weight with many inputs, AVX-512 and AVX2.
 //   - dpbf16.c: bfloat16-compute products (MulTBF16, MulBF16) on
 //     VDPBF16PS, in the AVX-512 family where the CPU has AVX512_BF16.
+//   - amx.c: the same products on AMX tiles (TDPBF16PS) where the CPU has
+//     AMX-BF16 and Linux grants the tile state (QWENTUNE_AMX=off turns
+//     them off); also the tile unit's peak loop.
 //   - q8.c: Q8_0 weights: quantisation, the decode MulT (widening each
 //     block to float32 in registers; MulTInfer's int8 kernels on 8-bit
 //     inputs, VPDPBUSD where the CPU has AVX512_VNNI and ggml's AVX2
