@@ -49,6 +49,8 @@ int ops_amx_enable(void) {
 #endif
 }
 
+#ifdef __linux__
+
 // The tile configuration (palette 1): every tile 16 rows of 64 bytes.
 typedef struct {
 	uint8_t palette, start_row, reserved[14];
@@ -351,3 +353,19 @@ AMX float ops_amx_peak(long iters) {
 	_tile_release();
 	return c[0];
 }
+
+#else // !__linux__
+
+// Off Linux AMX is never enabled (ops_amx_enable reports 0) and these are
+// never called. (GCC's tile intrinsics also pass the stride as a long,
+// which is 32 bits on Windows and does not assemble there.)
+void ops_amx_pack_x(const float *x, long n, long cols, long ldx, uint32_t *xp, long kp, long b0, long b1) {}
+void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp, long n,
+		float *y, long ldy, int acc) {}
+int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd, long n,
+		float *dx, int acc) {
+	return 0;
+}
+float ops_amx_peak(long iters) { return 0; }
+
+#endif
