@@ -140,22 +140,27 @@ func TestAttention(t *testing.T) {
 		{"square", 5, 5, false},
 		{"padded", 6, 6, true},
 		{"suffix", 2, 6, false},
+		// more than one causalBlock of queries, and a last block cut short
+		{"square/blocks", 2*causalBlock + 9, 2*causalBlock + 9, false},
+		{"padded/blocks", causalBlock + 3, causalBlock + 3, true},
+		{"suffix/blocks", causalBlock + 7, 2*causalBlock + 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(4, 4))
 			d := dims{nh: 4, nkv: 2, hd: 4, Q: 16, KV: 8}
 			q, k, v := randVec(rng, tc.nq*d.Q, 1), randVec(rng, tc.nk*d.KV, 1), randVec(rng, tc.nk*d.KV, 1)
 			var keyOK []bool
+			nv := tc.nk // the valid keys: the last two are padding with mask
 			if tc.mask {
-				keyOK = []bool{true, true, true, true, false, false}
+				nv = tc.nk - 2
+				keyOK = make([]bool, tc.nk)
+				for j := range nv {
+					keyOK[j] = true
+				}
 			}
 			out, probs := make([]float32, tc.nq*d.Q), make([]float32, d.nh*tc.nq*tc.nk)
 			attentionForward(out, probs, q, k, v, tc.nq, tc.nk, d, keyOK, true)
 			// reference: run all nk queries over the valid keys and keep the last nq
-			nv := tc.nk
-			if tc.mask {
-				nv = 4
-			}
 			qAll := make([]float64, tc.nk*d.Q)
 			copy(qAll[(tc.nk-tc.nq)*d.Q:], f64(q))
 			ref := refAttention(qAll[:nv*d.Q], f64(k[:nv*d.KV]), f64(v[:nv*d.KV]), nv, d)
@@ -167,6 +172,13 @@ func TestAttention(t *testing.T) {
 			r := randVec(rng, tc.nq*d.Q, 1)
 			dq, dk, dv, dp := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v)), make([]float32, tc.nq*tc.nk)
 			attentionBackward(dq, dk, dv, r, probs, q, k, v, dp, tc.nq, tc.nk, d)
+			// the same with a scratch per kv head: the groups over the pool
+			// (more scratches than kv heads: the extra ones unused)
+			dq2, dk2, dv2 := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+			attentionBackward(dq2, dk2, dv2, r, probs, q, k, v, make([]float32, (d.nkv+1)*tc.nq*tc.nk), tc.nq, tc.nk, d)
+			checkClose(t, "dq per kv head", dq2, f64(dq), 1e-6)
+			checkClose(t, "dk per kv head", dk2, f64(dk), 1e-6)
+			checkClose(t, "dv per kv head", dv2, f64(dv), 1e-6)
 			f := func() float64 {
 				attentionForward(out, probs, q, k, v, tc.nq, tc.nk, d, keyOK, true)
 				return dot64(out, r)

@@ -108,7 +108,7 @@ func newWorkspace(d dims, rows, L int, grad, recompute bool, ranks [numTargets]i
 	if grad {
 		s.da, s.datt, s.dq = a.f32(n*d.H), a.f32(n*d.Q), a.f32(n*d.Q)
 		s.dk, s.dv, s.dh = a.f32(n*d.KV), a.f32(n*d.KV), a.f32(n*d.I)
-		s.du, s.dp = a.f32(n*maxR), a.f32(L*L)
+		s.du, s.dp = a.f32(n*maxR), a.f32(attentionScratches(d)*L*L)
 		if d.qkNorm {
 			s.dqpre, s.dkpre = a.f32(n*d.Q), a.f32(n*d.KV)
 		}
