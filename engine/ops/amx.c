@@ -124,85 +124,130 @@ AMX void ops_amx_pack_x(const float *x, long n, long cols, long ldx, uint32_t *x
 #ifndef AMX_KC
 #define AMX_KC 128
 #endif
+// The packed activations (MulT's x, Mul's dy) are read once per block of
+// weight rows (MulT) or columns (Mul). Up to AMX_L2 bytes they stay in L2
+// between blocks; past it (the MLP's 8960-wide products, the LM head) they
+// would stream from L3 for every block, so the kernels block them: MulT
+// computes AMX_OG row blocks per pass over x, and Mul sums the reduction in
+// parts of AMX_L2 / 2 bytes of dy, adding each part into dx.
+long ops_amx_l2 = 1L << 20; // the tests make it small to cross the blocks
+#define AMX_L2 ops_amx_l2
+#define AMX_OG 4
+
+// The calling thread's buffers, grown once to the largest product it has
+// met and kept: MulT's yᵀ sums (AMX_OG·32 × AMX_NI float32, 128 KiB) and
+// Mul's packed panel (up to AMX_L2 / 4 bytes).
+static __thread float *mult_acc;
+static __thread long mult_acc_cap;
+static __thread uint32_t *mul_panel;
+static __thread long mul_panel_cap;
+
+// grow makes *buf hold at least n 32-bit words, 64-byte aligned; 0 if it
+// cannot.
+static int grow(void **buf, long *cap, long n) {
+	if (*cap >= n)
+		return 1;
+	free(*buf);
+	*buf = NULL, *cap = 0;
+	if (posix_memalign(buf, 64, (size_t)n * 4) != 0) {
+		*buf = NULL;
+		return 0;
+	}
+	*cap = n;
+	return 1;
+}
 
 // ops_amx_mult: y[i*ldy + o] (+)= Σ_k x[i][k]·w[o*cols + k] for weight rows
 // o in [lo, hi) (lo a multiple of 32) of the rows × cols weight, i < n; x
 // packed by ops_amx_pack_x with kp pairs (kp·2 ≥ cols) over n rounded up to
-// 32 rows.
-AMX void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp,
+// 32 rows. Rows go in groups of og (one 32-row block, or AMX_OG of them
+// when x is too large for L2): for each activation block of AMX_NI, each
+// part of the reduction of AMX_KC pairs passes every row block of the
+// group, whose sums wait in T between parts. It returns 0, having done
+// nothing, if T cannot be had.
+AMX int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp,
 		long n, float *y, long ldy, int acc) {
 	OPS_RAN(OPS_K_TILED_MULT, OPS_AVX512);
-	_Alignas(64) float T[32 * AMX_NI];
 	_Alignas(64) uint16_t wt[32 * 32]; // an edge block of W, zero-padded
 	long n32 = (n + 31) & ~31L;
+	long og = n32 * kp * 4 <= AMX_L2 ? 32 : 32 * AMX_OG;
+	if (!grow((void **)&mult_acc, &mult_acc_cap, og * AMX_NI))
+		return 0;
+	float *T = mult_acc;
 	amx_begin();
-	for (long o = lo; o < hi; o += 32) {
+	for (long g = lo; g < hi; g += og) {
+		long ge = g + og < hi ? g + og : hi;
 		for (long i0 = 0; i0 < n32; i0 += AMX_NI) {
 			long ni = n32 - i0 < AMX_NI ? n32 - i0 : AMX_NI;
 			for (long p0 = 0; p0 < kp; p0 += AMX_KC) {
 				long kc = kp - p0 < AMX_KC ? kp - p0 : AMX_KC;
-				// Ask for the next block of W (the next pairs of these rows,
-				// or the first of the next rows) while this one computes: it
-				// comes from memory, 32 strips the prefetchers do not foresee.
-				{
-					long no = o, np = p0 + AMX_KC;
-					if (np >= kp) {
-						np = 0;
-						if (i0 + AMX_NI >= n32)
-							no = o + 32;
-					}
-					long k0 = 2 * np, k1 = 2 * (np + AMX_KC) < cols ? 2 * (np + AMX_KC) : cols;
-					if (no < hi && k0 < cols)
-						prefetch_rows(w, cols, no, no + 32 < rows ? no + 32 : rows, k0, k1 - k0);
-				}
-				for (long i = 0; i < ni; i += 32) {
-					float *t = T + i;
-					if (p0 == 0) {
-						_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-					} else {
-						_tile_loadd(0, t, 4 * AMX_NI);
-						_tile_loadd(1, t + 16, 4 * AMX_NI);
-						_tile_loadd(2, t + 16 * AMX_NI, 4 * AMX_NI);
-						_tile_loadd(3, t + 16 * AMX_NI + 16, 4 * AMX_NI);
-					}
-					const uint32_t *b0 = xp + ((i0 + i) / 16 * kp + p0) * 16, *b1 = b0 + kp * 16;
-					for (long q = 0; q < kc; q += 16) {
-						long k = 2 * (p0 + q);
-						if (o + 32 <= rows && k + 32 <= cols) {
-							const uint16_t *a = w + o * cols + k;
-							_tile_loadd(4, a, 2 * cols);
-							_tile_loadd(5, a + 16 * cols, 2 * cols);
-						} else {
-							for (long r = 0; r < 32; r++)
-								for (long c = 0; c < 32; c++)
-									wt[r * 32 + c] = o + r < rows && k + c < cols ? w[(o + r) * cols + k + c] : 0;
-							_tile_loadd(4, wt, 64);
-							_tile_loadd(5, wt + 16 * 32, 64);
+				for (long o = g; o < ge; o += 32) {
+					// Ask for the next block of W (the next row block of the
+					// group, or the group's first at the next pairs, or the
+					// next group's first) while this one computes: it comes
+					// from memory, 32 strips the prefetchers do not foresee.
+					{
+						long no = o + 32, np = p0;
+						if (no >= ge) {
+							no = g, np = p0 + AMX_KC;
+							if (np >= kp) {
+								np = 0;
+								if (i0 + AMX_NI >= n32)
+									no = ge;
+							}
 						}
-						_tile_loadd(6, b0 + q * 16, 64);
-						_tile_loadd(7, b1 + q * 16, 64);
-						_tile_dpbf16ps(0, 4, 6);
-						_tile_dpbf16ps(1, 4, 7);
-						_tile_dpbf16ps(2, 5, 6);
-						_tile_dpbf16ps(3, 5, 7);
+						long k0 = 2 * np, k1 = 2 * (np + AMX_KC) < cols ? 2 * (np + AMX_KC) : cols;
+						if (no < hi && k0 < cols)
+							prefetch_rows(w, cols, no, no + 32 < rows ? no + 32 : rows, k0, k1 - k0);
 					}
-					_tile_stored(0, t, 4 * AMX_NI);
-					_tile_stored(1, t + 16, 4 * AMX_NI);
-					_tile_stored(2, t + 16 * AMX_NI, 4 * AMX_NI);
-					_tile_stored(3, t + 16 * AMX_NI + 16, 4 * AMX_NI);
+					float *To = T + (o - g) * AMX_NI;
+					for (long i = 0; i < ni; i += 32) {
+						float *t = To + i;
+						if (p0 == 0) {
+							_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+						} else {
+							_tile_loadd(0, t, 4 * AMX_NI);
+							_tile_loadd(1, t + 16, 4 * AMX_NI);
+							_tile_loadd(2, t + 16 * AMX_NI, 4 * AMX_NI);
+							_tile_loadd(3, t + 16 * AMX_NI + 16, 4 * AMX_NI);
+						}
+						const uint32_t *b0 = xp + ((i0 + i) / 16 * kp + p0) * 16, *b1 = b0 + kp * 16;
+						for (long q = 0; q < kc; q += 16) {
+							long k = 2 * (p0 + q);
+							if (o + 32 <= rows && k + 32 <= cols) {
+								const uint16_t *a = w + o * cols + k;
+								_tile_loadd(4, a, 2 * cols);
+								_tile_loadd(5, a + 16 * cols, 2 * cols);
+							} else {
+								for (long r = 0; r < 32; r++)
+									for (long c = 0; c < 32; c++)
+										wt[r * 32 + c] = o + r < rows && k + c < cols ? w[(o + r) * cols + k + c] : 0;
+								_tile_loadd(4, wt, 64);
+								_tile_loadd(5, wt + 16 * 32, 64);
+							}
+							_tile_loadd(6, b0 + q * 16, 64);
+							_tile_loadd(7, b1 + q * 16, 64);
+							_tile_dpbf16ps(0, 4, 6);
+							_tile_dpbf16ps(1, 4, 7);
+							_tile_dpbf16ps(2, 5, 6);
+							_tile_dpbf16ps(3, 5, 7);
+						}
+						_tile_stored(0, t, 4 * AMX_NI);
+						_tile_stored(1, t + 16, 4 * AMX_NI);
+						_tile_stored(2, t + 16 * AMX_NI, 4 * AMX_NI);
+						_tile_stored(3, t + 16 * AMX_NI + 16, 4 * AMX_NI);
+					}
 				}
 			}
-			// T holds yᵀ for weight rows o..o+31 and activations i0..i0+ni-1:
+			// T holds yᵀ for weight rows g..ge-1 and activations i0..i0+ni-1:
 			// transpose it into y, 16×16 at a time.
-			for (long h = 0; h < 2; h++) {
-				long ob = o + 16 * h;
-				if (ob >= hi)
-					break;
-				__mmask16 m = hi - ob >= 16 ? 0xffff : (__mmask16)((1u << (hi - ob)) - 1);
+			for (long ob = g; ob < ge; ob += 16) {
+				const float *To = T + (ob - g) * AMX_NI;
+				__mmask16 m = ge - ob >= 16 ? 0xffff : (__mmask16)((1u << (ge - ob)) - 1);
 				for (long i = 0; i < ni && i0 + i < n; i += 16) {
 					__m512i r[16];
 					_Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) r[t] =
-						_mm512_load_si512(T + (16 * h + t) * AMX_NI + i);
+						_mm512_load_si512(To + t * AMX_NI + i);
 					transpose16(r);
 					long ie = n - i0 - i < 16 ? n - i0 - i : 16;
 					for (long t = 0; t < ie; t++) {
@@ -217,113 +262,107 @@ AMX void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi,
 		}
 	}
 	_tile_release();
+	return 1;
 }
-
-// mul_panel is the calling thread's buffer for a panel of Mul, grown once
-// to the largest weight it has met and kept (a few hundred KiB).
-static __thread uint32_t *mul_panel;
-static __thread long mul_panel_cap;
 
 // ops_amx_mul: dx[i*cols + c] (+)= Σ_o dy[i*ldd + o]·w[o*cols + c] for
 // columns c in [lo, hi) (lo a multiple of 32), i < n; dy is bfloat16 with
 // ldd a multiple of 32, zero from column rows on and for rows n to n
-// rounded up to 32. Each panel of 32 columns is packed whole (every row
-// pair: 128 bytes a pair, in L2), and each 32-row block of dx is then
-// summed over the whole reduction in the tiles and written once: dx is
-// neither read back nor written between blocks of the reduction. It
-// returns 0, having done nothing, if the panel buffer cannot be had.
+// rounded up to 32. The reduction goes in parts of kb pairs (all of it
+// when dy fits in L2; else as much as half of AMX_L2 holds). For each part,
+// each panel of 32 columns is packed (every row pair of the part: 128
+// bytes a pair), and each 32-row block of dx is summed over the part in the
+// tiles and written once. It returns 0, having done nothing, if the panel
+// buffer cannot be had.
 AMX int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd,
 		long n, float *dx, int acc) {
 	OPS_RAN(OPS_K_TILED_MUL, OPS_AVX512);
 	long pairs = (rows + 1) / 2, kp16 = (pairs + 15) & ~15L, n32 = (n + 31) & ~31L;
-	if (mul_panel_cap < kp16 * 32) {
-		free(mul_panel);
-		mul_panel = NULL, mul_panel_cap = 0;
-		void *p = NULL;
-		if (posix_memalign(&p, 64, (size_t)kp16 * 32 * 4) != 0)
-			return 0;
-		mul_panel = p, mul_panel_cap = kp16 * 32;
-	}
+	long kb = kp16;
+	if (n32 * kp16 * 4 > AMX_L2)
+		kb = (AMX_L2 / 2 / (n32 * 4)) & ~15L;
+	if (kb < 16)
+		kb = 16;
+	if (!grow((void **)&mul_panel, &mul_panel_cap, kb * 32))
+		return 0;
 	uint32_t *P = mul_panel;
 	_Alignas(64) float ct[4][16 * 16]; // edge tiles of dx
-	__m512i ilo, ihi; // (r0[m], r1[m]) for m < 16 and m ≥ 16
-	{
-		uint16_t a[32], b[32];
-		for (int m = 0; m < 16; m++) {
-			a[2 * m] = m, a[2 * m + 1] = 32 + m;
-			b[2 * m] = 16 + m, b[2 * m + 1] = 48 + m;
-		}
-		ilo = _mm512_loadu_si512(a), ihi = _mm512_loadu_si512(b);
-	}
+	__m512i ilo, ihi;
+	pair_index(&ilo, &ihi);
 	amx_begin();
-	for (long j = lo; j < hi; j += 32) {
-		long wid = hi - j < 32 ? hi - j : 32;
-		__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
-		for (long p = 0; p < kp16; p++) {
-			long o = 2 * p;
-			__m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
-			if (p < pairs) {
-				const uint16_t *s = w + o * cols + j;
-				r0 = _mm512_maskz_loadu_epi16(m, s);
-				if (o + 1 < rows)
-					r1 = _mm512_maskz_loadu_epi16(m, s + cols);
-				if (j + 32 < hi) { // the next panel's strip of these rows
-					_mm_prefetch((const char *)(s + 32), _MM_HINT_T1);
-					_mm_prefetch((const char *)(s + cols + 32), _MM_HINT_T1);
+	for (long p0 = 0; p0 < kp16; p0 += kb) {
+		long pe = p0 + kb < kp16 ? p0 + kb : kp16;
+		int add = acc || p0 > 0; // dx holds sums to add to
+		for (long j = lo; j < hi; j += 32) {
+			long wid = hi - j < 32 ? hi - j : 32;
+			__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
+			for (long p = p0; p < pe; p++) {
+				long o = 2 * p;
+				__m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
+				if (p < pairs) {
+					const uint16_t *s = w + o * cols + j;
+					r0 = _mm512_maskz_loadu_epi16(m, s);
+					if (o + 1 < rows)
+						r1 = _mm512_maskz_loadu_epi16(m, s + cols);
+					if (j + 32 < hi) { // the next panel's strip of these rows
+						_mm_prefetch((const char *)(s + 32), _MM_HINT_T1);
+						_mm_prefetch((const char *)(s + cols + 32), _MM_HINT_T1);
+					}
 				}
+				uint32_t *d = P + (p - p0) * 32;
+				_mm512_store_si512(d, _mm512_permutex2var_epi16(r0, ilo, r1));
+				_mm512_store_si512(d + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
 			}
-			_mm512_store_si512(P + p * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
-			_mm512_store_si512(P + p * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
-		}
-		for (long i = 0; i < n32; i += 32) {
-			// The four 16×16 tiles of dx at rows i, i+16 and columns j, j+16:
-			// in place when whole, else through ct.
-			float *d[4];
-			long ld[4];
-			int edge[4];
-			for (int t = 0; t < 4; t++) {
-				long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
-				long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
-				edge[t] = nr < 16 || nw < 16;
-				if (edge[t]) {
-					d[t] = ct[t], ld[t] = 64;
-					memset(ct[t], 0, sizeof ct[t]);
-					if (acc)
-						for (long a = 0; a < nr; a++)
-							for (long b = 0; b < nw; b++) ct[t][a * 16 + b] = dx[(r + a) * cols + c + b];
-				} else
-					d[t] = dx + r * cols + c, ld[t] = 4 * cols;
-			}
-			if (acc) {
-				_tile_loadd(0, d[0], ld[0]);
-				_tile_loadd(1, d[1], ld[1]);
-				_tile_loadd(2, d[2], ld[2]);
-				_tile_loadd(3, d[3], ld[3]);
-			} else {
-				_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-			}
-			const uint16_t *a0 = dy + i * ldd, *a1 = a0 + 16 * ldd;
-			for (long q = 0; q < kp16; q += 16) {
-				_tile_loadd(4, a0 + 2 * q, 2 * ldd);
-				_tile_loadd(5, a1 + 2 * q, 2 * ldd);
-				_tile_loadd(6, P + q * 32, 128);
-				_tile_loadd(7, P + q * 32 + 16, 128);
-				_tile_dpbf16ps(0, 4, 6);
-				_tile_dpbf16ps(1, 4, 7);
-				_tile_dpbf16ps(2, 5, 6);
-				_tile_dpbf16ps(3, 5, 7);
-			}
-			_tile_stored(0, d[0], ld[0]);
-			_tile_stored(1, d[1], ld[1]);
-			_tile_stored(2, d[2], ld[2]);
-			_tile_stored(3, d[3], ld[3]);
-			for (int t = 0; t < 4; t++) {
-				if (!edge[t])
-					continue;
-				long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
-				long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
-				for (long a = 0; a < nr; a++)
-					for (long b = 0; b < nw; b++) dx[(r + a) * cols + c + b] = ct[t][a * 16 + b];
+			for (long i = 0; i < n32; i += 32) {
+				// The four 16×16 tiles of dx at rows i, i+16 and columns j,
+				// j+16: in place when whole, else through ct.
+				float *d[4];
+				long ld[4];
+				int edge[4];
+				for (int t = 0; t < 4; t++) {
+					long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
+					long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+					edge[t] = nr < 16 || nw < 16;
+					if (edge[t]) {
+						d[t] = ct[t], ld[t] = 64;
+						memset(ct[t], 0, sizeof ct[t]);
+						if (add)
+							for (long a = 0; a < nr; a++)
+								for (long b = 0; b < nw; b++) ct[t][a * 16 + b] = dx[(r + a) * cols + c + b];
+					} else
+						d[t] = dx + r * cols + c, ld[t] = 4 * cols;
+				}
+				if (add) {
+					_tile_loadd(0, d[0], ld[0]);
+					_tile_loadd(1, d[1], ld[1]);
+					_tile_loadd(2, d[2], ld[2]);
+					_tile_loadd(3, d[3], ld[3]);
+				} else {
+					_tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+				}
+				const uint16_t *a0 = dy + i * ldd, *a1 = a0 + 16 * ldd;
+				for (long q = p0; q < pe; q += 16) {
+					_tile_loadd(4, a0 + 2 * q, 2 * ldd);
+					_tile_loadd(5, a1 + 2 * q, 2 * ldd);
+					_tile_loadd(6, P + (q - p0) * 32, 128);
+					_tile_loadd(7, P + (q - p0) * 32 + 16, 128);
+					_tile_dpbf16ps(0, 4, 6);
+					_tile_dpbf16ps(1, 4, 7);
+					_tile_dpbf16ps(2, 5, 6);
+					_tile_dpbf16ps(3, 5, 7);
+				}
+				_tile_stored(0, d[0], ld[0]);
+				_tile_stored(1, d[1], ld[1]);
+				_tile_stored(2, d[2], ld[2]);
+				_tile_stored(3, d[3], ld[3]);
+				for (int t = 0; t < 4; t++) {
+					if (!edge[t])
+						continue;
+					long r = i + 16 * (t >> 1), c = j + 16 * (t & 1);
+					long nr = n - r < 16 ? n - r : 16, nw = wid - 16 * (t & 1) < 16 ? wid - 16 * (t & 1) : 16;
+					for (long a = 0; a < nr; a++)
+						for (long b = 0; b < nw; b++) dx[(r + a) * cols + c + b] = ct[t][a * 16 + b];
+				}
 			}
 		}
 	}
@@ -356,12 +395,16 @@ AMX float ops_amx_peak(long iters) {
 
 #else // !__linux__
 
+long ops_amx_l2;
+
 // Off Linux AMX is never enabled (ops_amx_enable reports 0) and these are
 // never called. (GCC's tile intrinsics also pass the stride as a long,
 // which is 32 bits on Windows and does not assemble there.)
 void ops_amx_pack_x(const float *x, long n, long cols, long ldx, uint32_t *xp, long kp, long b0, long b1) {}
-void ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp, long n,
-		float *y, long ldy, int acc) {}
+int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp, long n,
+		float *y, long ldy, int acc) {
+	return 0;
+}
 int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd, long n,
 		float *dx, int acc) {
 	return 0;

@@ -73,9 +73,13 @@ func TestBF16Products(t *testing.T) {
 // TestBF16ProductsBlocked runs the VDPBF16PS kernels with their blocks
 // made small, so that every shape crosses several column blocks (nc = 32),
 // several reduction blocks (128 pairs), and several row chunks of MulBF16
-// (dpMulRows, odd chunks included), against the float64 reference.
+// (dpMulRows, odd chunks included), and the AMX kernels with their L2
+// budget made small (4 KiB), so that MulT goes in groups of 128 weight rows
+// (edge groups included) and Mul sums its reduction in parts of 16 pairs,
+// against the float64 reference.
 func TestBF16ProductsBlocked(t *testing.T) {
 	defer func(b, r int) { dpBlockBytes, dpMulRows = b, r }(dpBlockBytes, dpMulRows)
+	defer setAMXL2(setAMXL2(4096))
 	eachBF16Path(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(77, 78))
 		for _, sh := range []struct{ rows, cols, chunk int }{{517, 45, 2048}, {517, 45, 100}, {300, 333, 2048}, {97, 600, 30}, {64, 257, 64}} {

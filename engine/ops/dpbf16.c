@@ -110,15 +110,8 @@ BF16 void ops_dp_mul(const uint16_t *w, long cols, long rows, long lo, long hi, 
 		long n, float *dx, int acc, long nc) {
 	OPS_RAN(OPS_K_TILED_MUL, OPS_AVX512);
 	_Alignas(64) uint32_t P[KC * 32];
-	__m512i ilo, ihi; // (r0[m], r1[m]) for m < 16 and m ≥ 16
-	{
-		uint16_t a[32], b[32];
-		for (int m = 0; m < 16; m++) {
-			a[2 * m] = m, a[2 * m + 1] = 32 + m;
-			b[2 * m] = 16 + m, b[2 * m + 1] = 48 + m;
-		}
-		ilo = _mm512_loadu_si512(a), ihi = _mm512_loadu_si512(b);
-	}
+	__m512i ilo, ihi;
+	pair_index(&ilo, &ihi);
 	long pairs = (rows + 1) / 2;
 	for (long jc = lo; jc < hi; jc += nc) {
 		long je = hi - jc < nc ? hi : jc + nc;

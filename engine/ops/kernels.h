@@ -89,6 +89,18 @@ INLINE void prefetch_rows(const uint16_t *w, long cols, long r0, long r1, long o
 	}
 }
 
+// pair_index sets the _mm512_permutex2var_epi16 indices that interleave
+// two rows r0 and r1 of 32 bfloat16 into pairs: ilo gives (r0[m], r1[m])
+// for m < 16, ihi for m ≥ 16 (the pair layout of a Mul panel).
+INLINE AVX512 void pair_index(__m512i *ilo, __m512i *ihi) {
+	uint16_t a[32], b[32];
+	for (int m = 0; m < 16; m++) {
+		a[2 * m] = m, a[2 * m + 1] = 32 + m;
+		b[2 * m] = 16 + m, b[2 * m + 1] = 48 + m;
+	}
+	*ilo = _mm512_loadu_si512(a), *ihi = _mm512_loadu_si512(b);
+}
+
 // load_bf16 and load_f32 load 8 weights as float32.
 INLINE AVX2 __m256 load_bf16(const uint16_t *p) {
 	__m128i h = _mm_loadu_si128((const __m128i *)p);
