@@ -60,8 +60,9 @@ func attendHead(out, p, q, k, v []float32, h, nq, nk int, d dims, keyOK []bool) 
 }
 
 // causalBlock is the number of queries whose attention products go
-// together: blocks of 64 skip 3/8 of a 256-token square, at 64-row sgemm
-// sizes that still run near their full speed.
+// together: blocks of 64 skip 3/8 of a 256-token square. (With the heads
+// over the pool, a layer at 256 tokens took half the time it did with
+// whole-square products each split over the pool: bench/README.md.)
 const causalBlock = 64
 
 // causalSpan gives the queries in the block from i0 (of nq, the last nq of
@@ -121,7 +122,7 @@ func softmaxRows(s []float32, nq, nk int, keyOK []bool, lo, hi int) {
 //	dQ = scale·dS·K,  dK += scale·dSᵀ·Q.
 func attentionBackward(dq, dk, dv, dout, probs, q, k, v, dp []float32, nq, nk int, d dims) {
 	group := d.nh / d.nkv
-	slots := min(len(dp)/(nq*nk), d.nkv)
+	slots := max(1, min(len(dp)/(nq*nk), d.nkv)) // too short a dp panics on slicing
 	ops.Parallel(slots, func(lo, hi int) {
 		for s := lo; s < hi; s++ {
 			for g := s; g < d.nkv; g += slots {
