@@ -135,8 +135,9 @@ long ops_amx_l2 = 1L << 20; // the tests make it small to cross the blocks
 #define AMX_OG 4
 
 // The calling thread's buffers, grown once to the largest product it has
-// met and kept: MulT's yᵀ sums (AMX_OG·32 × AMX_NI float32, 128 KiB) and
-// Mul's packed panel (up to AMX_L2 / 4 bytes).
+// met and kept: MulT's yᵀ sums (32 or AMX_OG·32 rows × AMX_NI float32, 32
+// or 128 KiB) and Mul's packed panel (128 bytes for each row pair of a
+// part: at most 32·AMX_L2/n32 bytes, 1 MiB at 32 activation rows).
 static __thread float *mult_acc;
 static __thread long mult_acc_cap;
 static __thread uint32_t *mul_panel;
