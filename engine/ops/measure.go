@@ -63,7 +63,8 @@ func (t *readTask) run(part, lo, hi int) {
 }
 
 // stream reads t.buf once over the pool, each thread taking chunks of
-// gemvChunkBytes as the decode kernels do.
+// gemvChunkBytes as the decode kernels do, and asking for each line ahead
+// of its reads as they do (vec.c's READ_PF).
 func (t *readTask) stream() {
 	if !acquirePool() {
 		t.run(0, 0, len(t.buf))
