@@ -265,13 +265,20 @@ void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, 
 // Q8_PF_VNNI: vnni_block asks for the bytes this far ahead of its block, as
 // i8_block does (Q8_PF below); 0 turns it off. It asks once per cache line
 // (the block whose prefetch address is the first in its line of 64 bytes),
-// not once per 34-byte block. On an Intel Xeon (AVX-512, 2 threads) decode
-// went from 8.1 to 10.5 (1 KiB), 12.2 (2 KiB) and 12.2 (4 KiB) tokens/s,
-// alternated, asking per block (bench/README "Session 10"); asking per
-// line 4 KiB ahead then gave 4–17% more than per block 2 KiB ahead, where
-// either change alone gave nothing (bench/README "Session 11").
+// not once per 34-byte block, and into L2 (Q8_PF_HINT), not L1. On an Intel
+// Xeon (AVX-512, 2 threads) decode went from 8.1 to 10.5 (1 KiB), 12.2
+// (2 KiB) and 12.2 (4 KiB) tokens/s, alternated, asking per block into L1
+// (bench/README "Session 10"); asking per line 4 KiB ahead then gave 4–17%
+// more than per block 2 KiB ahead (Session 11); asking 8 KiB ahead into L2
+// then gave 1–14% more again (Session 12: 14.4, 14.3, 14.3, 15.1 against
+// 14.5, 15.2, 16.3, 15.3 tokens/s, from 85% to 90% of the weight-read
+// probe). Without any, the kernel read at half the probe's rate: the
+// hardware prefetchers alone do not keep up with its 34-byte stride.
 #ifndef Q8_PF_VNNI
-#define Q8_PF_VNNI 4096
+#define Q8_PF_VNNI 8192
+#endif
+#ifndef Q8_PF_HINT
+#define Q8_PF_HINT _MM_HINT_T1
 #endif
 
 // f16_table[h] is the float32 value of the half h: the weight's scale
@@ -326,7 +333,7 @@ INLINE VNNI void vnni_block(const uint8_t *row, long nb, long b, const int8_t *x
 	const uint8_t *q = row + b * QB;
 #if Q8_PF_VNNI > 0
 	if ((((uintptr_t)q + Q8_PF_VNNI) & 63) < QB)
-		_mm_prefetch((const char *)(q + Q8_PF_VNNI), _MM_HINT_T0);
+		_mm_prefetch((const char *)(q + Q8_PF_VNNI), Q8_PF_HINT);
 #endif
 	__m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 2)), _mm256_set1_epi8((char)0x80));
 	uint16_t hb;
