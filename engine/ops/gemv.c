@@ -230,9 +230,9 @@ AXPY(ops_axpy_f32, axpy_f32_avx2, float, f32f)
 // ahead, as q8.c does, measured the same here). The hardware prefetchers
 // alone kept whole-model decoding on a 2-vCPU Sapphire Rapids Xeon well
 // below a plain sequential read; asking 4 KiB ahead raised float32 decoding
-// by 12-15% (3.87, 3.69, 3.92 against 4.30, 4.28, 4.43 tokens/s,
+// by 12-15% (from 3.87, 3.69, 3.92 to 4.30, 4.28, 4.43 tokens/s,
 // alternated; 2 KiB gave 4.40, 4.13, 4.45) and bfloat16 decoding by 25-36%
-// (6.19, 6.71, 6.39 against 8.44, 7.90, 8.35).
+// (from 6.19, 6.71, 6.39 to 8.44, 7.90, 8.35).
 #ifndef GEMV_PF512
 #define GEMV_PF512 4096
 #endif

@@ -270,7 +270,7 @@ void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, 
 // (2 KiB) and 12.2 (4 KiB) tokens/s, alternated, asking per block into L1
 // (bench/README "Session 10"); asking per line 4 KiB ahead then gave 4–17%
 // more than per block 2 KiB ahead (Session 11); asking 8 KiB ahead into L2
-// then gave 1–14% more again (Session 12: 14.4, 14.3, 14.3, 15.1 against
+// then gave 1–14% more again (Session 12: from 14.4, 14.3, 14.3, 15.1 to
 // 14.5, 15.2, 16.3, 15.3 tokens/s, from 85% to 90% of the weight-read
 // probe). Without any, the kernel read at half the probe's rate: the
 // hardware prefetchers alone do not keep up with its 34-byte stride.
