@@ -225,27 +225,11 @@ AXPY(ops_axpy_f32, axpy_f32_avx2, float, f32f)
 // by 25-35% (down_proj, 8960 columns); 8 rows share each input load.
 #define GEMV_LONG 4096
 
-// GEMV_PF512 is how far ahead (bytes) the AVX-512 decode kernels ask for
-// each weight row, once per 64-byte line (into L1; asking into L2 8 KiB
-// ahead, as q8.c does, measured the same here). The hardware prefetchers
-// alone kept whole-model decoding on a 2-vCPU Sapphire Rapids Xeon well
-// below a plain sequential read; asking 4 KiB ahead raised float32 decoding
-// by 12-15% (from 3.87, 3.69, 3.92 to 4.30, 4.28, 4.43 tokens/s,
-// alternated; 2 KiB gave 4.40, 4.13, 4.45) and bfloat16 decoding by 25-36%
-// (from 6.19, 6.71, 6.39 to 8.44, 7.90, 8.35).
-#ifndef GEMV_PF512
-#define GEMV_PF512 4096
-#endif
-#ifndef GEMV_PF_HINT
-#define GEMV_PF_HINT _MM_HINT_T0
-#endif
-#define PF_LINE(p) _mm_prefetch((const char *)(p) + GEMV_PF512, GEMV_PF_HINT)
-
 // ROWS8_MASKED adds to the accumulators a[r] the products of columns [from,
 // to) of the 8 rows at w0 (cols apart) with x, 16 at a time (the last of the
 // row masked), loading the weights with LDM (ld_f32 or ld_bf16) and asking
-// for each row's line GEMV_PF512 ahead (every other step for bfloat16, whose
-// 16 weights are half a line; from is then a multiple of 32).
+// for each row's line STREAM_PF ahead (kernels.h; every other step for
+// bfloat16, whose 16 weights are half a line; from is then a multiple of 32).
 #define ROWS8_MASKED(LDM, w0, cols, from, to, x, a)                                \
 	for (long c = (from); c < (to); c += 16) {                                      \
 		long left = (cols) - c;                                                     \

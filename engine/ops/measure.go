@@ -64,7 +64,7 @@ func (t *readTask) run(part, lo, hi int) {
 
 // stream reads t.buf once over the pool, each thread taking chunks of
 // gemvChunkBytes as the decode kernels do, and asking for each line ahead
-// of its reads as they do (vec.c's READ_PF).
+// of its reads as they do (STREAM_PF in kernels.h).
 func (t *readTask) stream() {
 	if !acquirePool() {
 		t.run(0, 0, len(t.buf))

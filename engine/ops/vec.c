@@ -71,20 +71,12 @@ void ops_bf16_to_f32(const uint16_t *src, float *dst, long count) {
 	for (long k = 0; k < count; k++) dst[k] = bf16f(src[k]);
 }
 
-// READ_PF: the probe asks for each line this far ahead, as the decode
-// kernels do (gemv.c's GEMV_PF512, q8.c's Q8_PF_VNNI), so that it measures
-// the read they can reach: on a Sapphire Rapids Xeon a plain sequential
-// read of two threads stayed 10-15% below a prefetched one.
-#ifndef READ_PF
-#define READ_PF 4096
-#endif
-
 static AVX2 uint32_t read_avx2(const uint32_t *p, long count) {
 	__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
 	long k = 0;
 	for (; k + 32 <= count; k += 32) {
-		_mm_prefetch((const char *)(p + k) + READ_PF, _MM_HINT_T0);
-		_mm_prefetch((const char *)(p + k) + READ_PF + 64, _MM_HINT_T0);
+		PF_LINE(p + k); // as the decode kernels ask (STREAM_PF, kernels.h)
+		PF_LINE(p + k + 16);
 		s0 = _mm256_xor_si256(s0, _mm256_loadu_si256((const __m256i *)(p + k)));
 		s1 = _mm256_xor_si256(s1, _mm256_loadu_si256((const __m256i *)(p + k + 8)));
 		s2 = _mm256_xor_si256(s2, _mm256_loadu_si256((const __m256i *)(p + k + 16)));
