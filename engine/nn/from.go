@@ -55,7 +55,7 @@ func FromTensors(cfg model.Config, dtype string, get func(w model.Weight) (Tenso
 				return nil, err
 			}
 			if dtype == "q8_0" {
-				*t.w = ops.Weight{Rows: rows, Cols: cols, Q8: td.Q8}
+				*t.w = ops.Q8Weight(rows, cols, td.Q8)
 				continue
 			}
 			f = make([]float32, rows*cols)

@@ -136,7 +136,7 @@ func weightSize(dtype string) int {
 // (loadTensor keeps other rows in bfloat16), else weightSize per value.
 func arenaBytes(rows, cols int, dtype string) int {
 	if dtype == "q8_0" && cols%ops.Q8Block == 0 {
-		return ops.ArenaBytes(ops.Q8_0Size(rows*cols), 1)
+		return ops.ArenaBytes(ops.Q8Bytes(rows, cols), 1)
 	}
 	return ops.ArenaBytes(rows*cols, weightSize(dtype))
 }
@@ -168,8 +168,8 @@ func loadTensor(t tensor, st safetensors.Tensor, dtype string, arena *ops.Arena)
 	n := t.Shape[0] * t.Shape[1]
 	switch {
 	case dtype == "q8_0" && w.Cols%ops.Q8Block == 0:
-		w.Q8 = arena.Bytes(ops.Q8_0Size(n))
-		err = quantizeTensor(w.Q8, t.Name, st, w.Rows, w.Cols)
+		w = ops.NewQ8Weight(w.Rows, w.Cols, arena.Bytes(ops.Q8Bytes(w.Rows, w.Cols)))
+		err = quantizeTensor(&w, t.Name, st)
 	case dtype == "float32":
 		w.F32 = arena.F32(n)
 		if err = st.Float32Into(w.F32); err == nil {
@@ -204,23 +204,28 @@ func checkFiniteAt(name string, v []float32, offset int) error {
 	return nil
 }
 
-// quantizeTensor quantises the rows×cols checkpoint tensor st to Q8_0 into
-// q (cols a multiple of ops.Q8Block), a few rows at a time straight from the
-// mapped file, split over the cores: no float32 copy of the tensor is made.
-// A NaN or ±Inf is refused with the tensor's name and the element.
-func quantizeTensor(q []byte, name string, st safetensors.Tensor, rows, cols int) error {
+// quantizeTensor quantises the checkpoint tensor st to Q8_0 into the empty
+// Q8_0 weight w (ops.NewQ8Weight), a few rows at a time straight from the
+// mapped file, split over the cores in whole groups of 16 rows (the packed
+// layout's): no float32 copy of the tensor is made. A NaN or ±Inf is
+// refused with the tensor's name and the element.
+func quantizeTensor(w *ops.Weight, name string, st safetensors.Tensor) error {
+	rows, cols := w.Rows, w.Cols
 	size, _ := safetensors.ItemSize(st.DType)
 	if len(st.Data) != rows*cols*size {
 		return fmt.Errorf("tensor %q: %d bytes for shape [%d %d] of %s", name, len(st.Data), rows, cols, st.DType)
 	}
 	rowBytes := ops.Q8_0Size(cols)
-	step := max(1, (1<<16)/cols) // rows decoded at a time: about 256 KiB of float32
+	// Rows decoded at a time: about 256 KiB of float32, whole groups of 16.
+	step := max(16, (1<<16)/cols) &^ 15
 	var (
 		mu    sync.Mutex
 		first error
 	)
-	ops.Parallel(rows, func(lo, hi int) {
+	ops.Parallel((rows+15)/16, func(glo, ghi int) {
+		lo, hi := glo*16, min(ghi*16, rows)
 		buf := make([]float32, min(step, hi-lo)*cols)
+		q := make([]byte, min(step, hi-lo)*rowBytes)
 		for r0 := lo; r0 < hi; r0 += step {
 			r1 := min(r0+step, hi)
 			f := buf[:(r1-r0)*cols]
@@ -229,7 +234,10 @@ func quantizeTensor(q []byte, name string, st safetensors.Tensor, rows, cols int
 				err = checkFiniteAt(name, f, r0*cols)
 			}
 			if err == nil {
-				err = ops.QuantizeQ8_0(q[r0*rowBytes:r1*rowBytes], f)
+				err = ops.QuantizeQ8_0(q[:(r1-r0)*rowBytes], f)
+			}
+			if err == nil {
+				w.SetQ8Rows(r0, q[:(r1-r0)*rowBytes])
 			}
 			if err != nil {
 				mu.Lock()

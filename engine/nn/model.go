@@ -312,7 +312,7 @@ func makeWeight(rows, cols int, f []float32, dtype string) ops.Weight {
 		if err := ops.QuantizeQ8_0(q, f); err != nil {
 			panic(fmt.Sprintf("nn: makeWeight: %v", err)) // callers pass finite values
 		}
-		return ops.Weight{Rows: rows, Cols: cols, Q8: q}
+		return ops.Q8Weight(rows, cols, q)
 	}
 	b := make([]uint16, len(f))
 	for i, v := range f {

@@ -98,7 +98,7 @@ func TestLoadQ8(t *testing.T) {
 					if err := ops.QuantizeQ8_0(q, want); err != nil {
 						t.Fatal(err)
 					}
-					if string(q) != string(e.Weight.Q8) {
+					if string(q) != string(e.Weight.UnpackQ8(0, e.Weight.Rows)) {
 						t.Fatalf("%s: the Q8_0 blocks differ from those of the file's values", st.Name)
 					}
 				}

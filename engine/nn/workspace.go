@@ -240,7 +240,7 @@ func storedBytes(rows, cols int, dtype string) int64 {
 	case dtype == "float32":
 		return 4 * n
 	case dtype == "q8_0" && cols%ops.Q8Block == 0:
-		return int64(rows) * int64(ops.Q8_0Size(cols))
+		return int64(ops.Q8Bytes(rows, cols))
 	default:
 		return 2 * n
 	}

@@ -53,7 +53,7 @@ func MulTInferGroup(ws []*Weight, ys [][]float32, x []float32, n int) {
 				g.q8[i].xq = q8xq
 			}
 			g.t[i] = &g.q8[i]
-			chunk = max(gemvChunkBytes/Q8_0Size(w.Cols)/8*8, 8)
+			chunk = w.q8Chunk()
 		} else {
 			g.gemv[i] = gemvTask{w: w, y: ys[i], x: x, eo: eo, n: n}
 			g.t[i] = &g.gemv[i]

@@ -185,11 +185,18 @@ void ops_q8_dequant(const uint8_t *q, long blocks, float *dst);
 void ops_q8_dequant_bf16(const uint8_t *q, long blocks, uint16_t *dst);
 void ops_q8_gemv(const uint8_t *w, long cols, long lo, long hi, const float *x, long n, float *y, long ldy, int acc);
 long ops_q8_quantize(const float *src, long blocks, uint8_t *dst);
-void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
+void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, int32_t *xs, float *dx);
 void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const int32_t *corr,
 	const float *dx, long n, float *y, long ldy, int acc);
-void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx);
+void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, int32_t *corr, int32_t *xs, float *dx);
 void ops_q8_gemv_i8(const uint8_t *w, long cols, long lo, long hi, const int8_t *xq, const float *dx, long n, float *y,
 	long ldy, int acc);
+
+// q8p.c: Q8_0 weights in the packed layout (16 rows interleaved).
+void ops_q8p_pack(const uint8_t *src, long rows, long nb, uint8_t *dst);
+void ops_q8p_unpack(const uint8_t *w, long nb, long r0, long r1, uint8_t *dst);
+void ops_q8p_dequant(const uint8_t *w, long nb, long r0, long r1, void *dst, int bf16);
+void ops_q8p_gemv_vnni(const uint8_t *w, long cols, long g0, long g1, long rows, const int8_t *xq, const int32_t *xs,
+	const float *dx, long n, float *y, long ldy, int acc);
 
 #endif

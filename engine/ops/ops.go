@@ -19,12 +19,15 @@ var scratchElems = 1 << 22
 
 // Weight is a frozen matrix of Rows×Cols stored as float32 (F32), as
 // bfloat16 bit patterns (BF16) or as GGUF Q8_0 blocks (Q8, see q8.go; Cols
-// a multiple of Q8Block); exactly one of the three is non-nil.
+// a multiple of Q8Block); exactly one of the three is non-nil. Q8Packed
+// says that Q8 holds the blocks in the packed layout of q8p.go (16 rows
+// interleaved for the VNNI decode kernel) instead of GGUF's row order.
 type Weight struct {
 	Rows, Cols int
 	F32        []float32
 	BF16       []uint16
 	Q8         []byte
+	Q8Packed   bool
 }
 
 // check panics unless the weight's storage matches its shape and the
@@ -38,7 +41,7 @@ func (w *Weight) check(op string, res []float32, out int, arg []float32, in, n i
 		panic(fmt.Sprintf("ops: %s: weight %dx%d needs exactly one of F32, BF16, Q8", op, w.Rows, w.Cols))
 	case w.F32 != nil && len(w.F32) != size, w.BF16 != nil && len(w.BF16) != size:
 		panic(fmt.Sprintf("ops: %s: weight storage has %d values, want %dx%d", op, max(len(w.F32), len(w.BF16)), w.Rows, w.Cols))
-	case w.Q8 != nil && (w.Cols%Q8Block != 0 || len(w.Q8) != Q8_0Size(size)):
+	case w.Q8 != nil && (w.Cols%Q8Block != 0 || len(w.Q8) != w.q8Size()):
 		panic(fmt.Sprintf("ops: %s: Q8_0 weight %dx%d has %d bytes (Cols must be a multiple of %d)", op, w.Rows, w.Cols, len(w.Q8), Q8Block))
 	case len(arg) < n*in:
 		panic(fmt.Sprintf("ops: %s: input has %d values, want %dx%d", op, len(arg), n, in))
@@ -305,6 +308,9 @@ func (w *Weight) blocked(out, in []float32, n int, acc, transB bool) {
 
 // At returns element (r, c) as float32.
 func (w *Weight) At(r, c int) float32 {
+	if w.Q8Packed {
+		return w.packedAt(r, c)
+	}
 	if w.Q8 != nil {
 		k := r*w.Cols + c
 		blk := w.Q8[k/Q8Block*Q8BlockBytes:]
@@ -318,6 +324,10 @@ func (w *Weight) At(r, c int) float32 {
 
 // Row copies row r into dst (len Cols), e.g. an embedding lookup.
 func (w *Weight) Row(r int, dst []float32) {
+	if w.Q8Packed {
+		w.packedRow(r, dst[:w.Cols])
+		return
+	}
 	if w.Q8 != nil {
 		b := Q8_0Size(w.Cols)
 		dequantQ8(dst[:w.Cols], w.Q8[r*b:(r+1)*b])

@@ -297,8 +297,9 @@ __attribute__((constructor)) static void fill_f16_table(void) {
 
 // ops_q8_quantize_x quantises n inputs of cols values (cols % 32 == 0) into
 // xq (n·cols bytes), corr (n·cols/4 int32: −128 times the sum of each lane's
-// four quants) and dx (n·cols/32 scales).
-AVX512 void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx) {
+// four quants), xs (n·cols/32 int32: −128 times each block's sum, for the
+// packed layout's kernel, q8p.c) and dx (n·cols/32 scales).
+AVX512 void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int32_t *corr, int32_t *xs, float *dx) {
 	long nb = cols / QK;
 	for (long i = 0; i < n; i++) {
 		for (long b = 0; b < nb; b++) {
@@ -313,8 +314,9 @@ AVX512 void ops_q8_quantize_x(const float *x, long cols, long n, int8_t *xq, int
 			_mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(ql));
 			_mm_storeu_si128((__m128i *)(o + 16), _mm512_cvtepi32_epi8(qh));
 			dx[i * nb + b] = d;
-			int32_t *c = corr + (i * nb + b) * 8;
-			for (int l = 0; l < 8; l++) c[l] = -128 * (o[4 * l] + o[4 * l + 1] + o[4 * l + 2] + o[4 * l + 3]);
+			int32_t *c = corr + (i * nb + b) * 8, t = 0;
+			for (int l = 0; l < 8; l++) t += c[l] = -128 * (o[4 * l] + o[4 * l + 1] + o[4 * l + 2] + o[4 * l + 3]);
+			xs[i * nb + b] = t;
 		}
 	}
 }
@@ -404,7 +406,7 @@ VNNI void ops_q8_gemv_vnni(const uint8_t *w, long cols, long lo, long hi, const 
 // ops_q8_quantize_x_avx2 is ops_q8_quantize_x in AVX2: dx = amax/127 in
 // float32, xq = x·(1/dx) rounded to nearest even (VCVTPS2DQ in the default
 // rounding mode), the −128·Σ lane corrections for the VNNI kernel too.
-AVX2 void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, int32_t *corr, float *dx) {
+AVX2 void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, int32_t *corr, int32_t *xs, float *dx) {
 	long nb = cols / QK;
 	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
 	for (long i = 0; i < n; i++) {
@@ -432,8 +434,9 @@ AVX2 void ops_q8_quantize_x_avx2(const float *x, long cols, long n, int8_t *xq, 
 			int8_t *o = xq + (i * nb + b) * QK;
 			_mm256_storeu_si256((__m256i *)o, q8);
 			dx[i * nb + b] = d;
-			int32_t *c = corr + (i * nb + b) * 8;
-			for (int l = 0; l < 8; l++) c[l] = -128 * (o[4 * l] + o[4 * l + 1] + o[4 * l + 2] + o[4 * l + 3]);
+			int32_t *c = corr + (i * nb + b) * 8, t = 0;
+			for (int l = 0; l < 8; l++) t += c[l] = -128 * (o[4 * l] + o[4 * l + 1] + o[4 * l + 2] + o[4 * l + 3]);
+			xs[i * nb + b] = t;
 		}
 	}
 }

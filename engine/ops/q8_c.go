@@ -35,10 +35,11 @@ func gemvQ8(q []byte, cols, lo, hi int, x []float32, n int, y []float32, ldy int
 // otherwise: the same quants; only called where useQ8Int8 holds).
 func quantizeInputs(x []float32, cols, n int, q *q8Inputs) {
 	xq, corr := (*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.corr)))
+	xs := (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.xs)))
 	if ISA() == AVX512 {
-		C.ops_q8_quantize_x(f32p(x), C.long(cols), C.long(n), xq, corr, f32p(q.dx))
+		C.ops_q8_quantize_x(f32p(x), C.long(cols), C.long(n), xq, corr, xs, f32p(q.dx))
 	} else {
-		C.ops_q8_quantize_x_avx2(f32p(x), C.long(cols), C.long(n), xq, corr, f32p(q.dx))
+		C.ops_q8_quantize_x_avx2(f32p(x), C.long(cols), C.long(n), xq, corr, xs, f32p(q.dx))
 	}
 }
 
@@ -66,4 +67,54 @@ func quantizeQ8Fast(dst []byte, src []float32) (bad int, ok bool) {
 		return -1, true
 	}
 	return int(C.ops_q8_quantize(f32p(src), C.long(len(src)/Q8Block), u8p(dst))), true
+}
+
+// q8PackBuilt: the packed layout's kernels (q8p.c) are built.
+const q8PackBuilt = true
+
+// packQ8Group packs rows ≤ 16 GGUF rows of nb blocks (src) into one group
+// of the packed layout (dst, q8GroupBytes bytes), q8p.c.
+func packQ8Group(src []byte, rows, nb int, dst []byte) {
+	C.ops_q8p_pack(u8p(src), C.long(rows), C.long(nb), u8p(dst))
+}
+
+// unpackQ8 writes the GGUF blocks of rows [r0, r1) of the packed weight w
+// (nb blocks a row) into dst.
+func unpackQ8(w []byte, nb, r0, r1 int, dst []byte) {
+	if r1 > r0 {
+		C.ops_q8p_unpack(u8p(w), C.long(nb), C.long(r0), C.long(r1), u8p(dst))
+	}
+}
+
+// dequantQ8Packed writes rows [r0, r1) of the packed weight w (r0 a
+// multiple of 16) into dst as float32, or into dst16 as bfloat16: in the
+// AVX-512 family straight from the packed blocks, otherwise through GGUF
+// blocks and the family's dequantisation.
+func dequantQ8Packed(w []byte, nb, r0, r1 int, dst []float32, dst16 []uint16) {
+	if r1 <= r0 {
+		return
+	}
+	if ISA() == AVX512 {
+		if dst16 != nil {
+			C.ops_q8p_dequant(u8p(w), C.long(nb), C.long(r0), C.long(r1), unsafe.Pointer(u16p(dst16)), 1)
+		} else {
+			C.ops_q8p_dequant(u8p(w), C.long(nb), C.long(r0), C.long(r1), unsafe.Pointer(f32p(dst)), 0)
+		}
+		return
+	}
+	q := make([]byte, (r1-r0)*nb*Q8BlockBytes)
+	unpackQ8(w, nb, r0, r1, q)
+	if dst16 != nil {
+		dequantQ8BF16(dst16[:(r1-r0)*nb*Q8Block], q)
+	} else {
+		dequantQ8(dst[:(r1-r0)*nb*Q8Block], q)
+	}
+}
+
+// gemvQ8Packed is gemvQ8Int8 for rows [lo, hi) of a packed weight (lo a
+// multiple of 16, hi one too or the weight's last row), on VPDPBUSD.
+func gemvQ8Packed(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
+	C.ops_q8p_gemv_vnni(u8p(w), C.long(cols), C.long(lo/q8PackRows), C.long((hi+q8PackRows-1)/q8PackRows), C.long(hi),
+		(*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q.xq))), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(q.xs))),
+		f32p(q.dx), C.long(n), f32p(y), C.long(ldy), cbool(acc))
 }

@@ -53,3 +53,23 @@ func gemvQ8Int8(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy
 
 // quantizeQ8Fast has no kernel here: QuantizeQ8_0 quantises in Go.
 func quantizeQ8Fast(dst []byte, src []float32) (bad int, ok bool) { return 0, false }
+
+// Without the C kernels nothing is packed (PacksQ8 is false).
+
+const q8PackBuilt = false
+
+func packQ8Group(src []byte, rows, nb int, dst []byte) {
+	panic("ops: the packed Q8_0 layout needs cgo on amd64")
+}
+
+func unpackQ8(w []byte, nb, r0, r1 int, dst []byte) {
+	panic("ops: the packed Q8_0 layout needs cgo on amd64")
+}
+
+func dequantQ8Packed(w []byte, nb, r0, r1 int, dst []float32, dst16 []uint16) {
+	panic("ops: the packed Q8_0 layout needs cgo on amd64")
+}
+
+func gemvQ8Packed(w []byte, cols, lo, hi int, q *q8Inputs, n int, y []float32, ldy int, acc bool) {
+	panic("ops: the packed Q8_0 layout needs cgo on amd64")
+}

@@ -224,6 +224,31 @@ func randQ8(t *testing.T, rng *rand.Rand, rows, cols int) *Weight {
 	return &w
 }
 
+// q8Layouts is w (GGUF's layout) and, where the packed layout's kernels are
+// built, a packed copy of it: the same blocks, so every product must agree.
+func q8Layouts(w *Weight) []*Weight {
+	ws := []*Weight{w}
+	if q8PackBuilt {
+		ws = append(ws, packedCopy(w))
+	}
+	return ws
+}
+
+// packedCopy is w, a GGUF-layout Q8_0 weight, in the packed layout.
+func packedCopy(w *Weight) *Weight {
+	p := &Weight{Rows: w.Rows, Cols: w.Cols, Q8: make([]byte, Q8PackedSize(w.Rows, w.Cols)), Q8Packed: true}
+	p.SetQ8Rows(0, w.Q8)
+	return p
+}
+
+// layoutName names a Q8_0 weight's layout in test messages.
+func layoutName(w *Weight) string {
+	if w.Q8Packed {
+		return "packed"
+	}
+	return "gguf"
+}
+
 // bf16View is w's values rounded to bfloat16: the weight operand of the
 // bfloat16-compute products of a Q8_0 weight.
 func bf16View(w *Weight) *Weight {
@@ -250,12 +275,14 @@ func TestQ8Products(t *testing.T) {
 			for _, sh := range shapes {
 				w := randQ8(t, rng, sh.rows, sh.cols)
 				wb := bf16View(w)
-				for _, n := range ns {
-					for _, acc := range []bool{false, true} {
-						for _, trans := range []bool{true, false} {
-							name := fmt.Sprintf("scratch=%d/%dx%d/n=%d/acc=%v/mulT=%v", scratch, sh.rows, sh.cols, n, acc, trans)
-							checkMul(t, name, rng, w, n, acc, trans)
-							checkQ8BF16(t, name+"/bf16", rng, w, wb, n, acc, trans)
+				for _, wl := range q8Layouts(w) {
+					for _, n := range ns {
+						for _, acc := range []bool{false, true} {
+							for _, trans := range []bool{true, false} {
+								name := fmt.Sprintf("scratch=%d/%dx%d/%s/n=%d/acc=%v/mulT=%v", scratch, sh.rows, sh.cols, layoutName(wl), n, acc, trans)
+								checkMul(t, name, rng, wl, n, acc, trans)
+								checkQ8BF16(t, name+"/bf16", rng, wl, wb, n, acc, trans)
+							}
 						}
 					}
 				}
@@ -299,21 +326,32 @@ func TestQ8Accessors(t *testing.T) {
 	all := make([]float32, 5*96)
 	DequantizeQ8_0(all, w.Q8)
 	eachFamily(t, func(t *testing.T, fam Family) {
-		row := make([]float32, 96)
-		w.Row(3, row)
-		for c, v := range row {
-			if v != all[3*96+c] || v != w.At(3, c) {
-				t.Fatalf("Row(3)[%d] = %g, At = %g, want %g", c, v, w.At(3, c), all[3*96+c])
+		for _, wl := range q8Layouts(w) {
+			row := make([]float32, 96)
+			for r := range 5 {
+				wl.Row(r, row)
+				for c, v := range row {
+					if v != all[r*96+c] || v != wl.At(r, c) {
+						t.Fatalf("%s: Row(%d)[%d] = %g, At = %g, want %g", layoutName(wl), r, c, v, wl.At(r, c), all[r*96+c])
+					}
+				}
 			}
 		}
 	})
 	if got, want := w.Bytes(), int64(5*3*Q8BlockBytes); got != want {
 		t.Errorf("Bytes = %d, want %d", got, want)
 	}
+	if q8PackBuilt {
+		// 5 rows of 3 blocks: one group, a pair and an odd block.
+		if got, want := packedCopy(w).Bytes(), int64(1088+576); got != want {
+			t.Errorf("packed Bytes = %d, want %d", got, want)
+		}
+	}
 	for _, bad := range []*Weight{
 		{Rows: 2, Cols: 33, Q8: make([]byte, 2*34)},
 		{Rows: 2, Cols: 32, Q8: make([]byte, 34)},
 		{Rows: 2, Cols: 32, Q8: make([]byte, 68), F32: make([]float32, 64)},
+		{Rows: 2, Cols: 32, Q8: make([]byte, 68), Q8Packed: true}, // a packed group is 576 bytes
 	} {
 		func() {
 			defer func() {
@@ -399,52 +437,68 @@ func checkQ8Int8(t *testing.T) {
 							t.Fatalf("block %d: xq[%d] = %d, want %d (x = %g)", k, j, q.xq[k*Q8Block+j], v, x[k*Q8Block+j])
 						}
 					}
+					var all int32
 					for l := range 8 {
 						want := -128 * (int32(xq[4*l]) + int32(xq[4*l+1]) + int32(xq[4*l+2]) + int32(xq[4*l+3]))
 						if q.corr[k*8+l] != want {
 							t.Fatalf("block %d: corr[%d] = %d, want %d", k, l, q.corr[k*8+l], want)
 						}
+						all += want
+					}
+					if q.xs[k] != all {
+						t.Fatalf("block %d: xs = %d, want %d", k, q.xs[k], all)
 					}
 				}
-				y := randSlice(rng, n*sh.rows+3)
-				y0 := append([]float32(nil), y...)
-				w.MulTInfer(y, x, n, acc)
-				for i := range n {
-					for o := range sh.rows {
-						var want, scale, exact, bound float64
-						if acc {
-							want, exact = float64(y0[i*sh.rows+o]), float64(y0[i*sh.rows+o])
-						}
-						for b := range nb {
-							k := i*nb + b
-							var s int64
-							for j := range Q8Block {
-								c := b*Q8Block + j
-								wq := int64(int8(w.Q8[(o*nb+b)*Q8BlockBytes+2+j]))
-								s += wq * int64(q.xq[k*Q8Block+j])
-								wv := float64(w.At(o, c))
-								exact += wv * float64(x[i*sh.cols+c])
-								bound += math.Abs(wv) * float64(q.dx[k]) * 0.501
-							}
-							term := float64(s) * float64(q8Scale(w.Q8[(o*nb+b)*Q8BlockBytes:])) * float64(q.dx[k])
-							want += term
-							scale += math.Abs(term)
-						}
-						got := float64(y[i*sh.rows+o])
-						if d := math.Abs(got - want); d > 1e-5*(scale+math.Abs(want))+1e-6 {
-							t.Fatalf("%dx%d n=%d acc=%v: y[%d,%d] = %g, want %g from the quantised inputs", sh.rows, sh.cols, n, acc, i, o, got, want)
-						}
-						if d := math.Abs(got - exact); d > bound+1e-5*scale+1e-6 {
-							t.Fatalf("%dx%d n=%d: y[%d,%d] = %g, exact %g: off by %g, more than the inputs' quantisation allows (%g)", sh.rows, sh.cols, n, i, o, got, exact, d, bound)
-						}
-					}
-				}
-				for k := n * sh.rows; k < len(y); k++ {
-					if y[k] != y0[k] {
-						t.Fatalf("wrote past the output at %d", k)
-					}
+				for _, wl := range q8Layouts(w) {
+					checkQ8Int8Product(t, w, wl, &q, x, n, acc, rng)
 				}
 			}
+		}
+	}
+}
+
+// checkQ8Int8Product checks MulTInfer of wl (w, GGUF's layout, or its
+// packed copy) on the inputs x, quantised in q, as checkQ8Int8 describes.
+func checkQ8Int8Product(t *testing.T, w, wl *Weight, q *q8Inputs, x []float32, n int, acc bool, rng *rand.Rand) {
+	t.Helper()
+	sh := struct{ rows, cols int }{w.Rows, w.Cols}
+	nb := sh.cols / Q8Block
+	y := randSlice(rng, n*sh.rows+3)
+	y0 := append([]float32(nil), y...)
+	wl.MulTInfer(y, x, n, acc)
+	for i := range n {
+		for o := range sh.rows {
+			var want, scale, exact, bound float64
+			if acc {
+				want, exact = float64(y0[i*sh.rows+o]), float64(y0[i*sh.rows+o])
+			}
+			for b := range nb {
+				k := i*nb + b
+				var s int64
+				for j := range Q8Block {
+					c := b*Q8Block + j
+					wq := int64(int8(w.Q8[(o*nb+b)*Q8BlockBytes+2+j]))
+					s += wq * int64(q.xq[k*Q8Block+j])
+					wv := float64(w.At(o, c))
+					exact += wv * float64(x[i*sh.cols+c])
+					bound += math.Abs(wv) * float64(q.dx[k]) * 0.501
+				}
+				term := float64(s) * float64(q8Scale(w.Q8[(o*nb+b)*Q8BlockBytes:])) * float64(q.dx[k])
+				want += term
+				scale += math.Abs(term)
+			}
+			got := float64(y[i*sh.rows+o])
+			if d := math.Abs(got - want); d > 1e-5*(scale+math.Abs(want))+1e-6 {
+				t.Fatalf("%dx%d %s n=%d acc=%v: y[%d,%d] = %g, want %g from the quantised inputs", sh.rows, sh.cols, layoutName(wl), n, acc, i, o, got, want)
+			}
+			if d := math.Abs(got - exact); d > bound+1e-5*scale+1e-6 {
+				t.Fatalf("%dx%d %s n=%d: y[%d,%d] = %g, exact %g: off by %g, more than the inputs' quantisation allows (%g)", sh.rows, sh.cols, layoutName(wl), n, i, o, got, exact, d, bound)
+			}
+		}
+	}
+	for k := n * sh.rows; k < len(y); k++ {
+		if y[k] != y0[k] {
+			t.Fatalf("wrote past the output at %d", k)
 		}
 	}
 }

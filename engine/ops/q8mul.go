@@ -47,7 +47,7 @@ func grow[T any](s []T, n int) []T {
 // q8MulT computes y[n, Rows] (+)= x·Wᵀ for a Q8_0 weight; with bf16 set, in
 // bfloat16 compute (x and the dequantised weight rounded to bfloat16).
 func (w *Weight) q8MulT(y, x []float32, n int, acc, bf16 bool) {
-	if n <= GEMVMaxN && !bf16 {
+	if n <= GEMVMaxN && !bf16 && !w.Q8Packed {
 		w.q8gemv(y, x, n, acc, false)
 		return
 	}
@@ -84,7 +84,11 @@ func (w *Weight) q8Mul(dx, dy []float32, n int, acc, bf16 bool) {
 
 // q8RowStep is the number of weight rows q8Blocked dequantises at a time:
 // even (VDPBF16PS's Mul pairs rows), at least 16.
+// A packed weight goes in whole groups of 16 rows.
 func (w *Weight) q8RowStep(elem int) int {
+	if w.Q8Packed {
+		return min(max(q8PackRows, q8ScratchBytes/(elem*w.Cols))&^(q8PackRows-1), w.Rows)
+	}
 	return min(max(16, q8ScratchBytes/(elem*w.Cols))&^1, w.Rows)
 }
 
@@ -123,14 +127,21 @@ func (w *Weight) q8Blocked(out, in []float32, n int, acc, bf16, transB bool) {
 	for r0 := 0; r0 < w.Rows; r0 += step {
 		rb := min(step, w.Rows-r0)
 		blk.Rows = rb
-		q := w.Q8[r0*rowBytes : (r0+rb)*rowBytes]
 		if bf16 {
 			s.b16 = grow(s.b16, rb*w.Cols)
-			dequantRowsBF16(s.b16, q)
+			if w.Q8Packed {
+				w.dequantPacked(nil, s.b16, r0, r0+rb)
+			} else {
+				dequantRowsBF16(s.b16, w.Q8[r0*rowBytes:(r0+rb)*rowBytes])
+			}
 			blk.BF16, blk.F32 = s.b16, nil
 		} else {
 			s.f32 = grow(s.f32, rb*w.Cols)
-			dequantRows(s.f32, q)
+			if w.Q8Packed {
+				w.dequantPacked(s.f32, nil, r0, r0+rb)
+			} else {
+				dequantRows(s.f32, w.Q8[r0*rowBytes:(r0+rb)*rowBytes])
+			}
 			blk.F32, blk.BF16 = s.f32, nil
 		}
 		if transB {
@@ -226,20 +237,49 @@ type q8gemvTask struct {
 	xq   q8Inputs
 }
 
+// A packed weight's chunks are whole groups of 16 rows (q8Chunk).
 func (t *q8gemvTask) run(_, lo, hi int) {
-	if t.xq.xq != nil {
-		gemvQ8Int8(t.w.Q8, t.w.Cols, lo, hi, &t.xq, t.n, t.y, t.w.Rows, t.acc)
+	w := t.w
+	if w.Q8Packed {
+		if t.xq.xq != nil && q8VNNI() {
+			gemvQ8Packed(w.Q8, w.Cols, lo, hi, &t.xq, t.n, t.y, w.Rows, t.acc)
+			return
+		}
+		// Another kernel than the one the weight was packed for (the
+		// widening MulT, or a test that changed the kernel family): the
+		// rows' GGUF blocks, and that kernel.
+		q, y := w.UnpackQ8(lo, hi), t.y[lo:]
+		if t.xq.xq != nil {
+			gemvQ8Int8(q, w.Cols, 0, hi-lo, &t.xq, t.n, y, w.Rows, t.acc)
+		} else {
+			gemvQ8(q, w.Cols, 0, hi-lo, t.x, t.n, y, w.Rows, t.acc)
+		}
 		return
 	}
-	gemvQ8(t.w.Q8, t.w.Cols, lo, hi, t.x, t.n, t.y, t.w.Rows, t.acc)
+	if t.xq.xq != nil {
+		gemvQ8Int8(w.Q8, w.Cols, lo, hi, &t.xq, t.n, t.y, w.Rows, t.acc)
+		return
+	}
+	gemvQ8(w.Q8, w.Cols, lo, hi, t.x, t.n, t.y, w.Rows, t.acc)
+}
+
+// q8Chunk is the rows of a decode chunk: about gemvChunkBytes of blocks, a
+// multiple of 8 rows, of 16 for a packed weight.
+func (w *Weight) q8Chunk() int {
+	c := max(gemvChunkBytes/Q8_0Size(w.Cols)/8*8, 8)
+	if w.Q8Packed {
+		c = max(c&^(q8PackRows-1), q8PackRows)
+	}
+	return c
 }
 
 // q8Inputs are decode inputs quantised for the int8 kernels (q8.c): int8
-// blocks xq, −128 times each four quants' sum (corr, for VPDPBUSD) and the
-// block scales.
+// blocks xq, −128 times each four quants' sum (corr, for VPDPBUSD), −128
+// times each block's sum (xs, for the packed kernel) and the block scales.
 type q8Inputs struct {
 	xq   []int8
 	corr []int32
+	xs   []int32
 	dx   []float32
 }
 
@@ -248,6 +288,7 @@ type q8Inputs struct {
 func (q *q8Inputs) quantize(x []float32, n, cols int) {
 	q.xq = grow(q.xq, n*cols)
 	q.corr = grow(q.corr, n*cols/4)
+	q.xs = grow(q.xs, n*cols/Q8Block)
 	q.dx = grow(q.dx, n*cols/Q8Block)
 	quantizeInputs(x, cols, n, q)
 }
@@ -293,8 +334,7 @@ func (w *Weight) q8gemv(y, x []float32, n int, acc, vnni bool) {
 		q8xq.quantize(x, n, w.Cols)
 		q8gemvShared.xq = q8xq
 	}
-	rowBytes := Q8_0Size(w.Cols)
-	runDynamic(&q8gemvShared, w.Rows, max(gemvChunkBytes/rowBytes/8*8, 8))
+	runDynamic(&q8gemvShared, w.Rows, w.q8Chunk())
 	q8gemvShared = q8gemvTask{}
 	pool.mu.Unlock()
 }
