@@ -69,6 +69,9 @@
 //     inputs, VPDPBUSD where the CPU has AVX512_VNNI and ggml's AVX2
 //     VPMADDUBSW product otherwise), dequantisation to float32 or bfloat16
 //     for the blocked products.
+//   - q8p.c: Q8_0 weights in the packed layout (16 rows interleaved, where
+//     the CPU has AVX512_VNNI): packing, the VPDPBUSD decode MulT that
+//     reads them, and their dequantisation by rows and blocks.
 //   - softmax.c: a row's maximum and e^(x − shift) with the sum.
 //   - swiglu.c: SwiGLU and its backward.
 //   - dropout.c: counter-based dropout.
@@ -90,8 +93,9 @@
 //   - tiled.go (the driver), tiled_c.go, tiled_go.go: the tiled products.
 //   - bf16.go (the driver and the widening fallback), bf16_c.go, bf16_go.go:
 //     bfloat16 compute (activations rounded to bfloat16, float32 sums).
-//   - q8.go (the format: QuantizeQ8_0, DequantizeQ8_0), q8mul.go (the
-//     products' driver), q8_c.go, q8_go.go: Q8_0 weights.
+//   - q8.go (the format: QuantizeQ8_0, DequantizeQ8_0), q8p.go (the
+//     packed layout: PacksQ8, NewQ8Weight, SetQ8Rows, UnpackQ8), q8mul.go
+//     (the products' driver), q8_c.go, q8_go.go: Q8_0 weights.
 //   - softmax_c.go, softmax_go.go, exp_go.go: ExpShiftSum, MaxF32.
 //   - swiglu_c.go, swiglu_go.go: SwiGLU, SwiGLUBackward.
 //   - dropout.go (the mask's constants), dropout_c.go, dropout_go.go: Dropout.

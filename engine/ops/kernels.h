@@ -195,7 +195,7 @@ void ops_q8_gemv_i8(const uint8_t *w, long cols, long lo, long hi, const int8_t 
 // q8p.c: Q8_0 weights in the packed layout (16 rows interleaved).
 void ops_q8p_pack(const uint8_t *src, long rows, long nb, uint8_t *dst);
 void ops_q8p_unpack(const uint8_t *w, long nb, long r0, long r1, uint8_t *dst);
-void ops_q8p_dequant(const uint8_t *w, long nb, long r0, long r1, void *dst, int bf16);
+void ops_q8p_dequant(const uint8_t *w, long nb, long r0, long r1, void *dst, int form);
 void ops_q8p_gemv_vnni(const uint8_t *w, long cols, long g0, long g1, long rows, const int8_t *xq, const int32_t *xs,
 	const float *dx, long n, float *y, long ldy, int acc);
 

@@ -7,15 +7,17 @@ import (
 
 // patternQ8 is a Q8_0 weight of rows×cols made without quantising (the
 // largest has 233M values): scale 1/64, quants cycling through -8..8.
+// It is in the layout the loader would give it (packed where PacksQ8).
 func patternQ8(rows, cols int) *Weight {
-	w := &Weight{Rows: rows, Cols: cols, Q8: make([]byte, Q8_0Size(rows*cols))}
-	for b := 0; b < len(w.Q8); b += Q8BlockBytes {
-		w.Q8[b], w.Q8[b+1] = 0x00, 0x24 // float16 1/64
+	q := make([]byte, Q8_0Size(rows*cols))
+	for b := 0; b < len(q); b += Q8BlockBytes {
+		q[b], q[b+1] = 0x00, 0x24 // float16 1/64
 		for j := range Q8Block {
-			w.Q8[b+2+j] = byte(int8((b/Q8BlockBytes+j)%17 - 8))
+			q[b+2+j] = byte(int8((b/Q8BlockBytes+j)%17 - 8))
 		}
 	}
-	return w
+	w := Q8Weight(rows, cols, q)
+	return &w
 }
 
 // BenchmarkQ8GEMV is decode with Q8_0 weights against bfloat16 ones:

@@ -86,17 +86,28 @@ func unpackQ8(w []byte, nb, r0, r1 int, dst []byte) {
 	}
 }
 
-// dequantQ8Packed writes rows [r0, r1) of the packed weight w (r0 a
-// multiple of 16) into dst as float32, or into dst16 as bfloat16: in the
-// AVX-512 family straight from the packed blocks, otherwise through GGUF
-// blocks and the family's dequantisation.
+// q8pRNE makes dequantQ8Packed round to bfloat16 in integer operations
+// even where VCVTNE2PS2BF16 runs, so that the tests see both forms.
+var q8pRNE bool
+
+// dequantQ8Packed writes rows [r0, r1) of the packed weight w (nb blocks a
+// row, r0 a multiple of 16) into dst as float32, or into dst16 as
+// bfloat16: in the AVX-512 family straight from the packed blocks,
+// otherwise through GGUF blocks and the family's dequantisation.
 func dequantQ8Packed(w []byte, nb, r0, r1 int, dst []float32, dst16 []uint16) {
 	if r1 <= r0 {
 		return
 	}
+	if n := (r1 - r0) * nb * Q8Block; len(dst) < n && len(dst16) < n {
+		panic("ops: dequantQ8Packed: the output is too short")
+	}
 	if ISA() == AVX512 {
 		if dst16 != nil {
-			C.ops_q8p_dequant(u8p(w), C.long(nb), C.long(r0), C.long(r1), unsafe.Pointer(u16p(dst16)), 1)
+			form := 1
+			if cpuFeatures.AVX512BF16 && !q8pRNE {
+				form = 2
+			}
+			C.ops_q8p_dequant(u8p(w), C.long(nb), C.long(r0), C.long(r1), unsafe.Pointer(u16p(dst16)), C.int(form))
 		} else {
 			C.ops_q8p_dequant(u8p(w), C.long(nb), C.long(r0), C.long(r1), unsafe.Pointer(f32p(dst)), 0)
 		}

@@ -9,8 +9,12 @@ import (
 // Products with a Q8_0 weight. Decoding (at most GEMVMaxN inputs, float32
 // compute) streams the blocks once through a Q8_0 decode kernel (q8.c):
 // MulT's widens each block to float32 in registers; MulTInfer's quantises
-// the inputs to 8 bits and multiplies bytes (VPDPBUSD with AVX512_VNNI,
-// VPMADDUBSW with AVX2). Everything else (prefill,
+// the inputs to 8 bits and multiplies bytes (VPDPBUSD with AVX512_VNNI, on
+// the packed layout of q8p.go that such CPUs store their weights in;
+// VPMADDUBSW with AVX2). A packed weight also works without the VNNI
+// kernel: its MulT goes through the blocked products below, and MulTInfer
+// in another family (a test forcing one) unpacks its rows to GGUF blocks
+// for that family's kernel. Everything else (prefill,
 // training, bfloat16 compute) goes one block of weight rows at a time: the
 // rows are dequantised into a scratch block small enough to stay in the
 // last-level cache, float32 in float32 compute and bfloat16 (q·d rounded to

@@ -115,14 +115,6 @@ INLINE AVX512 void qp_rows512(const uint8_t *qs, __m512i r[8]) {
 				r[4 * h + 2 * q + s] = _mm512_permutex2var_epi32(t[4 * h + q], v3[s], t[4 * h + 2 + q]);
 }
 
-// qp_widen512 widens 32 quants (a 256-bit half) with scale bits h into two
-// vectors of 16 float32 values q·d.
-INLINE AVX512 void qp_widen512(__m256i q, uint16_t h, __m512 *lo, __m512 *hi) {
-	__m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
-	*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d);
-	*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d);
-}
-
 INLINE AVX512 __m256i qp_bf16_rne512(__m512 f) {
 	__m512i u = _mm512_castps_si512(f);
 	__m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
@@ -130,37 +122,63 @@ INLINE AVX512 __m256i qp_bf16_rne512(__m512 f) {
 	return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
 }
 
+#define QP_BF16 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+// QP_DEQUANT defines ops_q8p_dequant for one output form, STORE(d, o, lo,
+// hi) storing a row's 32 values (lo, hi: float32) at element o of dst:
+// each row pair r[p] of a block is four 16-value quarters, widened,
+// converted and scaled by its row's scale (the block's 16 scales converted
+// once, broadcast from memory). A macro, not an inline function: the
+// VCVTNE2PS2BF16 form needs a target the others must not have.
+#define QP_DEQUANT(NAME, TARGET, T, STORE) \
+	static TARGET void NAME(const uint8_t *w, long nb, long r0, long r1, T *dst) { \
+		long gb = qp_group_bytes(nb), cols = nb * QK; \
+		for (long g = r0 / 16; g * 16 < r1; g++) { \
+			const uint8_t *grp = w + g * gb; \
+			long rows = r1 - g * 16 < 16 ? r1 - g * 16 : 16; \
+			for (long b = 0; b < nb; b++) { \
+				__m512i r[8]; \
+				qp_rows512(qp_quants(grp, b), r); \
+				float sc[16] __attribute__((aligned(64))); \
+				_mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)qp_scales(grp, b)))); \
+				for (long p = 0; 2 * p < rows; p++) { \
+					__m512 f[4]; \
+					for (int k = 0; k < 4; k++) \
+						f[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(r[p], k))), \
+							_mm512_set1_ps(sc[2 * p + k / 2])); \
+					for (int h = 0; h < 2 && 2 * p + h < rows; h++) \
+						STORE(dst, (g * 16 + 2 * p + h - r0) * cols + b * QK, f[2 * h], f[2 * h + 1]); \
+				} \
+			} \
+		} \
+	}
+
+#define QP_STORE_F32(d, o, lo, hi) (_mm512_storeu_ps((d) + (o), lo), _mm512_storeu_ps((d) + (o) + 16, hi))
+#define QP_STORE_RNE(d, o, lo, hi) \
+	(_mm256_storeu_si256((__m256i *)((d) + (o)), qp_bf16_rne512(lo)), \
+		_mm256_storeu_si256((__m256i *)((d) + (o) + 16), qp_bf16_rne512(hi)))
+// VCVTNE2PS2BF16 rounds to nearest even too, and flushes subnormal float32
+// values, which q·d never is (its smallest non-zero magnitude is 2^-24, a
+// subnormal float16 scale times 1).
+#define QP_STORE_CVTNE(d, o, lo, hi) _mm512_storeu_si512((d) + (o), (__m512i)_mm512_cvtne2ps_pbh(hi, lo))
+
+#define QP_BF16 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+QP_DEQUANT(qp_dequant_f32, AVX512, float, QP_STORE_F32)
+QP_DEQUANT(qp_dequant_rne, AVX512, uint16_t, QP_STORE_RNE)
+QP_DEQUANT(qp_dequant_cvtne, QP_BF16, uint16_t, QP_STORE_CVTNE)
+
 // ops_q8p_dequant writes rows [r0, r1) of the packed weight w (nb blocks a
-// row, r0 a multiple of 16, r1 one too or the weight's last row) as
-// float32 (bf16 = 0) or bfloat16 rounded to nearest even (bf16 = 1), row
-// after row, to dst: the values of ops_q8_dequant on the GGUF blocks.
-AVX512 void ops_q8p_dequant(const uint8_t *w, long nb, long r0, long r1, void *dst, int bf16) {
-	long gb = qp_group_bytes(nb), cols = nb * QK;
+// row, r0 a multiple of 16, r1 one too or the weight's last row), row after
+// row, to dst: float32 (form 0) or bfloat16 rounded to nearest even (form
+// 1, or 2 on a CPU with AVX512_BF16), the values of ops_q8_dequant and
+// ops_q8_dequant_bf16 on the GGUF blocks.
+AVX512 void ops_q8p_dequant(const uint8_t *w, long nb, long r0, long r1, void *dst, int form) {
 	OPS_RAN(OPS_K_Q8_DEQUANT, OPS_AVX512);
-	for (long g = r0 / 16; g * 16 < r1; g++) {
-		const uint8_t *grp = w + g * gb;
-		long rows = r1 - g * 16 < 16 ? r1 - g * 16 : 16;
-		for (long b = 0; b < nb; b++) {
-			__m512i r[8];
-			qp_rows512(qp_quants(grp, b), r);
-			const uint8_t *sc = qp_scales(grp, b);
-			for (long n = 0; n < rows; n++) {
-				__m256i q = n % 2 ? _mm512_extracti64x4_epi64(r[n / 2], 1) : _mm512_castsi512_si256(r[n / 2]);
-				uint16_t h = (uint16_t)sc[2 * n] | (uint16_t)sc[2 * n + 1] << 8;
-				__m512 lo, hi;
-				qp_widen512(q, h, &lo, &hi);
-				long o = (g * 16 + n - r0) * cols + b * QK;
-				if (bf16) {
-					uint16_t *d = (uint16_t *)dst + o;
-					_mm256_storeu_si256((__m256i *)d, qp_bf16_rne512(lo));
-					_mm256_storeu_si256((__m256i *)(d + 16), qp_bf16_rne512(hi));
-				} else {
-					float *d = (float *)dst + o;
-					_mm512_storeu_ps(d, lo);
-					_mm512_storeu_ps(d + 16, hi);
-				}
-			}
-		}
+	switch (form) {
+	case 0: qp_dequant_f32(w, nb, r0, r1, (float *)dst); break;
+	case 1: qp_dequant_rne(w, nb, r0, r1, (uint16_t *)dst); break;
+	default: qp_dequant_cvtne(w, nb, r0, r1, (uint16_t *)dst);
 	}
 }
 

@@ -114,11 +114,14 @@ func TestQ8PackSetRows(t *testing.T) {
 }
 
 // TestQ8PackDequant checks the dequantisation of packed rows (the blocked
-// products' operand in prefill and training), float32 and bfloat16, in
-// every family, bit for bit against the GGUF blocks' dequantisation, for
-// whole weights and runs of groups ending at a partial group.
+// products' operand in prefill and training), float32 and bfloat16 (both
+// roundings of the AVX-512 kernel), in every family, bit for bit against
+// the GGUF blocks' dequantisation, for whole weights and runs of groups
+// ending at a partial group. The scales cover float16's range, subnormals
+// and zero included.
 func TestQ8PackDequant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(99, 100))
+	defer func() { q8pRNE = false }()
 	eachFamily(t, func(t *testing.T, fam Family) {
 		for _, sh := range packShapes {
 			src := randBlocks(rng, sh.rows, sh.cols)
@@ -133,17 +136,20 @@ func TestQ8PackDequant(t *testing.T) {
 				want, want16 := make([]float32, n), make([]uint16, n)
 				dequantQ8(want, src[r0*rowBytes:r1*rowBytes])
 				dequantQ8BF16(want16, src[r0*rowBytes:r1*rowBytes])
-				got, got16 := make([]float32, n+1), make([]uint16, n+1)
-				got[n], got16[n] = 12345, 12345
-				w.dequantPacked(got, nil, r0, r1)
-				w.dequantPacked(nil, got16, r0, r1)
-				for k := range n {
-					if !sameF32(got[k], want[k]) || got16[k] != want16[k] {
-						t.Fatalf("%dx%d rows [%d, %d): value %d = %g / bf16 %#x, want %g / %#x", sh.rows, sh.cols, r0, r1, k, got[k], got16[k], want[k], want16[k])
+				for _, rne := range []bool{false, true} {
+					q8pRNE = rne
+					got, got16 := make([]float32, n+1), make([]uint16, n+1)
+					got[n], got16[n] = 12345, 12345
+					w.dequantPacked(got, nil, r0, r1)
+					w.dequantPacked(nil, got16, r0, r1)
+					for k := range n {
+						if !sameF32(got[k], want[k]) || got16[k] != want16[k] {
+							t.Fatalf("%dx%d rows [%d, %d) rne=%v: value %d = %g / bf16 %#x, want %g / %#x", sh.rows, sh.cols, r0, r1, rne, k, got[k], got16[k], want[k], want16[k])
+						}
 					}
-				}
-				if got[n] != 12345 || got16[n] != 12345 {
-					t.Fatalf("%dx%d: wrote past the rows", sh.rows, sh.cols)
+					if got[n] != 12345 || got16[n] != 12345 {
+						t.Fatalf("%dx%d: wrote past the rows", sh.rows, sh.cols)
+					}
 				}
 			}
 		}
