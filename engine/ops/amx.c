@@ -22,6 +22,7 @@
 // thread holds no tile state between products.
 
 #include "kernels.h"
+#include "q8p.h"
 
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -158,18 +159,63 @@ static int grow(void **buf, long *cap, long n) {
 	return 1;
 }
 
+// A packed Q8_0 weight (q8p.h) goes into the tiles dequantised on the way,
+// so that a q8_0 base trains on the same kernels without a separate pass
+// that writes the whole weight out in bfloat16 and reads it back.
+
+// q8_strip writes rows [o, o+32) × blocks [b0, b1) of the packed weight q8
+// (nb blocks a row, rows rows) as bfloat16 (q·d, nearest even) into s,
+// rows of ld values, zero for rows past the weight's groups.
+INLINE AMX void q8_strip(const uint8_t *q8, long nb, long rows, long o, long b0, long b1, uint16_t *s, long ld) {
+	long gb = qp_group_bytes(nb);
+	for (long gi = 0; gi < 2; gi++) {
+		long g = o / 16 + gi;
+		uint16_t *d = s + 16 * gi * ld;
+		if (g * 16 >= rows) {
+			for (long r = 0; r < 16; r++) memset(d + r * ld, 0, (size_t)(b1 - b0) * QK * 2);
+			continue;
+		}
+		const uint8_t *grp = q8 + g * gb;
+		for (long b = b0; b < b1; b++) {
+			__m512i r[8];
+			qp_rows512(qp_quants(grp, b), r);
+			_Alignas(64) float sc[16];
+			_mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)qp_scales(grp, b))));
+			for (int p = 0; p < 8; p++) {
+				__m512i r0, r1;
+				qp_bf16_rows(r[p], sc[2 * p], sc[2 * p + 1], &r0, &r1);
+				_mm512_store_si512(d + 2 * p * ld + (b - b0) * QK, r0);
+				_mm512_store_si512(d + (2 * p + 1) * ld + (b - b0) * QK, r1);
+			}
+		}
+	}
+}
+
+// q8_prefetch_strip asks for the packed bytes of q8_strip's rows and blocks.
+INLINE void q8_prefetch_strip(const uint8_t *q8, long nb, long rows, long o, long b0, long b1) {
+	long gb = qp_group_bytes(nb);
+	for (long g = o / 16; g < o / 16 + 2 && g * 16 < rows; g++) {
+		const char *a = (const char *)(q8 + g * gb + b0 / 2 * QP_PAIR), *e = (const char *)(q8 + g * gb + (b1 + 1) / 2 * QP_PAIR);
+		for (; a < e; a += 64) _mm_prefetch(a, _MM_HINT_T0);
+	}
+}
+
 // ops_amx_mult: y[i*ldy + o] (+)= Σ_k x[i][k]·w[o*cols + k] for weight rows
 // o in [lo, hi) (lo a multiple of 32) of the rows × cols weight, i < n; x
 // packed by ops_amx_pack_x with kp pairs (kp·2 ≥ cols) over n rounded up to
 // 32 rows. Rows go in groups of og (one 32-row block, or AMX_OG of them
 // when x is too large for L2): for each activation block of AMX_NI, each
 // part of the reduction of AMX_KC pairs passes every row block of the
-// group, whose sums wait in T between parts. It returns 0, having done
-// nothing, if T cannot be had.
-AMX int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp,
-		long n, float *y, long ldy, int acc) {
+// group, whose sums wait in T between parts. With q8 (w NULL) the weight
+// is packed Q8_0 (cols a multiple of 32): each 32-row strip of a part is
+// dequantised into wq once and read from there (L1) by every activation
+// block. It returns 0, having done nothing, if T cannot be had.
+AMX int ops_amx_mult(const uint16_t *w, const uint8_t *q8, long cols, long rows, long lo, long hi,
+		const uint32_t *xp, long kp, long n, float *y, long ldy, int acc) {
 	OPS_RAN(OPS_K_TILED_MULT, OPS_AVX512);
 	_Alignas(64) uint16_t wt[32 * 32]; // an edge block of W, zero-padded
+	_Alignas(64) uint16_t wq[32 * 2 * AMX_KC]; // a dequantised strip of a Q8_0 weight
+	long nb = cols / QK;
 	long n32 = (n + 31) & ~31L;
 	long og = n32 * kp * 4 <= AMX_L2 ? 32 : 32 * AMX_OG;
 	if (!grow((void **)&mult_acc, &mult_acc_cap, og * AMX_NI))
@@ -198,9 +244,15 @@ AMX int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, 
 							}
 						}
 						long k0 = 2 * np, k1 = 2 * (np + AMX_KC) < cols ? 2 * (np + AMX_KC) : cols;
-						if (no < hi && k0 < cols)
-							prefetch_rows(w, cols, no, no + 32 < rows ? no + 32 : rows, k0, k1 - k0);
+						if (no < hi && k0 < cols) {
+							if (q8)
+								q8_prefetch_strip(q8, nb, rows, no, k0 / QK, k1 / QK);
+							else
+								prefetch_rows(w, cols, no, no + 32 < rows ? no + 32 : rows, k0, k1 - k0);
+						}
 					}
+					if (q8)
+						q8_strip(q8, nb, rows, o, 2 * p0 / QK, 2 * (p0 + kc) / QK, wq, 2 * AMX_KC);
 					float *To = T + (o - g) * AMX_NI;
 					for (long i = 0; i < ni; i += 32) {
 						float *t = To + i;
@@ -215,7 +267,11 @@ AMX int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, 
 						const uint32_t *b0 = xp + ((i0 + i) / 16 * kp + p0) * 16, *b1 = b0 + kp * 16;
 						for (long q = 0; q < kc; q += 16) {
 							long k = 2 * (p0 + q);
-							if (o + 32 <= rows && k + 32 <= cols) {
+							if (q8) {
+								const uint16_t *a = wq + 2 * q;
+								_tile_loadd(4, a, 4 * AMX_KC);
+								_tile_loadd(5, a + 16 * 2 * AMX_KC, 4 * AMX_KC);
+							} else if (o + 32 <= rows && k + 32 <= cols) {
 								const uint16_t *a = w + o * cols + k;
 								_tile_loadd(4, a, 2 * cols);
 								_tile_loadd(5, a + 16 * cols, 2 * cols);
@@ -273,11 +329,14 @@ AMX int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, 
 // when dy fits in L2; else as much as half of AMX_L2 holds). For each part,
 // each panel of 32 columns is packed (every row pair of the part: 128
 // bytes a pair), and each 32-row block of dx is summed over the part in the
-// tiles and written once. It returns 0, having done nothing, if the panel
-// buffer cannot be had.
-AMX int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd,
-		long n, float *dx, int acc) {
+// tiles and written once. With q8 (w NULL) the weight is packed Q8_0
+// (cols a multiple of 32): a panel's 32 columns are one block of each
+// group of 16 rows, dequantised into the panel 8 pairs at a time. It
+// returns 0, having done nothing, if the panel buffer cannot be had.
+AMX int ops_amx_mul(const uint16_t *w, const uint8_t *q8, long cols, long rows, long lo, long hi,
+		const uint16_t *dy, long ldd, long n, float *dx, int acc) {
 	OPS_RAN(OPS_K_TILED_MUL, OPS_AVX512);
+	long gb = qp_group_bytes(cols / QK);
 	long pairs = (rows + 1) / 2, kp16 = (pairs + 15) & ~15L, n32 = (n + 31) & ~31L;
 	long kb = kp16;
 	if (n32 * kp16 * 4 > AMX_L2)
@@ -297,7 +356,27 @@ AMX int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, c
 		for (long j = lo; j < hi; j += 32) {
 			long wid = hi - j < 32 ? hi - j : 32;
 			__mmask32 m = wid == 32 ? 0xffffffffu : (__mmask32)((1u << wid) - 1);
-			for (long p = p0; p < pe; p++) {
+			// Packed Q8_0: pairs p..p+7 are the 16 rows of group p/8 (p0
+			// and pe are multiples of 16).
+			for (long p = p0; q8 && p < pe; p += 8) {
+				uint32_t *d = P + (p - p0) * 32;
+				if (16 * (p / 8) >= rows) {
+					memset(d, 0, 8 * 32 * 4);
+					continue;
+				}
+				const uint8_t *grp = q8 + p / 8 * gb;
+				__m512i r[8];
+				qp_rows512(qp_quants(grp, j / QK), r);
+				_Alignas(64) float sc[16];
+				_mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)qp_scales(grp, j / QK))));
+				for (int m = 0; m < 8; m++) {
+					__m512i r0, r1;
+					qp_bf16_rows(r[m], sc[2 * m], sc[2 * m + 1], &r0, &r1);
+					_mm512_store_si512(d + m * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
+					_mm512_store_si512(d + m * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
+				}
+			}
+			for (long p = p0; !q8 && p < pe; p++) {
 				long o = 2 * p;
 				__m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
 				if (p < pairs) {
@@ -402,12 +481,12 @@ long ops_amx_l2;
 // never called. (GCC's tile intrinsics also pass the stride as a long,
 // which is 32 bits on Windows and does not assemble there.)
 void ops_amx_pack_x(const float *x, long n, long cols, long ldx, uint32_t *xp, long kp, long b0, long b1) {}
-int ops_amx_mult(const uint16_t *w, long cols, long rows, long lo, long hi, const uint32_t *xp, long kp, long n,
-		float *y, long ldy, int acc) {
+int ops_amx_mult(const uint16_t *w, const uint8_t *q8, long cols, long rows, long lo, long hi, const uint32_t *xp,
+		long kp, long n, float *y, long ldy, int acc) {
 	return 0;
 }
-int ops_amx_mul(const uint16_t *w, long cols, long rows, long lo, long hi, const uint16_t *dy, long ldd, long n,
-		float *dx, int acc) {
+int ops_amx_mul(const uint16_t *w, const uint8_t *q8, long cols, long rows, long lo, long hi, const uint16_t *dy,
+		long ldd, long n, float *dx, int acc) {
 	return 0;
 }
 float ops_amx_peak(long iters) { return 0; }

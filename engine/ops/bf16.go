@@ -59,11 +59,14 @@ func (w *Weight) MulTBF16(y, x []float32, n int, accumulate bool) {
 	if n == 0 || w.Rows == 0 {
 		return
 	}
-	if w.Q8 != nil {
+	// A packed Q8_0 weight goes to the AMX tiles as it is: the kernels
+	// dequantise it on the way in (amx.c).
+	amxQ8 := w.Q8Packed && useAMX()
+	if w.Q8 != nil && !amxQ8 {
 		w.q8MulT(y, x, n, accumulate, true)
 		return
 	}
-	if w.BF16 != nil && w.Cols > 0 && useAMX() {
+	if (w.BF16 != nil || amxQ8) && w.Cols > 0 && useAMX() {
 		// yᵀ = W·xᵀ on tiles: x packed in pairs, 16 rows to a block.
 		kp := (w.Cols + 31) / 32 * 16
 		nb := (n + 31) / 32 * 2
@@ -94,11 +97,12 @@ func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 	if n == 0 || w.Cols == 0 {
 		return
 	}
-	if w.Q8 != nil {
+	amxQ8 := w.Q8Packed && useAMX()
+	if w.Q8 != nil && !amxQ8 {
 		w.q8Mul(dx, dy, n, accumulate, true)
 		return
 	}
-	if w.BF16 != nil && w.Rows > 0 && useDPBF16() {
+	if (w.BF16 != nil || amxQ8) && w.Rows > 0 && useDPBF16() {
 		// AMX tiles read dy in whole tiles: rows of 32 values (zero past
 		// the chunk's columns) and 32 rows at a time (zero past n).
 		amx, align, n32 := useAMX(), 1, n
@@ -106,12 +110,15 @@ func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 			align, n32 = 31, (n+31)&^31
 		}
 		step := min(w.Rows, dpMulRows)
+		if amxQ8 {
+			step = min(w.Rows, (step+q8PackRows-1)&^(q8PackRows-1)) // whole groups
+		}
 		ld := (step + align) &^ align
 		buf, db := packBuf(n32 * ld)
 		nc := dpNC(n)
 		for o := 0; o < w.Rows; o += step {
 			rows := min(step, w.Rows-o)
-			part := Weight{Rows: rows, Cols: w.Cols, BF16: w.BF16[o*w.Cols : (o+rows)*w.Cols]}
+			part := w.rowsView(o, rows)
 			pld := (rows + align) &^ align
 			packBF16Cols(db, dy, n, w.Rows, o, rows, pld)
 			clear(db[n*pld : n32*pld])
@@ -121,6 +128,17 @@ func (w *Weight) MulBF16(dx, dy []float32, n int, accumulate bool) {
 		return
 	}
 	w.Mul(dx, roundedF32(dy[:n*w.Rows]), n, accumulate)
+}
+
+// rowsView is rows [o, o+rows) of a bfloat16 weight, or of a packed Q8_0
+// one (o a multiple of 16), sharing its storage.
+func (w *Weight) rowsView(o, rows int) Weight {
+	if w.Q8Packed {
+		gb := q8GroupBytes(w.Cols)
+		g := o / q8PackRows
+		return Weight{Rows: rows, Cols: w.Cols, Q8: w.Q8[g*gb : (g+(rows+q8PackRows-1)/q8PackRows)*gb], Q8Packed: true}
+	}
+	return Weight{Rows: rows, Cols: w.Cols, BF16: w.BF16[o*w.Cols : (o+rows)*w.Cols]}
 }
 
 // dpMulRows is the chunk of weight rows MulBF16 packs dy for at once (even;

@@ -259,19 +259,26 @@ func bf16View(w *Weight) *Weight {
 	return v
 }
 
-// TestQ8Products checks MulT and Mul with a Q8_0 weight in every family,
-// through the float32 decode kernel (n ≤ GEMVMaxN), the blocked products (several
-// blocks of rows: the scratch is shrunk) and both compute dtypes, against
+// TestQ8Products checks MulT and Mul with a Q8_0 weight, in GGUF's layout
+// and packed, in every family, through the float32 decode kernel (n ≤
+// GEMVMaxN), the blocked products (several blocks of rows: the scratch is
+// shrunk), the AMX kernels reading a packed weight (in chunks of rows: they
+// are shrunk too) and both compute dtypes, against
 // float64 references computed from the dequantised weight (bfloat16
 // compute: the weight and the activations rounded to bfloat16).
 func TestQ8Products(t *testing.T) {
-	defer func(old int) { q8ScratchBytes = old }(q8ScratchBytes)
+	defer func(old, rows int) { q8ScratchBytes, dpMulRows = old, rows }(q8ScratchBytes, dpMulRows)
 	shapes := []struct{ rows, cols int }{{1, 32}, {3, 64}, {17, 96}, {40, 160}, {301, 64}, {9, 2048}}
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 65}
 	eachBF16Path(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(85, 86))
 		for _, scratch := range []int{4 << 20, 6000} {
-			q8ScratchBytes = scratch
+			// The small pass also takes MulBF16's tall-weight chunks (a
+			// packed weight rounds 40 rows up to whole groups of 16).
+			q8ScratchBytes, dpMulRows = scratch, 2048
+			if scratch < 1<<20 {
+				dpMulRows = 40
+			}
 			for _, sh := range shapes {
 				w := randQ8(t, rng, sh.rows, sh.cols)
 				wb := bf16View(w)
