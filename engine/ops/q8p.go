@@ -32,9 +32,11 @@ import (
 //
 // Weights are packed when they are made (NewQ8Weight, SetQ8Rows) if
 // PacksQ8 holds, that is where the decode kernel that reads them runs. Every
-// other use of a packed weight (prefill and training dequantise rows of 16
-// at a time, Row and At read single values) handles the layout, in any
-// kernel family; export reads rows through Row, so files keep GGUF's bytes.
+// other use of a packed weight handles the layout, in any kernel family:
+// the AMX kernels of bfloat16 compute dequantise it on the way into the
+// tiles (amx.c), the other blocked products dequantise whole groups of 16
+// rows at a time, Row and At read single values; export reads rows through
+// Row, so files keep GGUF's bytes.
 
 // q8PackRows is the number of rows a packed group interleaves.
 const q8PackRows = 16
