@@ -13,7 +13,9 @@ import (
 // endian) followed by Q8Block int8 quants q, Q8BlockBytes bytes in all; the
 // value is q·d. Rows are whole blocks (Cols % Q8Block == 0) and follow each
 // other, so a Weight's Q8 holds Rows·Cols/Q8Block blocks, row-major, byte
-// for byte what llama.cpp stores for the same matrix.
+// for byte what llama.cpp stores for the same matrix; or, with Q8Packed,
+// the same blocks with 16 rows interleaved for the VNNI decode kernel
+// (q8p.go), as llama.cpp repacks them on such CPUs.
 
 // Q8Block is the number of values in a Q8_0 block, Q8BlockBytes its size.
 const (
