@@ -177,16 +177,9 @@ INLINE AMX void q8_strip(const uint8_t *q8, long nb, long rows, long o, long b0,
 		}
 		const uint8_t *grp = q8 + g * gb;
 		for (long b = b0; b < b1; b++) {
-			__m512i r[8];
-			qp_rows512(qp_quants(grp, b), r);
-			_Alignas(64) float sc[16];
-			_mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)qp_scales(grp, b))));
-			for (int p = 0; p < 8; p++) {
-				__m512i r0, r1;
-				qp_bf16_rows(r[p], sc[2 * p], sc[2 * p + 1], &r0, &r1);
-				_mm512_store_si512(d + 2 * p * ld + (b - b0) * QK, r0);
-				_mm512_store_si512(d + (2 * p + 1) * ld + (b - b0) * QK, r1);
-			}
+			__m512i rw[16];
+			qp_block_bf16(grp, b, rw);
+			for (int n = 0; n < 16; n++) _mm512_store_si512(d + n * ld + (b - b0) * QK, rw[n]);
 		}
 	}
 }
@@ -364,16 +357,11 @@ AMX int ops_amx_mul(const uint16_t *w, const uint8_t *q8, long cols, long rows, 
 					memset(d, 0, 8 * 32 * 4);
 					continue;
 				}
-				const uint8_t *grp = q8 + p / 8 * gb;
-				__m512i r[8];
-				qp_rows512(qp_quants(grp, j / QK), r);
-				_Alignas(64) float sc[16];
-				_mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)qp_scales(grp, j / QK))));
+				__m512i rw[16];
+				qp_block_bf16(q8 + p / 8 * gb, j / QK, rw);
 				for (int m = 0; m < 8; m++) {
-					__m512i r0, r1;
-					qp_bf16_rows(r[m], sc[2 * m], sc[2 * m + 1], &r0, &r1);
-					_mm512_store_si512(d + m * 32, _mm512_permutex2var_epi16(r0, ilo, r1));
-					_mm512_store_si512(d + m * 32 + 16, _mm512_permutex2var_epi16(r0, ihi, r1));
+					_mm512_store_si512(d + m * 32, _mm512_permutex2var_epi16(rw[2 * m], ilo, rw[2 * m + 1]));
+					_mm512_store_si512(d + m * 32 + 16, _mm512_permutex2var_epi16(rw[2 * m], ihi, rw[2 * m + 1]));
 				}
 			}
 			for (long p = p0; !q8 && p < pe; p++) {

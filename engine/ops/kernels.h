@@ -133,6 +133,16 @@ INLINE AVX512 __m512 ld_bf16(const uint16_t *p, __mmask16 m) {
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+// bf16_rne512 rounds 16 float32 values to bfloat16, nearest even (NaN
+// aside), in integer operations: for the AVX-512 CPUs without
+// VCVTNE2PS2BF16.
+INLINE AVX512 __m256i bf16_rne512(__m512 f) {
+	__m512i u = _mm512_castps_si512(f);
+	__m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+	u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+	return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
+}
+
 // ops_tail8[8-m .. 16-m) is an AVX2 load mask for the first m of 8 lanes.
 static const int32_t ops_tail8[16] __attribute__((unused)) = {-1, -1, -1, -1, -1, -1, -1, -1};
 

@@ -98,13 +98,6 @@ static void dequant_bf16_scalar(const uint8_t *q, long blocks, uint16_t *dst) {
 	}
 }
 
-INLINE AVX512 __m256i bf16_rne512(__m512 f) {
-	__m512i u = _mm512_castps_si512(f);
-	__m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-	u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-	return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
-}
-
 static AVX512 void dequant_bf16_avx512(const uint8_t *q, long blocks, uint16_t *dst) {
 	for (long b = 0; b < blocks; b++, q += QB, dst += QK) {
 		__m512 lo, hi;

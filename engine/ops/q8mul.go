@@ -87,13 +87,14 @@ func (w *Weight) q8Mul(dx, dy []float32, n int, acc, bf16 bool) {
 }
 
 // q8RowStep is the number of weight rows q8Blocked dequantises at a time:
-// even (VDPBF16PS's Mul pairs rows), at least 16.
-// A packed weight goes in whole groups of 16 rows.
+// even (VDPBF16PS's Mul pairs rows), at least 16; for a packed weight,
+// whole groups of 16 rows.
 func (w *Weight) q8RowStep(elem int) int {
+	align := 2
 	if w.Q8Packed {
-		return min(max(q8PackRows, q8ScratchBytes/(elem*w.Cols))&^(q8PackRows-1), w.Rows)
+		align = q8PackRows
 	}
-	return min(max(16, q8ScratchBytes/(elem*w.Cols))&^1, w.Rows)
+	return min(max(16, q8ScratchBytes/(elem*w.Cols))&^(align-1), w.Rows)
 }
 
 // q8Blocked runs MulT (transB) or Mul with a Q8_0 weight one block of rows

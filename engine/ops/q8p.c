@@ -55,13 +55,6 @@ void ops_q8p_unpack(const uint8_t *w, long nb, long r0, long r1, uint8_t *dst) {
 	}
 }
 
-INLINE AVX512 __m256i qp_bf16_rne512(__m512 f) {
-	__m512i u = _mm512_castps_si512(f);
-	__m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-	u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
-	return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
-}
-
 // QP_DEQUANT defines ops_q8p_dequant for one output form, STORE(d, o, lo,
 // hi) storing a row's 32 values (lo, hi: float32) at element o of dst:
 // each row pair r[p] of a block is four 16-value quarters, widened,
@@ -93,8 +86,8 @@ INLINE AVX512 __m256i qp_bf16_rne512(__m512 f) {
 
 #define QP_STORE_F32(d, o, lo, hi) (_mm512_storeu_ps((d) + (o), lo), _mm512_storeu_ps((d) + (o) + 16, hi))
 #define QP_STORE_RNE(d, o, lo, hi) \
-	(_mm256_storeu_si256((__m256i *)((d) + (o)), qp_bf16_rne512(lo)), \
-		_mm256_storeu_si256((__m256i *)((d) + (o) + 16), qp_bf16_rne512(hi)))
+	(_mm256_storeu_si256((__m256i *)((d) + (o)), bf16_rne512(lo)), \
+		_mm256_storeu_si256((__m256i *)((d) + (o) + 16), bf16_rne512(hi)))
 // VCVTNE2PS2BF16 rounds to nearest even too, and flushes subnormal float32
 // values, which q·d never is (its smallest non-zero magnitude is 2^-24, a
 // subnormal float16 scale times 1).

@@ -67,18 +67,25 @@ INLINE AVX512 void qp_rows512(const uint8_t *qs, __m512i r[8]) {
 				r[4 * h + 2 * q + s] = _mm512_permutex2var_epi32(t[4 * h + q], v3[s], t[4 * h + 2 + q]);
 }
 
-// qp_bf16_rows turns row pair r (rows 2p, 2p+1 of a block, from
-// qp_rows512) into bfloat16 rows: q·d rounded to nearest even by
-// VCVTNE2PS2BF16 (q·d is never a float32 subnormal), d0 and d1 the rows'
-// scales.
-INLINE __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16"))) void qp_bf16_rows(
-		__m512i r, float d0, float d1, __m512i *row0, __m512i *row1) {
-	__m512 f[4];
-	for (int k = 0; k < 4; k++)
-		f[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(r, k))),
-			_mm512_set1_ps(k < 2 ? d0 : d1));
-	*row0 = (__m512i)_mm512_cvtne2ps_pbh(f[1], f[0]);
-	*row1 = (__m512i)_mm512_cvtne2ps_pbh(f[3], f[2]);
+// qp_block_bf16 turns block b of group grp into its 16 rows of 32
+// bfloat16 values, row n in rows[n]: q·d rounded to nearest even by
+// VCVTNE2PS2BF16 (q·d is never a float32 subnormal, so its flushing changes
+// nothing). The block's 16 scales are converted once and broadcast from
+// memory.
+INLINE __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16"))) void qp_block_bf16(
+		const uint8_t *grp, long b, __m512i rows[16]) {
+	__m512i r[8];
+	qp_rows512(qp_quants(grp, b), r);
+	_Alignas(64) float sc[16];
+	_mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)qp_scales(grp, b))));
+	for (int p = 0; p < 8; p++) {
+		__m512 f[4];
+		for (int k = 0; k < 4; k++)
+			f[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(r[p], k))),
+				_mm512_set1_ps(sc[2 * p + k / 2]));
+		rows[2 * p] = (__m512i)_mm512_cvtne2ps_pbh(f[1], f[0]);
+		rows[2 * p + 1] = (__m512i)_mm512_cvtne2ps_pbh(f[3], f[2]);
+	}
 }
 
 #endif
